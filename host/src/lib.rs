@@ -1,0 +1,13 @@
+//! hangar: move container images between registries and into air-gapped sites.
+//!
+//! Bytes flow `registry → copy → registry`: the [`registry`] module speaks the distribution
+//! API (auth, TLS, retries), [`copy`] decides what to move and streams it (hashing once,
+//! verifying every digest), [`image`] holds the pure model (references, lists, platforms,
+//! manifests) and [`progress`] renders the engine's events. The [`cli`] layer only parses flags,
+//! calls the engine and prints.
+
+pub mod cli;
+pub mod copy;
+pub mod image;
+pub mod progress;
+pub mod registry;
