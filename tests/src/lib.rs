@@ -1,1 +1,31 @@
+//! The end-to-end test harness: real registries (Debian's `docker-registry`, CNCF
+//! distribution 2.8) on 127.0.0.1 at free ports, in every auth and TLS flavour the product
+//! must handle, plus a token server, a fault-injecting proxy, an image builder that makes
+//! real layers/configs/manifests/indexes, and helpers to run the `hangar` binary.
+//!
+//! Every server started here is stopped by PID when its handle drops, also when a test fails.
 
+pub mod certs;
+pub mod fault_proxy;
+pub mod hangar;
+pub mod images;
+pub mod pusher;
+pub mod registry;
+pub mod token_server;
+
+/// A free TCP port on 127.0.0.1 (bound then released; the race is acceptable for tests).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0").local_addr().unwrap().port()
+}
+
+/// Polls until a TCP connection to `addr` succeeds (or panics after `secs`).
+pub fn wait_for_port(addr: &str, secs: u64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::time::Instant::now() < deadline {
+        if std::net::TcpStream::connect(addr).is_ok() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("nothing listens on {addr} after {secs}s");
+}

@@ -1,1 +1,159 @@
-//! placeholder
+//! The command line: clap definitions (one file per command), each a thin layer that parses
+//! flags, calls the engine and prints. Exit codes: 0 success, 1 some images failed or the
+//! command failed, 2 usage error, 130 interrupted.
+
+pub mod args;
+mod completion;
+mod convert_list;
+mod delete;
+mod inspect;
+mod list_tags;
+mod login;
+mod merge_manifest;
+mod mirror;
+
+use crate::progress::{self, LogFormat};
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "hangar",
+    version = VERSION,
+    about = "Mirror, save and load container images for air-gapped sites",
+    long_about = "hangar copies container images between registries (mirror), validates copies, \
+                  and inspects and manages images in registries. Command names, flags and image \
+                  list formats follow cnrancher/hangar.",
+    disable_version_flag = true
+)]
+pub struct Cli {
+    /// Debug output
+    #[arg(long, global = true)]
+    pub debug: bool,
+    /// Log and progress format on stderr
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// Accepted for compatibility; hangar does not read containers signature policies
+    #[arg(long, global = true, hide = true)]
+    pub insecure_policy: bool,
+    /// Replace log timestamps with "-" (stable output for scripts and tests)
+    #[arg(long, global = true, hide = true)]
+    pub hide_log_time: bool,
+    /// Print version
+    #[arg(short = 'v', long = "version", action = clap::ArgAction::Version)]
+    version: Option<bool>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Mirror images from one registry to another
+    #[command(visible_alias = "m")]
+    Mirror(mirror::MirrorCommand),
+    /// Inspect an image manifest (JSON on stdout)
+    #[command(visible_alias = "i")]
+    Inspect(inspect::InspectArgs),
+    /// List the tags of a repository
+    ListTags(list_tags::ListTagsArgs),
+    /// Delete an image (its manifest, and so every tag pointing at it)
+    Delete(delete::DeleteArgs),
+    /// Combine images into one multi-platform OCI index: merge-manifest TARGET IMAGE...
+    MergeManifest(merge_manifest::MergeManifestArgs),
+    /// Log in to a registry (writes the containers auth file)
+    Login(login::LoginArgs),
+    /// Log out of a registry
+    Logout(login::LogoutArgs),
+    /// Convert a default-format image list to the mirror format (SOURCE DEST TAG)
+    ConvertList(convert_list::ConvertListArgs),
+    /// Print the version
+    Version,
+    /// Generate shell completions
+    Completion(completion::CompletionArgs),
+}
+
+/// How a command ended, mapped to the process exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Success,
+    SomeFailed,
+    Interrupted,
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    progress::init_logging(cli.debug, cli.log_format, cli.hide_log_time, progress::Stderr);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("hangar: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(Status::Success) => ExitCode::SUCCESS,
+        Ok(Status::SomeFailed) => ExitCode::from(1),
+        Ok(Status::Interrupted) => ExitCode::from(130),
+        Err(e) => {
+            // One line: the context chain joined, never a Debug dump.
+            tracing::error!("{}", format!("{e:#}"));
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<Status> {
+    let global = Global { log_format: cli.log_format, debug: cli.debug };
+    match cli.command {
+        Command::Mirror(cmd) => mirror::run(cmd, &global).await,
+        Command::Inspect(a) => inspect::run(a).await,
+        Command::ListTags(a) => list_tags::run(a).await,
+        Command::Delete(a) => delete::run(a).await,
+        Command::MergeManifest(a) => merge_manifest::run(a).await,
+        Command::Login(a) => login::login(a).await,
+        Command::Logout(a) => login::logout(a),
+        Command::ConvertList(a) => convert_list::run(a),
+        Command::Version => {
+            println!("hangar version v{VERSION}{}", option_env!("HANGAR_GIT_COMMIT").map(|c| format!(" - {c}")).unwrap_or_default());
+            Ok(Status::Success)
+        }
+        Command::Completion(a) => completion::run(a),
+    }
+}
+
+pub struct Global {
+    pub log_format: LogFormat,
+    pub debug: bool,
+}
+
+impl Global {
+    pub fn progress_mode(&self) -> progress::Mode {
+        use std::io::IsTerminal as _;
+        match self.log_format {
+            LogFormat::Json => progress::Mode::Json,
+            LogFormat::Text if std::io::stderr().is_terminal() && !self.debug => progress::Mode::Tty,
+            LogFormat::Text => progress::Mode::Plain,
+        }
+    }
+}
+
+/// Asks a yes/no question on the terminal; anything but y/Y is no.
+pub fn confirm(question: &str) -> anyhow::Result<bool> {
+    use std::io::{BufRead as _, IsTerminal as _, Write as _};
+    if !std::io::stdin().is_terminal() {
+        anyhow::bail!("{question} needs an answer, but stdin is not an interactive terminal (use -y)");
+    }
+    eprint!("{question} [y/N] ");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}

@@ -1,0 +1,116 @@
+//! Argument groups and value parsers shared by several commands.
+
+use crate::image::platform::PlatformFilter;
+use crate::registry::{RegistryOptions, RetryPolicy};
+use clap::Args;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Parses Go-style durations as Hangar takes them: `10m`, `1h30m`, `45s`, `500ms`, `0`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if s == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = s;
+    if rest.is_empty() {
+        return Err("empty duration".into());
+    }
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        if digits == 0 {
+            return Err(format!("invalid duration {s:?} (use e.g. 10m, 1h30m, 45s)"));
+        }
+        let value: f64 = rest[..digits].parse().map_err(|_| format!("invalid duration {s:?}"))?;
+        rest = &rest[digits..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let secs = match &rest[..unit_len] {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 0.001,
+            "" => return Err(format!("invalid duration {s:?}: missing unit (h, m, s, ms)")),
+            u => return Err(format!("invalid duration {s:?}: unknown unit {u:?}")),
+        };
+        total += Duration::from_secs_f64(value * secs);
+        rest = &rest[unit_len..];
+    }
+    Ok(total)
+}
+
+/// Comma-separated lists (`-a amd64,arm64`), also accepted as repeated flags.
+fn split_list(values: &[String]) -> Vec<String> {
+    values.iter().flat_map(|v| v.split(',')).map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct TlsArgs {
+    /// Require HTTPS and verify certificates (--tls-verify=false accepts self-signed
+    /// certificates and falls back to plain HTTP)
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub tls_verify: Option<bool>,
+    /// Extra certs.d-style root: <DIR>/<host>/{ca.crt,client.cert,client.key}
+    #[arg(long, env = "HANGAR_CERTS_D", value_name = "DIR", hide_short_help = true)]
+    pub certs_dir: Option<PathBuf>,
+}
+
+impl TlsArgs {
+    pub fn registry_options(&self) -> RegistryOptions {
+        let mut opts = RegistryOptions { tls_verify: self.tls_verify, ..RegistryOptions::default() };
+        if let Some(dir) = &self.certs_dir {
+            opts.extra_certs_roots.push(dir.clone());
+        }
+        // Test and benchmark harnesses shorten backoff so fault tests stay quick.
+        if let Ok(ms) = std::env::var("HANGAR_RETRY_BASE_MS")
+            && let Ok(ms) = ms.parse::<u64>()
+        {
+            opts.retry = RetryPolicy { base_delay: Duration::from_millis(ms), ..RetryPolicy::default() };
+        }
+        opts
+    }
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct PlatformArgs {
+    /// Architectures to copy (comma-separated; empty copies all)
+    #[arg(short = 'a', long = "arch", default_value = "amd64,arm64", value_name = "LIST")]
+    pub arch: Vec<String>,
+    /// Operating systems to copy (comma-separated; empty copies all)
+    #[arg(long = "os", default_value = "linux", value_name = "LIST")]
+    pub os: Vec<String>,
+    /// Variants to copy, e.g. v7,v8 (comma-separated; empty copies all)
+    #[arg(long = "variant", default_value = "", value_name = "LIST")]
+    pub variant: Vec<String>,
+}
+
+impl PlatformArgs {
+    pub fn filter(&self) -> PlatformFilter {
+        PlatformFilter { arch: split_list(&self.arch), os: split_list(&self.os), variant: split_list(&self.variant) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10m").unwrap(), Duration::from_secs(600));
+        assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
+        assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);
+        for bad in ["", "10", "10x", "m", "1h-"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn lists_split_on_commas() {
+        let p = PlatformArgs { arch: vec!["amd64, arm64".into(), "arm".into()], os: vec![], variant: vec!["".into()] };
+        let f = p.filter();
+        assert_eq!(f.arch, vec!["amd64", "arm64", "arm"]);
+        assert!(f.os.is_empty() && f.variant.is_empty());
+    }
+}

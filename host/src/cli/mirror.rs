@@ -1,0 +1,281 @@
+//! `hangar mirror` and `hangar mirror validate`.
+
+use super::args::{PlatformArgs, TlsArgs, parse_duration};
+use super::{Global, Status};
+use crate::copy::events::{Event, Events};
+use crate::copy::plan::Overrides;
+use crate::copy::runner::{self, JobError};
+use crate::copy::validate::{Verdict, validate};
+use crate::copy::{CopyOptions, ImageCopier, Outcome, failed};
+use crate::image::list::{self, Formats};
+use crate::image::reference::Reference;
+use crate::progress::{Progress, set_active_bars};
+use crate::registry::Registries;
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = false, subcommand_precedence_over_arg = true)]
+pub struct MirrorCommand {
+    #[command(subcommand)]
+    action: Option<MirrorAction>,
+    #[command(flatten)]
+    args: MirrorArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum MirrorAction {
+    /// Check that the destination holds every selected platform of each source image
+    Validate(MirrorArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct MirrorArgs {
+    /// Image list (default format, or mirror format: SOURCE DEST TAG)
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    file: Option<PathBuf>,
+    /// Override the registry of every source image
+    #[arg(short = 's', long = "source", value_name = "REGISTRY")]
+    source: Option<String>,
+    /// Destination registry (Docker Hub when empty, as in Hangar)
+    #[arg(short = 'd', long = "destination", value_name = "REGISTRY")]
+    destination: Option<String>,
+    /// Override the project (first path segment) of every source image
+    #[arg(long, value_name = "PROJECT")]
+    source_project: Option<String>,
+    /// Override the project (first path segment) of every destination image
+    #[arg(long, value_name = "PROJECT")]
+    destination_project: Option<String>,
+    /// File that receives the lines that failed
+    #[arg(short = 'o', long = "failed", default_value = "mirror-failed.txt", value_name = "FILE")]
+    failed: PathBuf,
+    /// Images copied at once
+    #[arg(short = 'j', long = "jobs", default_value_t = 1, value_name = "N")]
+    jobs: usize,
+    /// Time limit for each image
+    #[arg(long, default_value = "10m", value_parser = parse_duration, value_name = "DURATION")]
+    timeout: Duration,
+    /// Copy BuildKit provenance/SBOM attestations (--provenance=false to drop them)
+    #[arg(long, num_args = 0..=1, require_equals = true, default_value_t = true, default_missing_value = "true", value_name = "BOOL")]
+    provenance: bool,
+    /// Replace an existing destination index instead of merging platforms into it
+    #[arg(long)]
+    overwrite: bool,
+    /// Show what would be copied; write nothing
+    #[arg(long)]
+    dry_run: bool,
+    /// Accepted for compatibility: hangar never prompts for credentials (use `hangar login`)
+    #[arg(long)]
+    skip_login: bool,
+    /// Accepted for compatibility: signatures are separate artifacts and copied only when listed
+    #[arg(long)]
+    remove_signatures: bool,
+    #[command(flatten)]
+    platform: PlatformArgs,
+    #[command(flatten)]
+    tls: TlsArgs,
+}
+
+/// One list line, resolved.
+struct Job {
+    text: String,
+    source: Reference,
+    destination: Reference,
+}
+
+pub async fn run(cmd: MirrorCommand, global: &Global) -> anyhow::Result<Status> {
+    match cmd.action {
+        Some(MirrorAction::Validate(args)) => run_validate(args, global).await,
+        None => run_mirror(cmd.args, global).await,
+    }
+}
+
+fn load_jobs(args: &MirrorArgs) -> anyhow::Result<Vec<Job>> {
+    let path = args.file.as_ref().context("file not provided (use -f IMAGE_LIST.txt)")?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read image list {}", path.display()))?;
+    let parsed = list::parse(&text, Formats::DefaultAndMirror);
+    for w in &parsed.warnings {
+        tracing::warn!("Ignore {w}");
+    }
+    let overrides = Overrides {
+        source_registry: args.source.clone(),
+        source_project: args.source_project.clone(),
+        destination_registry: args.destination.clone(),
+        destination_project: args.destination_project.clone(),
+    };
+    let mut jobs = Vec::new();
+    for entry in parsed.entries {
+        match overrides.pair(&entry) {
+            Ok((source, destination)) => jobs.push(Job { text: entry.text, source, destination }),
+            Err(e) => tracing::warn!("Ignore image list line {}: {:?}: {e}", entry.line_no, entry.text),
+        }
+    }
+    if jobs.is_empty() {
+        tracing::warn!("no images to mirror in {}", path.display());
+    }
+    Ok(jobs)
+}
+
+fn workers(jobs: usize) -> usize {
+    if jobs == 0 {
+        tracing::warn!("Invalid worker num: 0, set to 1");
+        1
+    } else {
+        jobs
+    }
+}
+
+/// First Ctrl-C cancels cleanly; a second one exits at once with 130.
+fn watch_interrupts(cancel: CancellationToken) {
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_err() {
+            return;
+        }
+        tracing::warn!("Abort: [interrupt] received, stopping (the failed list will be written)");
+        tracing::warn!("Use 'Ctrl-C' again to force exit (not recommended)");
+        cancel.cancel();
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("hangar was forced to stop.");
+            std::process::exit(130);
+        }
+    });
+}
+
+async fn run_mirror(args: MirrorArgs, global: &Global) -> anyhow::Result<Status> {
+    let jobs = load_jobs(&args)?;
+    let filter = args.platform.filter();
+    tracing::info!("Arch List: [{}]", filter.arch.join(","));
+    tracing::info!("OS List: [{}]", filter.os.join(","));
+    if !filter.variant.is_empty() {
+        tracing::info!("Variant List: [{}]", filter.variant.join(","));
+    }
+    let options = CopyOptions { filter, provenance: args.provenance, overwrite: args.overwrite, dry_run: args.dry_run };
+    let registries = Registries::new(args.tls.registry_options());
+    let progress = Arc::new(Progress::new(global.progress_mode(), jobs.len()));
+    set_active_bars(progress.multi());
+    let ticker = progress.spawn_ticker(Duration::from_secs(5));
+    let events: Events = progress.clone();
+    let cancel = CancellationToken::new();
+    watch_interrupts(cancel.clone());
+    let started = Instant::now();
+
+    let copier = ImageCopier { registries: &registries, options: &options, events: &events };
+    let items: Vec<&Job> = jobs.iter().collect();
+    let timeout = (!args.timeout.is_zero()).then_some(args.timeout);
+    let results = runner::run(items, workers(args.jobs), timeout, &cancel, |id, job| {
+        let copier = &copier;
+        let events = &events;
+        async move {
+            let result = copier.copy(id + 1, &job.source, &job.destination).await;
+            match &result {
+                Ok(outcome) => events.emit(Event::ImageFinished {
+                    id: id + 1,
+                    summary: format!("{} => {}: {outcome}", job.source, job.destination),
+                    ok: true,
+                }),
+                Err(e) => events.emit(Event::ImageFinished {
+                    id: id + 1,
+                    summary: format!("error occurred when copy [{}] to [{}]: {e}", job.source, job.destination),
+                    ok: false,
+                }),
+            }
+            result
+        }
+    })
+    .await;
+    ticker.abort();
+    progress.finish();
+    set_active_bars(None);
+
+    let mut counts = [0usize; 4];
+    let mut failed_lines = Vec::new();
+    for (i, (job, result)) in jobs.iter().zip(&results).enumerate() {
+        match result {
+            Ok(Outcome::Copied { .. }) => counts[0] += 1,
+            Ok(Outcome::UpToDate { .. }) => counts[1] += 1,
+            Ok(Outcome::NoMatchingPlatform { .. }) => counts[2] += 1,
+            Ok(Outcome::WouldCopy { .. }) => counts[0] += 1,
+            Err(e) => {
+                // Failures inside the job were reported as they happened; timeouts and
+                // interruptions are only known here.
+                if !matches!(e, JobError::Failed(_)) {
+                    events.emit(Event::ImageFinished {
+                        id: i + 1,
+                        summary: format!("error occurred when copy [{}] to [{}]: {e}", job.source, job.destination),
+                        ok: false,
+                    });
+                }
+                failed_lines.push(job.text.as_str());
+            }
+        }
+    }
+    let verb = if args.dry_run { "would copy" } else { "copied" };
+    tracing::info!(
+        "{} images: {verb} {}, up to date {}, skipped (no matching platform) {}, failed {} in {:.1?}",
+        jobs.len(),
+        counts[0],
+        counts[1],
+        counts[2],
+        failed_lines.len(),
+        started.elapsed()
+    );
+    finish_run(&args.failed, &failed_lines, "Copy", "copy", cancel.is_cancelled())
+}
+
+/// Writes or clears the failed list and decides the exit status, as Hangar reports it.
+fn finish_run(path: &std::path::Path, failed_lines: &[&str], title: &str, verb: &str, interrupted: bool) -> anyhow::Result<Status> {
+    if failed_lines.is_empty() {
+        if failed::clear(path).with_context(|| format!("cannot remove stale {}", path.display()))? {
+            tracing::info!("Removed stale failed image list {:?}", path.display().to_string());
+        }
+        tracing::info!("Done");
+        return Ok(Status::Success);
+    }
+    tracing::error!("{title} failed image list:\n{}", failed_lines.join("\n"));
+    failed::write(path, failed_lines).with_context(|| format!("cannot write failed image list {}", path.display()))?;
+    tracing::info!("Failed image list exported to {:?}", path.display().to_string());
+    if interrupted {
+        return Ok(Status::Interrupted);
+    }
+    tracing::error!("some images failed to {verb}");
+    Ok(Status::SomeFailed)
+}
+
+async fn run_validate(args: MirrorArgs, global: &Global) -> anyhow::Result<Status> {
+    let _ = global;
+    let jobs = load_jobs(&args)?;
+    let filter = args.platform.filter();
+    let registries = Registries::new(args.tls.registry_options());
+    let cancel = CancellationToken::new();
+    watch_interrupts(cancel.clone());
+    let items: Vec<&Job> = jobs.iter().collect();
+    let timeout = (!args.timeout.is_zero()).then_some(args.timeout);
+    let results = runner::run(items, workers(args.jobs), timeout, &cancel, |_, job| {
+        let (registries, filter) = (&registries, &filter);
+        async move { validate(registries, filter, args.provenance, &job.source, &job.destination).await }
+    })
+    .await;
+    let mut failed_lines = Vec::new();
+    for (job, result) in jobs.iter().zip(results) {
+        match result {
+            Ok(Verdict::Pass) => tracing::info!("PASS: [{}] == [{}]", job.source, job.destination),
+            Ok(Verdict::NothingToCheck) => tracing::warn!(
+                "Skip validate image [{}]: no available image for specified arch and os",
+                job.source
+            ),
+            Ok(Verdict::Fail(why)) => {
+                tracing::error!("FAILED: [{}] != [{}]: {why}", job.source, job.destination);
+                failed_lines.push(job.text.as_str());
+            }
+            Err(e) => {
+                tracing::error!("FAILED: [{}] != [{}]: {e}", job.source, job.destination);
+                failed_lines.push(job.text.as_str());
+            }
+        }
+    }
+    finish_run(&args.failed, &failed_lines, "Validate", "validate", cancel.is_cancelled())
+}

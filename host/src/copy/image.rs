@@ -1,0 +1,411 @@
+//! Copying one image (one list line) from a source reference to a destination reference.
+//!
+//! - Index or manifest list: when the filter keeps every entry, the children are copied by
+//!   digest and the source index is pushed byte-for-byte (same digest). When it drops some,
+//!   the kept children are copied and a new OCI index of them is merged into whatever index
+//!   the destination tag already holds (`--overwrite` replaces it instead).
+//! - Single image manifest: copied byte-for-byte after its config's platform passes the filter.
+//! - Schema1: converted to schema2 while its layers stream (new digest, as in Hangar).
+//!
+//! Every path first asks the destination whether it already has the result, so a re-run over a
+//! mirrored list costs a couple of requests per image.
+
+use super::blob::{BlobCopy, Copied};
+use super::events::{Event, Events};
+use super::index;
+use crate::image::digest::Digest;
+use crate::image::manifest::{ConfigPlatform, Descriptor, ImageManifest, Index};
+use crate::image::media::{self, ManifestKind};
+use crate::image::platform::{Platform, PlatformFilter};
+use crate::image::reference::Reference;
+use crate::image::schema1::{ConvertedLayer, Schema1, Schema1Error};
+use crate::registry::{BlobUpload, Manifest, Registries, Registry, RegistryError};
+use bytes::Bytes;
+use futures_util::{StreamExt as _, TryStreamExt as _};
+use std::fmt;
+use std::sync::Arc;
+
+/// Blobs copied at once within one image (more across images, bounded per host).
+const BLOBS_PER_IMAGE: usize = 4;
+const CONFIG_LIMIT: usize = 16 * 1024 * 1024;
+
+#[derive(Clone, Debug, Default)]
+pub struct CopyOptions {
+    pub filter: PlatformFilter,
+    /// Copy BuildKit attestation manifests along with their subjects.
+    pub provenance: bool,
+    /// Replace the destination index instead of merging into it.
+    pub overwrite: bool,
+    /// Decide and report, write nothing.
+    pub dry_run: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CopyError {
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error("unsupported MIME type {0:?}")]
+    UnsupportedMediaType(String),
+    #[error("{what}: malformed manifest: {message}")]
+    Malformed { what: String, message: String },
+    #[error("{0}")]
+    Schema1(#[from] Schema1Error),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Copied { digest: Digest, platforms: Vec<String> },
+    UpToDate { digest: Digest },
+    /// Nothing matched the platform filter: a warning, not a failure (as in Hangar).
+    NoMatchingPlatform { available: Vec<String> },
+    WouldCopy { digest: Option<Digest>, platforms: Vec<String> },
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let list = |p: &[String]| if p.is_empty() { String::new() } else { format!(" [{}]", p.join(",")) };
+        match self {
+            Outcome::Copied { digest, platforms } => write!(f, "copied {digest}{}", list(platforms)),
+            Outcome::UpToDate { digest } => write!(f, "up to date {digest}"),
+            Outcome::NoMatchingPlatform { available } => {
+                write!(f, "skipped: no available image for specified arch and os (has{})", list(available))
+            }
+            Outcome::WouldCopy { digest, platforms } => match digest {
+                Some(d) => write!(f, "would copy {d}{}", list(platforms)),
+                None => write!(f, "would copy a new index{}", list(platforms)),
+            },
+        }
+    }
+}
+
+pub struct ImageCopier<'a> {
+    pub registries: &'a Registries,
+    pub options: &'a CopyOptions,
+    pub events: &'a Events,
+}
+
+/// Both ends of one image copy.
+struct Ends {
+    id: usize,
+    src: Arc<Registry>,
+    src_repo: String,
+    dst: Arc<Registry>,
+    dst_repo: String,
+    /// Where the top-level manifest lands: a tag, or a digest for digest-only references.
+    dst_reference: Option<String>,
+}
+
+impl Ends {
+    fn blobs<'a>(&'a self, events: &'a Events) -> BlobCopy<'a> {
+        BlobCopy {
+            source: &self.src,
+            source_repo: &self.src_repo,
+            destination: &self.dst,
+            destination_repo: &self.dst_repo,
+            events,
+            image_id: self.id,
+        }
+    }
+}
+
+fn malformed(what: impl Into<String>, e: impl fmt::Display) -> CopyError {
+    CopyError::Malformed { what: what.into(), message: e.to_string() }
+}
+
+fn kind_of(m: &Manifest) -> Result<ManifestKind, CopyError> {
+    ManifestKind::from_media_type(&m.media_type).ok_or_else(|| CopyError::UnsupportedMediaType(m.media_type.clone()))
+}
+
+impl ImageCopier<'_> {
+    pub async fn copy(&self, id: usize, source: &Reference, destination: &Reference) -> Result<Outcome, CopyError> {
+        self.events.emit(Event::ImageStarted { id, source: source.to_string(), destination: destination.to_string() });
+        let src = self.registries.get(source.registry()).await?;
+        let top = src.get_manifest(source.repository(), &source.manifest_reference()).await?;
+        let kind = kind_of(&top)?;
+        let dst = self.registries.get(destination.registry()).await?;
+        let ends = Ends {
+            id,
+            src,
+            src_repo: source.repository().to_string(),
+            dst,
+            dst_repo: destination.repository().to_string(),
+            dst_reference: destination.push_tag(),
+        };
+        match kind {
+            ManifestKind::OciIndex | ManifestKind::DockerList => self.copy_index(&ends, &top).await,
+            ManifestKind::OciManifest | ManifestKind::DockerV2S2 => self.copy_single(&ends, &top).await,
+            ManifestKind::Schema1 => self.copy_schema1(&ends, &top).await,
+        }
+    }
+
+    /// Copies one manifest (and everything under it) by digest between repositories.
+    pub async fn copy_by_digest(&self, source: &Reference, destination: &Reference, digest: &Digest) -> Result<(), CopyError> {
+        let ends = Ends {
+            id: 0,
+            src: self.registries.get(source.registry()).await?,
+            src_repo: source.repository().to_string(),
+            dst: self.registries.get(destination.registry()).await?,
+            dst_repo: destination.repository().to_string(),
+            dst_reference: None,
+        };
+        self.copy_manifest_by_digest(&ends, digest.clone()).await
+    }
+
+    /// Does the destination already hold exactly `digest` where the top manifest goes?
+    async fn destination_has(&self, ends: &Ends, digest: &Digest) -> Result<bool, CopyError> {
+        let reference = ends.dst_reference.clone().unwrap_or_else(|| digest.to_string());
+        Ok(ends.dst.head_manifest(&ends.dst_repo, &reference).await?.is_some_and(|h| &h.digest == digest))
+    }
+
+    async fn push_top(&self, ends: &Ends, bytes: &Bytes, media_type: &str, digest: &Digest) -> Result<(), CopyError> {
+        let reference = ends.dst_reference.clone().unwrap_or_else(|| digest.to_string());
+        ends.dst.put_manifest(&ends.dst_repo, &reference, bytes, media_type).await?;
+        Ok(())
+    }
+
+    async fn copy_index(&self, ends: &Ends, top: &Manifest) -> Result<Outcome, CopyError> {
+        let what = format!("{}/{}@{}", ends.src.name(), ends.src_repo, top.digest);
+        let parsed: Index = serde_json::from_slice(&top.bytes).map_err(|e| malformed(&what, e))?;
+        let mut entries = parsed.manifests.clone();
+        for entry in entries.iter_mut() {
+            self.fill_platform(ends, entry).await?;
+        }
+        let selection = index::select(&entries, &self.options.filter, self.options.provenance);
+        let platforms = platform_names(&selection.kept);
+        if selection.kept.is_empty() {
+            return Ok(Outcome::NoMatchingPlatform { available: platform_names(&entries) });
+        }
+        if selection.everything {
+            if self.destination_has(ends, &top.digest).await? {
+                return Ok(Outcome::UpToDate { digest: top.digest.clone() });
+            }
+            if self.options.dry_run {
+                return Ok(Outcome::WouldCopy { digest: Some(top.digest.clone()), platforms });
+            }
+            self.copy_children(ends, &parsed.manifests).await?;
+            self.push_top(ends, &top.bytes, &top.media_type, &top.digest).await?;
+            return Ok(Outcome::Copied { digest: top.digest.clone(), platforms });
+        }
+
+        // A subset: a new OCI index, merged into what the destination tag already holds.
+        let existing = match (&ends.dst_reference, self.options.overwrite) {
+            (Some(tag), false) => self.existing_index(ends, tag).await?,
+            _ => None,
+        };
+        let (existing_entries, existing_is_oci) = match &existing {
+            Some((entries, is_oci, _)) => (entries.clone(), *is_oci),
+            None => (Vec::new(), false),
+        };
+        let merged = index::merge(existing_entries.clone(), selection.kept.clone());
+        if existing_is_oci && merged == existing_entries {
+            let digest = existing.map(|(_, _, d)| d).expect("existing index present");
+            return Ok(Outcome::UpToDate { digest });
+        }
+        let bytes = Bytes::from(index::build(merged));
+        let digest = Digest::sha256_of(&bytes);
+        if self.options.dry_run {
+            return Ok(Outcome::WouldCopy { digest: None, platforms });
+        }
+        self.copy_children(ends, &selection.kept).await?;
+        self.push_top(ends, &bytes, media::OCI_INDEX, &digest).await?;
+        Ok(Outcome::Copied { digest, platforms })
+    }
+
+    /// The entries of an index already at the destination tag (none when absent or not an index).
+    async fn existing_index(&self, ends: &Ends, tag: &str) -> Result<Option<(Vec<Descriptor>, bool, Digest)>, CopyError> {
+        let manifest = match ends.dst.get_manifest(&ends.dst_repo, tag).await {
+            Ok(m) => m,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        match ManifestKind::from_media_type(&manifest.media_type) {
+            Some(k) if k.is_index() => {
+                let what = format!("{}/{}:{tag}", ends.dst.name(), ends.dst_repo);
+                let idx: Index = serde_json::from_slice(&manifest.bytes).map_err(|e| malformed(what, e))?;
+                Ok(Some((idx.manifests, k == ManifestKind::OciIndex, manifest.digest)))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Fills a missing arm variant or Windows OS version from the image config (Hangar #83).
+    async fn fill_platform(&self, ends: &Ends, entry: &mut Descriptor) -> Result<(), CopyError> {
+        let needs_details = !entry.is_attestation() && entry.platform.as_ref().is_some_and(Platform::needs_config_details);
+        if !needs_details {
+            return Ok(());
+        }
+        let child = ends.src.get_manifest(&ends.src_repo, entry.digest.as_str()).await?;
+        if let (Some(config), Some(platform)) = (self.config_platform(ends, &child).await?, entry.platform.as_mut()) {
+            config.fill(platform);
+        }
+        Ok(())
+    }
+
+    async fn config_platform(&self, ends: &Ends, manifest: &Manifest) -> Result<Option<ConfigPlatform>, CopyError> {
+        let what = format!("{}/{}@{}", ends.src.name(), ends.src_repo, manifest.digest);
+        let parsed: ImageManifest = serde_json::from_slice(&manifest.bytes).map_err(|e| malformed(&what, e))?;
+        if parsed.config.media_type != media::DOCKER_CONFIG && parsed.config.media_type != media::OCI_CONFIG {
+            // An artifact (chart, signature, SBOM): it has no platform to filter on.
+            return Ok(None);
+        }
+        let bytes = ends.src.get_blob_bytes(&ends.src_repo, &parsed.config.digest, CONFIG_LIMIT).await?;
+        let config: ConfigPlatform = serde_json::from_slice(&bytes).map_err(|e| malformed(format!("config of {what}"), e))?;
+        Ok(Some(config))
+    }
+
+    async fn copy_children(&self, ends: &Ends, children: &[Descriptor]) -> Result<(), CopyError> {
+        futures_util::stream::iter(children.iter().map(|c| self.copy_manifest_by_digest(ends, c.digest.clone())))
+            .buffer_unordered(2)
+            .try_collect::<Vec<()>>()
+            .await?;
+        Ok(())
+    }
+
+    /// Copies a child manifest (and everything under it) unless the destination has it.
+    fn copy_manifest_by_digest<'s>(
+        &'s self,
+        ends: &'s Ends,
+        digest: Digest,
+    ) -> futures_util::future::BoxFuture<'s, Result<(), CopyError>> {
+        Box::pin(async move {
+            if ends.dst.head_manifest(&ends.dst_repo, digest.as_str()).await?.is_some() {
+                return Ok(());
+            }
+            let manifest = ends.src.get_manifest(&ends.src_repo, digest.as_str()).await?;
+            let what = format!("{}/{}@{digest}", ends.src.name(), ends.src_repo);
+            match kind_of(&manifest)? {
+                ManifestKind::OciIndex | ManifestKind::DockerList => {
+                    let nested: Index = serde_json::from_slice(&manifest.bytes).map_err(|e| malformed(&what, e))?;
+                    for child in &nested.manifests {
+                        self.copy_manifest_by_digest(ends, child.digest.clone()).await?;
+                    }
+                }
+                ManifestKind::OciManifest | ManifestKind::DockerV2S2 => {
+                    let parsed: ImageManifest =
+                        serde_json::from_slice(&manifest.bytes).map_err(|e| malformed(&what, e))?;
+                    self.copy_blobs(ends, &parsed).await?;
+                }
+                ManifestKind::Schema1 => {
+                    return Err(malformed(what, "schema1 manifests cannot be referenced by digest from an index"));
+                }
+            }
+            ends.dst.put_manifest(&ends.dst_repo, digest.as_str(), &manifest.bytes, &manifest.media_type).await?;
+            Ok(())
+        })
+    }
+
+    async fn copy_blobs(&self, ends: &Ends, manifest: &ImageManifest) -> Result<(), CopyError> {
+        let blobs = ends.blobs(self.events);
+        let wanted: Vec<(Digest, u64)> = manifest.blobs().map(|d| (d.digest.clone(), d.size)).collect();
+        let blobs = &blobs;
+        futures_util::stream::iter(wanted)
+            .map(|(digest, size)| async move { blobs.copy(&digest, Some(size), false).await })
+        .buffer_unordered(BLOBS_PER_IMAGE)
+        .try_collect::<Vec<Copied>>()
+        .await?;
+        Ok(())
+    }
+
+    async fn copy_single(&self, ends: &Ends, top: &Manifest) -> Result<Outcome, CopyError> {
+        if self.destination_has(ends, &top.digest).await? {
+            return Ok(Outcome::UpToDate { digest: top.digest.clone() });
+        }
+        let platform = self.config_platform(ends, top).await?.map(|c| c.platform());
+        let platforms: Vec<String> = platform.iter().map(Platform::to_string).collect();
+        if let Some(p) = &platform
+            && !self.options.filter.allows(p)
+        {
+            return Ok(Outcome::NoMatchingPlatform { available: platforms });
+        }
+        if self.options.dry_run {
+            return Ok(Outcome::WouldCopy { digest: Some(top.digest.clone()), platforms });
+        }
+        let what = format!("{}/{}@{}", ends.src.name(), ends.src_repo, top.digest);
+        let parsed: ImageManifest = serde_json::from_slice(&top.bytes).map_err(|e| malformed(&what, e))?;
+        self.copy_blobs(ends, &parsed).await?;
+        self.push_top(ends, &top.bytes, &top.media_type, &top.digest).await?;
+        Ok(Outcome::Copied { digest: top.digest.clone(), platforms })
+    }
+
+    async fn copy_schema1(&self, ends: &Ends, top: &Manifest) -> Result<Outcome, CopyError> {
+        let s1 = Schema1::parse(&top.bytes)?;
+        let platform = s1.platform();
+        if !self.options.filter.allows(&platform) {
+            return Ok(Outcome::NoMatchingPlatform { available: vec![platform.to_string()] });
+        }
+        let platforms = vec![platform.to_string()];
+        // The converted digest depends on every layer's uncompressed digest, so "already
+        // there" is judged by the layers the destination manifest lists.
+        if let Some(tag) = &ends.dst_reference
+            && let Some(existing) = self.converted_layers_at(ends, tag).await?
+            && existing.as_slice() == s1.layers()
+        {
+            let head = ends.dst.head_manifest(&ends.dst_repo, tag).await?;
+            if let Some(h) = head {
+                return Ok(Outcome::UpToDate { digest: h.digest });
+            }
+        }
+        if self.options.dry_run {
+            return Ok(Outcome::WouldCopy { digest: None, platforms });
+        }
+        let blobs = ends.blobs(self.events);
+        let mut layers = Vec::new();
+        for digest in s1.layers() {
+            let copied = blobs.copy(digest, None, true).await?;
+            let diff_id = copied.diff_id.expect("asked for a diff id");
+            layers.push(ConvertedLayer { size: copied.size, diff_id });
+        }
+        let (config, manifest) = s1.to_schema2(&layers)?;
+        let config_digest = Digest::sha256_of(&config);
+        push_small_blob(&ends.dst, &ends.dst_repo, &config_digest, Bytes::from(config)).await?;
+        let manifest = Bytes::from(manifest);
+        let digest = Digest::sha256_of(&manifest);
+        self.push_top(ends, &manifest, media::DOCKER_V2S2, &digest).await?;
+        Ok(Outcome::Copied { digest, platforms })
+    }
+
+    async fn converted_layers_at(&self, ends: &Ends, tag: &str) -> Result<Option<Vec<Digest>>, CopyError> {
+        let manifest = match ends.dst.get_manifest(&ends.dst_repo, tag).await {
+            Ok(m) if m.media_type == media::DOCKER_V2S2 => m,
+            Ok(_) => return Ok(None),
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let parsed: ImageManifest = match serde_json::from_slice(&manifest.bytes) {
+            Ok(p) => p,
+            Err(_) => return Ok(None),
+        };
+        Ok(Some(parsed.layers.into_iter().map(|l| l.digest).collect()))
+    }
+}
+
+/// Uploads a blob we built ourselves (a converted config) unless the registry has it.
+pub async fn push_small_blob(dst: &Registry, repo: &str, digest: &Digest, bytes: Bytes) -> Result<(), RegistryError> {
+    if dst.blob_size(repo, digest).await?.is_some() {
+        return Ok(());
+    }
+    let what = format!("blob {}/{repo}@{digest}", dst.name());
+    dst.retry()
+        .run(&what, || async {
+            match dst.start_upload(repo, digest, None).await? {
+                BlobUpload::Mounted => Ok(()),
+                BlobUpload::Session(url) => {
+                    let size = bytes.len() as u64;
+                    if dst.upload_monolithic(repo, url.clone(), digest, size, reqwest::Body::from(bytes.clone())).await? {
+                        Ok(())
+                    } else {
+                        dst.upload_chunked(repo, url, digest, reqwest::Body::from(bytes.clone())).await
+                    }
+                }
+            }
+        })
+        .await
+}
+
+fn platform_names(entries: &[Descriptor]) -> Vec<String> {
+    entries
+        .iter()
+        .filter(|d| !d.is_attestation())
+        .filter_map(|d| d.platform.as_ref().map(Platform::to_string))
+        .collect()
+}

@@ -1,0 +1,91 @@
+//! Logging setup: `[HH:MM:SS] [LEVL] message` like Hangar, or JSON lines, always on stderr.
+
+use std::fmt;
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::fmt::format::{FormatEvent, FormatFields, Writer};
+use tracing_subscriber::fmt::{FmtContext, MakeWriter};
+use tracing_subscriber::registry::LookupSpan;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+struct HangarFormat {
+    hide_time: bool,
+}
+
+impl<S, N> FormatEvent<S, N> for HangarFormat
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut w: Writer<'_>, event: &Event<'_>) -> fmt::Result {
+        if self.hide_time {
+            write!(w, "- ")?;
+        } else {
+            let secs = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            write!(w, "[{:02}:{:02}:{:02}] ", (secs / 3600) % 24, (secs / 60) % 60, secs % 60)?;
+        }
+        let level = match *event.metadata().level() {
+            Level::ERROR => "ERRO",
+            Level::WARN => "WARN",
+            Level::INFO => "INFO",
+            Level::DEBUG => "DEBU",
+            Level::TRACE => "TRAC",
+        };
+        write!(w, "[{level}] ")?;
+        ctx.field_format().format_fields(w.by_ref(), event)?;
+        writeln!(w)
+    }
+}
+
+/// Installs the global subscriber. `writer` lets the TTY renderer keep bars intact.
+pub fn init_logging<W>(debug: bool, format: LogFormat, hide_time: bool, writer: W)
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HANGAR_LOG").unwrap_or_else(|_| {
+        // Our own debug output only: dependency internals stay at warn.
+        tracing_subscriber::EnvFilter::new(if debug { "warn,hangar=debug" } else { "warn,hangar=info" })
+    });
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer);
+    let _ = match format {
+        LogFormat::Json => builder.json().with_current_span(false).with_target(false).try_init(),
+        LogFormat::Text => builder.event_format(HangarFormat { hide_time }).try_init(),
+    };
+}
+
+static ACTIVE_BARS: std::sync::Mutex<Option<indicatif::MultiProgress>> = std::sync::Mutex::new(None);
+
+/// While bars are on screen, log lines are printed "above" them instead of through them.
+pub fn set_active_bars(bars: Option<indicatif::MultiProgress>) {
+    *ACTIVE_BARS.lock().expect("bars lock") = bars;
+}
+
+/// stderr, but polite to live progress bars.
+pub struct Stderr;
+
+impl std::io::Write for Stderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let bars = ACTIVE_BARS.lock().expect("bars lock").clone();
+        match bars {
+            Some(m) => m.suspend(|| std::io::stderr().write_all(buf)).map(|_| buf.len()),
+            None => std::io::stderr().write_all(buf).map(|_| buf.len()),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
+impl<'a> MakeWriter<'a> for Stderr {
+    type Writer = Stderr;
+    fn make_writer(&'a self) -> Self::Writer {
+        Stderr
+    }
+}

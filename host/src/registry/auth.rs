@@ -1,0 +1,254 @@
+//! Registry authentication: the `/v2/` challenge, Basic credentials, and bearer tokens fetched
+//! from the token realm (with a password, an identity token, or anonymously), cached per scope
+//! set until shortly before they expire. Token failures are reported as such, never as a later 401.
+
+use super::credentials::Credential;
+use super::error::{RegistryError, describe, error_detail};
+use base64::Engine as _;
+use reqwest::header::HeaderValue;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+use tokio::sync::Mutex;
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Scope {
+    pub repository: String,
+    pub actions: &'static str,
+}
+
+impl Scope {
+    pub fn pull(repository: &str) -> Scope {
+        Scope { repository: repository.to_string(), actions: "pull" }
+    }
+    pub fn push(repository: &str) -> Scope {
+        Scope { repository: repository.to_string(), actions: "pull,push" }
+    }
+    /// Deleting needs its own action on registries that check it (distribution does).
+    pub fn delete(repository: &str) -> Scope {
+        Scope { repository: repository.to_string(), actions: "pull,push,delete" }
+    }
+    pub fn catalog() -> Scope {
+        Scope { repository: String::new(), actions: "*" }
+    }
+}
+
+impl std::fmt::Display for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.repository.is_empty() {
+            write!(f, "registry:catalog:{}", self.actions)
+        } else {
+            write!(f, "repository:{}:{}", self.repository, self.actions)
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Challenge {
+    /// `/v2/` answered 200: no auth needed.
+    None,
+    Basic,
+    Bearer { realm: String, service: Option<String> },
+}
+
+/// Parses a `WWW-Authenticate` header (`Bearer realm="…",service="…"` or `Basic realm="…"`).
+pub fn parse_challenge(header: &str) -> Challenge {
+    let (scheme, params) = header.trim().split_once(' ').unwrap_or((header.trim(), ""));
+    if scheme.eq_ignore_ascii_case("basic") {
+        return Challenge::Basic;
+    }
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Challenge::None;
+    }
+    let mut values: HashMap<String, String> = HashMap::new();
+    let mut rest = params.trim();
+    while !rest.is_empty() {
+        let Some((key, after)) = rest.split_once('=') else { break };
+        let key = key.trim().trim_start_matches(',').trim().to_ascii_lowercase();
+        let after = after.trim_start();
+        let (value, remaining) = if let Some(quoted) = after.strip_prefix('"') {
+            let end = quoted.find('"').unwrap_or(quoted.len());
+            (&quoted[..end], quoted.get(end + 1..).unwrap_or(""))
+        } else {
+            let end = after.find(',').unwrap_or(after.len());
+            (&after[..end], &after[end..])
+        };
+        values.insert(key, value.to_string());
+        rest = remaining.trim_start().trim_start_matches(',').trim_start();
+    }
+    match values.remove("realm") {
+        Some(realm) => Challenge::Bearer { realm, service: values.remove("service") },
+        None => Challenge::None,
+    }
+}
+
+struct CachedToken {
+    value: HeaderValue,
+    valid_until: Instant,
+}
+
+pub struct Authenticator {
+    host: String,
+    pub challenge: Challenge,
+    credential: Option<Credential>,
+    tokens: Mutex<HashMap<Vec<Scope>, CachedToken>>,
+}
+
+#[derive(serde::Deserialize)]
+struct TokenResponse {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    access_token: String,
+    #[serde(default)]
+    expires_in: Option<u64>,
+}
+
+impl Authenticator {
+    pub fn new(host: &str, challenge: Challenge, credential: Option<Credential>) -> Authenticator {
+        Authenticator { host: host.to_string(), challenge, credential, tokens: Mutex::new(HashMap::new()) }
+    }
+
+    pub fn has_credential(&self) -> bool {
+        self.credential.is_some()
+    }
+
+    /// The `Authorization` header for a request needing `scopes`, fetching a token if needed.
+    pub async fn authorization(
+        &self,
+        http: &reqwest::Client,
+        scopes: &[Scope],
+    ) -> Result<Option<HeaderValue>, RegistryError> {
+        match &self.challenge {
+            Challenge::None => Ok(None),
+            Challenge::Basic => Ok(match &self.credential {
+                Some(Credential::Basic { username, password }) => Some(basic_header(username, password)),
+                _ => None,
+            }),
+            Challenge::Bearer { realm, service } => {
+                let mut key = scopes.to_vec();
+                key.sort();
+                key.dedup();
+                let mut tokens = self.tokens.lock().await;
+                if let Some(t) = tokens.get(&key)
+                    && t.valid_until > Instant::now()
+                {
+                    return Ok(Some(t.value.clone()));
+                }
+                let token = self.fetch_token(http, realm, service.as_deref(), &key).await?;
+                let value = token.0;
+                tokens.insert(key, CachedToken { value: value.clone(), valid_until: token.1 });
+                Ok(Some(value))
+            }
+        }
+    }
+
+    /// Drops a cached token that the registry refused, so the next attempt fetches a new one.
+    pub async fn invalidate(&self, scopes: &[Scope]) {
+        let mut key = scopes.to_vec();
+        key.sort();
+        key.dedup();
+        self.tokens.lock().await.remove(&key);
+    }
+
+    async fn fetch_token(
+        &self,
+        http: &reqwest::Client,
+        realm: &str,
+        service: Option<&str>,
+        scopes: &[Scope],
+    ) -> Result<(HeaderValue, Instant), RegistryError> {
+        let err = |detail: String| RegistryError::Token { realm: realm.to_string(), detail };
+        let scope_strings: Vec<String> = scopes.iter().map(Scope::to_string).collect();
+        let request = match &self.credential {
+            Some(Credential::IdentityToken(refresh)) => {
+                // OAuth2 refresh-token grant, as Docker does for identity tokens.
+                let mut form = vec![
+                    ("grant_type", "refresh_token".to_string()),
+                    ("refresh_token", refresh.clone()),
+                    ("client_id", "hangar".to_string()),
+                    ("scope", scope_strings.join(" ")),
+                ];
+                if let Some(s) = service {
+                    form.push(("service", s.to_string()));
+                }
+                http.post(realm).form(&form)
+            }
+            other => {
+                let mut query: Vec<(&str, String)> = scope_strings.iter().map(|s| ("scope", s.clone())).collect();
+                if let Some(s) = service {
+                    query.push(("service", s.to_string()));
+                }
+                let mut req = http.get(realm);
+                if let Some(Credential::Basic { username, password }) = other {
+                    query.push(("account", username.clone()));
+                    req = req.header(reqwest::header::AUTHORIZATION, basic_header(username, password));
+                }
+                req.query(&query)
+            }
+        };
+        let started = Instant::now();
+        let resp = request.send().await.map_err(|e| err(describe(&e)))?;
+        let status = resp.status();
+        let body = resp.bytes().await.map_err(|e| err(describe(&e)))?;
+        if !status.is_success() {
+            let hint = if matches!(status.as_u16(), 401 | 403) {
+                match &self.credential {
+                    Some(_) => format!("; the credentials for {} were refused", self.host),
+                    None => format!("; no credentials for {} (hangar login {})", self.host, self.host),
+                }
+            } else {
+                String::new()
+            };
+            return Err(err(format!("{} {}{hint}", status.as_u16(), error_detail(status.as_u16(), &body))));
+        }
+        let parsed: TokenResponse =
+            serde_json::from_slice(&body).map_err(|e| err(format!("unreadable token response: {e}")))?;
+        let token = if parsed.token.is_empty() { parsed.access_token } else { parsed.token };
+        if token.is_empty() {
+            return Err(err("the response holds no token".into()));
+        }
+        // Renew a little early so a token never expires between our check and the request.
+        let lifetime = Duration::from_secs(parsed.expires_in.unwrap_or(60).max(10));
+        let valid_until = started + lifetime.saturating_sub(Duration::from_secs(5));
+        let value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| err("token is not a valid header".into()))?;
+        Ok((value, valid_until))
+    }
+}
+
+pub fn basic_header(username: &str, password: &str) -> HeaderValue {
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
+    let mut v = HeaderValue::from_str(&format!("Basic {encoded}")).expect("base64 is a valid header");
+    v.set_sensitive(true);
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn challenge_table() {
+        let cases = [
+            (
+                r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io""#,
+                Challenge::Bearer { realm: "https://auth.docker.io/token".into(), service: Some("registry.docker.io".into()) },
+            ),
+            (
+                r#"Bearer realm="http://127.0.0.1:1/token", service="svc", scope="repository:a:pull,push""#,
+                Challenge::Bearer { realm: "http://127.0.0.1:1/token".into(), service: Some("svc".into()) },
+            ),
+            (r#"bearer realm=http://x/token"#, Challenge::Bearer { realm: "http://x/token".into(), service: None }),
+            (r#"Basic realm="basic-realm""#, Challenge::Basic),
+            ("Negotiate", Challenge::None),
+        ];
+        for (header, want) in cases {
+            assert_eq!(parse_challenge(header), want, "{header}");
+        }
+    }
+
+    #[test]
+    fn scope_strings() {
+        assert_eq!(Scope::push("a/b").to_string(), "repository:a/b:pull,push");
+        assert_eq!(Scope::pull("a").to_string(), "repository:a:pull");
+    }
+}

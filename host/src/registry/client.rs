@@ -1,0 +1,688 @@
+//! The distribution API operations on one registry host, and the pool that hands out one
+//! connected [`Registry`] per host.
+
+use super::auth::{Authenticator, Challenge, Scope};
+use super::credentials::{Credential, lookup_credential};
+use super::error::{RegistryError, describe, error_detail};
+use super::retry::{RetryPolicy, parse_retry_after};
+use super::transport::{TransportConfig, build_client, default_certs_roots};
+use super::MAX_MANIFEST_BYTES;
+use crate::image::digest::Digest;
+use crate::image::media;
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt as _;
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap};
+use reqwest::{Method, StatusCode};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::sync::{OnceCell, OwnedSemaphorePermit, Semaphore};
+use url::Url;
+
+#[derive(Clone, Debug)]
+pub struct RegistryOptions {
+    /// `None`: verify TLS (the default). `Some(false)`: accept any certificate and fall back
+    /// to plain HTTP.
+    pub tls_verify: Option<bool>,
+    /// Roots holding `<host>/` certificate directories, searched before the system ones.
+    pub extra_certs_roots: Vec<PathBuf>,
+    pub user_agent: String,
+    pub retry: RetryPolicy,
+    /// Blob transfers in flight per host, across all images.
+    pub max_transfers_per_host: usize,
+}
+
+impl Default for RegistryOptions {
+    fn default() -> Self {
+        RegistryOptions {
+            tls_verify: None,
+            extra_certs_roots: Vec::new(),
+            user_agent: format!("hangar/{} (github.com/cnrancher/hangar)", env!("CARGO_PKG_VERSION")),
+            retry: RetryPolicy::default(),
+            max_transfers_per_host: 16,
+        }
+    }
+}
+
+/// A manifest exactly as the registry served it.
+#[derive(Clone, Debug)]
+pub struct Manifest {
+    pub bytes: Bytes,
+    pub media_type: String,
+    pub digest: Digest,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ManifestHead {
+    pub digest: Digest,
+    pub size: u64,
+    pub media_type: String,
+}
+
+pub enum BlobUpload {
+    /// The registry mounted the blob from another repository: nothing to send.
+    Mounted,
+    /// An upload session to PUT the bytes to.
+    Session(Url),
+}
+
+pub struct Registry {
+    /// The registry's name as images spell it (`docker.io`, `reg:5000`).
+    name: String,
+    base: Url,
+    http: reqwest::Client,
+    auth: Authenticator,
+    retry: RetryPolicy,
+    transfers: Arc<Semaphore>,
+    monolithic_ok: std::sync::atomic::AtomicBool,
+}
+
+fn api_host(name: &str) -> &str {
+    if name == crate::image::reference::DOCKER_HUB { crate::image::reference::DOCKER_HUB_API } else { name }
+}
+
+impl Registry {
+    /// Connects to a registry: builds its TLS client, probes `/v2/` (falling back to plain
+    /// HTTP when TLS verification is off and HTTPS fails) and learns its auth challenge.
+    /// `credential` overrides the auth-file lookup (login verifies what it is given).
+    pub async fn connect(
+        name: &str,
+        opts: &RegistryOptions,
+        credential: Option<Option<Credential>>,
+    ) -> Result<Registry, RegistryError> {
+        let host = api_host(name);
+        let credential = match credential {
+            Some(c) => c,
+            None => lookup_credential(name, None)?,
+        };
+        let verify = opts.tls_verify.unwrap_or(true);
+        let mut roots = opts.extra_certs_roots.clone();
+        roots.extend(default_certs_roots());
+        let http = build_client(&TransportConfig {
+            host,
+            verify_tls: verify,
+            certs_roots: &roots,
+            user_agent: &opts.user_agent,
+        })?;
+        let (base, challenge) = match probe(&http, "https", host, &opts.retry).await {
+            Ok(found) => found,
+            Err(https_err) if !verify => match probe(&http, "http", host, &opts.retry).await {
+                Ok(found) => found,
+                Err(_) => return Err(https_err),
+            },
+            Err(e) => return Err(e),
+        };
+        tracing::debug!(registry = name, base = %base, ?challenge, "connected");
+        Ok(Registry {
+            name: name.to_string(),
+            base,
+            http,
+            auth: Authenticator::new(name, challenge, credential),
+            retry: opts.retry,
+            transfers: Arc::new(Semaphore::new(opts.max_transfers_per_host.max(1))),
+            monolithic_ok: std::sync::atomic::AtomicBool::new(true),
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn retry(&self) -> &RetryPolicy {
+        &self.retry
+    }
+
+    /// Waits for a blob-transfer slot on this host.
+    pub async fn transfer_permit(&self) -> OwnedSemaphorePermit {
+        self.transfers.clone().acquire_owned().await.expect("semaphore is never closed")
+    }
+
+    fn url(&self, path: &str) -> Url {
+        self.base.join(path).expect("registry paths are valid URLs")
+    }
+
+    fn what(&self, kind: &str, repo: &str, reference: &str) -> String {
+        let sep = if reference.contains(':') { "@" } else { ":" };
+        format!("{kind} {}/{repo}{sep}{reference}", self.name)
+    }
+
+    /// Sends one request with the auth it needs; a refused cached bearer token is renewed once.
+    async fn send(
+        &self,
+        what: &str,
+        scopes: &[Scope],
+        build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, RegistryError> {
+        let mut renewed = false;
+        loop {
+            let mut request = build(&self.http);
+            if let Some(value) = self.auth.authorization(&self.http, scopes).await? {
+                request = request.header(AUTHORIZATION, value);
+            }
+            let response = request.send().await.map_err(|e| transport_error(&self.name, what, &e))?;
+            if response.status() == StatusCode::UNAUTHORIZED
+                && matches!(self.auth.challenge, Challenge::Bearer { .. })
+                && !renewed
+            {
+                self.auth.invalidate(scopes).await;
+                renewed = true;
+                continue;
+            }
+            return Ok(response);
+        }
+    }
+
+    /// Turns a non-success response into the error that names what failed.
+    async fn fail(&self, what: &str, response: reqwest::Response) -> RegistryError {
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after);
+        let body = response.bytes().await.unwrap_or_default();
+        let detail = error_detail(status, &body);
+        let what = what.to_string();
+        match status {
+            404 => RegistryError::NotFound { what, detail },
+            401 => RegistryError::Unauthorized { what, host: self.name.clone(), detail },
+            403 => RegistryError::Forbidden { what, detail },
+            _ => RegistryError::Status { what, status, detail, retry_after },
+        }
+    }
+
+    /// GETs a manifest (at most 4 MiB), checking its digest when it was asked for by digest.
+    pub async fn get_manifest(&self, repo: &str, reference: &str) -> Result<Manifest, RegistryError> {
+        let what = self.what("manifest", repo, reference);
+        let url = self.url(&format!("/v2/{repo}/manifests/{reference}"));
+        let accept = media::ACCEPTED_MANIFESTS.join(", ");
+        self.retry
+            .run(&what, || async {
+                let response = self
+                    .send(&what, &[Scope::pull(repo)], |c| c.get(url.clone()).header(ACCEPT, &accept))
+                    .await?;
+                if !response.status().is_success() {
+                    return Err(self.fail(&what, response).await);
+                }
+                let headers = response.headers().clone();
+                if content_length(&headers).is_some_and(|n| n > MAX_MANIFEST_BYTES as u64) {
+                    return Err(RegistryError::TooLarge { what: what.clone(), limit: MAX_MANIFEST_BYTES });
+                }
+                let bytes = read_limited(response, MAX_MANIFEST_BYTES, &what).await?;
+                let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
+                let media_type = media::resolve(content_type, &bytes).unwrap_or_else(|| {
+                    content_type.unwrap_or("unknown").split(';').next().unwrap_or("").trim().to_string()
+                });
+                let computed = Digest::sha256_of(&bytes);
+                let served: Option<Digest> = headers
+                    .get("docker-content-digest")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse().ok());
+                // A signed schema1 manifest's digest covers the payload without signatures,
+                // so only the registry can name it.
+                let digest = if media_type == media::DOCKER_V2S1_SIGNED {
+                    served.unwrap_or(computed)
+                } else {
+                    if let Ok(asked) = reference.parse::<Digest>()
+                        && asked != computed
+                    {
+                        return Err(RegistryError::DigestMismatch {
+                            what: what.clone(),
+                            expected: asked.to_string(),
+                            actual: computed.to_string(),
+                        });
+                    }
+                    computed
+                };
+                Ok(Manifest { bytes, media_type, digest })
+            })
+            .await
+    }
+
+    /// HEADs a manifest: its digest, size and type, or `None` when it does not exist.
+    pub async fn head_manifest(&self, repo: &str, reference: &str) -> Result<Option<ManifestHead>, RegistryError> {
+        let what = self.what("manifest", repo, reference);
+        let url = self.url(&format!("/v2/{repo}/manifests/{reference}"));
+        let accept = media::ACCEPTED_MANIFESTS.join(", ");
+        let head = self
+            .retry
+            .run(&what, || async {
+                let response = self
+                    .send(&what, &[Scope::pull(repo)], |c| c.head(url.clone()).header(ACCEPT, &accept))
+                    .await?;
+                if response.status() == StatusCode::NOT_FOUND {
+                    return Ok(None);
+                }
+                if !response.status().is_success() {
+                    return Err(self.fail(&what, response).await);
+                }
+                let headers = response.headers();
+                let digest = headers
+                    .get("docker-content-digest")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<Digest>().ok());
+                let media_type = headers
+                    .get(CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .map(|c| c.split(';').next().unwrap_or("").trim().to_string())
+                    .unwrap_or_default();
+                Ok(Some((digest, content_length(headers).unwrap_or(0), media_type)))
+            })
+            .await?;
+        match head {
+            None => Ok(None),
+            Some((Some(digest), size, media_type)) => Ok(Some(ManifestHead { digest, size, media_type })),
+            // No digest header: only a GET can tell.
+            Some((None, _, _)) => {
+                let m = self.get_manifest(repo, reference).await?;
+                Ok(Some(ManifestHead { digest: m.digest, size: m.bytes.len() as u64, media_type: m.media_type }))
+            }
+        }
+    }
+
+    /// PUTs manifest bytes under a tag or digest; returns the digest the registry stored.
+    pub async fn put_manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+        bytes: &Bytes,
+        media_type: &str,
+    ) -> Result<Digest, RegistryError> {
+        let what = self.what("manifest", repo, reference);
+        let url = self.url(&format!("/v2/{repo}/manifests/{reference}"));
+        self.retry
+            .run(&what, || async {
+                let response = self
+                    .send(&what, &[Scope::push(repo)], |c| {
+                        c.put(url.clone()).header(CONTENT_TYPE, media_type).body(bytes.clone())
+                    })
+                    .await?;
+                if !response.status().is_success() {
+                    return Err(self.fail(&what, response).await);
+                }
+                Ok(Digest::sha256_of(bytes))
+            })
+            .await
+    }
+
+    pub async fn delete_manifest(&self, repo: &str, digest: &Digest) -> Result<(), RegistryError> {
+        let what = self.what("manifest", repo, digest.as_str());
+        let url = self.url(&format!("/v2/{repo}/manifests/{digest}"));
+        self.retry
+            .run(&what, || async {
+                let response = self.send(&what, &[Scope::delete(repo)], |c| c.delete(url.clone())).await?;
+                if !response.status().is_success() {
+                    return Err(self.fail(&what, response).await);
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    /// The size of a blob when the repository has it.
+    pub async fn blob_size(&self, repo: &str, digest: &Digest) -> Result<Option<u64>, RegistryError> {
+        let what = self.what("blob", repo, digest.as_str());
+        let url = self.url(&format!("/v2/{repo}/blobs/{digest}"));
+        self.retry
+            .run(&what, || async {
+                let response = self.send(&what, &[Scope::pull(repo)], |c| c.head(url.clone())).await?;
+                match response.status() {
+                    StatusCode::NOT_FOUND => Ok(None),
+                    s if s.is_success() => Ok(Some(content_length(response.headers()).unwrap_or(0))),
+                    _ => Err(self.fail(&what, response).await),
+                }
+            })
+            .await
+    }
+
+    /// Starts streaming a blob. Not retried here: a broken stream is restarted by the caller,
+    /// which owns the whole transfer.
+    pub async fn get_blob(&self, repo: &str, digest: &Digest) -> Result<reqwest::Response, RegistryError> {
+        let what = self.what("blob", repo, digest.as_str());
+        let url = self.url(&format!("/v2/{repo}/blobs/{digest}"));
+        let response = self.send(&what, &[Scope::pull(repo)], |c| c.get(url.clone())).await?;
+        if !response.status().is_success() {
+            return Err(self.fail(&what, response).await);
+        }
+        Ok(response)
+    }
+
+    /// Reads a small blob (an image config) into memory, checking its digest.
+    pub async fn get_blob_bytes(&self, repo: &str, digest: &Digest, limit: usize) -> Result<Bytes, RegistryError> {
+        let what = self.what("blob", repo, digest.as_str());
+        self.retry
+            .run(&what, || async {
+                let response = self.get_blob(repo, digest).await?;
+                let bytes = read_limited(response, limit, &what).await?;
+                let actual = Digest::sha256_of(&bytes);
+                if &actual != digest {
+                    return Err(RegistryError::DigestMismatch {
+                        what: what.clone(),
+                        expected: digest.to_string(),
+                        actual: actual.to_string(),
+                    });
+                }
+                Ok(bytes)
+            })
+            .await
+    }
+
+    /// Opens an upload, first asking the registry to mount the blob from `mount_from` (a
+    /// repository on this registry). The token asks for `pull` on that repository too, which
+    /// registries require before they mount. A 202 means "not mounted": the session it opened
+    /// is used for the upload instead of being left dangling.
+    pub async fn start_upload(
+        &self,
+        repo: &str,
+        digest: &Digest,
+        mount_from: Option<&str>,
+    ) -> Result<BlobUpload, RegistryError> {
+        let what = self.what("blob upload", repo, digest.as_str());
+        let mut url = self.url(&format!("/v2/{repo}/blobs/uploads/"));
+        let mut scopes = vec![Scope::push(repo)];
+        if let Some(from) = mount_from {
+            url.query_pairs_mut().append_pair("mount", digest.as_str()).append_pair("from", from);
+            scopes.push(Scope::pull(from));
+        }
+        self.retry
+            .run(&what, || async {
+                let response = self
+                    .send(&what, &scopes, |c| c.post(url.clone()).header(CONTENT_LENGTH, "0"))
+                    .await?;
+                match response.status() {
+                    StatusCode::CREATED if mount_from.is_some() => Ok(BlobUpload::Mounted),
+                    StatusCode::ACCEPTED => Ok(BlobUpload::Session(self.location(&what, &response)?)),
+                    _ => Err(self.fail(&what, response).await),
+                }
+            })
+            .await
+    }
+
+    fn location(&self, what: &str, response: &reqwest::Response) -> Result<Url, RegistryError> {
+        let loc = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| RegistryError::Protocol { what: what.into(), message: "upload response has no Location".into() })?;
+        self.base.join(loc).map_err(|e| RegistryError::Protocol {
+            what: what.into(),
+            message: format!("bad upload Location {loc:?}: {e}"),
+        })
+    }
+
+    /// Whether a monolithic PUT is worth trying (it is until the registry refuses one).
+    pub fn prefers_monolithic(&self) -> bool {
+        self.monolithic_ok.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Sends a whole blob in one streaming PUT with a known length, the fast path.
+    /// Returns `Ok(false)` when the registry refuses monolithic uploads (use chunked).
+    pub async fn upload_monolithic(
+        &self,
+        repo: &str,
+        session: Url,
+        digest: &Digest,
+        size: u64,
+        body: reqwest::Body,
+    ) -> Result<bool, RegistryError> {
+        let what = self.what("blob", repo, digest.as_str());
+        let mut url = session;
+        url.query_pairs_mut().append_pair("digest", digest.as_str());
+        let response = self
+            .send_upload(&what, repo, Method::PUT, url, Some(size), body)
+            .await?;
+        match response.status() {
+            StatusCode::CREATED | StatusCode::NO_CONTENT | StatusCode::OK => Ok(true),
+            StatusCode::METHOD_NOT_ALLOWED | StatusCode::NOT_IMPLEMENTED | StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+                self.monolithic_ok.store(false, std::sync::atomic::Ordering::Relaxed);
+                Ok(false)
+            }
+            _ => Err(self.fail(&what, response).await),
+        }
+    }
+
+    /// The fallback for registries without monolithic PUT: one streamed PATCH, then a PUT
+    /// that commits it under its digest.
+    pub async fn upload_chunked(
+        &self,
+        repo: &str,
+        session: Url,
+        digest: &Digest,
+        body: reqwest::Body,
+    ) -> Result<(), RegistryError> {
+        let what = self.what("blob", repo, digest.as_str());
+        let response = self.send_upload(&what, repo, Method::PATCH, session, None, body).await?;
+        if !response.status().is_success() {
+            return Err(self.fail(&what, response).await);
+        }
+        let mut commit = self.location(&what, &response)?;
+        commit.query_pairs_mut().append_pair("digest", digest.as_str());
+        let response = self
+            .send_upload(&what, repo, Method::PUT, commit, Some(0), reqwest::Body::from(Bytes::new()))
+            .await?;
+        if !response.status().is_success() {
+            return Err(self.fail(&what, response).await);
+        }
+        Ok(())
+    }
+
+    /// Uploads go to the session URL the registry gave us; credentials are only sent when
+    /// that URL is on the registry itself (never to a storage backend on another host).
+    async fn send_upload(
+        &self,
+        what: &str,
+        repo: &str,
+        method: Method,
+        url: Url,
+        length: Option<u64>,
+        body: reqwest::Body,
+    ) -> Result<reqwest::Response, RegistryError> {
+        let same_origin = url.origin() == self.base.origin();
+        let mut request = self
+            .http
+            .request(method, url)
+            .header(CONTENT_TYPE, "application/octet-stream")
+            .body(body);
+        if let Some(n) = length {
+            request = request.header(CONTENT_LENGTH, n);
+        }
+        if same_origin && let Some(value) = self.auth.authorization(&self.http, &[Scope::push(repo)]).await? {
+            request = request.header(AUTHORIZATION, value);
+        }
+        request.send().await.map_err(|e| transport_error(&self.name, what, &e))
+    }
+
+    /// All tags of a repository, following `Link` pagination.
+    pub async fn list_tags(&self, repo: &str) -> Result<Vec<String>, RegistryError> {
+        #[derive(serde::Deserialize)]
+        struct Page {
+            #[serde(default)]
+            tags: Option<Vec<String>>,
+        }
+        let what = format!("tags of {}/{repo}", self.name);
+        let mut next = Some(self.url(&format!("/v2/{repo}/tags/list?n=1000")));
+        let mut tags = Vec::new();
+        while let Some(url) = next.take() {
+            let (page, link) = self
+                .retry
+                .run(&what, || async {
+                    let response = self.send(&what, &[Scope::pull(repo)], |c| c.get(url.clone())).await?;
+                    if !response.status().is_success() {
+                        return Err(self.fail(&what, response).await);
+                    }
+                    let link = response
+                        .headers()
+                        .get(reqwest::header::LINK)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(next_link);
+                    let bytes = read_limited(response, 64 * 1024 * 1024, &what).await?;
+                    let page: Page = serde_json::from_slice(&bytes).map_err(|e| RegistryError::Protocol {
+                        what: what.clone(),
+                        message: format!("unreadable tag list: {e}"),
+                    })?;
+                    Ok((page, link))
+                })
+                .await?;
+            tags.extend(page.tags.unwrap_or_default());
+            if let Some(link) = link {
+                next = Some(self.base.join(&link).map_err(|e| RegistryError::Protocol {
+                    what: what.clone(),
+                    message: format!("bad Link header: {e}"),
+                })?);
+            }
+        }
+        Ok(tags)
+    }
+
+    /// Checks that the credentials this registry was connected with are accepted
+    /// (what `login` verifies before saving them).
+    pub async fn verify_credentials(&self) -> Result<(), RegistryError> {
+        let what = format!("login to {}", self.name);
+        match &self.auth.challenge {
+            Challenge::None => Ok(()),
+            Challenge::Bearer { .. } => {
+                if !self.auth.has_credential() {
+                    return Err(RegistryError::Credentials { host: self.name.clone(), message: "no credentials given".into() });
+                }
+                // A token for no particular repository proves the account exists; the
+                // registry then accepts it on /v2/.
+                let response = self.send(&what, &[], |c| c.get(self.url("/v2/"))).await?;
+                if response.status().is_success() { Ok(()) } else { Err(self.fail(&what, response).await) }
+            }
+            Challenge::Basic => {
+                let response = self.send(&what, &[], |c| c.get(self.url("/v2/"))).await?;
+                if response.status().is_success() { Ok(()) } else { Err(self.fail(&what, response).await) }
+            }
+        }
+    }
+}
+
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers.get(CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+}
+
+/// Reads a body, refusing to buffer more than `limit` bytes.
+async fn read_limited(response: reqwest::Response, limit: usize, what: &str) -> Result<Bytes, RegistryError> {
+    let mut stream = response.bytes_stream();
+    let mut buf = BytesMut::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| RegistryError::Transfer { what: what.into(), message: describe(&e) })?;
+        if buf.len() + chunk.len() > limit {
+            return Err(RegistryError::TooLarge { what: what.into(), limit });
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.freeze())
+}
+
+/// The target of `Link: </v2/...>; rel="next"`.
+fn next_link(header: &str) -> Option<String> {
+    header.split(',').find_map(|part| {
+        let (target, params) = part.split_once(';')?;
+        params.contains("rel=\"next\"").then(|| target.trim().trim_start_matches('<').trim_end_matches('>').to_string())
+    })
+}
+
+fn transport_error(host: &str, what: &str, e: &reqwest::Error) -> RegistryError {
+    let message = describe(e);
+    let lower = message.to_ascii_lowercase();
+    if lower.contains("certificate") || lower.contains("invalidcontenttype") || lower.contains("corrupt message") {
+        return RegistryError::Tls {
+            host: host.to_string(),
+            message: format!(
+                "{message} (use --tls-verify=false for a self-signed or plain-HTTP registry, or put its CA in /etc/containers/certs.d/{host}/ca.crt)"
+            ),
+        };
+    }
+    if e.is_connect() {
+        RegistryError::Unreachable { host: host.to_string(), message }
+    } else {
+        RegistryError::Transfer { what: what.to_string(), message }
+    }
+}
+
+/// GET `/v2/` on one scheme: 200 means open, 401 carries the auth challenge.
+async fn probe(
+    http: &reqwest::Client,
+    scheme: &str,
+    host: &str,
+    retry: &RetryPolicy,
+) -> Result<(Url, Challenge), RegistryError> {
+    let base = Url::parse(&format!("{scheme}://{host}/")).map_err(|e| RegistryError::Unreachable {
+        host: host.to_string(),
+        message: format!("not a valid registry address: {e}"),
+    })?;
+    let what = format!("registry {host}");
+    let url = base.join("/v2/").expect("static path");
+    retry
+        .run(&what, || async {
+            let response = http.get(url.clone()).send().await.map_err(|e| transport_error(host, &what, &e))?;
+            let status = response.status();
+            if status.is_success() {
+                return Ok((base.clone(), Challenge::None));
+            }
+            if status == StatusCode::UNAUTHORIZED {
+                let header = response
+                    .headers()
+                    .get(reqwest::header::WWW_AUTHENTICATE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                let challenge = super::auth::parse_challenge(header);
+                return Ok((base.clone(), if challenge == Challenge::None { Challenge::Basic } else { challenge }));
+            }
+            let body = response.bytes().await.unwrap_or_default();
+            let detail = error_detail(status.as_u16(), &body);
+            if status.as_u16() >= 500 || status.as_u16() == 429 || status.as_u16() == 408 {
+                return Err(RegistryError::Status { what: what.clone(), status: status.as_u16(), detail, retry_after: None });
+            }
+            Err(RegistryError::Protocol {
+                what: what.clone(),
+                message: format!("does not speak the registry API (GET /v2/ answered {}: {detail})", status.as_u16()),
+            })
+        })
+        .await
+}
+
+/// Connected registries, one per host, created on first use and shared by every job.
+pub struct Registries {
+    opts: RegistryOptions,
+    hosts: std::sync::Mutex<HashMap<String, Arc<OnceCell<Arc<Registry>>>>>,
+}
+
+impl Registries {
+    pub fn new(opts: RegistryOptions) -> Registries {
+        Registries { opts, hosts: std::sync::Mutex::new(HashMap::new()) }
+    }
+
+    pub fn options(&self) -> &RegistryOptions {
+        &self.opts
+    }
+
+    /// The connected registry for `name`; a failed connection is tried again on the next call.
+    pub async fn get(&self, name: &str) -> Result<Arc<Registry>, RegistryError> {
+        let cell = self
+            .hosts
+            .lock()
+            .expect("registry pool lock")
+            .entry(name.to_string())
+            .or_default()
+            .clone();
+        cell.get_or_try_init(|| async { Registry::connect(name, &self.opts, None).await.map(Arc::new) })
+            .await
+            .cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_header_parsing() {
+        assert_eq!(
+            next_link(r#"</v2/a/tags/list?last=x&n=2>; rel="next""#).as_deref(),
+            Some("/v2/a/tags/list?last=x&n=2")
+        );
+        assert_eq!(next_link(r#"</x>; rel="prev""#), None);
+    }
+}

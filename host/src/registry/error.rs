@@ -1,0 +1,125 @@
+//! One error type for everything the registry engine can report, each variant naming the
+//! thing it was about so a user sees one clear line.
+
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("cannot reach {host}: {message}")]
+    Unreachable { host: String, message: String },
+    #[error("{what}: not found ({detail})")]
+    NotFound { what: String, detail: String },
+    #[error("{what}: authentication required ({detail}); check the credentials for {host} (hangar login {host})")]
+    Unauthorized { what: String, host: String, detail: String },
+    #[error("{what}: access denied ({detail})")]
+    Forbidden { what: String, detail: String },
+    #[error("token request to {realm} failed: {detail}")]
+    Token { realm: String, detail: String },
+    #[error("{what}: registry answered {status} ({detail})")]
+    Status { what: String, status: u16, detail: String, retry_after: Option<Duration> },
+    #[error("{what}: larger than {} MiB, refused", limit / (1024 * 1024))]
+    TooLarge { what: String, limit: usize },
+    #[error("{what}: digest mismatch: expected {expected}, got {actual}")]
+    DigestMismatch { what: String, expected: String, actual: String },
+    #[error("{what}: size mismatch: expected {expected} bytes, got {actual}")]
+    SizeMismatch { what: String, expected: u64, actual: u64 },
+    #[error("{what}: transfer interrupted: {message}")]
+    Transfer { what: String, message: String },
+    #[error("{what}: {message}")]
+    Protocol { what: String, message: String },
+    #[error("TLS setup for {host}: {message}")]
+    Tls { host: String, message: String },
+    #[error("credentials for {host}: {message}")]
+    Credentials { host: String, message: String },
+}
+
+impl RegistryError {
+    /// Worth another attempt: the network or the server may do better next time. Auth
+    /// failures, missing things and bad content never are.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            RegistryError::Unreachable { .. } | RegistryError::Transfer { .. } => true,
+            RegistryError::Status { status, .. } => *status == 408 || *status == 429 || *status >= 500,
+            // A corrupted transfer is restarted from the source; a registry that keeps
+            // serving wrong bytes fails after the last attempt.
+            RegistryError::DigestMismatch { .. } | RegistryError::SizeMismatch { .. } => true,
+            _ => false,
+        }
+    }
+
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            RegistryError::Status { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, RegistryError::NotFound { .. })
+    }
+}
+
+/// Formats a reqwest error with its causes on one line (reqwest's Display stops at the top).
+pub fn describe(e: &reqwest::Error) -> String {
+    let mut msg = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !msg.contains(&text) {
+            msg.push_str(": ");
+            msg.push_str(&text);
+        }
+        source = s.source();
+    }
+    msg
+}
+
+/// The `code: message` pairs of a distribution error body, or the body's first line.
+pub fn error_detail(status: u16, body: &[u8]) -> String {
+    #[derive(serde::Deserialize)]
+    struct Errors {
+        errors: Vec<Item>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Item {
+        #[serde(default)]
+        code: String,
+        #[serde(default)]
+        message: String,
+    }
+    if let Ok(e) = serde_json::from_slice::<Errors>(body)
+        && !e.errors.is_empty()
+    {
+        return e
+            .errors
+            .iter()
+            .map(|i| if i.message.is_empty() { i.code.clone() } else { format!("{}: {}", i.code, i.message) })
+            .collect::<Vec<_>>()
+            .join("; ");
+    }
+    let text = String::from_utf8_lossy(body);
+    let first = text.lines().next().unwrap_or("").trim();
+    if first.is_empty() {
+        format!("HTTP {status}")
+    } else {
+        first.chars().take(200).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn details_and_retry_classes() {
+        let body = br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{}}]}"#;
+        assert_eq!(error_detail(404, body), "MANIFEST_UNKNOWN: manifest unknown");
+        assert_eq!(error_detail(502, b""), "HTTP 502");
+        assert_eq!(error_detail(500, b"oops\nmore"), "oops");
+        let s = |status| RegistryError::Status { what: "x".into(), status, detail: String::new(), retry_after: None };
+        assert!(s(503).is_retryable() && s(429).is_retryable() && s(408).is_retryable());
+        assert!(!s(400).is_retryable());
+        let nf = RegistryError::NotFound { what: "x".into(), detail: String::new() };
+        assert!(!nf.is_retryable() && nf.is_not_found());
+    }
+}

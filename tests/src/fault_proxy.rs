@@ -1,0 +1,197 @@
+//! A fault-injecting HTTP proxy in front of a plain registry. Each rule matches requests by
+//! method and path fragment and misbehaves a given number of times: it resets the
+//! connection, answers 500 or 429 with `Retry-After`, truncates the body, or flips bytes in
+//! it (same length). Everything else is forwarded. `Location` headers are rewritten so
+//! clients stay behind the proxy. Every request is logged for assertions.
+
+use bytes::Bytes;
+use futures_util::StreamExt as _;
+use http_body_util::{BodyExt as _, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper::{Request, Response};
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+
+type BoxBody = http_body_util::combinators::BoxBody<Bytes, std::io::Error>;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Close the connection without answering.
+    Reset,
+    Status(u16),
+    TooManyRequests { retry_after_secs: u64 },
+    /// Send the first half of the body, then cut the connection.
+    Truncate,
+    /// Send every byte, but some of them wrong.
+    Corrupt,
+}
+
+#[derive(Clone, Debug)]
+pub struct Rule {
+    pub method: &'static str,
+    pub path_contains: String,
+    pub fault: Fault,
+    /// How many matching requests misbehave (then the rule is spent).
+    pub times: usize,
+}
+
+#[derive(Default)]
+struct Shared {
+    rules: Mutex<Vec<Rule>>,
+    log: Mutex<Vec<String>>,
+}
+
+pub struct FaultProxy {
+    pub addr: String,
+    upstream: String,
+    shared: Arc<Shared>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl FaultProxy {
+    /// Proxies to `upstream` (`127.0.0.1:PORT` of a plain-HTTP registry).
+    pub fn start(upstream: &str) -> FaultProxy {
+        let shared = Arc::new(Shared::default());
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
+        let (up, me, sh) = (upstream.to_string(), addr.clone(), shared.clone());
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+                loop {
+                    let (stream, _) = tokio::select! {
+                        _ = &mut rx => return,
+                        a = listener.accept() => match a { Ok(a) => a, Err(_) => continue },
+                    };
+                    let (client, up, me, sh) = (client.clone(), up.clone(), me.clone(), sh.clone());
+                    tokio::spawn(async move {
+                        let service = hyper::service::service_fn(move |req| {
+                            handle(req, client.clone(), up.clone(), me.clone(), sh.clone())
+                        });
+                        let io = hyper_util::rt::TokioIo::new(stream);
+                        let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await;
+                    });
+                }
+            });
+        });
+        FaultProxy { addr, upstream: upstream.to_string(), shared, shutdown: Some(tx), thread: Some(thread) }
+    }
+
+    pub fn upstream(&self) -> &str {
+        &self.upstream
+    }
+
+    pub fn add(&self, rule: Rule) {
+        self.shared.rules.lock().unwrap().push(rule);
+    }
+
+    /// `METHOD path?query` of every request seen so far.
+    pub fn log(&self) -> Vec<String> {
+        self.shared.log.lock().unwrap().clone()
+    }
+
+    pub fn clear_log(&self) {
+        self.shared.log.lock().unwrap().clear();
+    }
+
+    /// Rules that still have misbehaviour left.
+    pub fn pending_rules(&self) -> usize {
+        self.shared.rules.lock().unwrap().iter().filter(|r| r.times > 0).count()
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn full(status: u16, body: &'static str) -> Response<BoxBody> {
+    let body = http_body_util::Full::new(Bytes::from_static(body.as_bytes())).map_err(|never: Infallible| match never {});
+    Response::builder().status(status).body(BoxBody::new(body)).unwrap()
+}
+
+async fn handle(
+    req: Request<Incoming>,
+    client: reqwest::Client,
+    upstream: String,
+    me: String,
+    shared: Arc<Shared>,
+) -> Result<Response<BoxBody>, std::io::Error> {
+    let method = req.method().to_string();
+    let path = req.uri().path_and_query().map(|p| p.to_string()).unwrap_or_default();
+    shared.log.lock().unwrap().push(format!("{method} {path}"));
+    let fault = {
+        let mut rules = shared.rules.lock().unwrap();
+        rules
+            .iter_mut()
+            .find(|r| r.times > 0 && r.method == method && path.contains(&r.path_contains))
+            .map(|r| {
+                r.times -= 1;
+                r.fault.clone()
+            })
+    };
+    match &fault {
+        Some(Fault::Reset) => return Err(std::io::Error::other("injected reset")),
+        Some(Fault::Status(code)) => return Ok(full(*code, r#"{"errors":[{"code":"UNKNOWN","message":"injected failure"}]}"#)),
+        Some(Fault::TooManyRequests { retry_after_secs }) => {
+            let mut r = full(429, r#"{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}"#);
+            r.headers_mut().insert("retry-after", retry_after_secs.to_string().parse().unwrap());
+            return Ok(r);
+        }
+        _ => {}
+    }
+    let url = format!("http://{upstream}{path}");
+    let mut forward = client.request(req.method().clone(), url);
+    for (k, v) in req.headers() {
+        if k != "host" {
+            forward = forward.header(k, v);
+        }
+    }
+    let body_stream = req.into_body().into_data_stream().map(|r| r.map_err(std::io::Error::other));
+    forward = forward.body(reqwest::Body::wrap_stream(body_stream));
+    let upstream_resp = match forward.send().await {
+        Ok(r) => r,
+        Err(e) => return Err(std::io::Error::other(e)),
+    };
+    let mut builder = Response::builder().status(upstream_resp.status().as_u16());
+    for (k, v) in upstream_resp.headers() {
+        if k == "location" {
+            let rewritten = v.to_str().unwrap_or("").replace(&upstream, &me);
+            builder = builder.header(k, rewritten);
+        } else {
+            builder = builder.header(k, v);
+        }
+    }
+    let length = upstream_resp.content_length().unwrap_or(0);
+    let mut sent: u64 = 0;
+    let stream = upstream_resp.bytes_stream().map(move |chunk| {
+        let mut chunk = chunk.map_err(std::io::Error::other)?;
+        match fault {
+            Some(Fault::Truncate) if sent + chunk.len() as u64 > length / 2 => {
+                return Err(std::io::Error::other("injected truncation"));
+            }
+            Some(Fault::Corrupt) => {
+                let mut v = chunk.to_vec();
+                for b in v.iter_mut().step_by(997) {
+                    *b ^= 0xff;
+                }
+                chunk = Bytes::from(v);
+            }
+            _ => {}
+        }
+        sent += chunk.len() as u64;
+        Ok(Frame::data(chunk))
+    });
+    Ok(builder.body(BoxBody::new(StreamBody::new(stream))).unwrap())
+}
