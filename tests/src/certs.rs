@@ -17,34 +17,103 @@ fn openssl(dir: &Path, args: &[&str]) {
         .current_dir(dir)
         .output()
         .expect("openssl must be installed (apt-get install openssl)");
-    assert!(out.status.success(), "openssl {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "openssl {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 pub fn make(dir: &Path) -> Certs {
-    openssl(dir, &[
-        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650", "-keyout", "ca.key", "-out", "ca.crt",
-        "-subj", "/CN=hangar-test-ca", "-addext", "basicConstraints=critical,CA:TRUE",
-        "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-    ]);
-    openssl(dir, &["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "tls.key", "-out", "tls.csr", "-subj", "/CN=127.0.0.1"]);
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "3650",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-subj",
+            "/CN=hangar-test-ca",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "tls.key",
+            "-out",
+            "tls.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+    );
     std::fs::write(
         dir.join("leaf.ext"),
         "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=critical,CA:FALSE\n\
          keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
     )
     .unwrap();
-    openssl(dir, &[
-        "x509", "-req", "-in", "tls.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "3650",
-        "-out", "tls.crt", "-extfile", "leaf.ext",
-    ]);
-    Certs { ca_crt: dir.join("ca.crt"), tls_crt: dir.join("tls.crt"), tls_key: dir.join("tls.key") }
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "tls.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "3650",
+            "-out",
+            "tls.crt",
+            "-extfile",
+            "leaf.ext",
+        ],
+    );
+    Certs {
+        ca_crt: dir.join("ca.crt"),
+        tls_crt: dir.join("tls.crt"),
+        tls_key: dir.join("tls.key"),
+    }
 }
 
 /// A self-signed key pair for signing registry tokens.
 pub fn token_signer(dir: &Path) -> (PathBuf, PathBuf) {
-    openssl(dir, &[
-        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650", "-keyout", "token.key", "-out", "token.crt",
-        "-subj", "/CN=test-token-issuer",
-    ]);
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "3650",
+            "-keyout",
+            "token.key",
+            "-out",
+            "token.crt",
+            "-subj",
+            "/CN=test-token-issuer",
+        ],
+    );
     (dir.join("token.key"), dir.join("token.crt"))
 }

@@ -19,11 +19,19 @@ pub enum Fault {
     /// Close the connection without answering.
     Reset,
     Status(u16),
-    TooManyRequests { retry_after_secs: u64 },
+    TooManyRequests {
+        retry_after_secs: u64,
+    },
     /// Send the first half of the body, then cut the connection.
     Truncate,
     /// Send every byte, but some of them wrong.
     Corrupt,
+    /// Answer 200 with this body and Content-Type instead of asking the registry
+    /// (a registry serving something it should not).
+    Replace {
+        content_type: String,
+        body: Bytes,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -59,10 +67,17 @@ impl FaultProxy {
         let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
         let (up, me, sh) = (upstream.to_string(), addr.clone(), shared.clone());
         let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+                let client = reqwest::Client::builder()
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()
+                    .unwrap();
                 loop {
                     let (stream, _) = tokio::select! {
                         _ = &mut rx => return,
@@ -74,12 +89,20 @@ impl FaultProxy {
                             handle(req, client.clone(), up.clone(), me.clone(), sh.clone())
                         });
                         let io = hyper_util::rt::TokioIo::new(stream);
-                        let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await;
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(io, service)
+                            .await;
                     });
                 }
             });
         });
-        FaultProxy { addr, upstream: upstream.to_string(), shared, shutdown: Some(tx), thread: Some(thread) }
+        FaultProxy {
+            addr,
+            upstream: upstream.to_string(),
+            shared,
+            shutdown: Some(tx),
+            thread: Some(thread),
+        }
     }
 
     pub fn upstream(&self) -> &str {
@@ -101,7 +124,13 @@ impl FaultProxy {
 
     /// Rules that still have misbehaviour left.
     pub fn pending_rules(&self) -> usize {
-        self.shared.rules.lock().unwrap().iter().filter(|r| r.times > 0).count()
+        self.shared
+            .rules
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.times > 0)
+            .count()
     }
 }
 
@@ -117,8 +146,12 @@ impl Drop for FaultProxy {
 }
 
 fn full(status: u16, body: &'static str) -> Response<BoxBody> {
-    let body = http_body_util::Full::new(Bytes::from_static(body.as_bytes())).map_err(|never: Infallible| match never {});
-    Response::builder().status(status).body(BoxBody::new(body)).unwrap()
+    let body = http_body_util::Full::new(Bytes::from_static(body.as_bytes()))
+        .map_err(|never: Infallible| match never {});
+    Response::builder()
+        .status(status)
+        .body(BoxBody::new(body))
+        .unwrap()
 }
 
 async fn handle(
@@ -129,7 +162,11 @@ async fn handle(
     shared: Arc<Shared>,
 ) -> Result<Response<BoxBody>, std::io::Error> {
     let method = req.method().to_string();
-    let path = req.uri().path_and_query().map(|p| p.to_string()).unwrap_or_default();
+    let path = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.to_string())
+        .unwrap_or_default();
     shared.log.lock().unwrap().push(format!("{method} {path}"));
     let fault = {
         let mut rules = shared.rules.lock().unwrap();
@@ -143,10 +180,34 @@ async fn handle(
     };
     match &fault {
         Some(Fault::Reset) => return Err(std::io::Error::other("injected reset")),
-        Some(Fault::Status(code)) => return Ok(full(*code, r#"{"errors":[{"code":"UNKNOWN","message":"injected failure"}]}"#)),
+        Some(Fault::Status(code)) => {
+            return Ok(full(
+                *code,
+                r#"{"errors":[{"code":"UNKNOWN","message":"injected failure"}]}"#,
+            ));
+        }
+        Some(Fault::Replace { content_type, body }) => {
+            let full_body =
+                http_body_util::Full::new(body.clone()).map_err(|never: Infallible| match never {});
+            let digest = format!(
+                "sha256:{}",
+                hex::encode(<sha2::Sha256 as sha2::Digest>::digest(body))
+            );
+            return Ok(Response::builder()
+                .status(200)
+                .header("content-type", content_type.as_str())
+                .header("content-length", body.len())
+                .header("docker-content-digest", digest)
+                .body(BoxBody::new(full_body))
+                .unwrap());
+        }
         Some(Fault::TooManyRequests { retry_after_secs }) => {
-            let mut r = full(429, r#"{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}"#);
-            r.headers_mut().insert("retry-after", retry_after_secs.to_string().parse().unwrap());
+            let mut r = full(
+                429,
+                r#"{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}"#,
+            );
+            r.headers_mut()
+                .insert("retry-after", retry_after_secs.to_string().parse().unwrap());
             return Ok(r);
         }
         _ => {}
@@ -158,7 +219,10 @@ async fn handle(
             forward = forward.header(k, v);
         }
     }
-    let body_stream = req.into_body().into_data_stream().map(|r| r.map_err(std::io::Error::other));
+    let body_stream = req
+        .into_body()
+        .into_data_stream()
+        .map(|r| r.map_err(std::io::Error::other));
     forward = forward.body(reqwest::Body::wrap_stream(body_stream));
     let upstream_resp = match forward.send().await {
         Ok(r) => r,

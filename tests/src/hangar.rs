@@ -12,10 +12,18 @@ pub fn bin() -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
     // Test binaries live in target/<profile>/deps/, other binaries in target/<profile>/.
     let here = exe.parent().expect("exe dir");
-    [here.join("hangar"), here.parent().map(|p| p.join("hangar")).unwrap_or_default()]
-        .into_iter()
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| panic!("hangar binary not found next to {}: build it first (cargo build -p hangar)", exe.display()))
+    [
+        here.join("hangar"),
+        here.parent().map(|p| p.join("hangar")).unwrap_or_default(),
+    ]
+    .into_iter()
+    .find(|p| p.is_file())
+    .unwrap_or_else(|| {
+        panic!(
+            "hangar binary not found next to {}: build it first (cargo build -p hangar)",
+            exe.display()
+        )
+    })
 }
 
 #[derive(Debug)]
@@ -29,7 +37,11 @@ pub struct Run {
 
 impl Run {
     pub fn ok(&self) -> &Self {
-        assert_eq!(self.code, 0, "hangar failed:\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 0,
+            "hangar failed:\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
     pub fn output(&self) -> String {
@@ -54,8 +66,14 @@ impl Env {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("home")).unwrap();
         let vars = vec![
-            ("HOME".to_string(), dir.path().join("home").display().to_string()),
-            ("REGISTRY_AUTH_FILE".to_string(), dir.path().join("auth.json").display().to_string()),
+            (
+                "HOME".to_string(),
+                dir.path().join("home").display().to_string(),
+            ),
+            (
+                "REGISTRY_AUTH_FILE".to_string(),
+                dir.path().join("auth.json").display().to_string(),
+            ),
             // Quick backoff keeps fault tests short; the policy is the same.
             ("HANGAR_RETRY_BASE_MS".to_string(), "20".to_string()),
         ];
@@ -89,7 +107,11 @@ impl Env {
             .env_remove("DOCKER_CONFIG")
             .env_remove("HANGAR_CERTS_D")
             .env_remove("HANGAR_LOG")
-            .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         for (k, v) in &self.vars {
@@ -98,7 +120,12 @@ impl Env {
         let mut child = cmd.spawn().expect("spawn hangar");
         if let Some(input) = stdin {
             use std::io::Write as _;
-            child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(input.as_bytes())
+                .unwrap();
         }
         let out_pipe = child.stdout.take().unwrap();
         let err_pipe = child.stderr.take().unwrap();
@@ -111,13 +138,43 @@ impl Env {
         };
         let out_t = read(Box::new(out_pipe));
         let err_t = read(Box::new(err_pipe));
-        // wait4 gives this child's own peak RSS (getrusage(CHILDREN) would mix in registries).
-        let mut status = 0;
-        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-        let pid = child.id() as libc::pid_t;
-        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-        assert_eq!(r, pid, "wait4 failed");
-        let code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { 128 + libc::WTERMSIG(status) };
-        Run { code, stdout: out_t.join().unwrap(), stderr: err_t.join().unwrap(), max_rss_kb: usage.ru_maxrss }
+        // Peak memory: VmHWM is the kernel's high-water mark for this process, sampled until
+        // it exits. (wait4's ru_maxrss would be wrong here: a vfork'd child inherits the
+        // parent's high-water mark at exec, and the test process holds whole images.)
+        let pid = child.id();
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let sampler = {
+            let done = done.clone();
+            std::thread::spawn(move || {
+                let mut peak = 0i64;
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    if let Some(kb) = vm_hwm_kb(pid) {
+                        peak = peak.max(kb);
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                peak
+            })
+        };
+        let status = child.wait().expect("wait for hangar");
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        let max_rss_kb = sampler.join().unwrap();
+        use std::os::unix::process::ExitStatusExt as _;
+        let code = status
+            .code()
+            .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+        Run {
+            code,
+            stdout: out_t.join().unwrap(),
+            stderr: err_t.join().unwrap(),
+            max_rss_kb,
+        }
     }
+}
+
+/// The `VmHWM` (peak resident set) of a live process, in KiB.
+pub fn vm_hwm_kb(pid: u32) -> Option<i64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }

@@ -31,7 +31,11 @@ pub struct Blob {
 impl Blob {
     pub fn new(media_type: &str, data: impl Into<Bytes>) -> Blob {
         let data = data.into();
-        Blob { media_type: media_type.into(), digest: sha256(&data), data }
+        Blob {
+            media_type: media_type.into(),
+            digest: sha256(&data),
+            data,
+        }
     }
     pub fn descriptor(&self) -> serde_json::Value {
         json!({"mediaType": self.media_type, "digest": self.digest, "size": self.data.len()})
@@ -62,14 +66,26 @@ pub fn layer(format: Format, seed: u64, size: usize) -> Layer {
     header.set_mode(0o644);
     header.set_mtime(1_700_000_000);
     header.set_cksum();
-    tar.append_data(&mut header, format!("data-{seed}"), content.as_slice()).unwrap();
+    tar.append_data(&mut header, format!("data-{seed}"), content.as_slice())
+        .unwrap();
     let raw = tar.into_inner().unwrap();
     let diff_id = sha256(&raw);
-    let level = if size > 8 << 20 { Compression::none() } else { Compression::fast() };
+    let level = if size > 8 << 20 {
+        Compression::none()
+    } else {
+        Compression::fast()
+    };
     let mut gz = flate2::write::GzEncoder::new(Vec::with_capacity(raw.len() + 1024), level);
     std::io::Write::write_all(&mut gz, &raw).unwrap();
-    let media_type = if format == Format::Oci { OCI_LAYER } else { DOCKER_LAYER };
-    Layer { blob: Blob::new(media_type, gz.finish().unwrap()), diff_id }
+    let media_type = if format == Format::Oci {
+        OCI_LAYER
+    } else {
+        DOCKER_LAYER
+    };
+    Layer {
+        blob: Blob::new(media_type, gz.finish().unwrap()),
+        diff_id,
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -81,7 +97,11 @@ pub struct Platform {
 
 impl Platform {
     pub fn new(os: &str, arch: &str, variant: Option<&str>) -> Platform {
-        Platform { os: os.into(), arch: arch.into(), variant: variant.map(String::from) }
+        Platform {
+            os: os.into(),
+            arch: arch.into(),
+            variant: variant.map(String::from),
+        }
     }
     pub fn json(&self) -> serde_json::Value {
         let mut p = json!({"architecture": self.arch, "os": self.os});
@@ -120,8 +140,19 @@ pub fn image(format: Format, platform: Platform, layers: &[Layer]) -> Image {
     if let Some(v) = &platform.variant {
         config["variant"] = json!(v);
     }
-    let config = Blob::new(if format == Format::Oci { OCI_CONFIG } else { DOCKER_CONFIG }, serde_json::to_vec(&config).unwrap());
-    let manifest_type = if format == Format::Oci { OCI_MANIFEST } else { DOCKER_MANIFEST };
+    let config = Blob::new(
+        if format == Format::Oci {
+            OCI_CONFIG
+        } else {
+            DOCKER_CONFIG
+        },
+        serde_json::to_vec(&config).unwrap(),
+    );
+    let manifest_type = if format == Format::Oci {
+        OCI_MANIFEST
+    } else {
+        DOCKER_MANIFEST
+    };
     let manifest = json!({
         "schemaVersion": 2,
         "mediaType": manifest_type,
@@ -142,15 +173,21 @@ pub fn attestation(subject: &Image, seed: u64) -> Image {
     let statement = json!({"_type": "https://in-toto.io/Statement/v0.1", "predicateType": "https://slsa.dev/provenance/v0.2",
         "subject": [{"name": "pkg:docker/test", "digest": {"sha256": subject.manifest.digest.trim_start_matches("sha256:")}}],
         "predicate": {"seed": seed}});
-    let layer = Blob::new("application/vnd.in-toto+json", serde_json::to_vec(&statement).unwrap());
+    let layer = Blob::new(
+        "application/vnd.in-toto+json",
+        serde_json::to_vec(&statement).unwrap(),
+    );
     let config = Blob::new(
         OCI_CONFIG,
-        serde_json::to_vec(&json!({"architecture": "unknown", "os": "unknown", "config": {},
-            "rootfs": {"type": "layers", "diff_ids": [layer.digest]}}))
+        serde_json::to_vec(
+            &json!({"architecture": "unknown", "os": "unknown", "config": {},
+            "rootfs": {"type": "layers", "diff_ids": [layer.digest]}}),
+        )
         .unwrap(),
     );
     let mut layer_desc = layer.descriptor();
-    layer_desc["annotations"] = json!({"in-toto.io/predicate-type": "https://slsa.dev/provenance/v0.2"});
+    layer_desc["annotations"] =
+        json!({"in-toto.io/predicate-type": "https://slsa.dev/provenance/v0.2"});
     let manifest = json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config.descriptor(), "layers": [layer_desc]});
     Image {
         manifest: Blob::new(OCI_MANIFEST, serde_json::to_vec(&manifest).unwrap()),
@@ -166,7 +203,11 @@ pub fn attestation(subject: &Image, seed: u64) -> Image {
 
 /// An index (OCI) or manifest list (Docker) over `children`.
 pub fn index(format: Format, children: &[Image]) -> Blob {
-    let media_type = if format == Format::Oci { OCI_INDEX } else { DOCKER_LIST };
+    let media_type = if format == Format::Oci {
+        OCI_INDEX
+    } else {
+        DOCKER_LIST
+    };
     let manifests: Vec<serde_json::Value> = children
         .iter()
         .map(|c| {
@@ -178,7 +219,13 @@ pub fn index(format: Format, children: &[Image]) -> Blob {
             d
         })
         .collect();
-    Blob::new(media_type, serde_json::to_vec_pretty(&json!({"schemaVersion": 2, "mediaType": media_type, "manifests": manifests})).unwrap())
+    Blob::new(
+        media_type,
+        serde_json::to_vec_pretty(
+            &json!({"schemaVersion": 2, "mediaType": media_type, "manifests": manifests}),
+        )
+        .unwrap(),
+    )
 }
 
 /// The standard multi-arch fixture: amd64, arm64/v8 and arm/v7 images sharing a base layer,
@@ -194,13 +241,31 @@ pub struct MultiArch {
 impl MultiArch {
     pub fn build(seed: u64, layer_size: usize) -> MultiArch {
         let base = layer(Format::Oci, seed, layer_size);
-        let amd64 = image(Format::Oci, Platform::new("linux", "amd64", None), &[base.clone(), layer(Format::Oci, seed + 1, layer_size)]);
-        let arm64 = image(Format::Oci, Platform::new("linux", "arm64", Some("v8")), &[base.clone(), layer(Format::Oci, seed + 2, layer_size)]);
-        let armv7 = image(Format::Oci, Platform::new("linux", "arm", Some("v7")), &[base, layer(Format::Oci, seed + 3, layer_size)]);
+        let amd64 = image(
+            Format::Oci,
+            Platform::new("linux", "amd64", None),
+            &[base.clone(), layer(Format::Oci, seed + 1, layer_size)],
+        );
+        let arm64 = image(
+            Format::Oci,
+            Platform::new("linux", "arm64", Some("v8")),
+            &[base.clone(), layer(Format::Oci, seed + 2, layer_size)],
+        );
+        let armv7 = image(
+            Format::Oci,
+            Platform::new("linux", "arm", Some("v7")),
+            &[base, layer(Format::Oci, seed + 3, layer_size)],
+        );
         let attestations = vec![attestation(&amd64, seed), attestation(&arm64, seed + 1)];
         let mut children = vec![amd64.clone(), arm64.clone(), armv7.clone()];
         children.extend(attestations.iter().cloned());
-        MultiArch { index: index(Format::Oci, &children), amd64, arm64, armv7, attestations }
+        MultiArch {
+            index: index(Format::Oci, &children),
+            amd64,
+            arm64,
+            armv7,
+            attestations,
+        }
     }
 
     pub fn children(&self) -> Vec<&Image> {

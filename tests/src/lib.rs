@@ -15,7 +15,11 @@ pub mod token_server;
 
 /// A free TCP port on 127.0.0.1 (bound then released; the race is acceptable for tests).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0").local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind 127.0.0.1:0")
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Polls until a TCP connection to `addr` succeeds (or panics after `secs`).

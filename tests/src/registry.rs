@@ -34,8 +34,15 @@ pub struct RegistryServer {
 }
 
 fn registry_binary() -> PathBuf {
-    let path = std::env::var_os("HANGAR_TEST_REGISTRY").map(PathBuf::from).unwrap_or_else(|| "docker-registry".into());
-    match Command::new(&path).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status() {
+    let path = std::env::var_os("HANGAR_TEST_REGISTRY")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| "docker-registry".into());
+    match Command::new(&path)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+    {
         Ok(s) if s.success() => path,
         _ => panic!(
             "the tests need Debian's docker-registry (CNCF distribution 2.8): apt-get install docker-registry \
@@ -46,22 +53,46 @@ fn registry_binary() -> PathBuf {
 
 impl RegistryServer {
     pub fn plain() -> Self {
-        Self::start(Flavour { tls: false, auth: Auth::None, schema1: false })
+        Self::start(Flavour {
+            tls: false,
+            auth: Auth::None,
+            schema1: false,
+        })
     }
     pub fn tls_basic() -> Self {
-        Self::start(Flavour { tls: true, auth: Auth::Basic, schema1: false })
+        Self::start(Flavour {
+            tls: true,
+            auth: Auth::Basic,
+            schema1: false,
+        })
     }
     pub fn basic() -> Self {
-        Self::start(Flavour { tls: false, auth: Auth::Basic, schema1: false })
+        Self::start(Flavour {
+            tls: false,
+            auth: Auth::Basic,
+            schema1: false,
+        })
     }
     pub fn token() -> Self {
-        Self::start(Flavour { tls: false, auth: Auth::Token, schema1: false })
+        Self::start(Flavour {
+            tls: false,
+            auth: Auth::Token,
+            schema1: false,
+        })
     }
     pub fn tls() -> Self {
-        Self::start(Flavour { tls: true, auth: Auth::None, schema1: false })
+        Self::start(Flavour {
+            tls: true,
+            auth: Auth::None,
+            schema1: false,
+        })
     }
     pub fn schema1() -> Self {
-        Self::start(Flavour { tls: false, auth: Auth::None, schema1: true })
+        Self::start(Flavour {
+            tls: false,
+            auth: Auth::None,
+            schema1: true,
+        })
     }
 
     pub fn start(flavour: Flavour) -> Self {
@@ -78,7 +109,11 @@ impl RegistryServer {
         );
         if flavour.tls {
             let c = certs::make(d);
-            config.push_str(&format!("  tls: {{certificate: {}, key: {}}}\n", c.tls_crt.display(), c.tls_key.display()));
+            config.push_str(&format!(
+                "  tls: {{certificate: {}, key: {}}}\n",
+                c.tls_crt.display(),
+                c.tls_key.display()
+            ));
             // A certs.d-style root the client can be pointed at: <root>/<addr>/ca.crt.
             let host_dir = d.join("certs.d").join(&addr);
             std::fs::create_dir_all(&host_dir).unwrap();
@@ -124,11 +159,21 @@ impl RegistryServer {
             .spawn()
             .expect("start docker-registry");
         crate::wait_for_port(&addr, 20);
-        RegistryServer { addr, flavour, dir, child, _token: token }
+        RegistryServer {
+            addr,
+            flavour,
+            dir,
+            child,
+            _token: token,
+        }
     }
 
     pub fn url(&self) -> String {
-        format!("{}://{}", if self.flavour.tls { "https" } else { "http" }, self.addr)
+        format!(
+            "{}://{}",
+            if self.flavour.tls { "https" } else { "http" },
+            self.addr
+        )
     }
 
     /// A certs.d-style root holding this registry's CA (TLS flavours only).

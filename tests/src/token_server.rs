@@ -34,19 +34,29 @@ fn b64url(bytes: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-async fn token(State(issuer): State<Arc<Issuer>>, headers: HeaderMap, Query(query): Query<Vec<(String, String)>>) -> Response {
+async fn token(
+    State(issuer): State<Arc<Issuer>>,
+    headers: HeaderMap,
+    Query(query): Query<Vec<(String, String)>>,
+) -> Response {
     issuer.requests.fetch_add(1, Ordering::SeqCst);
     let mut user = None;
     if let Some(auth) = headers.get("authorization").and_then(|v| v.to_str().ok())
         && let Some(encoded) = auth.strip_prefix("Basic ")
     {
-        let decoded = base64::engine::general_purpose::STANDARD.decode(encoded).unwrap_or_default();
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .unwrap_or_default();
         let text = String::from_utf8_lossy(&decoded).to_string();
         let (u, p) = text.split_once(':').unwrap_or((&text, ""));
         if u == issuer.user && p == issuer.password {
             user = Some(u.to_string());
         } else {
-            return (StatusCode::UNAUTHORIZED, r#"{"details":"invalid username/password"}"#).into_response();
+            return (
+                StatusCode::UNAUTHORIZED,
+                r#"{"details":"invalid username/password"}"#,
+            )
+                .into_response();
         }
     }
     let params: HashMap<&str, Vec<&str>> = query.iter().fold(HashMap::new(), |mut m, (k, v)| {
@@ -61,20 +71,33 @@ async fn token(State(issuer): State<Arc<Issuer>>, headers: HeaderMap, Query(quer
                 continue;
             }
             let name = parts[1..parts.len() - 1].join(":");
-            let granted: Vec<&str> =
-                parts[parts.len() - 1].split(',').filter(|a| user.is_some() || *a == "pull").collect();
+            let granted: Vec<&str> = parts[parts.len() - 1]
+                .split(',')
+                .filter(|a| user.is_some() || *a == "pull")
+                .collect();
             access.push(serde_json::json!({"type": parts[0], "name": name, "actions": granted}));
         }
     }
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    let service = params.get("service").and_then(|v| v.first()).copied().unwrap_or("");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let service = params
+        .get("service")
+        .and_then(|v| v.first())
+        .copied()
+        .unwrap_or("");
     let claims = serde_json::json!({
         "iss": "test-issuer", "sub": user.clone().unwrap_or_default(), "aud": service,
         "exp": now + 300, "nbf": now - 10, "iat": now, "jti": format!("{now}-{}", rand::random::<u64>()),
         "access": access,
     });
     let header = serde_json::json!({"typ": "JWT", "alg": "RS256", "x5c": [issuer.x5c]});
-    let signing_input = format!("{}.{}", b64url(header.to_string().as_bytes()), b64url(claims.to_string().as_bytes()));
+    let signing_input = format!(
+        "{}.{}",
+        b64url(header.to_string().as_bytes()),
+        b64url(claims.to_string().as_bytes())
+    );
     let signature = issuer.key.sign(signing_input.as_bytes());
     let jwt = format!("{signing_input}.{}", b64url(&signature.to_bytes()));
     let body = serde_json::json!({"token": jwt, "access_token": jwt, "expires_in": 300});
@@ -83,7 +106,8 @@ async fn token(State(issuer): State<Arc<Issuer>>, headers: HeaderMap, Query(quer
 
 impl TokenServer {
     pub fn start(key_pem: &Path, cert_pem: &Path, user: &str, password: &str) -> TokenServer {
-        let key = rsa::RsaPrivateKey::from_pkcs8_pem(&std::fs::read_to_string(key_pem).unwrap()).expect("token key");
+        let key = rsa::RsaPrivateKey::from_pkcs8_pem(&std::fs::read_to_string(key_pem).unwrap())
+            .expect("token key");
         let pem = std::fs::read_to_string(cert_pem).unwrap();
         // x5c is the base64 of the DER certificate, which is the PEM body without line breaks.
         let x5c: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
@@ -100,10 +124,15 @@ impl TokenServer {
         let addr = listener.local_addr().unwrap().to_string();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                let app = axum::Router::new().route("/token", axum::routing::get(token).post(token)).with_state(issuer);
+                let app = axum::Router::new()
+                    .route("/token", axum::routing::get(token).post(token))
+                    .with_state(issuer);
                 axum::serve(listener, app)
                     .with_graceful_shutdown(async {
                         let _ = rx.await;
@@ -112,7 +141,12 @@ impl TokenServer {
                     .unwrap();
             });
         });
-        TokenServer { addr, requests, shutdown: Some(tx), thread: Some(thread) }
+        TokenServer {
+            addr,
+            requests,
+            shutdown: Some(tx),
+            thread: Some(thread),
+        }
     }
 }
 

@@ -8,7 +8,12 @@ use hangar_tests::registry::RegistryServer;
 
 fn index_digests(bytes: &[u8]) -> Vec<String> {
     let v: serde_json::Value = serde_json::from_slice(bytes).unwrap();
-    v["manifests"].as_array().unwrap().iter().map(|m| m["digest"].as_str().unwrap().to_string()).collect()
+    v["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["digest"].as_str().unwrap().to_string())
+        .collect()
 }
 
 fn index_platforms(bytes: &[u8]) -> Vec<String> {
@@ -19,7 +24,11 @@ fn index_platforms(bytes: &[u8]) -> Vec<String> {
         .iter()
         .map(|m| {
             let p = &m["platform"];
-            let mut s = format!("{}/{}", p["os"].as_str().unwrap_or(""), p["architecture"].as_str().unwrap_or(""));
+            let mut s = format!(
+                "{}/{}",
+                p["os"].as_str().unwrap_or(""),
+                p["architecture"].as_str().unwrap_or("")
+            );
             if let Some(v) = p["variant"].as_str() {
                 s.push('/');
                 s.push_str(v);
@@ -34,23 +43,43 @@ async fn index_kept_whole_is_pushed_byte_for_byte() {
     let (src, dst) = (RegistryServer::plain(), RegistryServer::plain());
     let (sp, dp) = (Pusher::new(&src), Pusher::new(&dst));
     let img = MultiArch::build(100, 4096);
-    sp.push_index("test/multi", "v1", &img.index, &img.children()).await;
+    sp.push_index("test/multi", "v1", &img.index, &img.children())
+        .await;
 
     let env = Env::new();
     env.write("list.txt", &format!("{}/test/multi:v1\n", src.addr));
     let run = env.run(&[
-        "mirror", "-f", "list.txt", "-d", &dst.addr, "--tls-verify=false", "-a", "amd64,arm64,arm", "--os", "linux,unknown",
+        "mirror",
+        "-f",
+        "list.txt",
+        "-d",
+        &dst.addr,
+        "--tls-verify=false",
+        "-a",
+        "amd64,arm64,arm",
+        "--os",
+        "linux,unknown",
     ]);
     run.ok();
 
-    let got = dp.manifest("test/multi", "v1").await.expect("destination tag exists");
+    let got = dp
+        .manifest("test/multi", "v1")
+        .await
+        .expect("destination tag exists");
     assert_eq!(got.digest, img.index.digest, "index digest preserved");
     assert_eq!(got.bytes, img.index.data, "index bytes identical");
     for child in img.children() {
-        let m = dp.manifest("test/multi", &child.manifest.digest).await.expect("child manifest copied");
+        let m = dp
+            .manifest("test/multi", &child.manifest.digest)
+            .await
+            .expect("child manifest copied");
         assert_eq!(m.bytes, child.manifest.data);
         for b in child.blobs() {
-            assert!(dp.blob_exists("test/multi", &b.digest).await, "blob {} copied", b.digest);
+            assert!(
+                dp.blob_exists("test/multi", &b.digest).await,
+                "blob {} copied",
+                b.digest
+            );
         }
     }
     // No per-platform tags (Hangar adds TAG-os-arch tags; we do not).
@@ -63,12 +92,21 @@ async fn filtered_subset_builds_and_merges_an_oci_index() {
     let (src, dst) = (RegistryServer::plain(), RegistryServer::plain());
     let (sp, dp) = (Pusher::new(&src), Pusher::new(&dst));
     let img = MultiArch::build(200, 2048);
-    sp.push_index("test/multi", "v1", &img.index, &img.children()).await;
+    sp.push_index("test/multi", "v1", &img.index, &img.children())
+        .await;
     let env = Env::new();
     env.write("list.txt", &format!("{}/test/multi:v1\n", src.addr));
 
     // Default filter: amd64,arm64 on linux, with provenance.
-    env.run(&["mirror", "-f", "list.txt", "-d", &dst.addr, "--tls-verify=false"]).ok();
+    env.run(&[
+        "mirror",
+        "-f",
+        "list.txt",
+        "-d",
+        &dst.addr,
+        "--tls-verify=false",
+    ])
+    .ok();
     let got = dp.manifest("test/multi", "v1").await.unwrap();
     assert_eq!(got.media_type, images::OCI_INDEX);
     assert_ne!(got.digest, img.index.digest);
@@ -82,23 +120,61 @@ async fn filtered_subset_builds_and_merges_an_oci_index() {
             img.attestations[1].manifest.digest.clone(),
         ]
     );
-    assert!(dp.manifest("test/multi", &img.armv7.manifest.digest).await.is_none(), "arm/v7 not copied");
+    assert!(
+        dp.manifest("test/multi", &img.armv7.manifest.digest)
+            .await
+            .is_none(),
+        "arm/v7 not copied"
+    );
     assert_eq!(dp.tags("test/multi").await, vec!["v1"], "no extra tags");
 
     // Adding arm later merges into the existing index.
-    env.run(&["mirror", "-f", "list.txt", "-d", &dst.addr, "--tls-verify=false", "-a", "arm"]).ok();
+    env.run(&[
+        "mirror",
+        "-f",
+        "list.txt",
+        "-d",
+        &dst.addr,
+        "--tls-verify=false",
+        "-a",
+        "arm",
+    ])
+    .ok();
     let merged = dp.manifest("test/multi", "v1").await.unwrap();
     let platforms = index_platforms(&merged.bytes);
-    assert!(platforms.contains(&"linux/amd64".to_string()), "{platforms:?}");
-    assert!(platforms.contains(&"linux/arm64/v8".to_string()), "{platforms:?}");
-    assert!(platforms.contains(&"linux/arm/v7".to_string()), "{platforms:?}");
+    assert!(
+        platforms.contains(&"linux/amd64".to_string()),
+        "{platforms:?}"
+    );
+    assert!(
+        platforms.contains(&"linux/arm64/v8".to_string()),
+        "{platforms:?}"
+    );
+    assert!(
+        platforms.contains(&"linux/arm/v7".to_string()),
+        "{platforms:?}"
+    );
     assert_eq!(index_digests(&merged.bytes).len(), 5);
 
     // --overwrite replaces instead of merging; --provenance=false drops attestations.
-    env.run(&["mirror", "-f", "list.txt", "-d", &dst.addr, "--tls-verify=false", "-a", "arm64", "--overwrite", "--provenance=false"])
-        .ok();
+    env.run(&[
+        "mirror",
+        "-f",
+        "list.txt",
+        "-d",
+        &dst.addr,
+        "--tls-verify=false",
+        "-a",
+        "arm64",
+        "--overwrite",
+        "--provenance=false",
+    ])
+    .ok();
     let replaced = dp.manifest("test/multi", "v1").await.unwrap();
-    assert_eq!(index_digests(&replaced.bytes), vec![img.arm64.manifest.digest.clone()]);
+    assert_eq!(
+        index_digests(&replaced.bytes),
+        vec![img.arm64.manifest.digest.clone()]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -106,13 +182,30 @@ async fn docker_list_v2s2_and_oci_images_keep_their_digests() {
     let (src, dst) = (RegistryServer::plain(), RegistryServer::plain());
     let (sp, dp) = (Pusher::new(&src), Pusher::new(&dst));
     let shared = images::layer(Format::Docker, 300, 3000);
-    let d_amd = images::image(Format::Docker, Platform::new("linux", "amd64", None), &[shared.clone(), images::layer(Format::Docker, 301, 100)]);
-    let d_arm = images::image(Format::Docker, Platform::new("linux", "arm64", None), &[shared.clone(), images::layer(Format::Docker, 302, 100)]);
+    let d_amd = images::image(
+        Format::Docker,
+        Platform::new("linux", "amd64", None),
+        &[shared.clone(), images::layer(Format::Docker, 301, 100)],
+    );
+    let d_arm = images::image(
+        Format::Docker,
+        Platform::new("linux", "arm64", None),
+        &[shared.clone(), images::layer(Format::Docker, 302, 100)],
+    );
     let list = images::index(Format::Docker, &[d_amd.clone(), d_arm.clone()]);
-    sp.push_index("docker/list", "1.0", &list, &[&d_amd, &d_arm]).await;
-    let v2s2 = images::image(Format::Docker, Platform::new("linux", "amd64", None), &[shared.clone()]);
+    sp.push_index("docker/list", "1.0", &list, &[&d_amd, &d_arm])
+        .await;
+    let v2s2 = images::image(
+        Format::Docker,
+        Platform::new("linux", "amd64", None),
+        std::slice::from_ref(&shared),
+    );
     sp.push_image("docker/single", Some("2.0"), &v2s2).await;
-    let oci = images::image(Format::Oci, Platform::new("linux", "arm64", None), &[images::layer(Format::Oci, 303, 500)]);
+    let oci = images::image(
+        Format::Oci,
+        Platform::new("linux", "arm64", None),
+        &[images::layer(Format::Oci, 303, 500)],
+    );
     sp.push_image("oci/single", Some("3.0"), &oci).await;
     let by_digest = format!("{}/oci/single@{}", src.addr, oci.manifest.digest);
 
@@ -121,28 +214,69 @@ async fn docker_list_v2s2_and_oci_images_keep_their_digests() {
         "list.txt",
         &format!("# sample list\n{0}/docker/list:1.0\n\n{0}/docker/single:2.0\n// other comment\n{0}/oci/single:3.0\n{by_digest}\n", src.addr),
     );
-    let run = env.run(&["mirror", "-f", "list.txt", "-d", &dst.addr, "--tls-verify=false", "-j", "3"]);
+    let run = env.run(&[
+        "mirror",
+        "-f",
+        "list.txt",
+        "-d",
+        &dst.addr,
+        "--tls-verify=false",
+        "-j",
+        "3",
+    ]);
     run.ok();
     let got = dp.manifest("docker/list", "1.0").await.unwrap();
-    assert_eq!((got.digest.as_str(), got.media_type.as_str()), (list.digest.as_str(), images::DOCKER_LIST));
+    assert_eq!(
+        (got.digest.as_str(), got.media_type.as_str()),
+        (list.digest.as_str(), images::DOCKER_LIST)
+    );
     let got = dp.manifest("docker/single", "2.0").await.unwrap();
-    assert_eq!((got.digest.as_str(), got.media_type.as_str()), (v2s2.manifest.digest.as_str(), images::DOCKER_MANIFEST));
+    assert_eq!(
+        (got.digest.as_str(), got.media_type.as_str()),
+        (v2s2.manifest.digest.as_str(), images::DOCKER_MANIFEST)
+    );
     let got = dp.manifest("oci/single", "3.0").await.unwrap();
     assert_eq!(got.digest, oci.manifest.digest);
-    assert!(dp.manifest("oci/single", &oci.manifest.digest).await.is_some());
+    assert!(
+        dp.manifest("oci/single", &oci.manifest.digest)
+            .await
+            .is_some()
+    );
 
     // The second run finds everything in place and copies nothing.
-    let again = env.run(&["mirror", "-f", "list.txt", "-d", &dst.addr, "--tls-verify=false", "-j", "3"]);
+    let again = env.run(&[
+        "mirror",
+        "-f",
+        "list.txt",
+        "-d",
+        &dst.addr,
+        "--tls-verify=false",
+        "-j",
+        "3",
+    ]);
     again.ok();
-    assert_eq!(again.output().matches(": up to date sha256:").count(), 4, "{}", again.output());
-    assert!(again.output().contains("copied 0, up to date 4"), "{}", again.output());
+    assert_eq!(
+        again.output().matches(": up to date sha256:").count(),
+        4,
+        "{}",
+        again.output()
+    );
+    assert!(
+        again.output().contains("copied 0, up to date 4"),
+        "{}",
+        again.output()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn failures_are_listed_in_order_and_a_clean_run_removes_the_stale_list() {
     let (src, dst) = (RegistryServer::plain(), RegistryServer::plain());
     let sp = Pusher::new(&src);
-    let ok = images::image(Format::Oci, Platform::new("linux", "amd64", None), &[images::layer(Format::Oci, 400, 100)]);
+    let ok = images::image(
+        Format::Oci,
+        Platform::new("linux", "amd64", None),
+        &[images::layer(Format::Oci, 400, 100)],
+    );
     sp.push_image("good/one", Some("1"), &ok).await;
     let env = Env::new();
     let list = format!(
@@ -150,52 +284,145 @@ async fn failures_are_listed_in_order_and_a_clean_run_removes_the_stale_list() {
         src.addr
     );
     env.write("list.txt", &list);
-    let run = env.run(&["mirror", "-f", "list.txt", "-d", &dst.addr, "--tls-verify=false", "-j", "4", "-o", "failed.txt"]);
+    let run = env.run(&[
+        "mirror",
+        "-f",
+        "list.txt",
+        "-d",
+        &dst.addr,
+        "--tls-verify=false",
+        "-j",
+        "4",
+        "-o",
+        "failed.txt",
+    ]);
     assert_eq!(run.code, 1, "{}", run.output());
     let failed = std::fs::read_to_string(env.path("failed.txt")).unwrap();
-    assert_eq!(failed, format!("{0}/missing/b:1\n{0}/missing/a:2\n", src.addr), "failed lines in list order");
+    assert_eq!(
+        failed,
+        format!("{0}/missing/b:1\n{0}/missing/a:2\n", src.addr),
+        "failed lines in list order"
+    );
     let out = run.output();
-    assert!(out.contains("image list line 3"), "invalid line warned with its number: {out}");
+    assert!(
+        out.contains("image list line 3"),
+        "invalid line warned with its number: {out}"
+    );
     assert!(out.contains("image list line 5"), "{out}");
-    assert!(out.contains(&format!("{}/missing/b", src.addr)) && out.contains("not found"), "{out}");
+    assert!(
+        out.contains(&format!("{}/missing/b", src.addr)) && out.contains("not found"),
+        "{out}"
+    );
     assert!(out.contains("some images failed to copy"), "{out}");
-    assert!(Pusher::new(&dst).manifest("good/one", "1").await.is_some(), "the good image still copied");
+    assert!(
+        Pusher::new(&dst).manifest("good/one", "1").await.is_some(),
+        "the good image still copied"
+    );
 
     // Feeding back only the good image succeeds and removes the stale failed list.
     env.write("list.txt", &format!("{}/good/one:1\n", src.addr));
-    env.run(&["mirror", "-f", "list.txt", "-d", &dst.addr, "--tls-verify=false", "-o", "failed.txt"]).ok();
+    env.run(&[
+        "mirror",
+        "-f",
+        "list.txt",
+        "-d",
+        &dst.addr,
+        "--tls-verify=false",
+        "-o",
+        "failed.txt",
+    ])
+    .ok();
     assert!(!env.path("failed.txt").exists());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn mirror_format_lines_go_to_the_registry_column_two_names() {
-    let (src, dst, other) = (RegistryServer::plain(), RegistryServer::plain(), RegistryServer::plain());
+    let (src, dst, other) = (
+        RegistryServer::plain(),
+        RegistryServer::plain(),
+        RegistryServer::plain(),
+    );
     let sp = Pusher::new(&src);
-    let a = images::image(Format::Oci, Platform::new("linux", "amd64", None), &[images::layer(Format::Oci, 500, 100)]);
+    let a = images::image(
+        Format::Oci,
+        Platform::new("linux", "amd64", None),
+        &[images::layer(Format::Oci, 500, 100)],
+    );
     sp.push_image("proj/app", Some("ignored"), &a).await;
     sp.push_image("proj/app", Some("v9"), &a).await;
     let env = Env::new();
     env.write(
         "list.txt",
-        &format!("{0}/proj/app  {1}/moved/app v9\n{0}/proj/app renamed/app v9\n", src.addr, other.addr),
+        &format!(
+            "{0}/proj/app  {1}/moved/app v9\n{0}/proj/app renamed/app v9\n",
+            src.addr, other.addr
+        ),
     );
-    env.run(&["mirror", "-f", "list.txt", "-d", &dst.addr, "--tls-verify=false", "--destination-project", "airgap"]).ok();
+    env.run(&[
+        "mirror",
+        "-f",
+        "list.txt",
+        "-d",
+        &dst.addr,
+        "--tls-verify=false",
+        "--destination-project",
+        "airgap",
+    ])
+    .ok();
     // Column 2's registry is honoured; the project override applies to it too.
-    assert_eq!(Pusher::new(&other).manifest("airgap/app", "v9").await.unwrap().digest, a.manifest.digest);
+    assert_eq!(
+        Pusher::new(&other)
+            .manifest("airgap/app", "v9")
+            .await
+            .unwrap()
+            .digest,
+        a.manifest.digest
+    );
     // Without a registry in column 2 the line goes to -d.
-    assert_eq!(Pusher::new(&dst).manifest("airgap/app", "v9").await.unwrap().digest, a.manifest.digest);
+    assert_eq!(
+        Pusher::new(&dst)
+            .manifest("airgap/app", "v9")
+            .await
+            .unwrap()
+            .digest,
+        a.manifest.digest
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn dry_run_writes_nothing() {
     let (src, dst) = (RegistryServer::plain(), RegistryServer::plain());
     let img = MultiArch::build(600, 1000);
-    Pusher::new(&src).push_index("test/multi", "v1", &img.index, &img.children()).await;
+    Pusher::new(&src)
+        .push_index("test/multi", "v1", &img.index, &img.children())
+        .await;
     let env = Env::new();
     env.write("list.txt", &format!("{}/test/multi:v1\n", src.addr));
-    let run = env.run(&["mirror", "-f", "list.txt", "-d", &dst.addr, "--tls-verify=false", "--dry-run"]);
+    let run = env.run(&[
+        "mirror",
+        "-f",
+        "list.txt",
+        "-d",
+        &dst.addr,
+        "--tls-verify=false",
+        "--dry-run",
+    ]);
     run.ok();
-    assert!(run.output().contains("would copy a new index [linux/amd64,linux/arm64/v8]"), "{}", run.output());
-    assert!(Pusher::new(&dst).manifest("test/multi", "v1").await.is_none());
-    assert!(!Pusher::new(&dst).blob_exists("test/multi", &img.amd64.config.digest).await);
+    assert!(
+        run.output()
+            .contains("would copy a new index [linux/amd64,linux/arm64/v8]"),
+        "{}",
+        run.output()
+    );
+    assert!(
+        Pusher::new(&dst)
+            .manifest("test/multi", "v1")
+            .await
+            .is_none()
+    );
+    assert!(
+        !Pusher::new(&dst)
+            .blob_exists("test/multi", &img.amd64.config.digest)
+            .await
+    );
 }

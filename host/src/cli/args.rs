@@ -18,19 +18,29 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         return Err("empty duration".into());
     }
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
         if digits == 0 {
             return Err(format!("invalid duration {s:?} (use e.g. 10m, 1h30m, 45s)"));
         }
-        let value: f64 = rest[..digits].parse().map_err(|_| format!("invalid duration {s:?}"))?;
+        let value: f64 = rest[..digits]
+            .parse()
+            .map_err(|_| format!("invalid duration {s:?}"))?;
         rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let secs = match &rest[..unit_len] {
             "h" => 3600.0,
             "m" => 60.0,
             "s" => 1.0,
             "ms" => 0.001,
-            "" => return Err(format!("invalid duration {s:?}: missing unit (h, m, s, ms)")),
+            "" => {
+                return Err(format!(
+                    "invalid duration {s:?}: missing unit (h, m, s, ms)"
+                ));
+            }
             u => return Err(format!("invalid duration {s:?}: unknown unit {u:?}")),
         };
         total += Duration::from_secs_f64(value * secs);
@@ -41,7 +51,12 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 
 /// Comma-separated lists (`-a amd64,arm64`), also accepted as repeated flags.
 fn split_list(values: &[String]) -> Vec<String> {
-    values.iter().flat_map(|v| v.split(',')).map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
+    values
+        .iter()
+        .flat_map(|v| v.split(','))
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 #[derive(Args, Clone, Debug)]
@@ -51,13 +66,21 @@ pub struct TlsArgs {
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pub tls_verify: Option<bool>,
     /// Extra certs.d-style root: <DIR>/<host>/{ca.crt,client.cert,client.key}
-    #[arg(long, env = "HANGAR_CERTS_D", value_name = "DIR", hide_short_help = true)]
+    #[arg(
+        long,
+        env = "HANGAR_CERTS_D",
+        value_name = "DIR",
+        hide_short_help = true
+    )]
     pub certs_dir: Option<PathBuf>,
 }
 
 impl TlsArgs {
     pub fn registry_options(&self) -> RegistryOptions {
-        let mut opts = RegistryOptions { tls_verify: self.tls_verify, ..RegistryOptions::default() };
+        let mut opts = RegistryOptions {
+            tls_verify: self.tls_verify,
+            ..RegistryOptions::default()
+        };
         if let Some(dir) = &self.certs_dir {
             opts.extra_certs_roots.push(dir.clone());
         }
@@ -65,7 +88,10 @@ impl TlsArgs {
         if let Ok(ms) = std::env::var("HANGAR_RETRY_BASE_MS")
             && let Ok(ms) = ms.parse::<u64>()
         {
-            opts.retry = RetryPolicy { base_delay: Duration::from_millis(ms), ..RetryPolicy::default() };
+            opts.retry = RetryPolicy {
+                base_delay: Duration::from_millis(ms),
+                ..RetryPolicy::default()
+            };
         }
         opts
     }
@@ -74,7 +100,12 @@ impl TlsArgs {
 #[derive(Args, Clone, Debug)]
 pub struct PlatformArgs {
     /// Architectures to copy (comma-separated; empty copies all)
-    #[arg(short = 'a', long = "arch", default_value = "amd64,arm64", value_name = "LIST")]
+    #[arg(
+        short = 'a',
+        long = "arch",
+        default_value = "amd64,arm64",
+        value_name = "LIST"
+    )]
     pub arch: Vec<String>,
     /// Operating systems to copy (comma-separated; empty copies all)
     #[arg(long = "os", default_value = "linux", value_name = "LIST")]
@@ -86,7 +117,11 @@ pub struct PlatformArgs {
 
 impl PlatformArgs {
     pub fn filter(&self) -> PlatformFilter {
-        PlatformFilter { arch: split_list(&self.arch), os: split_list(&self.os), variant: split_list(&self.variant) }
+        PlatformFilter {
+            arch: split_list(&self.arch),
+            os: split_list(&self.os),
+            variant: split_list(&self.variant),
+        }
     }
 }
 
@@ -108,7 +143,11 @@ mod tests {
 
     #[test]
     fn lists_split_on_commas() {
-        let p = PlatformArgs { arch: vec!["amd64, arm64".into(), "arm".into()], os: vec![], variant: vec!["".into()] };
+        let p = PlatformArgs {
+            arch: vec!["amd64, arm64".into(), "arm".into()],
+            os: vec![],
+            variant: vec!["".into()],
+        };
         let f = p.filter();
         assert_eq!(f.arch, vec!["amd64", "arm64", "arm"]);
         assert!(f.os.is_empty() && f.variant.is_empty());

@@ -26,7 +26,11 @@ pub struct ConvertListArgs {
 }
 
 /// Converts one line; `None` for comments/blank lines, `Err` for lines it cannot use.
-pub fn convert_line(line: &str, source: Option<&str>, destination: Option<&str>) -> Option<Result<String, String>> {
+pub fn convert_line(
+    line: &str,
+    source: Option<&str>,
+    destination: Option<&str>,
+) -> Option<Result<String, String>> {
     let l = line.trim();
     if l.is_empty() || l.starts_with('#') || l.starts_with("//") {
         return None;
@@ -52,14 +56,24 @@ pub fn convert_line(line: &str, source: Option<&str>, destination: Option<&str>)
 }
 
 pub fn run(args: ConvertListArgs) -> anyhow::Result<Status> {
-    let input = args.input.as_ref().context("input file not provided (use -i FILE)")?;
+    let input = args
+        .input
+        .as_ref()
+        .context("input file not provided (use -i FILE)")?;
     let output = args.output.clone().unwrap_or_else(|| {
         let mut s = input.as_os_str().to_owned();
         s.push(".converted");
         PathBuf::from(s)
     });
-    let text = std::fs::read_to_string(input).with_context(|| format!("cannot read {}", input.display()))?;
-    if output.exists() && !args.yes && !confirm(&format!("File {:?} already exists! Overwrite?", output.display().to_string()))? {
+    let text = std::fs::read_to_string(input)
+        .with_context(|| format!("cannot read {}", input.display()))?;
+    if output.exists()
+        && !args.yes
+        && !confirm(&format!(
+            "File {:?} already exists! Overwrite?",
+            output.display().to_string()
+        ))?
+    {
         bail!("file {:?} already exists", output.display().to_string());
     }
     let mut lines = Vec::new();
@@ -73,7 +87,11 @@ pub fn run(args: ConvertListArgs) -> anyhow::Result<Status> {
     let mut body = lines.join("\n");
     body.push('\n');
     std::fs::write(&output, body).with_context(|| format!("cannot write {}", output.display()))?;
-    tracing::info!("Converted {} lines to {:?}", lines.len(), output.display().to_string());
+    tracing::info!(
+        "Converted {} lines to {:?}",
+        lines.len(),
+        output.display().to_string()
+    );
     Ok(Status::Success)
 }
 
@@ -85,11 +103,39 @@ mod tests {
     fn conversion_table() {
         let d = "sha256:".to_string() + &"a".repeat(64);
         let with_digest = format!("quay.io/a/b@{d}");
-        let cases: Vec<(&str, Option<&str>, Option<&str>, Option<Result<String, ()>>)> = vec![
-            ("nginx:1.25", None, Some("reg:5000"), Some(Ok("docker.io/library/nginx reg:5000/library/nginx 1.25".into()))),
-            ("127.0.0.1:5000/a/b", None, None, Some(Ok("127.0.0.1:5000/a/b docker.io/a/b latest".into()))),
-            ("rancher/x:v1", Some("mirror.io"), Some("reg"), Some(Ok("mirror.io/rancher/x reg/rancher/x v1".into()))),
-            (&with_digest, None, Some("r.io"), Some(Ok(format!("quay.io/a/b r.io/a/b {d}")))),
+        type Case<'a> = (
+            &'a str,
+            Option<&'a str>,
+            Option<&'a str>,
+            Option<Result<String, ()>>,
+        );
+        let cases: Vec<Case> = vec![
+            (
+                "nginx:1.25",
+                None,
+                Some("reg:5000"),
+                Some(Ok(
+                    "docker.io/library/nginx reg:5000/library/nginx 1.25".into()
+                )),
+            ),
+            (
+                "127.0.0.1:5000/a/b",
+                None,
+                None,
+                Some(Ok("127.0.0.1:5000/a/b docker.io/a/b latest".into())),
+            ),
+            (
+                "rancher/x:v1",
+                Some("mirror.io"),
+                Some("reg"),
+                Some(Ok("mirror.io/rancher/x reg/rancher/x v1".into())),
+            ),
+            (
+                &with_digest,
+                None,
+                Some("r.io"),
+                Some(Ok(format!("quay.io/a/b r.io/a/b {d}"))),
+            ),
             ("# comment", None, None, None),
             ("   ", None, None, None),
             ("a b c", None, None, Some(Err(()))),

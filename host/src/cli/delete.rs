@@ -20,8 +20,12 @@ pub struct DeleteArgs {
 }
 
 pub async fn run(args: DeleteArgs) -> anyhow::Result<Status> {
-    let text = args.image.as_deref().context("image reference not provided")?;
-    let reference = Reference::parse(text).with_context(|| format!("invalid image reference {text:?}"))?;
+    let text = args
+        .image
+        .as_deref()
+        .context("image reference not provided")?;
+    let reference =
+        Reference::parse(text).with_context(|| format!("invalid image reference {text:?}"))?;
     let registries = Registries::new(args.tls.registry_options());
     let registry = registries.get(reference.registry()).await?;
     let head = registry
@@ -31,7 +35,9 @@ pub async fn run(args: DeleteArgs) -> anyhow::Result<Status> {
     if !args.yes && !confirm(&format!("Image \"{reference}\" will be deleted! proceed?"))? {
         bail!("abort by user");
     }
-    registry.delete_manifest(reference.repository(), &head.digest).await?;
+    registry
+        .delete_manifest(reference.repository(), &head.digest)
+        .await?;
     tracing::info!("Deleted {reference} ({})", head.digest);
     Ok(Status::Success)
 }

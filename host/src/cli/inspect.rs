@@ -44,17 +44,30 @@ fn host_arch() -> &'static str {
 }
 
 pub async fn run(args: InspectArgs) -> anyhow::Result<Status> {
-    let text = args.image.as_deref().context("image reference not provided")?;
+    let text = args
+        .image
+        .as_deref()
+        .context("image reference not provided")?;
     if let Some((transport, _)) = text.split_once(':')
-        && ["docker-daemon", "docker-archive", "oci", "dir", "oci-archive"].contains(&transport)
+        && [
+            "docker-daemon",
+            "docker-archive",
+            "oci",
+            "dir",
+            "oci-archive",
+        ]
+        .contains(&transport)
     {
         bail!("transport {transport:?} is not supported; only registry references (docker://) are");
     }
-    let reference = Reference::parse(text).with_context(|| format!("invalid image reference {text:?}"))?;
+    let reference =
+        Reference::parse(text).with_context(|| format!("invalid image reference {text:?}"))?;
     let registries = Registries::new(args.tls.registry_options());
     let registry = registries.get(reference.registry()).await?;
     let repo = reference.repository();
-    let top = registry.get_manifest(repo, &reference.manifest_reference()).await?;
+    let top = registry
+        .get_manifest(repo, &reference.manifest_reference())
+        .await?;
     let mut out = std::io::stdout().lock();
     if args.raw && !args.config {
         out.write_all(&top.bytes)?;
@@ -71,7 +84,8 @@ pub async fn run(args: InspectArgs) -> anyhow::Result<Status> {
         args.override_variant.as_deref(),
     );
     let image = if kind.is_index() {
-        let index: Index = serde_json::from_slice(&top.bytes).with_context(|| format!("{reference}: malformed index"))?;
+        let index: Index = serde_json::from_slice(&top.bytes)
+            .with_context(|| format!("{reference}: malformed index"))?;
         let chosen = index
             .manifests
             .iter()
@@ -87,15 +101,18 @@ pub async fn run(args: InspectArgs) -> anyhow::Result<Status> {
     } else {
         top.clone()
     };
-    let manifest: ImageManifest =
-        serde_json::from_slice(&image.bytes).with_context(|| format!("{reference}: malformed manifest"))?;
-    let config_bytes = registry.get_blob_bytes(repo, &manifest.config.digest, 16 << 20).await?;
+    let manifest: ImageManifest = serde_json::from_slice(&image.bytes)
+        .with_context(|| format!("{reference}: malformed manifest"))?;
+    let config_bytes = registry
+        .get_blob_bytes(repo, &manifest.config.digest, 16 << 20)
+        .await?;
     if args.config {
         out.write_all(&config_bytes)?;
         return Ok(Status::Success);
     }
     let config: serde_json::Value = serde_json::from_slice(&config_bytes).unwrap_or_default();
-    let tags = registry.list_tags(repo).await.unwrap_or_default();
+    let mut tags = registry.list_tags(repo).await.unwrap_or_default();
+    tags.sort();
     let info = serde_json::json!({
         "Name": reference.name(),
         "Digest": top.digest,

@@ -16,8 +16,12 @@ pub struct ListTagsArgs {
 }
 
 pub async fn run(args: ListTagsArgs) -> anyhow::Result<Status> {
-    let text = args.image.as_deref().context("image reference not provided")?;
-    let reference = Reference::parse(text).with_context(|| format!("invalid image reference {text:?}"))?;
+    let text = args
+        .image
+        .as_deref()
+        .context("image reference not provided")?;
+    let reference =
+        Reference::parse(text).with_context(|| format!("invalid image reference {text:?}"))?;
     let registries = Registries::new(args.tls.registry_options());
     let registry = registries.get(reference.registry()).await?;
     let mut tags = registry.list_tags(reference.repository()).await?;

@@ -47,9 +47,19 @@ pub struct LogoutArgs {
 
 /// `https://index.docker.io/v1/` → `docker.io`, `reg:5000/ns` → (`reg:5000`, `reg:5000/ns`).
 fn normalize(registry: &str) -> (String, String) {
-    let r = registry.trim().trim_start_matches("https://").trim_start_matches("http://").trim_end_matches('/');
-    let r = r.strip_suffix("/v1").or_else(|| r.strip_suffix("/v2")).unwrap_or(r);
-    let (host, rest) = r.split_once('/').map(|(h, p)| (h, Some(p))).unwrap_or((r, None));
+    let r = registry
+        .trim()
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .trim_end_matches('/');
+    let r = r
+        .strip_suffix("/v1")
+        .or_else(|| r.strip_suffix("/v2"))
+        .unwrap_or(r);
+    let (host, rest) = r
+        .split_once('/')
+        .map(|(h, p)| (h, Some(p)))
+        .unwrap_or((r, None));
     let host = match host {
         "index.docker.io" | "registry-1.docker.io" | "registry.hub.docker.com" => DOCKER_HUB,
         h => h,
@@ -63,7 +73,10 @@ fn normalize(registry: &str) -> (String, String) {
 
 fn prompt(question: &str, secret: bool) -> anyhow::Result<String> {
     if !std::io::stdin().is_terminal() {
-        bail!("failed to read {}: stdin is not an interactive terminal", if secret { "password" } else { "username" });
+        bail!(
+            "failed to read {}: stdin is not an interactive terminal",
+            if secret { "password" } else { "username" }
+        );
     }
     eprint!("{question}");
     std::io::stderr().flush()?;
@@ -77,7 +90,8 @@ pub async fn login(args: LoginArgs) -> anyhow::Result<Status> {
     let (host, key) = normalize(registry);
     let path = auth_file_for_login(args.authfile.as_deref());
     if args.get_login {
-        let file = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let file =
+            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
         match docker_credential::get_credential_from_reader(file.as_slice(), &key) {
             Ok(docker_credential::DockerCredential::UsernamePassword(u, _)) => println!("{u}"),
             _ => bail!("not logged into {key}"),
@@ -90,7 +104,10 @@ pub async fn login(args: LoginArgs) -> anyhow::Result<Status> {
     };
     let password = if args.password_stdin {
         let mut s = String::new();
-        std::io::stdin().lock().read_line(&mut s).context("cannot read the password from stdin")?;
+        std::io::stdin()
+            .lock()
+            .read_line(&mut s)
+            .context("cannot read the password from stdin")?;
         s.trim_end_matches(['\r', '\n']).to_string()
     } else {
         match args.password {
@@ -107,12 +124,20 @@ pub async fn login(args: LoginArgs) -> anyhow::Result<Status> {
         let root = tempfile_root(dir, &host)?;
         opts.extra_certs_roots.push(root);
     }
-    let credential = Credential::Basic { username: username.clone(), password: password.clone() };
+    let credential = Credential::Basic {
+        username: username.clone(),
+        password: password.clone(),
+    };
     let connected = Registry::connect(&host, &opts, Some(Some(credential))).await?;
-    connected.verify_credentials().await.with_context(|| format!("login to {host} failed"))?;
-    let mut file = AuthFile::load(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    connected
+        .verify_credentials()
+        .await
+        .with_context(|| format!("login to {host} failed"))?;
+    let mut file =
+        AuthFile::load(&path).with_context(|| format!("cannot read {}", path.display()))?;
     file.set(&key, &username, &password);
-    file.save().with_context(|| format!("cannot write {}", path.display()))?;
+    file.save()
+        .with_context(|| format!("cannot write {}", path.display()))?;
     println!("Login Succeeded!");
     Ok(Status::Success)
 }
@@ -132,19 +157,25 @@ fn tempfile_root(dir: &std::path::Path, host: &str) -> anyhow::Result<PathBuf> {
 
 pub fn logout(args: LogoutArgs) -> anyhow::Result<Status> {
     let path = auth_file_for_login(args.authfile.as_deref());
-    let mut file = AuthFile::load(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut file =
+        AuthFile::load(&path).with_context(|| format!("cannot read {}", path.display()))?;
     if args.all {
         file.clear();
-        file.save().with_context(|| format!("cannot write {}", path.display()))?;
+        file.save()
+            .with_context(|| format!("cannot write {}", path.display()))?;
         println!("Removed login credentials for all registries");
         return Ok(Status::Success);
     }
-    let registry = args.registry.as_deref().context("registry not provided (or use --all)")?;
+    let registry = args
+        .registry
+        .as_deref()
+        .context("registry not provided (or use --all)")?;
     let (_, key) = normalize(registry);
     if !file.remove(&key) {
         bail!("not logged into {key}");
     }
-    file.save().with_context(|| format!("cannot write {}", path.display()))?;
+    file.save()
+        .with_context(|| format!("cannot write {}", path.display()))?;
     println!("Removed login credentials for {key}");
     Ok(Status::Success)
 }
@@ -153,8 +184,17 @@ pub fn logout(args: LogoutArgs) -> anyhow::Result<Status> {
 mod tests {
     #[test]
     fn registry_names() {
-        assert_eq!(super::normalize("https://index.docker.io/v1/"), ("docker.io".into(), "docker.io".into()));
-        assert_eq!(super::normalize("reg:5000/ns"), ("reg:5000".into(), "reg:5000/ns".into()));
-        assert_eq!(super::normalize("127.0.0.1:5000"), ("127.0.0.1:5000".into(), "127.0.0.1:5000".into()));
+        assert_eq!(
+            super::normalize("https://index.docker.io/v1/"),
+            ("docker.io".into(), "docker.io".into())
+        );
+        assert_eq!(
+            super::normalize("reg:5000/ns"),
+            ("reg:5000".into(), "reg:5000/ns".into())
+        );
+        assert_eq!(
+            super::normalize("127.0.0.1:5000"),
+            ("127.0.0.1:5000".into(), "127.0.0.1:5000".into())
+        );
     }
 }

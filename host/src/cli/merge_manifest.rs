@@ -3,8 +3,8 @@
 //! other repositories are copied into TARGET's repository first (an index can only point at
 //! manifests its own repository holds), which Hangar leaves to the user.
 
-use super::args::TlsArgs;
 use super::Status;
+use super::args::TlsArgs;
 use crate::copy::events::{Events, Silent};
 use crate::copy::{CopyOptions, ImageCopier, index};
 use crate::image::manifest::{ConfigPlatform, Descriptor, ImageManifest, Index};
@@ -31,30 +31,48 @@ pub async fn run(args: MergeManifestArgs) -> anyhow::Result<Status> {
     if args.images.len() < 3 {
         bail!("merge-manifest command requires at least 3 arguments");
     }
-    let parse = |s: &String| Reference::parse(s).with_context(|| format!("invalid image reference {s:?}"));
+    let parse =
+        |s: &String| Reference::parse(s).with_context(|| format!("invalid image reference {s:?}"));
     let target = parse(&args.images[0])?;
-    let sources = args.images[1..].iter().map(parse).collect::<anyhow::Result<Vec<_>>>()?;
+    let sources = args.images[1..]
+        .iter()
+        .map(parse)
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let registries = Registries::new(args.tls.registry_options());
     let mut entries: Vec<Descriptor> = Vec::new();
     for source in &sources {
         let registry = registries.get(source.registry()).await?;
-        let top = registry.get_manifest(source.repository(), &source.manifest_reference()).await?;
-        let kind = ManifestKind::from_media_type(&top.media_type)
-            .with_context(|| format!("image {:?} mime type {:?} is not supported", source.to_string(), top.media_type))?;
+        let top = registry
+            .get_manifest(source.repository(), &source.manifest_reference())
+            .await?;
+        let kind = ManifestKind::from_media_type(&top.media_type).with_context(|| {
+            format!(
+                "image {:?} mime type {:?} is not supported",
+                source.to_string(),
+                top.media_type
+            )
+        })?;
         match kind {
             ManifestKind::Schema1 => {
-                bail!("image {:?} mime type {:?} is deprecated and not supported", source.to_string(), top.media_type)
+                bail!(
+                    "image {:?} mime type {:?} is deprecated and not supported",
+                    source.to_string(),
+                    top.media_type
+                )
             }
             ManifestKind::OciIndex | ManifestKind::DockerList => {
-                let idx: Index = serde_json::from_slice(&top.bytes).with_context(|| format!("{source}: malformed index"))?;
+                let idx: Index = serde_json::from_slice(&top.bytes)
+                    .with_context(|| format!("{source}: malformed index"))?;
                 entries = index::merge(entries, idx.manifests);
             }
             ManifestKind::OciManifest | ManifestKind::DockerV2S2 => {
-                let m: ImageManifest =
-                    serde_json::from_slice(&top.bytes).with_context(|| format!("{source}: malformed manifest"))?;
-                let config = registry.get_blob_bytes(source.repository(), &m.config.digest, 16 << 20).await?;
-                let platform: ConfigPlatform =
-                    serde_json::from_slice(&config).with_context(|| format!("{source}: malformed image config"))?;
+                let m: ImageManifest = serde_json::from_slice(&top.bytes)
+                    .with_context(|| format!("{source}: malformed manifest"))?;
+                let config = registry
+                    .get_blob_bytes(source.repository(), &m.config.digest, 16 << 20)
+                    .await?;
+                let platform: ConfigPlatform = serde_json::from_slice(&config)
+                    .with_context(|| format!("{source}: malformed image config"))?;
                 let descriptor = Descriptor {
                     media_type: top.media_type.clone(),
                     digest: top.digest.clone(),
@@ -76,22 +94,43 @@ pub async fn run(args: MergeManifestArgs) -> anyhow::Result<Status> {
     }
     let events: Events = Arc::new(Silent);
     let options = CopyOptions::default();
-    let copier = ImageCopier { registries: &registries, options: &options, events: &events };
+    let copier = ImageCopier {
+        registries: &registries,
+        options: &options,
+        events: &events,
+    };
     for source in &sources {
         let registry = registries.get(source.registry()).await?;
-        let top = registry.get_manifest(source.repository(), &source.manifest_reference()).await?;
-        let wanted: Vec<_> = if ManifestKind::from_media_type(&top.media_type).is_some_and(|k| k.is_index()) {
-            serde_json::from_slice::<Index>(&top.bytes)?.manifests.into_iter().map(|d| d.digest).collect()
-        } else {
-            vec![top.digest.clone()]
-        };
-        for digest in wanted.iter().filter(|d| entries.iter().any(|e| &e.digest == *d)) {
+        let top = registry
+            .get_manifest(source.repository(), &source.manifest_reference())
+            .await?;
+        let wanted: Vec<_> =
+            if ManifestKind::from_media_type(&top.media_type).is_some_and(|k| k.is_index()) {
+                serde_json::from_slice::<Index>(&top.bytes)?
+                    .manifests
+                    .into_iter()
+                    .map(|d| d.digest)
+                    .collect()
+            } else {
+                vec![top.digest.clone()]
+            };
+        for digest in wanted
+            .iter()
+            .filter(|d| entries.iter().any(|e| &e.digest == *d))
+        {
             copier.copy_by_digest(source, &target, digest).await?;
         }
     }
     let dst = registries.get(target.registry()).await?;
-    let tag = target.push_tag().unwrap_or_else(|| crate::image::Digest::sha256_of(&bytes).to_string());
-    let digest = dst.put_manifest(target.repository(), &tag, &bytes, media::OCI_INDEX).await?;
-    tracing::info!("Pushed {target} ({digest}) with {} manifests", entries.len());
+    let tag = target
+        .push_tag()
+        .unwrap_or_else(|| crate::image::Digest::sha256_of(&bytes).to_string());
+    let digest = dst
+        .put_manifest(target.repository(), &tag, &bytes, media::OCI_INDEX)
+        .await?;
+    tracing::info!(
+        "Pushed {target} ({digest}) with {} manifests",
+        entries.len()
+    );
     Ok(Status::Success)
 }

@@ -19,7 +19,10 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Args, Debug)]
-#[command(args_conflicts_with_subcommands = false, subcommand_precedence_over_arg = true)]
+#[command(
+    args_conflicts_with_subcommands = false,
+    subcommand_precedence_over_arg = true
+)]
 pub struct MirrorCommand {
     #[command(subcommand)]
     action: Option<MirrorAction>,
@@ -51,7 +54,12 @@ pub struct MirrorArgs {
     #[arg(long, value_name = "PROJECT")]
     destination_project: Option<String>,
     /// File that receives the lines that failed
-    #[arg(short = 'o', long = "failed", default_value = "mirror-failed.txt", value_name = "FILE")]
+    #[arg(
+        short = 'o',
+        long = "failed",
+        default_value = "mirror-failed.txt",
+        value_name = "FILE"
+    )]
     failed: PathBuf,
     /// Images copied at once
     #[arg(short = 'j', long = "jobs", default_value_t = 1, value_name = "N")]
@@ -95,8 +103,12 @@ pub async fn run(cmd: MirrorCommand, global: &Global) -> anyhow::Result<Status> 
 }
 
 fn load_jobs(args: &MirrorArgs) -> anyhow::Result<Vec<Job>> {
-    let path = args.file.as_ref().context("file not provided (use -f IMAGE_LIST.txt)")?;
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read image list {}", path.display()))?;
+    let path = args
+        .file
+        .as_ref()
+        .context("file not provided (use -f IMAGE_LIST.txt)")?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read image list {}", path.display()))?;
     let parsed = list::parse(&text, Formats::DefaultAndMirror);
     for w in &parsed.warnings {
         tracing::warn!("Ignore {w}");
@@ -110,8 +122,16 @@ fn load_jobs(args: &MirrorArgs) -> anyhow::Result<Vec<Job>> {
     let mut jobs = Vec::new();
     for entry in parsed.entries {
         match overrides.pair(&entry) {
-            Ok((source, destination)) => jobs.push(Job { text: entry.text, source, destination }),
-            Err(e) => tracing::warn!("Ignore image list line {}: {:?}: {e}", entry.line_no, entry.text),
+            Ok((source, destination)) => jobs.push(Job {
+                text: entry.text,
+                source,
+                destination,
+            }),
+            Err(e) => tracing::warn!(
+                "Ignore image list line {}: {:?}: {e}",
+                entry.line_no,
+                entry.text
+            ),
         }
     }
     if jobs.is_empty() {
@@ -153,7 +173,12 @@ async fn run_mirror(args: MirrorArgs, global: &Global) -> anyhow::Result<Status>
     if !filter.variant.is_empty() {
         tracing::info!("Variant List: [{}]", filter.variant.join(","));
     }
-    let options = CopyOptions { filter, provenance: args.provenance, overwrite: args.overwrite, dry_run: args.dry_run };
+    let options = CopyOptions {
+        filter,
+        provenance: args.provenance,
+        overwrite: args.overwrite,
+        dry_run: args.dry_run,
+    };
     let registries = Registries::new(args.tls.registry_options());
     let progress = Arc::new(Progress::new(global.progress_mode(), jobs.len()));
     set_active_bars(progress.multi());
@@ -163,7 +188,11 @@ async fn run_mirror(args: MirrorArgs, global: &Global) -> anyhow::Result<Status>
     watch_interrupts(cancel.clone());
     let started = Instant::now();
 
-    let copier = ImageCopier { registries: &registries, options: &options, events: &events };
+    let copier = ImageCopier {
+        registries: &registries,
+        options: &options,
+        events: &events,
+    };
     let items: Vec<&Job> = jobs.iter().collect();
     let timeout = (!args.timeout.is_zero()).then_some(args.timeout);
     let results = runner::run(items, workers(args.jobs), timeout, &cancel, |id, job| {
@@ -179,7 +208,10 @@ async fn run_mirror(args: MirrorArgs, global: &Global) -> anyhow::Result<Status>
                 }),
                 Err(e) => events.emit(Event::ImageFinished {
                     id: id + 1,
-                    summary: format!("error occurred when copy [{}] to [{}]: {e}", job.source, job.destination),
+                    summary: format!(
+                        "error occurred when copy [{}] to [{}]: {e}",
+                        job.source, job.destination
+                    ),
                     ok: false,
                 }),
             }
@@ -205,7 +237,10 @@ async fn run_mirror(args: MirrorArgs, global: &Global) -> anyhow::Result<Status>
                 if !matches!(e, JobError::Failed(_)) {
                     events.emit(Event::ImageFinished {
                         id: i + 1,
-                        summary: format!("error occurred when copy [{}] to [{}]: {e}", job.source, job.destination),
+                        summary: format!(
+                            "error occurred when copy [{}] to [{}]: {e}",
+                            job.source, job.destination
+                        ),
                         ok: false,
                     });
                 }
@@ -223,21 +258,40 @@ async fn run_mirror(args: MirrorArgs, global: &Global) -> anyhow::Result<Status>
         failed_lines.len(),
         started.elapsed()
     );
-    finish_run(&args.failed, &failed_lines, "Copy", "copy", cancel.is_cancelled())
+    finish_run(
+        &args.failed,
+        &failed_lines,
+        "Copy",
+        "copy",
+        cancel.is_cancelled(),
+    )
 }
 
 /// Writes or clears the failed list and decides the exit status, as Hangar reports it.
-fn finish_run(path: &std::path::Path, failed_lines: &[&str], title: &str, verb: &str, interrupted: bool) -> anyhow::Result<Status> {
+fn finish_run(
+    path: &std::path::Path,
+    failed_lines: &[&str],
+    title: &str,
+    verb: &str,
+    interrupted: bool,
+) -> anyhow::Result<Status> {
     if failed_lines.is_empty() {
         if failed::clear(path).with_context(|| format!("cannot remove stale {}", path.display()))? {
-            tracing::info!("Removed stale failed image list {:?}", path.display().to_string());
+            tracing::info!(
+                "Removed stale failed image list {:?}",
+                path.display().to_string()
+            );
         }
         tracing::info!("Done");
         return Ok(Status::Success);
     }
     tracing::error!("{title} failed image list:\n{}", failed_lines.join("\n"));
-    failed::write(path, failed_lines).with_context(|| format!("cannot write failed image list {}", path.display()))?;
-    tracing::info!("Failed image list exported to {:?}", path.display().to_string());
+    failed::write(path, failed_lines)
+        .with_context(|| format!("cannot write failed image list {}", path.display()))?;
+    tracing::info!(
+        "Failed image list exported to {:?}",
+        path.display().to_string()
+    );
     if interrupted {
         return Ok(Status::Interrupted);
     }
@@ -256,7 +310,16 @@ async fn run_validate(args: MirrorArgs, global: &Global) -> anyhow::Result<Statu
     let timeout = (!args.timeout.is_zero()).then_some(args.timeout);
     let results = runner::run(items, workers(args.jobs), timeout, &cancel, |_, job| {
         let (registries, filter) = (&registries, &filter);
-        async move { validate(registries, filter, args.provenance, &job.source, &job.destination).await }
+        async move {
+            validate(
+                registries,
+                filter,
+                args.provenance,
+                &job.source,
+                &job.destination,
+            )
+            .await
+        }
     })
     .await;
     let mut failed_lines = Vec::new();
@@ -277,5 +340,11 @@ async fn run_validate(args: MirrorArgs, global: &Global) -> anyhow::Result<Statu
             }
         }
     }
-    finish_run(&args.failed, &failed_lines, "Validate", "validate", cancel.is_cancelled())
+    finish_run(
+        &args.failed,
+        &failed_lines,
+        "Validate",
+        "validate",
+        cancel.is_cancelled(),
+    )
 }

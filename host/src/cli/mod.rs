@@ -52,7 +52,7 @@ pub struct Cli {
 pub enum Command {
     /// Mirror images from one registry to another
     #[command(visible_alias = "m")]
-    Mirror(mirror::MirrorCommand),
+    Mirror(Box<mirror::MirrorCommand>),
     /// Inspect an image manifest (JSON on stdout)
     #[command(visible_alias = "i")]
     Inspect(inspect::InspectArgs),
@@ -90,8 +90,16 @@ pub fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
-    progress::init_logging(cli.debug, cli.log_format, cli.hide_log_time, progress::Stderr);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    progress::init_logging(
+        cli.debug,
+        cli.log_format,
+        cli.hide_log_time,
+        progress::Stderr,
+    );
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("hangar: cannot start the async runtime: {e}");
@@ -111,9 +119,12 @@ pub fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<Status> {
-    let global = Global { log_format: cli.log_format, debug: cli.debug };
+    let global = Global {
+        log_format: cli.log_format,
+        debug: cli.debug,
+    };
     match cli.command {
-        Command::Mirror(cmd) => mirror::run(cmd, &global).await,
+        Command::Mirror(cmd) => mirror::run(*cmd, &global).await,
         Command::Inspect(a) => inspect::run(a).await,
         Command::ListTags(a) => list_tags::run(a).await,
         Command::Delete(a) => delete::run(a).await,
@@ -122,7 +133,12 @@ async fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Logout(a) => login::logout(a),
         Command::ConvertList(a) => convert_list::run(a),
         Command::Version => {
-            println!("hangar version v{VERSION}{}", option_env!("HANGAR_GIT_COMMIT").map(|c| format!(" - {c}")).unwrap_or_default());
+            println!(
+                "hangar version v{VERSION}{}",
+                option_env!("HANGAR_GIT_COMMIT")
+                    .map(|c| format!(" - {c}"))
+                    .unwrap_or_default()
+            );
             Ok(Status::Success)
         }
         Command::Completion(a) => completion::run(a),
@@ -139,7 +155,9 @@ impl Global {
         use std::io::IsTerminal as _;
         match self.log_format {
             LogFormat::Json => progress::Mode::Json,
-            LogFormat::Text if std::io::stderr().is_terminal() && !self.debug => progress::Mode::Tty,
+            LogFormat::Text if std::io::stderr().is_terminal() && !self.debug => {
+                progress::Mode::Tty
+            }
             LogFormat::Text => progress::Mode::Plain,
         }
     }
@@ -149,7 +167,9 @@ impl Global {
 pub fn confirm(question: &str) -> anyhow::Result<bool> {
     use std::io::{BufRead as _, IsTerminal as _, Write as _};
     if !std::io::stdin().is_terminal() {
-        anyhow::bail!("{question} needs an answer, but stdin is not an interactive terminal (use -y)");
+        anyhow::bail!(
+            "{question} needs an answer, but stdin is not an interactive terminal (use -y)"
+        );
     }
     eprint!("{question} [y/N] ");
     std::io::stderr().flush()?;

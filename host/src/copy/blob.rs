@@ -28,18 +28,28 @@ pub struct Copied {
 }
 
 impl BlobCopy<'_> {
-    pub async fn copy(&self, digest: &Digest, size: Option<u64>, want_diff_id: bool) -> Result<Copied, RegistryError> {
+    pub async fn copy(
+        &self,
+        digest: &Digest,
+        size: Option<u64>,
+        want_diff_id: bool,
+    ) -> Result<Copied, RegistryError> {
         let dst = self.destination;
         if !want_diff_id
             && let Some(existing) = dst.blob_size(self.destination_repo, digest).await?
         {
             let size = size.unwrap_or(existing);
             self.finished(digest, BlobHow::AlreadyThere, size);
-            return Ok(Copied { how: BlobHow::AlreadyThere, size, diff_id: None });
+            return Ok(Copied {
+                how: BlobHow::AlreadyThere,
+                size,
+                diff_id: None,
+            });
         }
         let same_registry = Arc::ptr_eq(self.source, dst);
-        let mut mount_from = (same_registry && self.source_repo != self.destination_repo && !want_diff_id)
-            .then_some(self.source_repo);
+        let mut mount_from =
+            (same_registry && self.source_repo != self.destination_repo && !want_diff_id)
+                .then_some(self.source_repo);
         let policy = *dst.retry();
         let mut attempt = 1;
         loop {
@@ -53,7 +63,10 @@ impl BlobCopy<'_> {
                 }
                 Err(e) if e.is_retryable() && attempt < policy.attempts => {
                     let wait = policy.delay(attempt, &e);
-                    tracing::warn!("{e}; restarting the blob from the source in {wait:.1?} ({attempt}/{})", policy.attempts - 1);
+                    tracing::warn!(
+                        "{e}; restarting the blob from the source in {wait:.1?} ({attempt}/{})",
+                        policy.attempts - 1
+                    );
                     tokio::time::sleep(wait).await;
                     attempt += 1;
                 }
@@ -63,7 +76,12 @@ impl BlobCopy<'_> {
     }
 
     fn finished(&self, digest: &Digest, how: BlobHow, size: u64) {
-        self.events.emit(Event::BlobFinished { id: self.image_id, digest: digest.to_string(), how, size });
+        self.events.emit(Event::BlobFinished {
+            id: self.image_id,
+            digest: digest.to_string(),
+            how,
+            size,
+        });
     }
 
     async fn attempt(
@@ -75,20 +93,38 @@ impl BlobCopy<'_> {
     ) -> Result<Copied, RegistryError> {
         let (src, dst) = (self.source, self.destination);
         let _dst_slot = dst.transfer_permit().await;
-        let _src_slot = if Arc::ptr_eq(src, dst) { None } else { Some(src.transfer_permit().await) };
-        let session = match dst.start_upload(self.destination_repo, digest, mount_from).await? {
+        let _src_slot = if Arc::ptr_eq(src, dst) {
+            None
+        } else {
+            Some(src.transfer_permit().await)
+        };
+        let session = match dst
+            .start_upload(self.destination_repo, digest, mount_from)
+            .await?
+        {
             BlobUpload::Mounted => {
                 let size = match size {
                     Some(s) => s,
-                    None => dst.blob_size(self.destination_repo, digest).await?.unwrap_or(0),
+                    None => dst
+                        .blob_size(self.destination_repo, digest)
+                        .await?
+                        .unwrap_or(0),
                 };
-                return Ok(Copied { how: BlobHow::Mounted, size, diff_id: None });
+                return Ok(Copied {
+                    how: BlobHow::Mounted,
+                    size,
+                    diff_id: None,
+                });
             }
             BlobUpload::Session(url) => url,
         };
         let response = src.get_blob(self.source_repo, digest).await?;
         let size = size.or(response.content_length());
-        self.events.emit(Event::BlobStarted { id: self.image_id, digest: digest.to_string(), size });
+        self.events.emit(Event::BlobStarted {
+            id: self.image_id,
+            digest: digest.to_string(),
+            size,
+        });
         let events = self.events.clone();
         let id = self.image_id;
         let what = format!("blob {}/{}@{digest}", src.name(), self.source_repo);
@@ -103,20 +139,26 @@ impl BlobCopy<'_> {
         let body = reqwest::Body::wrap_stream(stream);
         let sent = match size {
             Some(n) if dst.prefers_monolithic() => {
-                let accepted = dst.upload_monolithic(self.destination_repo, session, digest, n, body).await;
+                let accepted = dst
+                    .upload_monolithic(self.destination_repo, session, digest, n, body)
+                    .await;
                 match accepted {
                     Ok(true) => Ok(()),
                     // Refused before reading the body: start again, chunked this time.
                     Ok(false) => {
                         return Err(RegistryError::Transfer {
                             what: format!("blob {digest}"),
-                            message: "registry refused a monolithic upload; retrying chunked".into(),
+                            message: "registry refused a monolithic upload; retrying chunked"
+                                .into(),
                         });
                     }
                     Err(e) => Err(e),
                 }
             }
-            _ => dst.upload_chunked(self.destination_repo, session, digest, body).await,
+            _ => {
+                dst.upload_chunked(self.destination_repo, session, digest, body)
+                    .await
+            }
         };
         // The stream's own finding (wrong digest, truncated source) explains an upload failure
         // better than the aborted request does.
@@ -125,10 +167,16 @@ impl BlobCopy<'_> {
             return Err(error);
         }
         sent?;
-        let size = verdict.verified_size.ok_or_else(|| RegistryError::Transfer {
-            what: format!("blob {digest}"),
-            message: "upload finished before the source stream ended".into(),
-        })?;
-        Ok(Copied { how: BlobHow::Copied, size, diff_id: verdict.diff_id.take() })
+        let size = verdict
+            .verified_size
+            .ok_or_else(|| RegistryError::Transfer {
+                what: format!("blob {digest}"),
+                message: "upload finished before the source stream ended".into(),
+            })?;
+        Ok(Copied {
+            how: BlobHow::Copied,
+            size,
+            diff_id: verdict.diff_id.take(),
+        })
     }
 }

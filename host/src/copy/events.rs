@@ -12,12 +12,35 @@ pub enum BlobHow {
 
 #[derive(Clone, Debug)]
 pub enum Event {
-    ImageStarted { id: usize, source: String, destination: String },
-    BlobStarted { id: usize, digest: String, size: Option<u64> },
-    Bytes { id: usize, n: u64 },
-    BlobFinished { id: usize, digest: String, how: BlobHow, size: u64 },
-    Warning { id: usize, message: String },
-    ImageFinished { id: usize, summary: String, ok: bool },
+    ImageStarted {
+        id: usize,
+        source: String,
+        destination: String,
+    },
+    BlobStarted {
+        id: usize,
+        digest: String,
+        size: Option<u64>,
+    },
+    Bytes {
+        id: usize,
+        n: u64,
+    },
+    BlobFinished {
+        id: usize,
+        digest: String,
+        how: BlobHow,
+        size: u64,
+    },
+    Warning {
+        id: usize,
+        message: String,
+    },
+    ImageFinished {
+        id: usize,
+        summary: String,
+        ok: bool,
+    },
 }
 
 pub trait EventSink: Send + Sync {

@@ -54,21 +54,43 @@ pub enum CopyError {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
-    Copied { digest: Digest, platforms: Vec<String> },
-    UpToDate { digest: Digest },
+    Copied {
+        digest: Digest,
+        platforms: Vec<String>,
+    },
+    UpToDate {
+        digest: Digest,
+    },
     /// Nothing matched the platform filter: a warning, not a failure (as in Hangar).
-    NoMatchingPlatform { available: Vec<String> },
-    WouldCopy { digest: Option<Digest>, platforms: Vec<String> },
+    NoMatchingPlatform {
+        available: Vec<String>,
+    },
+    WouldCopy {
+        digest: Option<Digest>,
+        platforms: Vec<String>,
+    },
 }
 
 impl fmt::Display for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let list = |p: &[String]| if p.is_empty() { String::new() } else { format!(" [{}]", p.join(",")) };
+        let list = |p: &[String]| {
+            if p.is_empty() {
+                String::new()
+            } else {
+                format!(" [{}]", p.join(","))
+            }
+        };
         match self {
-            Outcome::Copied { digest, platforms } => write!(f, "copied {digest}{}", list(platforms)),
+            Outcome::Copied { digest, platforms } => {
+                write!(f, "copied {digest}{}", list(platforms))
+            }
             Outcome::UpToDate { digest } => write!(f, "up to date {digest}"),
             Outcome::NoMatchingPlatform { available } => {
-                write!(f, "skipped: no available image for specified arch and os (has{})", list(available))
+                write!(
+                    f,
+                    "skipped: no available image for specified arch and os (has{})",
+                    list(available)
+                )
             }
             Outcome::WouldCopy { digest, platforms } => match digest {
                 Some(d) => write!(f, "would copy {d}{}", list(platforms)),
@@ -109,18 +131,33 @@ impl Ends {
 }
 
 fn malformed(what: impl Into<String>, e: impl fmt::Display) -> CopyError {
-    CopyError::Malformed { what: what.into(), message: e.to_string() }
+    CopyError::Malformed {
+        what: what.into(),
+        message: e.to_string(),
+    }
 }
 
 fn kind_of(m: &Manifest) -> Result<ManifestKind, CopyError> {
-    ManifestKind::from_media_type(&m.media_type).ok_or_else(|| CopyError::UnsupportedMediaType(m.media_type.clone()))
+    ManifestKind::from_media_type(&m.media_type)
+        .ok_or_else(|| CopyError::UnsupportedMediaType(m.media_type.clone()))
 }
 
 impl ImageCopier<'_> {
-    pub async fn copy(&self, id: usize, source: &Reference, destination: &Reference) -> Result<Outcome, CopyError> {
-        self.events.emit(Event::ImageStarted { id, source: source.to_string(), destination: destination.to_string() });
+    pub async fn copy(
+        &self,
+        id: usize,
+        source: &Reference,
+        destination: &Reference,
+    ) -> Result<Outcome, CopyError> {
+        self.events.emit(Event::ImageStarted {
+            id,
+            source: source.to_string(),
+            destination: destination.to_string(),
+        });
         let src = self.registries.get(source.registry()).await?;
-        let top = src.get_manifest(source.repository(), &source.manifest_reference()).await?;
+        let top = src
+            .get_manifest(source.repository(), &source.manifest_reference())
+            .await?;
         let kind = kind_of(&top)?;
         let dst = self.registries.get(destination.registry()).await?;
         let ends = Ends {
@@ -133,13 +170,20 @@ impl ImageCopier<'_> {
         };
         match kind {
             ManifestKind::OciIndex | ManifestKind::DockerList => self.copy_index(&ends, &top).await,
-            ManifestKind::OciManifest | ManifestKind::DockerV2S2 => self.copy_single(&ends, &top).await,
+            ManifestKind::OciManifest | ManifestKind::DockerV2S2 => {
+                self.copy_single(&ends, &top).await
+            }
             ManifestKind::Schema1 => self.copy_schema1(&ends, &top).await,
         }
     }
 
     /// Copies one manifest (and everything under it) by digest between repositories.
-    pub async fn copy_by_digest(&self, source: &Reference, destination: &Reference, digest: &Digest) -> Result<(), CopyError> {
+    pub async fn copy_by_digest(
+        &self,
+        source: &Reference,
+        destination: &Reference,
+        digest: &Digest,
+    ) -> Result<(), CopyError> {
         let ends = Ends {
             id: 0,
             src: self.registries.get(source.registry()).await?,
@@ -153,13 +197,31 @@ impl ImageCopier<'_> {
 
     /// Does the destination already hold exactly `digest` where the top manifest goes?
     async fn destination_has(&self, ends: &Ends, digest: &Digest) -> Result<bool, CopyError> {
-        let reference = ends.dst_reference.clone().unwrap_or_else(|| digest.to_string());
-        Ok(ends.dst.head_manifest(&ends.dst_repo, &reference).await?.is_some_and(|h| &h.digest == digest))
+        let reference = ends
+            .dst_reference
+            .clone()
+            .unwrap_or_else(|| digest.to_string());
+        Ok(ends
+            .dst
+            .head_manifest(&ends.dst_repo, &reference)
+            .await?
+            .is_some_and(|h| &h.digest == digest))
     }
 
-    async fn push_top(&self, ends: &Ends, bytes: &Bytes, media_type: &str, digest: &Digest) -> Result<(), CopyError> {
-        let reference = ends.dst_reference.clone().unwrap_or_else(|| digest.to_string());
-        ends.dst.put_manifest(&ends.dst_repo, &reference, bytes, media_type).await?;
+    async fn push_top(
+        &self,
+        ends: &Ends,
+        bytes: &Bytes,
+        media_type: &str,
+        digest: &Digest,
+    ) -> Result<(), CopyError> {
+        let reference = ends
+            .dst_reference
+            .clone()
+            .unwrap_or_else(|| digest.to_string());
+        ends.dst
+            .put_manifest(&ends.dst_repo, &reference, bytes, media_type)
+            .await?;
         Ok(())
     }
 
@@ -173,18 +235,29 @@ impl ImageCopier<'_> {
         let selection = index::select(&entries, &self.options.filter, self.options.provenance);
         let platforms = platform_names(&selection.kept);
         if selection.kept.is_empty() {
-            return Ok(Outcome::NoMatchingPlatform { available: platform_names(&entries) });
+            return Ok(Outcome::NoMatchingPlatform {
+                available: platform_names(&entries),
+            });
         }
         if selection.everything {
             if self.destination_has(ends, &top.digest).await? {
-                return Ok(Outcome::UpToDate { digest: top.digest.clone() });
+                return Ok(Outcome::UpToDate {
+                    digest: top.digest.clone(),
+                });
             }
             if self.options.dry_run {
-                return Ok(Outcome::WouldCopy { digest: Some(top.digest.clone()), platforms });
+                return Ok(Outcome::WouldCopy {
+                    digest: Some(top.digest.clone()),
+                    platforms,
+                });
             }
             self.copy_children(ends, &parsed.manifests).await?;
-            self.push_top(ends, &top.bytes, &top.media_type, &top.digest).await?;
-            return Ok(Outcome::Copied { digest: top.digest.clone(), platforms });
+            self.push_top(ends, &top.bytes, &top.media_type, &top.digest)
+                .await?;
+            return Ok(Outcome::Copied {
+                digest: top.digest.clone(),
+                platforms,
+            });
         }
 
         // A subset: a new OCI index, merged into what the destination tag already holds.
@@ -204,15 +277,23 @@ impl ImageCopier<'_> {
         let bytes = Bytes::from(index::build(merged));
         let digest = Digest::sha256_of(&bytes);
         if self.options.dry_run {
-            return Ok(Outcome::WouldCopy { digest: None, platforms });
+            return Ok(Outcome::WouldCopy {
+                digest: None,
+                platforms,
+            });
         }
         self.copy_children(ends, &selection.kept).await?;
-        self.push_top(ends, &bytes, media::OCI_INDEX, &digest).await?;
+        self.push_top(ends, &bytes, media::OCI_INDEX, &digest)
+            .await?;
         Ok(Outcome::Copied { digest, platforms })
     }
 
     /// The entries of an index already at the destination tag (none when absent or not an index).
-    async fn existing_index(&self, ends: &Ends, tag: &str) -> Result<Option<(Vec<Descriptor>, bool, Digest)>, CopyError> {
+    async fn existing_index(
+        &self,
+        ends: &Ends,
+        tag: &str,
+    ) -> Result<Option<(Vec<Descriptor>, bool, Digest)>, CopyError> {
         let manifest = match ends.dst.get_manifest(&ends.dst_repo, tag).await {
             Ok(m) => m,
             Err(e) if e.is_not_found() => return Ok(None),
@@ -221,8 +302,13 @@ impl ImageCopier<'_> {
         match ManifestKind::from_media_type(&manifest.media_type) {
             Some(k) if k.is_index() => {
                 let what = format!("{}/{}:{tag}", ends.dst.name(), ends.dst_repo);
-                let idx: Index = serde_json::from_slice(&manifest.bytes).map_err(|e| malformed(what, e))?;
-                Ok(Some((idx.manifests, k == ManifestKind::OciIndex, manifest.digest)))
+                let idx: Index =
+                    serde_json::from_slice(&manifest.bytes).map_err(|e| malformed(what, e))?;
+                Ok(Some((
+                    idx.manifests,
+                    k == ManifestKind::OciIndex,
+                    manifest.digest,
+                )))
             }
             _ => Ok(None),
         }
@@ -230,34 +316,59 @@ impl ImageCopier<'_> {
 
     /// Fills a missing arm variant or Windows OS version from the image config (Hangar #83).
     async fn fill_platform(&self, ends: &Ends, entry: &mut Descriptor) -> Result<(), CopyError> {
-        let needs_details = !entry.is_attestation() && entry.platform.as_ref().is_some_and(Platform::needs_config_details);
+        let needs_details = !entry.is_attestation()
+            && entry
+                .platform
+                .as_ref()
+                .is_some_and(Platform::needs_config_details);
         if !needs_details {
             return Ok(());
         }
-        let child = ends.src.get_manifest(&ends.src_repo, entry.digest.as_str()).await?;
-        if let (Some(config), Some(platform)) = (self.config_platform(ends, &child).await?, entry.platform.as_mut()) {
+        let child = ends
+            .src
+            .get_manifest(&ends.src_repo, entry.digest.as_str())
+            .await?;
+        if let (Some(config), Some(platform)) = (
+            self.config_platform(ends, &child).await?,
+            entry.platform.as_mut(),
+        ) {
             config.fill(platform);
         }
         Ok(())
     }
 
-    async fn config_platform(&self, ends: &Ends, manifest: &Manifest) -> Result<Option<ConfigPlatform>, CopyError> {
+    async fn config_platform(
+        &self,
+        ends: &Ends,
+        manifest: &Manifest,
+    ) -> Result<Option<ConfigPlatform>, CopyError> {
         let what = format!("{}/{}@{}", ends.src.name(), ends.src_repo, manifest.digest);
-        let parsed: ImageManifest = serde_json::from_slice(&manifest.bytes).map_err(|e| malformed(&what, e))?;
-        if parsed.config.media_type != media::DOCKER_CONFIG && parsed.config.media_type != media::OCI_CONFIG {
+        let parsed: ImageManifest =
+            serde_json::from_slice(&manifest.bytes).map_err(|e| malformed(&what, e))?;
+        if parsed.config.media_type != media::DOCKER_CONFIG
+            && parsed.config.media_type != media::OCI_CONFIG
+        {
             // An artifact (chart, signature, SBOM): it has no platform to filter on.
             return Ok(None);
         }
-        let bytes = ends.src.get_blob_bytes(&ends.src_repo, &parsed.config.digest, CONFIG_LIMIT).await?;
-        let config: ConfigPlatform = serde_json::from_slice(&bytes).map_err(|e| malformed(format!("config of {what}"), e))?;
+        let bytes = ends
+            .src
+            .get_blob_bytes(&ends.src_repo, &parsed.config.digest, CONFIG_LIMIT)
+            .await?;
+        let config: ConfigPlatform = serde_json::from_slice(&bytes)
+            .map_err(|e| malformed(format!("config of {what}"), e))?;
         Ok(Some(config))
     }
 
     async fn copy_children(&self, ends: &Ends, children: &[Descriptor]) -> Result<(), CopyError> {
-        futures_util::stream::iter(children.iter().map(|c| self.copy_manifest_by_digest(ends, c.digest.clone())))
-            .buffer_unordered(2)
-            .try_collect::<Vec<()>>()
-            .await?;
+        futures_util::stream::iter(
+            children
+                .iter()
+                .map(|c| self.copy_manifest_by_digest(ends, c.digest.clone())),
+        )
+        .buffer_unordered(2)
+        .try_collect::<Vec<()>>()
+        .await?;
         Ok(())
     }
 
@@ -268,16 +379,26 @@ impl ImageCopier<'_> {
         digest: Digest,
     ) -> futures_util::future::BoxFuture<'s, Result<(), CopyError>> {
         Box::pin(async move {
-            if ends.dst.head_manifest(&ends.dst_repo, digest.as_str()).await?.is_some() {
+            if ends
+                .dst
+                .head_manifest(&ends.dst_repo, digest.as_str())
+                .await?
+                .is_some()
+            {
                 return Ok(());
             }
-            let manifest = ends.src.get_manifest(&ends.src_repo, digest.as_str()).await?;
+            let manifest = ends
+                .src
+                .get_manifest(&ends.src_repo, digest.as_str())
+                .await?;
             let what = format!("{}/{}@{digest}", ends.src.name(), ends.src_repo);
             match kind_of(&manifest)? {
                 ManifestKind::OciIndex | ManifestKind::DockerList => {
-                    let nested: Index = serde_json::from_slice(&manifest.bytes).map_err(|e| malformed(&what, e))?;
+                    let nested: Index =
+                        serde_json::from_slice(&manifest.bytes).map_err(|e| malformed(&what, e))?;
                     for child in &nested.manifests {
-                        self.copy_manifest_by_digest(ends, child.digest.clone()).await?;
+                        self.copy_manifest_by_digest(ends, child.digest.clone())
+                            .await?;
                     }
                 }
                 ManifestKind::OciManifest | ManifestKind::DockerV2S2 => {
@@ -286,52 +407,79 @@ impl ImageCopier<'_> {
                     self.copy_blobs(ends, &parsed).await?;
                 }
                 ManifestKind::Schema1 => {
-                    return Err(malformed(what, "schema1 manifests cannot be referenced by digest from an index"));
+                    return Err(malformed(
+                        what,
+                        "schema1 manifests cannot be referenced by digest from an index",
+                    ));
                 }
             }
-            ends.dst.put_manifest(&ends.dst_repo, digest.as_str(), &manifest.bytes, &manifest.media_type).await?;
+            ends.dst
+                .put_manifest(
+                    &ends.dst_repo,
+                    digest.as_str(),
+                    &manifest.bytes,
+                    &manifest.media_type,
+                )
+                .await?;
             Ok(())
         })
     }
 
     async fn copy_blobs(&self, ends: &Ends, manifest: &ImageManifest) -> Result<(), CopyError> {
         let blobs = ends.blobs(self.events);
-        let wanted: Vec<(Digest, u64)> = manifest.blobs().map(|d| (d.digest.clone(), d.size)).collect();
+        let wanted: Vec<(Digest, u64)> = manifest
+            .blobs()
+            .map(|d| (d.digest.clone(), d.size))
+            .collect();
         let blobs = &blobs;
         futures_util::stream::iter(wanted)
             .map(|(digest, size)| async move { blobs.copy(&digest, Some(size), false).await })
-        .buffer_unordered(BLOBS_PER_IMAGE)
-        .try_collect::<Vec<Copied>>()
-        .await?;
+            .buffer_unordered(BLOBS_PER_IMAGE)
+            .try_collect::<Vec<Copied>>()
+            .await?;
         Ok(())
     }
 
     async fn copy_single(&self, ends: &Ends, top: &Manifest) -> Result<Outcome, CopyError> {
         if self.destination_has(ends, &top.digest).await? {
-            return Ok(Outcome::UpToDate { digest: top.digest.clone() });
+            return Ok(Outcome::UpToDate {
+                digest: top.digest.clone(),
+            });
         }
         let platform = self.config_platform(ends, top).await?.map(|c| c.platform());
         let platforms: Vec<String> = platform.iter().map(Platform::to_string).collect();
         if let Some(p) = &platform
             && !self.options.filter.allows(p)
         {
-            return Ok(Outcome::NoMatchingPlatform { available: platforms });
+            return Ok(Outcome::NoMatchingPlatform {
+                available: platforms,
+            });
         }
         if self.options.dry_run {
-            return Ok(Outcome::WouldCopy { digest: Some(top.digest.clone()), platforms });
+            return Ok(Outcome::WouldCopy {
+                digest: Some(top.digest.clone()),
+                platforms,
+            });
         }
         let what = format!("{}/{}@{}", ends.src.name(), ends.src_repo, top.digest);
-        let parsed: ImageManifest = serde_json::from_slice(&top.bytes).map_err(|e| malformed(&what, e))?;
+        let parsed: ImageManifest =
+            serde_json::from_slice(&top.bytes).map_err(|e| malformed(&what, e))?;
         self.copy_blobs(ends, &parsed).await?;
-        self.push_top(ends, &top.bytes, &top.media_type, &top.digest).await?;
-        Ok(Outcome::Copied { digest: top.digest.clone(), platforms })
+        self.push_top(ends, &top.bytes, &top.media_type, &top.digest)
+            .await?;
+        Ok(Outcome::Copied {
+            digest: top.digest.clone(),
+            platforms,
+        })
     }
 
     async fn copy_schema1(&self, ends: &Ends, top: &Manifest) -> Result<Outcome, CopyError> {
         let s1 = Schema1::parse(&top.bytes)?;
         let platform = s1.platform();
         if !self.options.filter.allows(&platform) {
-            return Ok(Outcome::NoMatchingPlatform { available: vec![platform.to_string()] });
+            return Ok(Outcome::NoMatchingPlatform {
+                available: vec![platform.to_string()],
+            });
         }
         let platforms = vec![platform.to_string()];
         // The converted digest depends on every layer's uncompressed digest, so "already
@@ -346,25 +494,42 @@ impl ImageCopier<'_> {
             }
         }
         if self.options.dry_run {
-            return Ok(Outcome::WouldCopy { digest: None, platforms });
+            return Ok(Outcome::WouldCopy {
+                digest: None,
+                platforms,
+            });
         }
         let blobs = ends.blobs(self.events);
         let mut layers = Vec::new();
         for digest in s1.layers() {
             let copied = blobs.copy(digest, None, true).await?;
             let diff_id = copied.diff_id.expect("asked for a diff id");
-            layers.push(ConvertedLayer { size: copied.size, diff_id });
+            layers.push(ConvertedLayer {
+                size: copied.size,
+                diff_id,
+            });
         }
         let (config, manifest) = s1.to_schema2(&layers)?;
         let config_digest = Digest::sha256_of(&config);
-        push_small_blob(&ends.dst, &ends.dst_repo, &config_digest, Bytes::from(config)).await?;
+        push_small_blob(
+            &ends.dst,
+            &ends.dst_repo,
+            &config_digest,
+            Bytes::from(config),
+        )
+        .await?;
         let manifest = Bytes::from(manifest);
         let digest = Digest::sha256_of(&manifest);
-        self.push_top(ends, &manifest, media::DOCKER_V2S2, &digest).await?;
+        self.push_top(ends, &manifest, media::DOCKER_V2S2, &digest)
+            .await?;
         Ok(Outcome::Copied { digest, platforms })
     }
 
-    async fn converted_layers_at(&self, ends: &Ends, tag: &str) -> Result<Option<Vec<Digest>>, CopyError> {
+    async fn converted_layers_at(
+        &self,
+        ends: &Ends,
+        tag: &str,
+    ) -> Result<Option<Vec<Digest>>, CopyError> {
         let manifest = match ends.dst.get_manifest(&ends.dst_repo, tag).await {
             Ok(m) if m.media_type == media::DOCKER_V2S2 => m,
             Ok(_) => return Ok(None),
@@ -380,7 +545,12 @@ impl ImageCopier<'_> {
 }
 
 /// Uploads a blob we built ourselves (a converted config) unless the registry has it.
-pub async fn push_small_blob(dst: &Registry, repo: &str, digest: &Digest, bytes: Bytes) -> Result<(), RegistryError> {
+pub async fn push_small_blob(
+    dst: &Registry,
+    repo: &str,
+    digest: &Digest,
+    bytes: Bytes,
+) -> Result<(), RegistryError> {
     if dst.blob_size(repo, digest).await?.is_some() {
         return Ok(());
     }
@@ -391,10 +561,20 @@ pub async fn push_small_blob(dst: &Registry, repo: &str, digest: &Digest, bytes:
                 BlobUpload::Mounted => Ok(()),
                 BlobUpload::Session(url) => {
                     let size = bytes.len() as u64;
-                    if dst.upload_monolithic(repo, url.clone(), digest, size, reqwest::Body::from(bytes.clone())).await? {
+                    if dst
+                        .upload_monolithic(
+                            repo,
+                            url.clone(),
+                            digest,
+                            size,
+                            reqwest::Body::from(bytes.clone()),
+                        )
+                        .await?
+                    {
                         Ok(())
                     } else {
-                        dst.upload_chunked(repo, url, digest, reqwest::Body::from(bytes.clone())).await
+                        dst.upload_chunked(repo, url, digest, reqwest::Body::from(bytes.clone()))
+                            .await
                     }
                 }
             }

@@ -16,13 +16,19 @@ pub struct Selection {
 
 /// `entries` are the index's descriptors with any missing platform details already filled.
 pub fn select(entries: &[Descriptor], filter: &PlatformFilter, provenance: bool) -> Selection {
-    let allowed = |d: &Descriptor| filter.allows(d.platform.as_ref().unwrap_or(&Platform::default()));
-    let images: Vec<&Descriptor> = entries.iter().filter(|d| !d.is_attestation() && allowed(d)).collect();
+    let allowed =
+        |d: &Descriptor| filter.allows(d.platform.as_ref().unwrap_or(&Platform::default()));
+    let images: Vec<&Descriptor> = entries
+        .iter()
+        .filter(|d| !d.is_attestation() && allowed(d))
+        .collect();
     let kept: Vec<Descriptor> = entries
         .iter()
         .filter(|d| {
             if d.is_attestation() {
-                provenance && d.attestation_subject().is_some_and(|s| images.iter().any(|i| i.digest == s))
+                provenance
+                    && d.attestation_subject()
+                        .is_some_and(|s| images.iter().any(|i| i.digest == s))
             } else {
                 allowed(d)
             }
@@ -43,13 +49,20 @@ pub fn merge(mut existing: Vec<Descriptor>, new: Vec<Descriptor>) -> Vec<Descrip
                     (Some(a), Some(b)) => a.same_as(b),
                     _ => false,
                 };
-            let same_attestation = e.is_attestation() && n.is_attestation() && e.annotations == n.annotations;
+            let same_attestation =
+                e.is_attestation() && n.is_attestation() && e.annotations == n.annotations;
             !(same_platform || same_attestation || e.digest == n.digest)
         });
         existing.push(n);
     }
-    let images: Vec<_> = existing.iter().filter(|d| !d.is_attestation()).map(|d| d.digest.clone()).collect();
-    existing.retain(|d| !d.is_attestation() || d.attestation_subject().is_some_and(|s| images.contains(&s)));
+    let images: Vec<_> = existing
+        .iter()
+        .filter(|d| !d.is_attestation())
+        .map(|d| d.digest.clone())
+        .collect();
+    existing.retain(|d| {
+        !d.is_attestation() || d.attestation_subject().is_some_and(|s| images.contains(&s))
+    });
     existing
 }
 
@@ -73,7 +86,9 @@ mod tests {
     fn entry(c: char, os: &str, arch: &str, variant: Option<&str>) -> Descriptor {
         Descriptor {
             media_type: media::OCI_MANIFEST.into(),
-            digest: format!("sha256:{}", c.to_string().repeat(64)).parse().unwrap(),
+            digest: format!("sha256:{}", c.to_string().repeat(64))
+                .parse()
+                .unwrap(),
             size: 100,
             urls: vec![],
             annotations: None,
@@ -86,8 +101,14 @@ mod tests {
     fn attestation(c: char, subject: &Descriptor) -> Descriptor {
         let mut a = entry(c, "unknown", "unknown", None);
         a.annotations = Some(BTreeMap::from([
-            ("vnd.docker.reference.digest".to_string(), subject.digest.to_string()),
-            ("vnd.docker.reference.type".to_string(), "attestation-manifest".to_string()),
+            (
+                "vnd.docker.reference.digest".to_string(),
+                subject.digest.to_string(),
+            ),
+            (
+                "vnd.docker.reference.type".to_string(),
+                "attestation-manifest".to_string(),
+            ),
         ]));
         a
     }
@@ -97,7 +118,11 @@ mod tests {
     }
 
     fn filter(arch: &[&str]) -> PlatformFilter {
-        PlatformFilter { arch: arch.iter().map(|s| s.to_string()).collect(), os: vec!["linux".into()], variant: vec![] }
+        PlatformFilter {
+            arch: arch.iter().map(|s| s.to_string()).collect(),
+            os: vec!["linux".into()],
+            variant: vec![],
+        }
     }
 
     #[test]
@@ -107,7 +132,13 @@ mod tests {
         let armv7 = entry('c', "linux", "arm", Some("v7"));
         let att_amd = attestation('d', &amd);
         let att_arm = attestation('e', &armv7);
-        let all = vec![amd.clone(), arm64.clone(), armv7.clone(), att_amd.clone(), att_arm.clone()];
+        let all = vec![
+            amd.clone(),
+            arm64.clone(),
+            armv7.clone(),
+            att_amd.clone(),
+            att_arm.clone(),
+        ];
 
         let s = select(&all, &filter(&["amd64", "arm64"]), true);
         assert_eq!(digests(&s.kept), "abd");
@@ -135,7 +166,10 @@ mod tests {
         let att_new = attestation('e', &arm64_new);
 
         // Same platform replaced (arm64 == arm64/v8); the stale attestation goes with it.
-        let merged = merge(vec![amd.clone(), arm64_old.clone(), att_old.clone()], vec![arm64_new.clone(), att_new.clone()]);
+        let merged = merge(
+            vec![amd.clone(), arm64_old.clone(), att_old.clone()],
+            vec![arm64_new.clone(), att_new.clone()],
+        );
         assert_eq!(digests(&merged), "afe");
 
         // Adding a platform keeps the others.
@@ -150,6 +184,10 @@ mod tests {
         let parsed: Index = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(parsed.media_type.as_deref(), Some(media::OCI_INDEX));
         assert_eq!(parsed.manifests.len(), 2);
-        assert!(String::from_utf8(bytes).unwrap().contains("\n  \"manifests\""));
+        assert!(
+            String::from_utf8(bytes)
+                .unwrap()
+                .contains("\n  \"manifests\"")
+        );
     }
 }

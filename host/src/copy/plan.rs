@@ -39,10 +39,17 @@ impl Overrides {
         let default_destination = nonempty(&self.destination_registry).unwrap_or(DOCKER_HUB);
         match &entry.line {
             Line::Default(r) => {
-                let destination = with_project(r.with_registry(default_destination), nonempty(&self.destination_project))?;
+                let destination = with_project(
+                    r.with_registry(default_destination),
+                    nonempty(&self.destination_project),
+                )?;
                 Ok((self.source(r)?, destination))
             }
-            Line::Mirror { source, destination, destination_registry_explicit } => {
+            Line::Mirror {
+                source,
+                destination,
+                destination_registry_explicit,
+            } => {
                 let destination = if *destination_registry_explicit {
                     destination.clone()
                 } else {
@@ -74,12 +81,21 @@ mod tests {
     #[test]
     fn overrides_table() {
         let text = "nginx:1.25\nquay.io/coreos/etcd:v3\nsrc.io/a/b:1 dst.io:5000/c/d v2\nrancher/x copy/x v3\n";
-        let d = Overrides { destination_registry: Some("reg:5000".into()), ..Default::default() };
+        let d = Overrides {
+            destination_registry: Some("reg:5000".into()),
+            ..Default::default()
+        };
         assert_eq!(
             pairs(text, &d),
             vec![
-                ("docker.io/library/nginx:1.25".into(), "reg:5000/library/nginx:1.25".into()),
-                ("quay.io/coreos/etcd:v3".into(), "reg:5000/coreos/etcd:v3".into()),
+                (
+                    "docker.io/library/nginx:1.25".into(),
+                    "reg:5000/library/nginx:1.25".into()
+                ),
+                (
+                    "quay.io/coreos/etcd:v3".into(),
+                    "reg:5000/coreos/etcd:v3".into()
+                ),
                 ("src.io/a/b:v2".into(), "dst.io:5000/c/d:v2".into()),
                 ("docker.io/rancher/x:v3".into(), "reg:5000/copy/x:v3".into()),
             ]
@@ -92,9 +108,15 @@ mod tests {
         };
         assert_eq!(
             pairs("nginx:1.25\n", &all),
-            vec![("mirror.local/cache/nginx:1.25".into(), "reg:5000/airgap/nginx:1.25".into())]
+            vec![(
+                "mirror.local/cache/nginx:1.25".into(),
+                "reg:5000/airgap/nginx:1.25".into()
+            )]
         );
         // No -d: Docker Hub, as Hangar does.
-        assert_eq!(pairs("quay.io/a/b:1\n", &Overrides::default())[0].1, "docker.io/a/b:1");
+        assert_eq!(
+            pairs("quay.io/a/b:1\n", &Overrides::default())[0].1,
+            "docker.io/a/b:1"
+        );
     }
 }

@@ -2,10 +2,10 @@
 //! Ctrl-C) stops jobs in flight and never starts the rest; every job still gets a result,
 //! in list order, so the failed list can be written completely.
 
+use futures_util::StreamExt as _;
 use std::fmt::Display;
 use std::future::Future;
 use std::time::Duration;
-use futures_util::StreamExt as _;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,7 +27,13 @@ impl Display for JobError {
 
 fn humantime(d: Duration) -> String {
     let s = d.as_secs();
-    if s >= 60 && s % 60 == 0 { format!("{}m", s / 60) } else if s > 0 { format!("{s}s") } else { format!("{d:?}") }
+    if s >= 60 && s.is_multiple_of(60) {
+        format!("{}m", s / 60)
+    } else if s > 0 {
+        format!("{s}s")
+    } else {
+        format!("{d:?}")
+    }
 }
 
 pub async fn run<T, O, E, F, Fut>(
@@ -56,7 +62,9 @@ where
                         Ok(r) => r.map_err(|e| JobError::Failed(e.to_string())),
                         Err(_) => Err(JobError::TimedOut(t)),
                     },
-                    None => job(i, item).await.map_err(|e| JobError::Failed(e.to_string())),
+                    None => job(i, item)
+                        .await
+                        .map_err(|e| JobError::Failed(e.to_string())),
                 }
             };
             let result = tokio::select! {
@@ -69,7 +77,10 @@ where
     while let Some((i, r)) = stream.next().await {
         results[i] = Some(r);
     }
-    results.into_iter().map(|r| r.unwrap_or(Err(JobError::Interrupted))).collect()
+    results
+        .into_iter()
+        .map(|r| r.unwrap_or(Err(JobError::Interrupted)))
+        .collect()
 }
 
 #[cfg(test)]
@@ -82,20 +93,29 @@ mod tests {
         let running = AtomicUsize::new(0);
         let peak = AtomicUsize::new(0);
         let cancel = CancellationToken::new();
-        let results = run(vec![30u64, 10, 500, 5], 2, Some(Duration::from_millis(200)), &cancel, |i, ms| {
-            let (running, peak) = (&running, &peak);
-            async move {
-                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
-                peak.fetch_max(now, Ordering::SeqCst);
-                tokio::time::sleep(Duration::from_millis(ms)).await;
-                running.fetch_sub(1, Ordering::SeqCst);
-                if i == 3 { Err("boom") } else { Ok(i) }
-            }
-        })
+        let results = run(
+            vec![30u64, 10, 500, 5],
+            2,
+            Some(Duration::from_millis(200)),
+            &cancel,
+            |i, ms| {
+                let (running, peak) = (&running, &peak);
+                async move {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    peak.fetch_max(now, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                    running.fetch_sub(1, Ordering::SeqCst);
+                    if i == 3 { Err("boom") } else { Ok(i) }
+                }
+            },
+        )
         .await;
         assert_eq!(results[0], Ok(0));
         assert_eq!(results[1], Ok(1));
-        assert_eq!(results[2], Err(JobError::TimedOut(Duration::from_millis(200))));
+        assert_eq!(
+            results[2],
+            Err(JobError::TimedOut(Duration::from_millis(200)))
+        );
         assert_eq!(results[3], Err(JobError::Failed("boom".into())));
         assert!(peak.load(Ordering::SeqCst) <= 2);
     }
@@ -116,6 +136,10 @@ mod tests {
         })
         .await;
         assert_eq!(results[0], Ok(0));
-        assert!(results[1..].iter().all(|r| *r == Err(JobError::Interrupted)));
+        assert!(
+            results[1..]
+                .iter()
+                .all(|r| *r == Err(JobError::Interrupted))
+        );
     }
 }

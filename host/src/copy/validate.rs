@@ -2,8 +2,8 @@
 //! Every source platform that passes the filter (attestations included with provenance)
 //! must be in the destination index, or the destination must be the very same manifest.
 
-use super::index;
 use super::image::CopyError;
+use super::index;
 use crate::image::manifest::{ConfigPlatform, ImageManifest, Index};
 use crate::image::media::{self, ManifestKind};
 use crate::image::platform::PlatformFilter;
@@ -26,14 +26,20 @@ pub async fn validate(
     destination: &Reference,
 ) -> Result<Verdict, CopyError> {
     let src = registries.get(source.registry()).await?;
-    let top = src.get_manifest(source.repository(), &source.manifest_reference()).await?;
+    let top = src
+        .get_manifest(source.repository(), &source.manifest_reference())
+        .await?;
     let kind = ManifestKind::from_media_type(&top.media_type)
         .ok_or_else(|| CopyError::UnsupportedMediaType(top.media_type.clone()))?;
     let dst = registries.get(destination.registry()).await?;
-    let dst_ref = destination.push_tag().unwrap_or_else(|| top.digest.to_string());
+    let dst_ref = destination
+        .push_tag()
+        .unwrap_or_else(|| top.digest.to_string());
     let found = match dst.get_manifest(destination.repository(), &dst_ref).await {
         Ok(m) => m,
-        Err(RegistryError::NotFound { .. }) => return Ok(Verdict::Fail("destination image does not exist".into())),
+        Err(RegistryError::NotFound { .. }) => {
+            return Ok(Verdict::Fail("destination image does not exist".into()));
+        }
         Err(e) => return Err(e.into()),
     };
     if found.digest == top.digest {
@@ -42,21 +48,30 @@ pub async fn validate(
     match kind {
         // Converted on copy, so only existence can be checked (as Hangar does).
         ManifestKind::Schema1 => Ok(Verdict::Pass),
-        ManifestKind::OciManifest | ManifestKind::DockerV2S2 => {
-            Ok(Verdict::Fail(format!("destination is {}, source is {}", found.digest, top.digest)))
-        }
+        ManifestKind::OciManifest | ManifestKind::DockerV2S2 => Ok(Verdict::Fail(format!(
+            "destination is {}, source is {}",
+            found.digest, top.digest
+        ))),
         ManifestKind::OciIndex | ManifestKind::DockerList => {
             let what = source.to_string();
-            let parsed: Index = serde_json::from_slice(&top.bytes)
-                .map_err(|e| CopyError::Malformed { what: what.clone(), message: e.to_string() })?;
+            let parsed: Index =
+                serde_json::from_slice(&top.bytes).map_err(|e| CopyError::Malformed {
+                    what: what.clone(),
+                    message: e.to_string(),
+                })?;
             let mut entries = parsed.manifests.clone();
             for entry in entries.iter_mut().filter(|e| !e.is_attestation()) {
                 if let Some(p) = entry.platform.as_mut().filter(|p| p.needs_config_details()) {
-                    let child = src.get_manifest(source.repository(), entry.digest.as_str()).await?;
+                    let child = src
+                        .get_manifest(source.repository(), entry.digest.as_str())
+                        .await?;
                     if let Ok(m) = serde_json::from_slice::<ImageManifest>(&child.bytes)
-                        && (m.config.media_type == media::DOCKER_CONFIG || m.config.media_type == media::OCI_CONFIG)
+                        && (m.config.media_type == media::DOCKER_CONFIG
+                            || m.config.media_type == media::OCI_CONFIG)
                     {
-                        let bytes = src.get_blob_bytes(source.repository(), &m.config.digest, 16 << 20).await?;
+                        let bytes = src
+                            .get_blob_bytes(source.repository(), &m.config.digest, 16 << 20)
+                            .await?;
                         if let Ok(c) = serde_json::from_slice::<ConfigPlatform>(&bytes) {
                             c.fill(p);
                         }
@@ -82,7 +97,11 @@ pub async fn validate(
                     _ => format!("attestation {}", d.digest),
                 })
                 .collect();
-            if missing.is_empty() { Ok(Verdict::Pass) } else { Ok(Verdict::Fail(format!("missing {}", missing.join(", ")))) }
+            if missing.is_empty() {
+                Ok(Verdict::Pass)
+            } else {
+                Ok(Verdict::Fail(format!("missing {}", missing.join(", "))))
+            }
         }
     }
 }

@@ -60,7 +60,8 @@ impl<S> VerifyingStream<S> {
         progress: Box<dyn Fn(u64) + Send + Sync>,
     ) -> (Self, Arc<Mutex<Verdict>>) {
         let verdict = Arc::new(Mutex::new(Verdict::default()));
-        let diff = want_diff_id.then(|| DiffIdHasher(flate2::write::GzDecoder::new(HashWriter(Sha256::new()))));
+        let diff = want_diff_id
+            .then(|| DiffIdHasher(flate2::write::GzDecoder::new(HashWriter(Sha256::new()))));
         let stream = VerifyingStream {
             inner,
             what,
@@ -88,7 +89,11 @@ impl<S> VerifyingStream<S> {
         if let Some(n) = self.expected_size
             && n != self.seen
         {
-            return Err(RegistryError::SizeMismatch { what: self.what.clone(), expected: n, actual: self.seen });
+            return Err(RegistryError::SizeMismatch {
+                what: self.what.clone(),
+                expected: n,
+                actual: self.seen,
+            });
         }
         let actual = Digest::from_sha256(&self.hasher.take().expect("finished once").finalize());
         if actual != self.expected {
@@ -129,7 +134,10 @@ where
         match Pin::new(&mut self.inner).poll_next(cx) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Some(Err(e))) => {
-                let error = RegistryError::Transfer { what: self.what.clone(), message: e.to_string() };
+                let error = RegistryError::Transfer {
+                    what: self.what.clone(),
+                    message: e.to_string(),
+                };
                 self.fail(error)
             }
             Poll::Ready(Some(Ok(chunk))) => {
@@ -137,14 +145,24 @@ where
                 if let Some(n) = self.expected_size
                     && self.seen > n
                 {
-                    let error = RegistryError::SizeMismatch { what: self.what.clone(), expected: n, actual: self.seen };
+                    let error = RegistryError::SizeMismatch {
+                        what: self.what.clone(),
+                        expected: n,
+                        actual: self.seen,
+                    };
                     return self.fail(error);
                 }
-                self.hasher.as_mut().expect("hasher lives until finish").update(&chunk);
+                self.hasher
+                    .as_mut()
+                    .expect("hasher lives until finish")
+                    .update(&chunk);
                 if let Some(diff) = self.diff.as_mut()
                     && let Err(e) = diff.0.write_all(&chunk)
                 {
-                    let error = RegistryError::Protocol { what: self.what.clone(), message: format!("layer is not valid gzip: {e}") };
+                    let error = RegistryError::Protocol {
+                        what: self.what.clone(),
+                        message: format!("layer is not valid gzip: {e}"),
+                    };
                     return self.fail(error);
                 }
                 (self.progress)(chunk.len() as u64);
@@ -173,8 +191,15 @@ mod tests {
     use super::*;
     use futures_util::StreamExt as _;
 
-    fn chunks(parts: &[&'static [u8]]) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Unpin {
-        futures_util::stream::iter(parts.iter().map(|p| Ok(Bytes::from_static(p))).collect::<Vec<_>>())
+    fn chunks(
+        parts: &[&'static [u8]],
+    ) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Unpin {
+        futures_util::stream::iter(
+            parts
+                .iter()
+                .map(|p| Ok(Bytes::from_static(p)))
+                .collect::<Vec<_>>(),
+        )
     }
 
     async fn drain(
@@ -182,13 +207,25 @@ mod tests {
         digest: Digest,
         size: Option<u64>,
     ) -> (Vec<Result<Bytes, std::io::Error>>, Arc<Mutex<Verdict>>) {
-        let (s, v) = VerifyingStream::new(chunks(parts), "blob".into(), digest, size, false, Box::new(|_| {}));
+        let (s, v) = VerifyingStream::new(
+            chunks(parts),
+            "blob".into(),
+            digest,
+            size,
+            false,
+            Box::new(|_| {}),
+        );
         (s.collect().await, v)
     }
 
     #[tokio::test]
     async fn passes_good_bytes() {
-        let (items, v) = drain(&[b"hello ", b"world"], Digest::sha256_of(b"hello world"), Some(11)).await;
+        let (items, v) = drain(
+            &[b"hello ", b"world"],
+            Digest::sha256_of(b"hello world"),
+            Some(11),
+        )
+        .await;
         assert_eq!(items.len(), 2);
         assert!(items.iter().all(|i| i.is_ok()));
         assert_eq!(v.lock().unwrap().verified_size, Some(11));
@@ -196,25 +233,50 @@ mod tests {
 
     #[tokio::test]
     async fn withholds_last_chunk_of_wrong_bytes() {
-        let (items, v) = drain(&[b"hello ", b"WORLD"], Digest::sha256_of(b"hello world"), Some(11)).await;
+        let (items, v) = drain(
+            &[b"hello ", b"WORLD"],
+            Digest::sha256_of(b"hello world"),
+            Some(11),
+        )
+        .await;
         assert_eq!(items.len(), 2);
         assert!(items[0].is_ok());
-        assert!(items[1].is_err(), "the final wrong chunk must never be delivered");
-        assert!(matches!(v.lock().unwrap().error, Some(RegistryError::DigestMismatch { .. })));
+        assert!(
+            items[1].is_err(),
+            "the final wrong chunk must never be delivered"
+        );
+        assert!(matches!(
+            v.lock().unwrap().error,
+            Some(RegistryError::DigestMismatch { .. })
+        ));
     }
 
     #[tokio::test]
     async fn catches_truncation_and_overrun() {
         let (items, v) = drain(&[b"hello"], Digest::sha256_of(b"hello world"), Some(11)).await;
         assert!(items.last().unwrap().is_err());
-        assert!(matches!(v.lock().unwrap().error, Some(RegistryError::SizeMismatch { actual: 5, .. })));
-        let (items, v) = drain(&[b"hello world!!"], Digest::sha256_of(b"hello world"), Some(11)).await;
+        assert!(matches!(
+            v.lock().unwrap().error,
+            Some(RegistryError::SizeMismatch { actual: 5, .. })
+        ));
+        let (items, v) = drain(
+            &[b"hello world!!"],
+            Digest::sha256_of(b"hello world"),
+            Some(11),
+        )
+        .await;
         assert!(items[0].is_err());
-        assert!(matches!(v.lock().unwrap().error, Some(RegistryError::SizeMismatch { .. })));
+        assert!(matches!(
+            v.lock().unwrap().error,
+            Some(RegistryError::SizeMismatch { .. })
+        ));
         // Unknown size: checked at the end.
         let (items, v) = drain(&[b"hello world"], Digest::sha256_of(b"hello"), None).await;
         assert!(items.last().unwrap().is_err());
-        assert!(matches!(v.lock().unwrap().error, Some(RegistryError::DigestMismatch { .. })));
+        assert!(matches!(
+            v.lock().unwrap().error,
+            Some(RegistryError::DigestMismatch { .. })
+        ));
     }
 
     #[tokio::test]
@@ -224,7 +286,14 @@ mod tests {
         enc.write_all(&raw).unwrap();
         let gz: &'static [u8] = Box::leak(enc.finish().unwrap().into_boxed_slice());
         let parts = [gz];
-        let (s, v) = VerifyingStream::new(chunks(&parts), "l".into(), Digest::sha256_of(gz), None, true, Box::new(|_| {}));
+        let (s, v) = VerifyingStream::new(
+            chunks(&parts),
+            "l".into(),
+            Digest::sha256_of(gz),
+            None,
+            true,
+            Box::new(|_| {}),
+        );
         let items: Vec<_> = s.collect().await;
         assert!(items.iter().all(|i| i.is_ok()));
         assert_eq!(v.lock().unwrap().diff_id, Some(Digest::sha256_of(&raw)));

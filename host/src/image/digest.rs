@@ -47,7 +47,9 @@ impl FromStr for Digest {
             "sha512" => 128,
             _ => return Err(InvalidDigest(s.into())),
         };
-        let lower_hex = hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        let lower_hex = hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
         if hex.len() != len || !lower_hex {
             return Err(InvalidDigest(s.into()));
         }

@@ -39,7 +39,11 @@ pub struct Warning {
 
 impl std::fmt::Display for Warning {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "image list line {}: {:?}: {}", self.line_no, self.text, self.reason)
+        write!(
+            f,
+            "image list line {}: {:?}: {}",
+            self.line_no, self.text, self.reason
+        )
     }
 }
 
@@ -67,12 +71,22 @@ pub fn parse(text: &str, formats: Formats) -> ImageList {
         let parsed = match fields.len() {
             3 if formats == Formats::DefaultAndMirror => parse_mirror(&fields),
             3 => Err("mirror-format lines (SOURCE DEST TAG) are only accepted by `mirror`".into()),
-            1 => Reference::parse(line).map(Line::Default).map_err(|e| e.to_string()),
+            1 => Reference::parse(line)
+                .map(Line::Default)
+                .map_err(|e| e.to_string()),
             _ => Err("invalid format".into()),
         };
         match parsed {
-            Ok(line_kind) => list.entries.push(Entry { line_no, text: line.to_string(), line: line_kind }),
-            Err(reason) => list.warnings.push(Warning { line_no, text: line.to_string(), reason }),
+            Ok(line_kind) => list.entries.push(Entry {
+                line_no,
+                text: line.to_string(),
+                line: line_kind,
+            }),
+            Err(reason) => list.warnings.push(Warning {
+                line_no,
+                text: line.to_string(),
+                reason,
+            }),
         }
     }
     list
@@ -90,9 +104,14 @@ fn parse_mirror(fields: &[&str]) -> Result<Line, String> {
     let source = source.with_tag(tag.clone()).with_digest(digest.clone());
     let destination = Reference::parse(dst).map_err(|e| format!("destination: {e}"))?;
     let destination = destination.with_tag(tag).with_digest(digest);
-    let destination_registry_explicit =
-        dst.split_once('/').is_some_and(|(first, _)| looks_like_host(first));
-    Ok(Line::Mirror { source, destination, destination_registry_explicit })
+    let destination_registry_explicit = dst
+        .split_once('/')
+        .is_some_and(|(first, _)| looks_like_host(first));
+    Ok(Line::Mirror {
+        source,
+        destination,
+        destination_registry_explicit,
+    })
 }
 
 #[cfg(test)]
@@ -131,7 +150,11 @@ mod tests {
         assert_eq!(list.entries[0].text, "nginx");
         let warned: Vec<usize> = list.warnings.iter().map(|w| w.line_no).collect();
         assert_eq!(warned, vec![10, 11]);
-        assert!(list.warnings[0].to_string().starts_with("image list line 10: \"TEST INVALID IMAGE LIST LINE\""));
+        assert!(
+            list.warnings[0]
+                .to_string()
+                .starts_with("image list line 10: \"TEST INVALID IMAGE LIST LINE\"")
+        );
     }
 
     #[test]
@@ -146,7 +169,11 @@ mod tests {
         let list = parse(&text, Formats::DefaultAndMirror);
         assert_eq!(list.entries.len(), 3);
         match &list.entries[0].line {
-            Line::Mirror { source, destination, destination_registry_explicit } => {
+            Line::Mirror {
+                source,
+                destination,
+                destination_registry_explicit,
+            } => {
                 assert_eq!(source.to_string(), "docker.io/rancher/rancher:v2.8.0");
                 assert_eq!(destination.to_string(), "my.reg:5000/mirror/rancher:v2.8.0");
                 assert!(destination_registry_explicit);
@@ -154,7 +181,11 @@ mod tests {
             other => panic!("{other:?}"),
         }
         match &list.entries[1].line {
-            Line::Mirror { destination, destination_registry_explicit, .. } => {
+            Line::Mirror {
+                destination,
+                destination_registry_explicit,
+                ..
+            } => {
                 assert_eq!(destination.to_string(), "docker.io/library/nginx-copy:1.25");
                 assert!(!destination_registry_explicit);
             }
@@ -168,9 +199,16 @@ mod tests {
             other => panic!("{other:?}"),
         }
         // A tab-separated line is one field with whitespace: invalid, as in Hangar.
-        assert_eq!(list.warnings.iter().map(|w| w.line_no).collect::<Vec<_>>(), vec![4, 5]);
+        assert_eq!(
+            list.warnings.iter().map(|w| w.line_no).collect::<Vec<_>>(),
+            vec![4, 5]
+        );
         let only_default = parse(&text, Formats::DefaultOnly);
         assert!(only_default.entries.is_empty());
-        assert!(only_default.warnings[0].reason.contains("only accepted by `mirror`"));
+        assert!(
+            only_default.warnings[0]
+                .reason
+                .contains("only accepted by `mirror`")
+        );
     }
 }

@@ -141,7 +141,10 @@ mod tests {
         assert_eq!(idx.manifests.len(), 2);
         assert!(!idx.manifests[0].is_attestation());
         assert!(idx.manifests[1].is_attestation());
-        assert_eq!(idx.manifests[1].attestation_subject(), Some(idx.manifests[0].digest.clone()));
+        assert_eq!(
+            idx.manifests[1].attestation_subject(),
+            Some(idx.manifests[0].digest.clone())
+        );
         let again = serde_json::to_value(&idx.manifests[0]).unwrap();
         assert_eq!(again["x-extra"], 1);
         assert_eq!(again["platform"]["variant"], "v7");
@@ -149,8 +152,10 @@ mod tests {
 
     #[test]
     fn config_fills_only_missing_fields() {
-        let cfg: ConfigPlatform =
-            serde_json::from_str(r#"{"architecture":"arm","os":"linux","variant":"v7","rootfs":{}}"#).unwrap();
+        let cfg: ConfigPlatform = serde_json::from_str(
+            r#"{"architecture":"arm","os":"linux","variant":"v7","rootfs":{}}"#,
+        )
+        .unwrap();
         let mut p = Platform::new("linux", "arm", None);
         cfg.fill(&mut p);
         assert_eq!(p.variant.as_deref(), Some("v7"));

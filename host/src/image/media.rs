@@ -12,8 +12,14 @@ pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 pub const OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
 
 /// Every manifest type we can copy, in the order registries should prefer them.
-pub const ACCEPTED_MANIFESTS: &[&str] =
-    &[OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_V2S2, DOCKER_V2S1_SIGNED, DOCKER_V2S1];
+pub const ACCEPTED_MANIFESTS: &[&str] = &[
+    OCI_INDEX,
+    DOCKER_LIST,
+    OCI_MANIFEST,
+    DOCKER_V2S2,
+    DOCKER_V2S1_SIGNED,
+    DOCKER_V2S1,
+];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ManifestKind {
@@ -50,7 +56,14 @@ pub fn sniff(body: &[u8]) -> Option<String> {
     }
     if v.get("schemaVersion").and_then(|s| s.as_u64()) == Some(1) {
         let signed = v.get("signatures").is_some();
-        return Some(if signed { DOCKER_V2S1_SIGNED } else { DOCKER_V2S1 }.into());
+        return Some(
+            if signed {
+                DOCKER_V2S1_SIGNED
+            } else {
+                DOCKER_V2S1
+            }
+            .into(),
+        );
     }
     if v.get("manifests").is_some() {
         return Some(OCI_INDEX.into());
@@ -66,7 +79,12 @@ pub fn sniff(body: &[u8]) -> Option<String> {
 pub fn resolve(content_type: Option<&str>, body: &[u8]) -> Option<String> {
     let header = content_type
         .map(|c| c.split(';').next().unwrap_or("").trim().to_string())
-        .filter(|c| !c.is_empty() && c != "application/json" && c != "text/plain" && c != "application/octet-stream");
+        .filter(|c| {
+            !c.is_empty()
+                && c != "application/json"
+                && c != "text/plain"
+                && c != "application/octet-stream"
+        });
     header.or_else(|| sniff(body))
 }
 
@@ -77,19 +95,44 @@ mod tests {
     #[test]
     fn sniffing_table() {
         let cases: [(&str, Option<&str>); 6] = [
-            (r#"{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json"}"#, Some(DOCKER_V2S2)),
+            (
+                r#"{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json"}"#,
+                Some(DOCKER_V2S2),
+            ),
             (r#"{"schemaVersion":2,"manifests":[]}"#, Some(OCI_INDEX)),
-            (r#"{"schemaVersion":2,"config":{},"layers":[]}"#, Some(OCI_MANIFEST)),
-            (r#"{"schemaVersion":1,"fsLayers":[],"signatures":[]}"#, Some(DOCKER_V2S1_SIGNED)),
+            (
+                r#"{"schemaVersion":2,"config":{},"layers":[]}"#,
+                Some(OCI_MANIFEST),
+            ),
+            (
+                r#"{"schemaVersion":1,"fsLayers":[],"signatures":[]}"#,
+                Some(DOCKER_V2S1_SIGNED),
+            ),
             (r#"{"schemaVersion":1,"fsLayers":[]}"#, Some(DOCKER_V2S1)),
             ("not json", None),
         ];
         for (body, want) in cases {
             assert_eq!(sniff(body.as_bytes()).as_deref(), want, "{body}");
         }
-        assert_eq!(resolve(Some("application/json; charset=utf-8"), br#"{"manifests":[]}"#).as_deref(), Some(OCI_INDEX));
-        assert_eq!(resolve(Some(OCI_MANIFEST), b"{}").as_deref(), Some(OCI_MANIFEST));
-        assert_eq!(ManifestKind::from_media_type(DOCKER_V2S1_SIGNED), Some(ManifestKind::Schema1));
-        assert_eq!(ManifestKind::from_media_type("application/vnd.cncf.helm.config.v1+json"), None);
+        assert_eq!(
+            resolve(
+                Some("application/json; charset=utf-8"),
+                br#"{"manifests":[]}"#
+            )
+            .as_deref(),
+            Some(OCI_INDEX)
+        );
+        assert_eq!(
+            resolve(Some(OCI_MANIFEST), b"{}").as_deref(),
+            Some(OCI_MANIFEST)
+        );
+        assert_eq!(
+            ManifestKind::from_media_type(DOCKER_V2S1_SIGNED),
+            Some(ManifestKind::Schema1)
+        );
+        assert_eq!(
+            ManifestKind::from_media_type("application/vnd.cncf.helm.config.v1+json"),
+            None
+        );
     }
 }

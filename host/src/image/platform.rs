@@ -12,7 +12,11 @@ pub struct Platform {
     pub architecture: String,
     #[serde(default)]
     pub os: String,
-    #[serde(rename = "os.version", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "os.version",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub os_version: Option<String>,
     #[serde(rename = "os.features", default, skip_serializing_if = "Vec::is_empty")]
     pub os_features: Vec<String>,
@@ -87,7 +91,13 @@ impl PlatformFilter {
     }
 
     pub fn describe(&self) -> String {
-        let list = |v: &[String]| if v.is_empty() { "*".into() } else { v.join(",") };
+        let list = |v: &[String]| {
+            if v.is_empty() {
+                "*".into()
+            } else {
+                v.join(",")
+            }
+        };
         let mut s = format!("arch [{}], os [{}]", list(&self.arch), list(&self.os));
         if !self.variant.is_empty() {
             s.push_str(&format!(", variant [{}]", list(&self.variant)));
@@ -102,7 +112,11 @@ mod tests {
 
     fn filter(arch: &[&str], os: &[&str], variant: &[&str]) -> PlatformFilter {
         let v = |x: &[&str]| x.iter().map(|s| s.to_string()).collect();
-        PlatformFilter { arch: v(arch), os: v(os), variant: v(variant) }
+        PlatformFilter {
+            arch: v(arch),
+            os: v(os),
+            variant: v(variant),
+        }
     }
 
     #[test]
@@ -114,10 +128,26 @@ mod tests {
             (Platform::new("linux", "arm", Some("v7")), &default, false),
             (Platform::new("windows", "amd64", None), &default, false),
             (Platform::new("", "amd64", None), &default, true),
-            (Platform::new("linux", "arm", Some("v7")), &filter(&["arm"], &[], &["v7"]), true),
-            (Platform::new("linux", "arm", Some("v6")), &filter(&["arm"], &[], &["v7"]), false),
-            (Platform::new("linux", "arm", None), &filter(&["arm"], &[], &["v7"]), true),
-            (Platform::new("linux", "s390x", None), &filter(&[], &[], &[]), true),
+            (
+                Platform::new("linux", "arm", Some("v7")),
+                &filter(&["arm"], &[], &["v7"]),
+                true,
+            ),
+            (
+                Platform::new("linux", "arm", Some("v6")),
+                &filter(&["arm"], &[], &["v7"]),
+                false,
+            ),
+            (
+                Platform::new("linux", "arm", None),
+                &filter(&["arm"], &[], &["v7"]),
+                true,
+            ),
+            (
+                Platform::new("linux", "s390x", None),
+                &filter(&[], &[], &[]),
+                true,
+            ),
         ];
         for (p, f, want) in cases {
             assert_eq!(f.allows(&p), want, "{p} with {f:?}");
@@ -128,12 +158,21 @@ mod tests {
     fn same_platform_rules() {
         let arm64 = Platform::new("linux", "arm64", None);
         assert!(arm64.same_as(&Platform::new("linux", "arm64", Some("v8"))));
-        assert!(!Platform::new("linux", "arm", Some("v7")).same_as(&Platform::new("linux", "arm", Some("v6"))));
+        assert!(
+            !Platform::new("linux", "arm", Some("v7")).same_as(&Platform::new(
+                "linux",
+                "arm",
+                Some("v6")
+            ))
+        );
         let mut win = Platform::new("windows", "amd64", None);
         assert!(win.needs_config_details());
         win.os_version = Some("10.0.17763.1234".into());
         assert!(!win.needs_config_details());
         assert!(Platform::new("linux", "arm", None).needs_config_details());
-        assert_eq!(Platform::new("linux", "arm", Some("v7")).to_string(), "linux/arm/v7");
+        assert_eq!(
+            Platform::new("linux", "arm", Some("v7")).to_string(),
+            "linux/arm/v7"
+        );
     }
 }

@@ -21,7 +21,9 @@ pub struct Reference {
 pub enum ReferenceError {
     #[error("empty image reference")]
     Empty,
-    #[error("invalid repository name {0:?}: path components must be lowercase letters, digits and separators")]
+    #[error(
+        "invalid repository name {0:?}: path components must be lowercase letters, digits and separators"
+    )]
     Repository(String),
     #[error("invalid tag {0:?}")]
     Tag(String),
@@ -68,7 +70,8 @@ fn valid_tag(t: &str) -> bool {
     !b.is_empty()
         && b.len() <= 128
         && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
-        && b.iter().all(|&x| x.is_ascii_alphanumeric() || matches!(x, b'_' | b'.' | b'-'))
+        && b.iter()
+            .all(|&x| x.is_ascii_alphanumeric() || matches!(x, b'_' | b'.' | b'-'))
 }
 
 fn normalize_registry(registry: &str) -> String {
@@ -104,7 +107,9 @@ impl Reference {
             return Err(ReferenceError::Tag(t.to_string()));
         }
         let (registry, repository) = match name.split_once('/') {
-            Some((first, rest)) if looks_like_host(first) => (normalize_registry(first), rest.to_string()),
+            Some((first, rest)) if looks_like_host(first) => {
+                (normalize_registry(first), rest.to_string())
+            }
             _ => (DOCKER_HUB.to_string(), name.to_string()),
         };
         let reference = Reference::new(&registry, &repository, tag.map(str::to_string), digest)?;
@@ -133,7 +138,12 @@ impl Reference {
         } else {
             repository.to_string()
         };
-        Ok(Reference { registry, repository, tag, digest })
+        Ok(Reference {
+            registry,
+            repository,
+            tag,
+            digest,
+        })
     }
 
     pub fn registry(&self) -> &str {
@@ -142,7 +152,11 @@ impl Reference {
 
     /// The host:port requests go to (Docker Hub's API lives on another name).
     pub fn api_host(&self) -> &str {
-        if self.registry == DOCKER_HUB { DOCKER_HUB_API } else { &self.registry }
+        if self.registry == DOCKER_HUB {
+            DOCKER_HUB_API
+        } else {
+            &self.registry
+        }
     }
 
     pub fn repository(&self) -> &str {
@@ -184,12 +198,25 @@ impl Reference {
 
     pub fn with_registry(&self, registry: &str) -> Reference {
         // Re-validate through `new` so Docker Hub's `library/` rule applies to the new home too.
-        Reference::new(registry, &self.repository, self.tag.clone(), self.digest.clone())
-            .unwrap_or_else(|_| Reference { registry: normalize_registry(registry), ..self.clone() })
+        Reference::new(
+            registry,
+            &self.repository,
+            self.tag.clone(),
+            self.digest.clone(),
+        )
+        .unwrap_or_else(|_| Reference {
+            registry: normalize_registry(registry),
+            ..self.clone()
+        })
     }
 
     pub fn with_repository(&self, repository: &str) -> Result<Reference, ReferenceError> {
-        Reference::new(&self.registry, repository, self.tag.clone(), self.digest.clone())
+        Reference::new(
+            &self.registry,
+            repository,
+            self.tag.clone(),
+            self.digest.clone(),
+        )
     }
 
     /// Replaces the project (first path segment); a one-segment repository gains one.
@@ -202,16 +229,26 @@ impl Reference {
     }
 
     pub fn with_tag(&self, tag: Option<String>) -> Reference {
-        Reference { tag, ..self.clone() }
+        Reference {
+            tag,
+            ..self.clone()
+        }
     }
 
     pub fn with_digest(&self, digest: Option<Digest>) -> Reference {
-        Reference { digest, ..self.clone() }
+        Reference {
+            digest,
+            ..self.clone()
+        }
     }
 
     /// The same repository addressed by a digest (for child manifests of an index).
     pub fn at_digest(&self, digest: &Digest) -> Reference {
-        Reference { tag: None, digest: Some(digest.clone()), ..self.clone() }
+        Reference {
+            tag: None,
+            digest: Some(digest.clone()),
+            ..self.clone()
+        }
     }
 
     /// `registry/repository` without tag or digest.
@@ -249,17 +286,60 @@ mod tests {
     #[test]
     fn parse_table() {
         let a = d('a');
-        let cases: Vec<(&str, &str, &str, Option<&str>, Option<&str>)> = vec![
+        type Case<'a> = (&'a str, &'a str, &'a str, Option<&'a str>, Option<&'a str>);
+        let cases: Vec<Case> = vec![
             ("nginx", "docker.io", "library/nginx", None, None),
-            ("nginx:1.22", "docker.io", "library/nginx", Some("1.22"), None),
+            (
+                "nginx:1.22",
+                "docker.io",
+                "library/nginx",
+                Some("1.22"),
+                None,
+            ),
             ("library/nginx", "docker.io", "library/nginx", None, None),
-            ("docker.io/nginx:1.22", "docker.io", "library/nginx", Some("1.22"), None),
-            ("index.docker.io/rancher/rancher:v2.8.0", "docker.io", "rancher/rancher", Some("v2.8.0"), None),
-            ("rancher/rancher", "docker.io", "rancher/rancher", None, None),
-            ("127.0.0.1:5000/foo/bar/abc:latest", "127.0.0.1:5000", "foo/bar/abc", Some("latest"), None),
+            (
+                "docker.io/nginx:1.22",
+                "docker.io",
+                "library/nginx",
+                Some("1.22"),
+                None,
+            ),
+            (
+                "index.docker.io/rancher/rancher:v2.8.0",
+                "docker.io",
+                "rancher/rancher",
+                Some("v2.8.0"),
+                None,
+            ),
+            (
+                "rancher/rancher",
+                "docker.io",
+                "rancher/rancher",
+                None,
+                None,
+            ),
+            (
+                "127.0.0.1:5000/foo/bar/abc:latest",
+                "127.0.0.1:5000",
+                "foo/bar/abc",
+                Some("latest"),
+                None,
+            ),
             ("localhost/foo", "localhost", "foo", None, None),
-            ("localhost:5000/nginx", "localhost:5000", "nginx", None, None),
-            ("reg.io/a/b/c/img:v1", "reg.io", "a/b/c/img", Some("v1"), None),
+            (
+                "localhost:5000/nginx",
+                "localhost:5000",
+                "nginx",
+                None,
+                None,
+            ),
+            (
+                "reg.io/a/b/c/img:v1",
+                "reg.io",
+                "a/b/c/img",
+                Some("v1"),
+                None,
+            ),
             ("quay.io/coreos/etcd@", "", "", None, None),
         ];
         for (input, reg, repo, tag, dig) in cases {
@@ -280,14 +360,25 @@ mod tests {
         assert_eq!(r.manifest_reference(), a);
         assert_eq!(r.push_tag(), None);
         let r = Reference::parse(&format!("reg.io:5000/a/b:v1@{a}")).unwrap();
-        assert_eq!((r.tag(), r.digest().unwrap().as_str()), (Some("v1"), a.as_str()));
+        assert_eq!(
+            (r.tag(), r.digest().unwrap().as_str()),
+            (Some("v1"), a.as_str())
+        );
         assert_eq!(r.manifest_reference(), a);
         assert_eq!(r.to_string(), format!("reg.io:5000/a/b:v1@{a}"));
     }
 
     #[test]
     fn rejects_bad_input() {
-        for bad in ["", "UPPER/case", "a//b", "nginx:bad tag", "nginx:-x", "-nginx", "nginx@sha256:zz"] {
+        for bad in [
+            "",
+            "UPPER/case",
+            "a//b",
+            "nginx:bad tag",
+            "nginx:-x",
+            "-nginx",
+            "nginx@sha256:zz",
+        ] {
             assert!(Reference::parse(bad).is_err(), "{bad:?} should fail");
         }
     }
@@ -310,7 +401,9 @@ mod tests {
         let r = Reference::parse("localhost:5000/nginx").unwrap();
         assert_eq!(r.project(), None);
         assert_eq!(r.with_project("p").unwrap().repository(), "p/nginx");
-        let moved = Reference::parse("reg.io/nginx").unwrap().with_registry("docker.io");
+        let moved = Reference::parse("reg.io/nginx")
+            .unwrap()
+            .with_registry("docker.io");
         assert_eq!(moved.repository(), "library/nginx");
     }
 }

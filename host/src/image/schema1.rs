@@ -79,7 +79,8 @@ pub struct Schema1 {
 
 impl Schema1 {
     pub fn parse(body: &[u8]) -> Result<Schema1, Schema1Error> {
-        let raw: Raw = serde_json::from_slice(body).map_err(|e| Schema1Error::Malformed(e.to_string()))?;
+        let raw: Raw =
+            serde_json::from_slice(body).map_err(|e| Schema1Error::Malformed(e.to_string()))?;
         if raw.fs_layers.is_empty() || raw.fs_layers.len() != raw.history.len() {
             return Err(if raw.fs_layers.is_empty() {
                 Schema1Error::NoLayers
@@ -100,7 +101,12 @@ impl Schema1 {
             }
             history.push(compat);
         }
-        Ok(Schema1 { top_config, history, blob_sums, architecture: raw.architecture })
+        Ok(Schema1 {
+            top_config,
+            history,
+            blob_sums,
+            architecture: raw.architecture,
+        })
     }
 
     /// The layers that become schema2 layers (throwaway layers dropped), oldest first.
@@ -109,12 +115,19 @@ impl Schema1 {
     }
 
     pub fn platform(&self) -> Platform {
-        let os = self.history.last().and_then(|h| h.os.clone()).unwrap_or_else(|| "linux".into());
+        let os = self
+            .history
+            .last()
+            .and_then(|h| h.os.clone())
+            .unwrap_or_else(|| "linux".into());
         Platform::new(&os, &self.architecture, None)
     }
 
     /// Builds the schema2 config and manifest bytes from what the copy learnt of each layer.
-    pub fn to_schema2(&self, layers: &[ConvertedLayer]) -> Result<(Vec<u8>, Vec<u8>), Schema1Error> {
+    pub fn to_schema2(
+        &self,
+        layers: &[ConvertedLayer],
+    ) -> Result<(Vec<u8>, Vec<u8>), Schema1Error> {
         if layers.len() != self.blob_sums.len() {
             return Err(Schema1Error::Malformed(format!(
                 "{} layers converted, {} expected",
@@ -137,7 +150,11 @@ impl Schema1 {
                 if let Some(a) = h.author.as_ref().filter(|a| !a.is_empty()) {
                     item.insert("author".into(), json!(a));
                 }
-                let created_by = h.container_config.as_ref().and_then(|c| c.cmd.as_ref()).map(|c| c.join(" "));
+                let created_by = h
+                    .container_config
+                    .as_ref()
+                    .and_then(|c| c.cmd.as_ref())
+                    .map(|c| c.join(" "));
                 if let Some(cb) = created_by.filter(|c| !c.is_empty()) {
                     item.insert("created_by".into(), json!(cb));
                 }
@@ -151,11 +168,15 @@ impl Schema1 {
             })
             .collect();
         let diff_ids: Vec<&str> = layers.iter().map(|l| l.diff_id.as_str()).collect();
-        config.insert("rootfs".into(), json!({"type": "layers", "diff_ids": diff_ids}));
+        config.insert(
+            "rootfs".into(),
+            json!({"type": "layers", "diff_ids": diff_ids}),
+        );
         config.insert("history".into(), Value::Array(history));
         // Sorted keys, like Go's encoding of a map, so the result is stable.
         let sorted: std::collections::BTreeMap<String, Value> = config.into_iter().collect();
-        let config_bytes = serde_json::to_vec(&sorted).map_err(|e| Schema1Error::Malformed(e.to_string()))?;
+        let config_bytes =
+            serde_json::to_vec(&sorted).map_err(|e| Schema1Error::Malformed(e.to_string()))?;
         let manifest = json!({
             "schemaVersion": 2,
             "mediaType": DOCKER_V2S2,
@@ -170,8 +191,8 @@ impl Schema1 {
                 "digest": d,
             })).collect::<Vec<_>>(),
         });
-        let manifest_bytes =
-            serde_json::to_vec_pretty(&manifest).map_err(|e| Schema1Error::Malformed(e.to_string()))?;
+        let manifest_bytes = serde_json::to_vec_pretty(&manifest)
+            .map_err(|e| Schema1Error::Malformed(e.to_string()))?;
         Ok((config_bytes, manifest_bytes))
     }
 }
@@ -195,19 +216,35 @@ mod tests {
             "history": [{"v1Compatibility": top}, {"v1Compatibility": mid}, {"v1Compatibility": base}],
         });
         let s1 = Schema1::parse(body.to_string().as_bytes()).unwrap();
-        assert_eq!(s1.layers().iter().map(|x| x.as_str()).collect::<Vec<_>>(), vec![d('c'), d('b')]);
+        assert_eq!(
+            s1.layers().iter().map(|x| x.as_str()).collect::<Vec<_>>(),
+            vec![d('c'), d('b')]
+        );
         assert_eq!(s1.platform().to_string(), "linux/amd64");
         let converted = [
-            ConvertedLayer { size: 100, diff_id: d('1').parse().unwrap() },
-            ConvertedLayer { size: 200, diff_id: d('2').parse().unwrap() },
+            ConvertedLayer {
+                size: 100,
+                diff_id: d('1').parse().unwrap(),
+            },
+            ConvertedLayer {
+                size: 200,
+                diff_id: d('2').parse().unwrap(),
+            },
         ];
         let (config, manifest) = s1.to_schema2(&converted).unwrap();
         let config: Value = serde_json::from_slice(&config).unwrap();
-        assert!(config.get("id").is_none() && config.get("parent").is_none() && config.get("throwaway").is_none());
+        assert!(
+            config.get("id").is_none()
+                && config.get("parent").is_none()
+                && config.get("throwaway").is_none()
+        );
         assert_eq!(config["rootfs"]["diff_ids"], json!([d('1'), d('2')]));
         assert_eq!(config["history"].as_array().unwrap().len(), 3);
         assert_eq!(config["history"][2]["empty_layer"], json!(true));
-        assert_eq!(config["history"][1]["created_by"], json!("/bin/sh -c echo hi > /x"));
+        assert_eq!(
+            config["history"][1]["created_by"],
+            json!("/bin/sh -c echo hi > /x")
+        );
         let manifest: Value = serde_json::from_slice(&manifest).unwrap();
         assert_eq!(manifest["layers"][0]["digest"], json!(d('c')));
         assert_eq!(manifest["layers"][1]["size"], json!(200));

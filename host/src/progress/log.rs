@@ -21,7 +21,12 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
     N: for<'a> FormatFields<'a> + 'static,
 {
-    fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut w: Writer<'_>, event: &Event<'_>) -> fmt::Result {
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut w: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
         if self.hide_time {
             write!(w, "- ")?;
         } else {
@@ -29,7 +34,13 @@ where
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_secs())
                 .unwrap_or(0);
-            write!(w, "[{:02}:{:02}:{:02}] ", (secs / 3600) % 24, (secs / 60) % 60, secs % 60)?;
+            write!(
+                w,
+                "[{:02}:{:02}:{:02}] ",
+                (secs / 3600) % 24,
+                (secs / 60) % 60,
+                secs % 60
+            )?;
         }
         let level = match *event.metadata().level() {
             Level::ERROR => "ERRO",
@@ -51,16 +62,27 @@ where
 {
     let filter = tracing_subscriber::EnvFilter::try_from_env("HANGAR_LOG").unwrap_or_else(|_| {
         // Our own debug output only: dependency internals stay at warn.
-        tracing_subscriber::EnvFilter::new(if debug { "warn,hangar=debug" } else { "warn,hangar=info" })
+        tracing_subscriber::EnvFilter::new(if debug {
+            "warn,hangar=debug"
+        } else {
+            "warn,hangar=info"
+        })
     });
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer);
     let _ = match format {
-        LogFormat::Json => builder.json().with_current_span(false).with_target(false).try_init(),
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(false)
+            .with_target(false)
+            .try_init(),
         LogFormat::Text => builder.event_format(HangarFormat { hide_time }).try_init(),
     };
 }
 
-static ACTIVE_BARS: std::sync::Mutex<Option<indicatif::MultiProgress>> = std::sync::Mutex::new(None);
+static ACTIVE_BARS: std::sync::Mutex<Option<indicatif::MultiProgress>> =
+    std::sync::Mutex::new(None);
 
 /// While bars are on screen, log lines are printed "above" them instead of through them.
 pub fn set_active_bars(bars: Option<indicatif::MultiProgress>) {
@@ -74,7 +96,9 @@ impl std::io::Write for Stderr {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let bars = ACTIVE_BARS.lock().expect("bars lock").clone();
         match bars {
-            Some(m) => m.suspend(|| std::io::stderr().write_all(buf)).map(|_| buf.len()),
+            Some(m) => m
+                .suspend(|| std::io::stderr().write_all(buf))
+                .map(|_| buf.len()),
             None => std::io::stderr().write_all(buf).map(|_| buf.len()),
         }
     }

@@ -40,27 +40,46 @@ impl Progress {
             let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(8));
             let overall = multi.add(ProgressBar::new(total as u64));
             overall.set_style(
-                ProgressStyle::with_template("{spinner} {pos}/{len} images  {msg}  [{elapsed_precise}] eta {eta}")
-                    .expect("static template"),
+                ProgressStyle::with_template(
+                    "{spinner} {pos}/{len} images  {msg}  [{elapsed_precise}] eta {eta}",
+                )
+                .expect("static template"),
             );
             overall.enable_steady_tick(Duration::from_millis(250));
-            Tty { multi, overall, images: Mutex::new(HashMap::new()) }
+            Tty {
+                multi,
+                overall,
+                images: Mutex::new(HashMap::new()),
+            }
         });
-        Progress { mode, total, started: Instant::now(), bytes: AtomicU64::new(0), finished: AtomicUsize::new(0), tty }
+        Progress {
+            mode,
+            total,
+            started: Instant::now(),
+            bytes: AtomicU64::new(0),
+            finished: AtomicUsize::new(0),
+            tty,
+        }
     }
 
     /// Text for the overall line: bytes moved and the mean rate.
     fn totals(&self) -> String {
         let bytes = self.bytes.load(Ordering::Relaxed);
         let secs = self.started.elapsed().as_secs_f64().max(0.001);
-        format!("{} copied, {}/s", human_bytes(bytes), human_bytes((bytes as f64 / secs) as u64))
+        format!(
+            "{} copied, {}/s",
+            human_bytes(bytes),
+            human_bytes((bytes as f64 / secs) as u64)
+        )
     }
 
     /// One periodic status line (plain and JSON modes).
     pub fn tick(&self) {
         let done = self.finished.load(Ordering::Relaxed);
         match self.mode {
-            Mode::Plain => tracing::info!("progress: {done}/{} images, {}", self.total, self.totals()),
+            Mode::Plain => {
+                tracing::info!("progress: {done}/{} images, {}", self.total, self.totals())
+            }
             Mode::Json => json_line(serde_json::json!({
                 "event": "progress",
                 "images_done": done,
@@ -73,7 +92,10 @@ impl Progress {
     }
 
     /// Starts the periodic progress line; stop it by aborting the returned task.
-    pub fn spawn_ticker(self: &std::sync::Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
+    pub fn spawn_ticker(
+        self: &std::sync::Arc<Self>,
+        every: Duration,
+    ) -> tokio::task::JoinHandle<()> {
         let me = self.clone();
         tokio::spawn(async move {
             let mut interval = tokio::time::interval(every);
@@ -120,7 +142,11 @@ impl EventSink for Progress {
         match self.mode {
             Mode::Tty => self.emit_tty(event),
             Mode::Plain => match event {
-                Event::ImageStarted { id, source, destination } => {
+                Event::ImageStarted {
+                    id,
+                    source,
+                    destination,
+                } => {
                     tracing::info!("[IMG:{id}] Copying [{source}] => [{destination}]")
                 }
                 Event::ImageFinished { id, summary, ok } => {
@@ -131,16 +157,30 @@ impl EventSink for Progress {
                     }
                 }
                 Event::Warning { id, message } => tracing::warn!("[IMG:{id}] {message}"),
-                Event::BlobFinished { id, digest, how: BlobHow::Copied, size } => {
+                Event::BlobFinished {
+                    id,
+                    digest,
+                    how: BlobHow::Copied,
+                    size,
+                } => {
                     tracing::debug!("[IMG:{id}] blob {digest} copied ({})", human_bytes(size))
                 }
                 _ => {}
             },
             Mode::Json => match event {
-                Event::ImageStarted { id, source, destination } => json_line(serde_json::json!({
+                Event::ImageStarted {
+                    id,
+                    source,
+                    destination,
+                } => json_line(serde_json::json!({
                     "event": "image_started", "image": id, "source": source, "destination": destination,
                 })),
-                Event::BlobFinished { id, digest, how, size } => json_line(serde_json::json!({
+                Event::BlobFinished {
+                    id,
+                    digest,
+                    how,
+                    size,
+                } => json_line(serde_json::json!({
                     "event": "blob_finished", "image": id, "digest": digest, "size": size,
                     "how": match how { BlobHow::AlreadyThere => "exists", BlobHow::Mounted => "mounted", BlobHow::Copied => "copied" },
                 })),
@@ -160,11 +200,19 @@ impl Progress {
     fn emit_tty(&self, event: Event) {
         let Some(t) = &self.tty else { return };
         match event {
-            Event::ImageStarted { id, source, destination } => {
-                let bar = t.multi.insert_before(&t.overall, ProgressBar::new_spinner());
+            Event::ImageStarted {
+                id,
+                source,
+                destination,
+            } => {
+                let bar = t
+                    .multi
+                    .insert_before(&t.overall, ProgressBar::new_spinner());
                 bar.set_style(
-                    ProgressStyle::with_template("  {spinner} [{prefix}] {wide_msg} {bytes} {bytes_per_sec}")
-                        .expect("static template"),
+                    ProgressStyle::with_template(
+                        "  {spinner} [{prefix}] {wide_msg} {bytes} {bytes_per_sec}",
+                    )
+                    .expect("static template"),
                 );
                 bar.set_prefix(id.to_string());
                 bar.set_message(format!("{source} => {destination}"));

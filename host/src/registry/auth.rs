@@ -18,17 +18,29 @@ pub struct Scope {
 
 impl Scope {
     pub fn pull(repository: &str) -> Scope {
-        Scope { repository: repository.to_string(), actions: "pull" }
+        Scope {
+            repository: repository.to_string(),
+            actions: "pull",
+        }
     }
     pub fn push(repository: &str) -> Scope {
-        Scope { repository: repository.to_string(), actions: "pull,push" }
+        Scope {
+            repository: repository.to_string(),
+            actions: "pull,push",
+        }
     }
     /// Deleting needs its own action on registries that check it (distribution does).
     pub fn delete(repository: &str) -> Scope {
-        Scope { repository: repository.to_string(), actions: "pull,push,delete" }
+        Scope {
+            repository: repository.to_string(),
+            actions: "pull,push,delete",
+        }
     }
     pub fn catalog() -> Scope {
-        Scope { repository: String::new(), actions: "*" }
+        Scope {
+            repository: String::new(),
+            actions: "*",
+        }
     }
 }
 
@@ -47,7 +59,10 @@ pub enum Challenge {
     /// `/v2/` answered 200: no auth needed.
     None,
     Basic,
-    Bearer { realm: String, service: Option<String> },
+    Bearer {
+        realm: String,
+        service: Option<String>,
+    },
 }
 
 /// Parses a `WWW-Authenticate` header (`Bearer realm="…",service="…"` or `Basic realm="…"`).
@@ -62,8 +77,14 @@ pub fn parse_challenge(header: &str) -> Challenge {
     let mut values: HashMap<String, String> = HashMap::new();
     let mut rest = params.trim();
     while !rest.is_empty() {
-        let Some((key, after)) = rest.split_once('=') else { break };
-        let key = key.trim().trim_start_matches(',').trim().to_ascii_lowercase();
+        let Some((key, after)) = rest.split_once('=') else {
+            break;
+        };
+        let key = key
+            .trim()
+            .trim_start_matches(',')
+            .trim()
+            .to_ascii_lowercase();
         let after = after.trim_start();
         let (value, remaining) = if let Some(quoted) = after.strip_prefix('"') {
             let end = quoted.find('"').unwrap_or(quoted.len());
@@ -76,7 +97,10 @@ pub fn parse_challenge(header: &str) -> Challenge {
         rest = remaining.trim_start().trim_start_matches(',').trim_start();
     }
     match values.remove("realm") {
-        Some(realm) => Challenge::Bearer { realm, service: values.remove("service") },
+        Some(realm) => Challenge::Bearer {
+            realm,
+            service: values.remove("service"),
+        },
         None => Challenge::None,
     }
 }
@@ -105,7 +129,12 @@ struct TokenResponse {
 
 impl Authenticator {
     pub fn new(host: &str, challenge: Challenge, credential: Option<Credential>) -> Authenticator {
-        Authenticator { host: host.to_string(), challenge, credential, tokens: Mutex::new(HashMap::new()) }
+        Authenticator {
+            host: host.to_string(),
+            challenge,
+            credential,
+            tokens: Mutex::new(HashMap::new()),
+        }
     }
 
     pub fn has_credential(&self) -> bool {
@@ -121,7 +150,9 @@ impl Authenticator {
         match &self.challenge {
             Challenge::None => Ok(None),
             Challenge::Basic => Ok(match &self.credential {
-                Some(Credential::Basic { username, password }) => Some(basic_header(username, password)),
+                Some(Credential::Basic { username, password }) => {
+                    Some(basic_header(username, password))
+                }
                 _ => None,
             }),
             Challenge::Bearer { realm, service } => {
@@ -134,9 +165,17 @@ impl Authenticator {
                 {
                     return Ok(Some(t.value.clone()));
                 }
-                let token = self.fetch_token(http, realm, service.as_deref(), &key).await?;
+                let token = self
+                    .fetch_token(http, realm, service.as_deref(), &key)
+                    .await?;
                 let value = token.0;
-                tokens.insert(key, CachedToken { value: value.clone(), valid_until: token.1 });
+                tokens.insert(
+                    key,
+                    CachedToken {
+                        value: value.clone(),
+                        valid_until: token.1,
+                    },
+                );
                 Ok(Some(value))
             }
         }
@@ -157,7 +196,10 @@ impl Authenticator {
         service: Option<&str>,
         scopes: &[Scope],
     ) -> Result<(HeaderValue, Instant), RegistryError> {
-        let err = |detail: String| RegistryError::Token { realm: realm.to_string(), detail };
+        let err = |detail: String| RegistryError::Token {
+            realm: realm.to_string(),
+            detail,
+        };
         let scope_strings: Vec<String> = scopes.iter().map(Scope::to_string).collect();
         let request = match &self.credential {
             Some(Credential::IdentityToken(refresh)) => {
@@ -174,14 +216,18 @@ impl Authenticator {
                 http.post(realm).form(&form)
             }
             other => {
-                let mut query: Vec<(&str, String)> = scope_strings.iter().map(|s| ("scope", s.clone())).collect();
+                let mut query: Vec<(&str, String)> =
+                    scope_strings.iter().map(|s| ("scope", s.clone())).collect();
                 if let Some(s) = service {
                     query.push(("service", s.to_string()));
                 }
                 let mut req = http.get(realm);
                 if let Some(Credential::Basic { username, password }) = other {
                     query.push(("account", username.clone()));
-                    req = req.header(reqwest::header::AUTHORIZATION, basic_header(username, password));
+                    req = req.header(
+                        reqwest::header::AUTHORIZATION,
+                        basic_header(username, password),
+                    );
                 }
                 req.query(&query)
             }
@@ -194,30 +240,44 @@ impl Authenticator {
             let hint = if matches!(status.as_u16(), 401 | 403) {
                 match &self.credential {
                     Some(_) => format!("; the credentials for {} were refused", self.host),
-                    None => format!("; no credentials for {} (hangar login {})", self.host, self.host),
+                    None => format!(
+                        "; no credentials for {} (hangar login {})",
+                        self.host, self.host
+                    ),
                 }
             } else {
                 String::new()
             };
-            return Err(err(format!("{} {}{hint}", status.as_u16(), error_detail(status.as_u16(), &body))));
+            return Err(err(format!(
+                "{} {}{hint}",
+                status.as_u16(),
+                error_detail(status.as_u16(), &body)
+            )));
         }
-        let parsed: TokenResponse =
-            serde_json::from_slice(&body).map_err(|e| err(format!("unreadable token response: {e}")))?;
-        let token = if parsed.token.is_empty() { parsed.access_token } else { parsed.token };
+        let parsed: TokenResponse = serde_json::from_slice(&body)
+            .map_err(|e| err(format!("unreadable token response: {e}")))?;
+        let token = if parsed.token.is_empty() {
+            parsed.access_token
+        } else {
+            parsed.token
+        };
         if token.is_empty() {
             return Err(err("the response holds no token".into()));
         }
         // Renew a little early so a token never expires between our check and the request.
         let lifetime = Duration::from_secs(parsed.expires_in.unwrap_or(60).max(10));
         let valid_until = started + lifetime.saturating_sub(Duration::from_secs(5));
-        let value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| err("token is not a valid header".into()))?;
+        let value = HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|_| err("token is not a valid header".into()))?;
         Ok((value, valid_until))
     }
 }
 
 pub fn basic_header(username: &str, password: &str) -> HeaderValue {
-    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
-    let mut v = HeaderValue::from_str(&format!("Basic {encoded}")).expect("base64 is a valid header");
+    let encoded =
+        base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
+    let mut v =
+        HeaderValue::from_str(&format!("Basic {encoded}")).expect("base64 is a valid header");
     v.set_sensitive(true);
     v
 }
@@ -231,13 +291,25 @@ mod tests {
         let cases = [
             (
                 r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io""#,
-                Challenge::Bearer { realm: "https://auth.docker.io/token".into(), service: Some("registry.docker.io".into()) },
+                Challenge::Bearer {
+                    realm: "https://auth.docker.io/token".into(),
+                    service: Some("registry.docker.io".into()),
+                },
             ),
             (
                 r#"Bearer realm="http://127.0.0.1:1/token", service="svc", scope="repository:a:pull,push""#,
-                Challenge::Bearer { realm: "http://127.0.0.1:1/token".into(), service: Some("svc".into()) },
+                Challenge::Bearer {
+                    realm: "http://127.0.0.1:1/token".into(),
+                    service: Some("svc".into()),
+                },
             ),
-            (r#"bearer realm=http://x/token"#, Challenge::Bearer { realm: "http://x/token".into(), service: None }),
+            (
+                r#"bearer realm=http://x/token"#,
+                Challenge::Bearer {
+                    realm: "http://x/token".into(),
+                    service: None,
+                },
+            ),
             (r#"Basic realm="basic-realm""#, Challenge::Basic),
             ("Negotiate", Challenge::None),
         ];

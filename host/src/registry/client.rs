@@ -1,12 +1,12 @@
 //! The distribution API operations on one registry host, and the pool that hands out one
 //! connected [`Registry`] per host.
 
+use super::MAX_MANIFEST_BYTES;
 use super::auth::{Authenticator, Challenge, Scope};
 use super::credentials::{Credential, lookup_credential};
 use super::error::{RegistryError, describe, error_detail};
 use super::retry::{RetryPolicy, parse_retry_after};
 use super::transport::{TransportConfig, build_client, default_certs_roots};
-use super::MAX_MANIFEST_BYTES;
 use crate::image::digest::Digest;
 use crate::image::media;
 use bytes::{Bytes, BytesMut};
@@ -37,7 +37,10 @@ impl Default for RegistryOptions {
         RegistryOptions {
             tls_verify: None,
             extra_certs_roots: Vec::new(),
-            user_agent: format!("hangar/{} (github.com/cnrancher/hangar)", env!("CARGO_PKG_VERSION")),
+            user_agent: format!(
+                "hangar/{} (github.com/cnrancher/hangar)",
+                env!("CARGO_PKG_VERSION")
+            ),
             retry: RetryPolicy::default(),
             max_transfers_per_host: 16,
         }
@@ -78,7 +81,11 @@ pub struct Registry {
 }
 
 fn api_host(name: &str) -> &str {
-    if name == crate::image::reference::DOCKER_HUB { crate::image::reference::DOCKER_HUB_API } else { name }
+    if name == crate::image::reference::DOCKER_HUB {
+        crate::image::reference::DOCKER_HUB_API
+    } else {
+        name
+    }
 }
 
 impl Registry {
@@ -134,7 +141,11 @@ impl Registry {
 
     /// Waits for a blob-transfer slot on this host.
     pub async fn transfer_permit(&self) -> OwnedSemaphorePermit {
-        self.transfers.clone().acquire_owned().await.expect("semaphore is never closed")
+        self.transfers
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("semaphore is never closed")
     }
 
     fn url(&self, path: &str) -> Url {
@@ -159,7 +170,10 @@ impl Registry {
             if let Some(value) = self.auth.authorization(&self.http, scopes).await? {
                 request = request.header(AUTHORIZATION, value);
             }
-            let response = request.send().await.map_err(|e| transport_error(&self.name, what, &e))?;
+            let response = request
+                .send()
+                .await
+                .map_err(|e| transport_error(&self.name, what, &e))?;
             if response.status() == StatusCode::UNAUTHORIZED
                 && matches!(self.auth.challenge, Challenge::Bearer { .. })
                 && !renewed
@@ -185,33 +199,57 @@ impl Registry {
         let what = what.to_string();
         match status {
             404 => RegistryError::NotFound { what, detail },
-            401 => RegistryError::Unauthorized { what, host: self.name.clone(), detail },
+            401 => RegistryError::Unauthorized {
+                what,
+                host: self.name.clone(),
+                detail,
+            },
             403 => RegistryError::Forbidden { what, detail },
-            _ => RegistryError::Status { what, status, detail, retry_after },
+            _ => RegistryError::Status {
+                what,
+                status,
+                detail,
+                retry_after,
+            },
         }
     }
 
     /// GETs a manifest (at most 4 MiB), checking its digest when it was asked for by digest.
-    pub async fn get_manifest(&self, repo: &str, reference: &str) -> Result<Manifest, RegistryError> {
+    pub async fn get_manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+    ) -> Result<Manifest, RegistryError> {
         let what = self.what("manifest", repo, reference);
         let url = self.url(&format!("/v2/{repo}/manifests/{reference}"));
         let accept = media::ACCEPTED_MANIFESTS.join(", ");
         self.retry
             .run(&what, || async {
                 let response = self
-                    .send(&what, &[Scope::pull(repo)], |c| c.get(url.clone()).header(ACCEPT, &accept))
+                    .send(&what, &[Scope::pull(repo)], |c| {
+                        c.get(url.clone()).header(ACCEPT, &accept)
+                    })
                     .await?;
                 if !response.status().is_success() {
                     return Err(self.fail(&what, response).await);
                 }
                 let headers = response.headers().clone();
                 if content_length(&headers).is_some_and(|n| n > MAX_MANIFEST_BYTES as u64) {
-                    return Err(RegistryError::TooLarge { what: what.clone(), limit: MAX_MANIFEST_BYTES });
+                    return Err(RegistryError::TooLarge {
+                        what: what.clone(),
+                        limit: MAX_MANIFEST_BYTES,
+                    });
                 }
                 let bytes = read_limited(response, MAX_MANIFEST_BYTES, &what).await?;
                 let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
                 let media_type = media::resolve(content_type, &bytes).unwrap_or_else(|| {
-                    content_type.unwrap_or("unknown").split(';').next().unwrap_or("").trim().to_string()
+                    content_type
+                        .unwrap_or("unknown")
+                        .split(';')
+                        .next()
+                        .unwrap_or("")
+                        .trim()
+                        .to_string()
                 });
                 let computed = Digest::sha256_of(&bytes);
                 let served: Option<Digest> = headers
@@ -234,13 +272,21 @@ impl Registry {
                     }
                     computed
                 };
-                Ok(Manifest { bytes, media_type, digest })
+                Ok(Manifest {
+                    bytes,
+                    media_type,
+                    digest,
+                })
             })
             .await
     }
 
     /// HEADs a manifest: its digest, size and type, or `None` when it does not exist.
-    pub async fn head_manifest(&self, repo: &str, reference: &str) -> Result<Option<ManifestHead>, RegistryError> {
+    pub async fn head_manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+    ) -> Result<Option<ManifestHead>, RegistryError> {
         let what = self.what("manifest", repo, reference);
         let url = self.url(&format!("/v2/{repo}/manifests/{reference}"));
         let accept = media::ACCEPTED_MANIFESTS.join(", ");
@@ -248,7 +294,9 @@ impl Registry {
             .retry
             .run(&what, || async {
                 let response = self
-                    .send(&what, &[Scope::pull(repo)], |c| c.head(url.clone()).header(ACCEPT, &accept))
+                    .send(&what, &[Scope::pull(repo)], |c| {
+                        c.head(url.clone()).header(ACCEPT, &accept)
+                    })
                     .await?;
                 if response.status() == StatusCode::NOT_FOUND {
                     return Ok(None);
@@ -266,16 +314,28 @@ impl Registry {
                     .and_then(|v| v.to_str().ok())
                     .map(|c| c.split(';').next().unwrap_or("").trim().to_string())
                     .unwrap_or_default();
-                Ok(Some((digest, content_length(headers).unwrap_or(0), media_type)))
+                Ok(Some((
+                    digest,
+                    content_length(headers).unwrap_or(0),
+                    media_type,
+                )))
             })
             .await?;
         match head {
             None => Ok(None),
-            Some((Some(digest), size, media_type)) => Ok(Some(ManifestHead { digest, size, media_type })),
+            Some((Some(digest), size, media_type)) => Ok(Some(ManifestHead {
+                digest,
+                size,
+                media_type,
+            })),
             // No digest header: only a GET can tell.
             Some((None, _, _)) => {
                 let m = self.get_manifest(repo, reference).await?;
-                Ok(Some(ManifestHead { digest: m.digest, size: m.bytes.len() as u64, media_type: m.media_type }))
+                Ok(Some(ManifestHead {
+                    digest: m.digest,
+                    size: m.bytes.len() as u64,
+                    media_type: m.media_type,
+                }))
             }
         }
     }
@@ -294,7 +354,9 @@ impl Registry {
             .run(&what, || async {
                 let response = self
                     .send(&what, &[Scope::push(repo)], |c| {
-                        c.put(url.clone()).header(CONTENT_TYPE, media_type).body(bytes.clone())
+                        c.put(url.clone())
+                            .header(CONTENT_TYPE, media_type)
+                            .body(bytes.clone())
                     })
                     .await?;
                 if !response.status().is_success() {
@@ -310,7 +372,9 @@ impl Registry {
         let url = self.url(&format!("/v2/{repo}/manifests/{digest}"));
         self.retry
             .run(&what, || async {
-                let response = self.send(&what, &[Scope::delete(repo)], |c| c.delete(url.clone())).await?;
+                let response = self
+                    .send(&what, &[Scope::delete(repo)], |c| c.delete(url.clone()))
+                    .await?;
                 if !response.status().is_success() {
                     return Err(self.fail(&what, response).await);
                 }
@@ -320,15 +384,23 @@ impl Registry {
     }
 
     /// The size of a blob when the repository has it.
-    pub async fn blob_size(&self, repo: &str, digest: &Digest) -> Result<Option<u64>, RegistryError> {
+    pub async fn blob_size(
+        &self,
+        repo: &str,
+        digest: &Digest,
+    ) -> Result<Option<u64>, RegistryError> {
         let what = self.what("blob", repo, digest.as_str());
         let url = self.url(&format!("/v2/{repo}/blobs/{digest}"));
         self.retry
             .run(&what, || async {
-                let response = self.send(&what, &[Scope::pull(repo)], |c| c.head(url.clone())).await?;
+                let response = self
+                    .send(&what, &[Scope::pull(repo)], |c| c.head(url.clone()))
+                    .await?;
                 match response.status() {
                     StatusCode::NOT_FOUND => Ok(None),
-                    s if s.is_success() => Ok(Some(content_length(response.headers()).unwrap_or(0))),
+                    s if s.is_success() => {
+                        Ok(Some(content_length(response.headers()).unwrap_or(0)))
+                    }
                     _ => Err(self.fail(&what, response).await),
                 }
             })
@@ -337,10 +409,16 @@ impl Registry {
 
     /// Starts streaming a blob. Not retried here: a broken stream is restarted by the caller,
     /// which owns the whole transfer.
-    pub async fn get_blob(&self, repo: &str, digest: &Digest) -> Result<reqwest::Response, RegistryError> {
+    pub async fn get_blob(
+        &self,
+        repo: &str,
+        digest: &Digest,
+    ) -> Result<reqwest::Response, RegistryError> {
         let what = self.what("blob", repo, digest.as_str());
         let url = self.url(&format!("/v2/{repo}/blobs/{digest}"));
-        let response = self.send(&what, &[Scope::pull(repo)], |c| c.get(url.clone())).await?;
+        let response = self
+            .send(&what, &[Scope::pull(repo)], |c| c.get(url.clone()))
+            .await?;
         if !response.status().is_success() {
             return Err(self.fail(&what, response).await);
         }
@@ -348,7 +426,12 @@ impl Registry {
     }
 
     /// Reads a small blob (an image config) into memory, checking its digest.
-    pub async fn get_blob_bytes(&self, repo: &str, digest: &Digest, limit: usize) -> Result<Bytes, RegistryError> {
+    pub async fn get_blob_bytes(
+        &self,
+        repo: &str,
+        digest: &Digest,
+        limit: usize,
+    ) -> Result<Bytes, RegistryError> {
         let what = self.what("blob", repo, digest.as_str());
         self.retry
             .run(&what, || async {
@@ -381,17 +464,23 @@ impl Registry {
         let mut url = self.url(&format!("/v2/{repo}/blobs/uploads/"));
         let mut scopes = vec![Scope::push(repo)];
         if let Some(from) = mount_from {
-            url.query_pairs_mut().append_pair("mount", digest.as_str()).append_pair("from", from);
+            url.query_pairs_mut()
+                .append_pair("mount", digest.as_str())
+                .append_pair("from", from);
             scopes.push(Scope::pull(from));
         }
         self.retry
             .run(&what, || async {
                 let response = self
-                    .send(&what, &scopes, |c| c.post(url.clone()).header(CONTENT_LENGTH, "0"))
+                    .send(&what, &scopes, |c| {
+                        c.post(url.clone()).header(CONTENT_LENGTH, "0")
+                    })
                     .await?;
                 match response.status() {
                     StatusCode::CREATED if mount_from.is_some() => Ok(BlobUpload::Mounted),
-                    StatusCode::ACCEPTED => Ok(BlobUpload::Session(self.location(&what, &response)?)),
+                    StatusCode::ACCEPTED => {
+                        Ok(BlobUpload::Session(self.location(&what, &response)?))
+                    }
                     _ => Err(self.fail(&what, response).await),
                 }
             })
@@ -403,7 +492,10 @@ impl Registry {
             .headers()
             .get(reqwest::header::LOCATION)
             .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| RegistryError::Protocol { what: what.into(), message: "upload response has no Location".into() })?;
+            .ok_or_else(|| RegistryError::Protocol {
+                what: what.into(),
+                message: "upload response has no Location".into(),
+            })?;
         self.base.join(loc).map_err(|e| RegistryError::Protocol {
             what: what.into(),
             message: format!("bad upload Location {loc:?}: {e}"),
@@ -412,7 +504,8 @@ impl Registry {
 
     /// Whether a monolithic PUT is worth trying (it is until the registry refuses one).
     pub fn prefers_monolithic(&self) -> bool {
-        self.monolithic_ok.load(std::sync::atomic::Ordering::Relaxed)
+        self.monolithic_ok
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Sends a whole blob in one streaming PUT with a known length, the fast path.
@@ -433,8 +526,11 @@ impl Registry {
             .await?;
         match response.status() {
             StatusCode::CREATED | StatusCode::NO_CONTENT | StatusCode::OK => Ok(true),
-            StatusCode::METHOD_NOT_ALLOWED | StatusCode::NOT_IMPLEMENTED | StatusCode::UNSUPPORTED_MEDIA_TYPE => {
-                self.monolithic_ok.store(false, std::sync::atomic::Ordering::Relaxed);
+            StatusCode::METHOD_NOT_ALLOWED
+            | StatusCode::NOT_IMPLEMENTED
+            | StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+                self.monolithic_ok
+                    .store(false, std::sync::atomic::Ordering::Relaxed);
                 Ok(false)
             }
             _ => Err(self.fail(&what, response).await),
@@ -451,14 +547,25 @@ impl Registry {
         body: reqwest::Body,
     ) -> Result<(), RegistryError> {
         let what = self.what("blob", repo, digest.as_str());
-        let response = self.send_upload(&what, repo, Method::PATCH, session, None, body).await?;
+        let response = self
+            .send_upload(&what, repo, Method::PATCH, session, None, body)
+            .await?;
         if !response.status().is_success() {
             return Err(self.fail(&what, response).await);
         }
         let mut commit = self.location(&what, &response)?;
-        commit.query_pairs_mut().append_pair("digest", digest.as_str());
+        commit
+            .query_pairs_mut()
+            .append_pair("digest", digest.as_str());
         let response = self
-            .send_upload(&what, repo, Method::PUT, commit, Some(0), reqwest::Body::from(Bytes::new()))
+            .send_upload(
+                &what,
+                repo,
+                Method::PUT,
+                commit,
+                Some(0),
+                reqwest::Body::from(Bytes::new()),
+            )
             .await?;
         if !response.status().is_success() {
             return Err(self.fail(&what, response).await);
@@ -486,10 +593,18 @@ impl Registry {
         if let Some(n) = length {
             request = request.header(CONTENT_LENGTH, n);
         }
-        if same_origin && let Some(value) = self.auth.authorization(&self.http, &[Scope::push(repo)]).await? {
+        if same_origin
+            && let Some(value) = self
+                .auth
+                .authorization(&self.http, &[Scope::push(repo)])
+                .await?
+        {
             request = request.header(AUTHORIZATION, value);
         }
-        request.send().await.map_err(|e| transport_error(&self.name, what, &e))
+        request
+            .send()
+            .await
+            .map_err(|e| transport_error(&self.name, what, &e))
     }
 
     /// All tags of a repository, following `Link` pagination.
@@ -506,7 +621,9 @@ impl Registry {
             let (page, link) = self
                 .retry
                 .run(&what, || async {
-                    let response = self.send(&what, &[Scope::pull(repo)], |c| c.get(url.clone())).await?;
+                    let response = self
+                        .send(&what, &[Scope::pull(repo)], |c| c.get(url.clone()))
+                        .await?;
                     if !response.status().is_success() {
                         return Err(self.fail(&what, response).await);
                     }
@@ -516,10 +633,11 @@ impl Registry {
                         .and_then(|v| v.to_str().ok())
                         .and_then(next_link);
                     let bytes = read_limited(response, 64 * 1024 * 1024, &what).await?;
-                    let page: Page = serde_json::from_slice(&bytes).map_err(|e| RegistryError::Protocol {
-                        what: what.clone(),
-                        message: format!("unreadable tag list: {e}"),
-                    })?;
+                    let page: Page =
+                        serde_json::from_slice(&bytes).map_err(|e| RegistryError::Protocol {
+                            what: what.clone(),
+                            message: format!("unreadable tag list: {e}"),
+                        })?;
                     Ok((page, link))
                 })
                 .await?;
@@ -542,16 +660,27 @@ impl Registry {
             Challenge::None => Ok(()),
             Challenge::Bearer { .. } => {
                 if !self.auth.has_credential() {
-                    return Err(RegistryError::Credentials { host: self.name.clone(), message: "no credentials given".into() });
+                    return Err(RegistryError::Credentials {
+                        host: self.name.clone(),
+                        message: "no credentials given".into(),
+                    });
                 }
                 // A token for no particular repository proves the account exists; the
                 // registry then accepts it on /v2/.
                 let response = self.send(&what, &[], |c| c.get(self.url("/v2/"))).await?;
-                if response.status().is_success() { Ok(()) } else { Err(self.fail(&what, response).await) }
+                if response.status().is_success() {
+                    Ok(())
+                } else {
+                    Err(self.fail(&what, response).await)
+                }
             }
             Challenge::Basic => {
                 let response = self.send(&what, &[], |c| c.get(self.url("/v2/"))).await?;
-                if response.status().is_success() { Ok(()) } else { Err(self.fail(&what, response).await) }
+                if response.status().is_success() {
+                    Ok(())
+                } else {
+                    Err(self.fail(&what, response).await)
+                }
             }
         }
     }
@@ -562,13 +691,23 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
 }
 
 /// Reads a body, refusing to buffer more than `limit` bytes.
-async fn read_limited(response: reqwest::Response, limit: usize, what: &str) -> Result<Bytes, RegistryError> {
+async fn read_limited(
+    response: reqwest::Response,
+    limit: usize,
+    what: &str,
+) -> Result<Bytes, RegistryError> {
     let mut stream = response.bytes_stream();
     let mut buf = BytesMut::new();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| RegistryError::Transfer { what: what.into(), message: describe(&e) })?;
+        let chunk = chunk.map_err(|e| RegistryError::Transfer {
+            what: what.into(),
+            message: describe(&e),
+        })?;
         if buf.len() + chunk.len() > limit {
-            return Err(RegistryError::TooLarge { what: what.into(), limit });
+            return Err(RegistryError::TooLarge {
+                what: what.into(),
+                limit,
+            });
         }
         buf.extend_from_slice(&chunk);
     }
@@ -579,14 +718,23 @@ async fn read_limited(response: reqwest::Response, limit: usize, what: &str) -> 
 fn next_link(header: &str) -> Option<String> {
     header.split(',').find_map(|part| {
         let (target, params) = part.split_once(';')?;
-        params.contains("rel=\"next\"").then(|| target.trim().trim_start_matches('<').trim_end_matches('>').to_string())
+        params.contains("rel=\"next\"").then(|| {
+            target
+                .trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_string()
+        })
     })
 }
 
 fn transport_error(host: &str, what: &str, e: &reqwest::Error) -> RegistryError {
     let message = describe(e);
     let lower = message.to_ascii_lowercase();
-    if lower.contains("certificate") || lower.contains("invalidcontenttype") || lower.contains("corrupt message") {
+    if lower.contains("certificate")
+        || lower.contains("invalidcontenttype")
+        || lower.contains("corrupt message")
+    {
         return RegistryError::Tls {
             host: host.to_string(),
             message: format!(
@@ -595,9 +743,15 @@ fn transport_error(host: &str, what: &str, e: &reqwest::Error) -> RegistryError 
         };
     }
     if e.is_connect() {
-        RegistryError::Unreachable { host: host.to_string(), message }
+        RegistryError::Unreachable {
+            host: host.to_string(),
+            message,
+        }
     } else {
-        RegistryError::Transfer { what: what.to_string(), message }
+        RegistryError::Transfer {
+            what: what.to_string(),
+            message,
+        }
     }
 }
 
@@ -608,15 +762,20 @@ async fn probe(
     host: &str,
     retry: &RetryPolicy,
 ) -> Result<(Url, Challenge), RegistryError> {
-    let base = Url::parse(&format!("{scheme}://{host}/")).map_err(|e| RegistryError::Unreachable {
-        host: host.to_string(),
-        message: format!("not a valid registry address: {e}"),
-    })?;
+    let base =
+        Url::parse(&format!("{scheme}://{host}/")).map_err(|e| RegistryError::Unreachable {
+            host: host.to_string(),
+            message: format!("not a valid registry address: {e}"),
+        })?;
     let what = format!("registry {host}");
     let url = base.join("/v2/").expect("static path");
     retry
         .run(&what, || async {
-            let response = http.get(url.clone()).send().await.map_err(|e| transport_error(host, &what, &e))?;
+            let response = http
+                .get(url.clone())
+                .send()
+                .await
+                .map_err(|e| transport_error(host, &what, &e))?;
             let status = response.status();
             if status.is_success() {
                 return Ok((base.clone(), Challenge::None));
@@ -628,16 +787,31 @@ async fn probe(
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("");
                 let challenge = super::auth::parse_challenge(header);
-                return Ok((base.clone(), if challenge == Challenge::None { Challenge::Basic } else { challenge }));
+                return Ok((
+                    base.clone(),
+                    if challenge == Challenge::None {
+                        Challenge::Basic
+                    } else {
+                        challenge
+                    },
+                ));
             }
             let body = response.bytes().await.unwrap_or_default();
             let detail = error_detail(status.as_u16(), &body);
             if status.as_u16() >= 500 || status.as_u16() == 429 || status.as_u16() == 408 {
-                return Err(RegistryError::Status { what: what.clone(), status: status.as_u16(), detail, retry_after: None });
+                return Err(RegistryError::Status {
+                    what: what.clone(),
+                    status: status.as_u16(),
+                    detail,
+                    retry_after: None,
+                });
             }
             Err(RegistryError::Protocol {
                 what: what.clone(),
-                message: format!("does not speak the registry API (GET /v2/ answered {}: {detail})", status.as_u16()),
+                message: format!(
+                    "does not speak the registry API (GET /v2/ answered {}: {detail})",
+                    status.as_u16()
+                ),
             })
         })
         .await
@@ -651,7 +825,10 @@ pub struct Registries {
 
 impl Registries {
     pub fn new(opts: RegistryOptions) -> Registries {
-        Registries { opts, hosts: std::sync::Mutex::new(HashMap::new()) }
+        Registries {
+            opts,
+            hosts: std::sync::Mutex::new(HashMap::new()),
+        }
     }
 
     pub fn options(&self) -> &RegistryOptions {
@@ -667,9 +844,13 @@ impl Registries {
             .entry(name.to_string())
             .or_default()
             .clone();
-        cell.get_or_try_init(|| async { Registry::connect(name, &self.opts, None).await.map(Arc::new) })
-            .await
-            .cloned()
+        cell.get_or_try_init(|| async {
+            Registry::connect(name, &self.opts, None)
+                .await
+                .map(Arc::new)
+        })
+        .await
+        .cloned()
     }
 }
 

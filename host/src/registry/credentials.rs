@@ -9,7 +9,10 @@ use std::path::{Path, PathBuf};
 
 #[derive(Clone, PartialEq, Eq)]
 pub enum Credential {
-    Basic { username: String, password: String },
+    Basic {
+        username: String,
+        password: String,
+    },
     /// An OAuth2 refresh token (`identitytoken` in config.json), traded for access tokens.
     IdentityToken(String),
 }
@@ -24,7 +27,9 @@ impl std::fmt::Debug for Credential {
 }
 
 fn env_path(name: &str) -> Option<PathBuf> {
-    std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from)
+    std::env::var_os(name)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
 }
 
 fn home() -> Option<PathBuf> {
@@ -66,8 +71,13 @@ fn candidate_keys(host: &str, repository: Option<&str>) -> Vec<String> {
     }
     if host == crate::image::reference::DOCKER_HUB {
         keys.extend(
-            ["https://index.docker.io/v1/", "docker.io", "index.docker.io", "registry-1.docker.io"]
-                .map(String::from),
+            [
+                "https://index.docker.io/v1/",
+                "docker.io",
+                "index.docker.io",
+                "registry-1.docker.io",
+            ]
+            .map(String::from),
         );
     } else {
         keys.push(host.to_string());
@@ -76,16 +86,23 @@ fn candidate_keys(host: &str, repository: Option<&str>) -> Vec<String> {
 }
 
 /// Looks up credentials for a registry host (`docker.io` for Docker Hub).
-pub fn lookup_credential(host: &str, repository: Option<&str>) -> Result<Option<Credential>, RegistryError> {
+pub fn lookup_credential(
+    host: &str,
+    repository: Option<&str>,
+) -> Result<Option<Credential>, RegistryError> {
     let keys = candidate_keys(host, repository);
     for file in auth_files() {
-        let Ok(bytes) = std::fs::read(&file) else { continue };
+        let Ok(bytes) = std::fs::read(&file) else {
+            continue;
+        };
         for key in &keys {
             match docker_credential::get_credential_from_reader(bytes.as_slice(), key) {
                 Ok(DockerCredential::UsernamePassword(username, password)) => {
                     return Ok(Some(Credential::Basic { username, password }));
                 }
-                Ok(DockerCredential::IdentityToken(t)) => return Ok(Some(Credential::IdentityToken(t))),
+                Ok(DockerCredential::IdentityToken(t)) => {
+                    return Ok(Some(Credential::IdentityToken(t)));
+                }
                 Err(CredentialRetrievalError::NoCredentialConfigured) => continue,
                 Err(e) => {
                     return Err(RegistryError::Credentials {
@@ -111,7 +128,9 @@ pub fn auth_file_for_login(flag: Option<&Path>) -> PathBuf {
     if let Some(run) = env_path("XDG_RUNTIME_DIR") {
         return run.join("containers/auth.json");
     }
-    home().unwrap_or_else(|| PathBuf::from(".")).join(".config/containers/auth.json")
+    home()
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join(".config/containers/auth.json")
 }
 
 /// A containers/Docker auth file, edited in place: unknown keys (credHelpers, …) are kept.
@@ -123,17 +142,29 @@ pub struct AuthFile {
 impl AuthFile {
     pub fn load(path: &Path) -> std::io::Result<AuthFile> {
         let doc = match std::fs::read(path) {
-            Ok(bytes) if !bytes.iter().all(u8::is_ascii_whitespace) => serde_json::from_slice(&bytes)
-                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{}: {e}", path.display())))?,
+            Ok(bytes) if !bytes.iter().all(u8::is_ascii_whitespace) => {
+                serde_json::from_slice(&bytes).map_err(|e| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!("{}: {e}", path.display()),
+                    )
+                })?
+            }
             Ok(_) => serde_json::Map::new(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => serde_json::Map::new(),
             Err(e) => return Err(e),
         };
-        Ok(AuthFile { path: path.to_path_buf(), doc })
+        Ok(AuthFile {
+            path: path.to_path_buf(),
+            doc,
+        })
     }
 
     fn auths(&mut self) -> &mut serde_json::Map<String, serde_json::Value> {
-        let entry = self.doc.entry("auths").or_insert_with(|| serde_json::json!({}));
+        let entry = self
+            .doc
+            .entry("auths")
+            .or_insert_with(|| serde_json::json!({}));
         if !entry.is_object() {
             *entry = serde_json::json!({});
         }
@@ -141,8 +172,10 @@ impl AuthFile {
     }
 
     pub fn set(&mut self, key: &str, username: &str, password: &str) {
-        let auth = base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
-        self.auths().insert(key.to_string(), serde_json::json!({ "auth": auth }));
+        let auth =
+            base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
+        self.auths()
+            .insert(key.to_string(), serde_json::json!({ "auth": auth }));
     }
 
     /// Removes a key (and Docker Hub's aliases); true when something was removed.
@@ -192,7 +225,10 @@ mod tests {
         let k = candidate_keys("docker.io", Some("library/nginx"));
         assert_eq!(k[0], "docker.io/library/nginx");
         assert!(k.contains(&"https://index.docker.io/v1/".to_string()));
-        assert_eq!(candidate_keys("reg:5000", None), vec!["reg:5000".to_string()]);
+        assert_eq!(
+            candidate_keys("reg:5000", None),
+            vec!["reg:5000".to_string()]
+        );
     }
 
     #[test]
@@ -203,9 +239,16 @@ mod tests {
         let mut f = AuthFile::load(&path).unwrap();
         f.set("reg:5000", "u", "p:w");
         f.save().unwrap();
-        let creds = docker_credential::get_credential_from_reader(std::fs::read(&path).unwrap().as_slice(), "reg:5000");
-        assert_eq!(creds.unwrap(), DockerCredential::UsernamePassword("u".into(), "p:w".into()));
-        let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let creds = docker_credential::get_credential_from_reader(
+            std::fs::read(&path).unwrap().as_slice(),
+            "reg:5000",
+        );
+        assert_eq!(
+            creds.unwrap(),
+            DockerCredential::UsernamePassword("u".into(), "p:w".into())
+        );
+        let doc: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
         assert_eq!(doc["credHelpers"]["x.io"], "pass");
         let mut f = AuthFile::load(&path).unwrap();
         assert!(f.remove("reg:5000"));

@@ -9,20 +9,39 @@ pub enum RegistryError {
     Unreachable { host: String, message: String },
     #[error("{what}: not found ({detail})")]
     NotFound { what: String, detail: String },
-    #[error("{what}: authentication required ({detail}); check the credentials for {host} (hangar login {host})")]
-    Unauthorized { what: String, host: String, detail: String },
+    #[error(
+        "{what}: authentication required ({detail}); check the credentials for {host} (hangar login {host})"
+    )]
+    Unauthorized {
+        what: String,
+        host: String,
+        detail: String,
+    },
     #[error("{what}: access denied ({detail})")]
     Forbidden { what: String, detail: String },
     #[error("token request to {realm} failed: {detail}")]
     Token { realm: String, detail: String },
     #[error("{what}: registry answered {status} ({detail})")]
-    Status { what: String, status: u16, detail: String, retry_after: Option<Duration> },
+    Status {
+        what: String,
+        status: u16,
+        detail: String,
+        retry_after: Option<Duration>,
+    },
     #[error("{what}: larger than {} MiB, refused", limit / (1024 * 1024))]
     TooLarge { what: String, limit: usize },
     #[error("{what}: digest mismatch: expected {expected}, got {actual}")]
-    DigestMismatch { what: String, expected: String, actual: String },
+    DigestMismatch {
+        what: String,
+        expected: String,
+        actual: String,
+    },
     #[error("{what}: size mismatch: expected {expected} bytes, got {actual}")]
-    SizeMismatch { what: String, expected: u64, actual: u64 },
+    SizeMismatch {
+        what: String,
+        expected: u64,
+        actual: u64,
+    },
     #[error("{what}: transfer interrupted: {message}")]
     Transfer { what: String, message: String },
     #[error("{what}: {message}")]
@@ -39,7 +58,9 @@ impl RegistryError {
     pub fn is_retryable(&self) -> bool {
         match self {
             RegistryError::Unreachable { .. } | RegistryError::Transfer { .. } => true,
-            RegistryError::Status { status, .. } => *status == 408 || *status == 429 || *status >= 500,
+            RegistryError::Status { status, .. } => {
+                *status == 408 || *status == 429 || *status >= 500
+            }
             // A corrupted transfer is restarted from the source; a registry that keeps
             // serving wrong bytes fails after the last attempt.
             RegistryError::DigestMismatch { .. } | RegistryError::SizeMismatch { .. } => true,
@@ -59,19 +80,26 @@ impl RegistryError {
     }
 }
 
-/// Formats a reqwest error with its causes on one line (reqwest's Display stops at the top).
+/// Formats a reqwest error as one line of its causes, dropping reqwest's generic wrappers
+/// ("error sending request for url (...)", "client error (Connect)") so the line ends in
+/// what actually went wrong.
 pub fn describe(e: &reqwest::Error) -> String {
-    let mut msg = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !msg.contains(&text) {
-            msg.push_str(": ");
-            msg.push_str(&text);
+    let mut parts: Vec<String> = Vec::new();
+    let mut current: Option<&dyn std::error::Error> = Some(e);
+    while let Some(err) = current {
+        let text = err.to_string();
+        let generic =
+            text.starts_with("error sending request") || text.starts_with("client error (");
+        if !generic && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
         }
-        source = s.source();
+        current = err.source();
     }
-    msg
+    if parts.is_empty() {
+        e.to_string()
+    } else {
+        parts.join(": ")
+    }
 }
 
 /// The `code: message` pairs of a distribution error body, or the body's first line.
@@ -93,7 +121,13 @@ pub fn error_detail(status: u16, body: &[u8]) -> String {
         return e
             .errors
             .iter()
-            .map(|i| if i.message.is_empty() { i.code.clone() } else { format!("{}: {}", i.code, i.message) })
+            .map(|i| {
+                if i.message.is_empty() {
+                    i.code.clone()
+                } else {
+                    format!("{}: {}", i.code, i.message)
+                }
+            })
             .collect::<Vec<_>>()
             .join("; ");
     }
@@ -112,14 +146,26 @@ mod tests {
 
     #[test]
     fn details_and_retry_classes() {
-        let body = br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{}}]}"#;
-        assert_eq!(error_detail(404, body), "MANIFEST_UNKNOWN: manifest unknown");
+        let body =
+            br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{}}]}"#;
+        assert_eq!(
+            error_detail(404, body),
+            "MANIFEST_UNKNOWN: manifest unknown"
+        );
         assert_eq!(error_detail(502, b""), "HTTP 502");
         assert_eq!(error_detail(500, b"oops\nmore"), "oops");
-        let s = |status| RegistryError::Status { what: "x".into(), status, detail: String::new(), retry_after: None };
+        let s = |status| RegistryError::Status {
+            what: "x".into(),
+            status,
+            detail: String::new(),
+            retry_after: None,
+        };
         assert!(s(503).is_retryable() && s(429).is_retryable() && s(408).is_retryable());
         assert!(!s(400).is_retryable());
-        let nf = RegistryError::NotFound { what: "x".into(), detail: String::new() };
+        let nf = RegistryError::NotFound {
+            what: "x".into(),
+            detail: String::new(),
+        };
         assert!(!nf.is_retryable() && nf.is_not_found());
     }
 }

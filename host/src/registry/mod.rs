@@ -16,7 +16,7 @@ mod retry;
 mod transport;
 
 pub use auth::Scope;
-pub use client::{BlobUpload, Manifest, ManifestHead, Registry, Registries, RegistryOptions};
+pub use client::{BlobUpload, Manifest, ManifestHead, Registries, Registry, RegistryOptions};
 pub use credentials::{AuthFile, Credential, auth_file_for_login, lookup_credential};
 pub use error::RegistryError;
 pub use retry::RetryPolicy;

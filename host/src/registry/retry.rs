@@ -16,7 +16,11 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy { attempts: 5, base_delay: Duration::from_millis(200), max_delay: Duration::from_secs(10) }
+        RetryPolicy {
+            attempts: 5,
+            base_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(10),
+        }
     }
 }
 
@@ -26,7 +30,9 @@ impl RetryPolicy {
         if let Some(after) = error.retry_after() {
             return after.min(Duration::from_secs(60));
         }
-        let exp = self.base_delay.saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
+        let exp = self
+            .base_delay
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
         let capped = exp.min(self.max_delay);
         // "Equal jitter": at least half the backoff, so retries of many workers spread out
         // without collapsing to zero.
@@ -46,7 +52,10 @@ impl RetryPolicy {
                 Ok(v) => return Ok(v),
                 Err(e) if e.is_retryable() && attempt < self.attempts => {
                     let wait = self.delay(attempt, &e);
-                    tracing::warn!("{what}: {e}; retrying in {wait:.1?} ({attempt}/{})", self.attempts - 1);
+                    tracing::warn!(
+                        "{what}: {e}; retrying in {wait:.1?} ({attempt}/{})",
+                        self.attempts - 1
+                    );
                     tokio::time::sleep(wait).await;
                     attempt += 1;
                 }
@@ -63,7 +72,10 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
         return Some(Duration::from_secs(secs));
     }
     let when = httpdate::parse_http_date(v).ok()?;
-    Some(when.duration_since(std::time::SystemTime::now()).unwrap_or(Duration::ZERO))
+    Some(
+        when.duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 #[cfg(test)]
@@ -72,27 +84,47 @@ mod tests {
     use std::sync::atomic::{AtomicU32, Ordering};
 
     fn status(code: u16, retry_after: Option<Duration>) -> RegistryError {
-        RegistryError::Status { what: "x".into(), status: code, detail: String::new(), retry_after }
+        RegistryError::Status {
+            what: "x".into(),
+            status: code,
+            detail: String::new(),
+            retry_after,
+        }
     }
 
     #[test]
     fn delays_grow_capped_and_honour_retry_after() {
-        let p = RetryPolicy { attempts: 5, base_delay: Duration::from_millis(100), max_delay: Duration::from_millis(400) };
+        let p = RetryPolicy {
+            attempts: 5,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_millis(400),
+        };
         let e = status(503, None);
         for attempt in 1..6 {
             let d = p.delay(attempt, &e);
-            let cap = Duration::from_millis(100 * (1 << (attempt - 1))).min(Duration::from_millis(400));
+            let cap =
+                Duration::from_millis(100 * (1 << (attempt - 1))).min(Duration::from_millis(400));
             assert!(d >= cap / 2 && d <= cap, "attempt {attempt}: {d:?}");
         }
-        assert_eq!(p.delay(1, &status(429, Some(Duration::from_secs(2)))), Duration::from_secs(2));
+        assert_eq!(
+            p.delay(1, &status(429, Some(Duration::from_secs(2)))),
+            Duration::from_secs(2)
+        );
         assert_eq!(parse_retry_after("3"), Some(Duration::from_secs(3)));
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
         assert_eq!(parse_retry_after("soon"), None);
     }
 
     #[tokio::test]
     async fn retries_transient_but_not_permanent_errors() {
-        let p = RetryPolicy { attempts: 3, base_delay: Duration::from_millis(1), max_delay: Duration::from_millis(2) };
+        let p = RetryPolicy {
+            attempts: 3,
+            base_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(2),
+        };
         let calls = AtomicU32::new(0);
         let r: Result<u32, _> = p
             .run("t", || async {
@@ -105,7 +137,10 @@ mod tests {
         let r: Result<(), _> = p
             .run("t", || async {
                 calls.fetch_add(1, Ordering::SeqCst);
-                Err(RegistryError::NotFound { what: "x".into(), detail: String::new() })
+                Err(RegistryError::NotFound {
+                    what: "x".into(),
+                    detail: String::new(),
+                })
             })
             .await;
         assert!(r.is_err());

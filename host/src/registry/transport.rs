@@ -9,7 +9,10 @@ use std::time::Duration;
 
 /// Where per-host certificate directories live, searched in order.
 pub fn default_certs_roots() -> Vec<PathBuf> {
-    vec![PathBuf::from("/etc/containers/certs.d"), PathBuf::from("/etc/docker/certs.d")]
+    vec![
+        PathBuf::from("/etc/containers/certs.d"),
+        PathBuf::from("/etc/docker/certs.d"),
+    ]
 }
 
 pub struct TransportConfig<'a> {
@@ -20,7 +23,10 @@ pub struct TransportConfig<'a> {
 }
 
 pub fn build_client(cfg: &TransportConfig<'_>) -> Result<reqwest::Client, RegistryError> {
-    let tls_err = |message: String| RegistryError::Tls { host: cfg.host.to_string(), message };
+    let tls_err = |message: String| RegistryError::Tls {
+        host: cfg.host.to_string(),
+        message,
+    };
     let mut builder = reqwest::Client::builder()
         .user_agent(cfg.user_agent)
         .connect_timeout(Duration::from_secs(30))
@@ -41,11 +47,15 @@ pub fn build_client(cfg: &TransportConfig<'_>) -> Result<reqwest::Client, Regist
             builder = builder.identity(id);
         }
     }
-    builder.build().map_err(|e| tls_err(super::error::describe(&e)))
+    builder
+        .build()
+        .map_err(|e| tls_err(super::error::describe(&e)))
 }
 
 /// Reads `*.crt` CAs and a `*.cert`/`*.key` client pair, with the same naming as containers/image.
-fn read_cert_dir(dir: &Path) -> Result<(Vec<reqwest::Certificate>, Option<reqwest::Identity>), String> {
+fn read_cert_dir(
+    dir: &Path,
+) -> Result<(Vec<reqwest::Certificate>, Option<reqwest::Identity>), String> {
     let mut cas = Vec::new();
     let mut identity = None;
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -65,15 +75,17 @@ fn read_cert_dir(dir: &Path) -> Result<(Vec<reqwest::Certificate>, Option<reqwes
             Some("cert") => {
                 let key_path = path.with_extension("key");
                 if !key_path.exists() {
-                    return Err(format!("{}: client certificate has no matching .key", path.display()));
+                    return Err(format!(
+                        "{}: client certificate has no matching .key",
+                        path.display()
+                    ));
                 }
                 let mut pem = read(&path)?;
                 pem.push(b'\n');
                 pem.extend(read(&key_path)?);
-                identity = Some(
-                    reqwest::Identity::from_pem(&pem)
-                        .map_err(|e| format!("{}: unusable client certificate: {e}", path.display()))?,
-                );
+                identity = Some(reqwest::Identity::from_pem(&pem).map_err(|e| {
+                    format!("{}: unusable client certificate: {e}", path.display())
+                })?);
             }
             Some("key") if !path.with_extension("cert").exists() => {
                 return Err(format!("{}: key has no matching .cert", path.display()));

@@ -27,19 +27,47 @@ async fn main() {
         std::process::exit(2);
     }
     let (src, dst) = (RegistryServer::plain(), RegistryServer::plain());
-    eprintln!("source registry:      http://{} (pid {})", src.addr, src.pid());
-    eprintln!("destination registry: http://{} (pid {})", dst.addr, dst.pid());
+    eprintln!(
+        "source registry:      http://{} (pid {})",
+        src.addr,
+        src.pid()
+    );
+    eprintln!(
+        "destination registry: http://{} (pid {})",
+        dst.addr,
+        dst.pid()
+    );
 
     let sp = Pusher::new(&src);
     let multi = MultiArch::build(1, 2 << 20);
-    sp.push_index("library/sample-multiarch", "v1", &multi.index, &multi.children()).await;
+    sp.push_index(
+        "library/sample-multiarch",
+        "v1",
+        &multi.index,
+        &multi.children(),
+    )
+    .await;
     let shared = images::layer(Format::Docker, 10, 1 << 20);
-    let amd = images::image(Format::Docker, Platform::new("linux", "amd64", None), &[shared.clone(), images::layer(Format::Docker, 11, 512 << 10)]);
-    let arm = images::image(Format::Docker, Platform::new("linux", "arm64", None), &[shared, images::layer(Format::Docker, 12, 512 << 10)]);
+    let amd = images::image(
+        Format::Docker,
+        Platform::new("linux", "amd64", None),
+        &[shared.clone(), images::layer(Format::Docker, 11, 512 << 10)],
+    );
+    let arm = images::image(
+        Format::Docker,
+        Platform::new("linux", "arm64", None),
+        &[shared, images::layer(Format::Docker, 12, 512 << 10)],
+    );
     let list = images::index(Format::Docker, &[amd.clone(), arm.clone()]);
-    sp.push_index("rancher/sample-dockerlist", "1.0", &list, &[&amd, &arm]).await;
-    let single = images::image(Format::Oci, Platform::new("linux", "amd64", None), &[images::layer(Format::Oci, 20, 1 << 20)]);
-    sp.push_image("rancher/sample-single", Some("2.0"), &single).await;
+    sp.push_index("rancher/sample-dockerlist", "1.0", &list, &[&amd, &arm])
+        .await;
+    let single = images::image(
+        Format::Oci,
+        Platform::new("linux", "amd64", None),
+        &[images::layer(Format::Oci, 20, 1 << 20)],
+    );
+    sp.push_image("rancher/sample-single", Some("2.0"), &single)
+        .await;
     eprintln!("seeded 3 sample images into the source registry");
 
     let work = tempfile::tempdir().expect("tempdir");
@@ -50,12 +78,47 @@ async fn main() {
     std::fs::write(work.path().join("list.txt"), &list_text).unwrap();
     eprintln!("\nimage list:\n{list_text}");
 
-    let mut code = hangar(&["mirror", "-f", "list.txt", "-d", &dst.addr, "--tls-verify=false", "-j", "3"], work.path());
+    let mut code = hangar(
+        &[
+            "mirror",
+            "-f",
+            "list.txt",
+            "-d",
+            &dst.addr,
+            "--tls-verify=false",
+            "-j",
+            "3",
+        ],
+        work.path(),
+    );
     if code == 0 {
-        code = hangar(&["mirror", "validate", "-f", "list.txt", "-d", &dst.addr, "--tls-verify=false"], work.path());
+        code = hangar(
+            &[
+                "mirror",
+                "validate",
+                "-f",
+                "list.txt",
+                "-d",
+                &dst.addr,
+                "--tls-verify=false",
+            ],
+            work.path(),
+        );
     }
     if code == 0 {
-        code = hangar(&["mirror", "-f", "list.txt", "-d", &dst.addr, "--tls-verify=false", "-j", "3"], work.path());
+        code = hangar(
+            &[
+                "mirror",
+                "-f",
+                "list.txt",
+                "-d",
+                &dst.addr,
+                "--tls-verify=false",
+                "-j",
+                "3",
+            ],
+            work.path(),
+        );
     }
     eprintln!("\nwhat arrived at the destination:");
     let dp = Pusher::new(&dst);
@@ -70,7 +133,11 @@ async fn main() {
                 dst.addr,
                 m.media_type,
                 m.digest,
-                if &m.digest == source_digest { "same digest" } else { "new index: platforms filtered" }
+                if &m.digest == source_digest {
+                    "same digest"
+                } else {
+                    "new index: platforms filtered"
+                }
             ),
             None => {
                 eprintln!("  {}/{repo}:{tag}  MISSING", dst.addr);

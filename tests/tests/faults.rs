@@ -1,0 +1,305 @@
+//! Fault injection: a proxy in front of a real registry resets connections, answers 500
+//! and 429, truncates and corrupts bodies, or serves things no registry should. Mirror must
+//! end with identical digests, or fail that image with one clear line, and must never leave
+//! a blob with a wrong digest at the destination.
+
+use bytes::Bytes;
+use hangar_tests::fault_proxy::{Fault, FaultProxy, Rule};
+use hangar_tests::hangar::Env;
+use hangar_tests::images::{self, Format, MultiArch, Platform};
+use hangar_tests::pusher::Pusher;
+use hangar_tests::registry::RegistryServer;
+
+fn rule(method: &'static str, path: &str, fault: Fault, times: usize) -> Rule {
+    Rule {
+        method,
+        path_contains: path.to_string(),
+        fault,
+        times,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn transient_faults_are_survived_with_identical_digests() {
+    let (src, dst) = (RegistryServer::plain(), RegistryServer::plain());
+    let img = MultiArch::build(800, 300_000);
+    Pusher::new(&src)
+        .push_index("flaky/app", "v1", &img.index, &img.children())
+        .await;
+    let src_proxy = FaultProxy::start(&src.addr);
+    let dst_proxy = FaultProxy::start(&dst.addr);
+    let layer = |i: usize| img.amd64.layers[i].digest.clone();
+    let arm_layer = img.arm64.layers[1].digest.clone();
+    src_proxy.add(rule(
+        "GET",
+        &format!("/blobs/{}", layer(0)),
+        Fault::Reset,
+        2,
+    ));
+    src_proxy.add(rule(
+        "GET",
+        &format!("/blobs/{}", layer(1)),
+        Fault::Truncate,
+        2,
+    ));
+    src_proxy.add(rule(
+        "GET",
+        &format!("/blobs/{arm_layer}"),
+        Fault::Corrupt,
+        2,
+    ));
+    src_proxy.add(rule("GET", "/manifests/v1", Fault::Status(503), 2));
+    src_proxy.add(rule(
+        "GET",
+        &format!("/blobs/{}", img.arm64.config.digest),
+        Fault::TooManyRequests {
+            retry_after_secs: 1,
+        },
+        1,
+    ));
+    dst_proxy.add(rule("PUT", "/blobs/uploads/", Fault::Status(500), 2));
+    dst_proxy.add(rule("POST", "/blobs/uploads/", Fault::Reset, 1));
+
+    let env = Env::new();
+    env.write("list.txt", &format!("{}/flaky/app:v1\n", src_proxy.addr));
+    let started = std::time::Instant::now();
+    let run = env.run(&[
+        "mirror",
+        "-f",
+        "list.txt",
+        "-d",
+        &dst_proxy.addr,
+        "--tls-verify=false",
+        "-a",
+        "",
+        "--os",
+        "",
+    ]);
+    run.ok();
+    assert_eq!(src_proxy.pending_rules(), 0, "every source fault fired");
+    assert_eq!(
+        dst_proxy.pending_rules(),
+        0,
+        "every destination fault fired"
+    );
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(1),
+        "Retry-After was honoured"
+    );
+    let out = run.output();
+    assert!(
+        out.contains("digest mismatch") && out.contains("restarting the blob from the source"),
+        "{out}"
+    );
+
+    let dp = Pusher::new(&dst);
+    assert_eq!(
+        dp.manifest("flaky/app", "v1").await.unwrap().digest,
+        img.index.digest
+    );
+    for child in img.children() {
+        for b in child.blobs() {
+            assert!(dp.blob_exists("flaky/app", &b.digest).await);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_source_that_keeps_lying_fails_the_image_and_writes_nothing_wrong() {
+    let (src, dst) = (RegistryServer::plain(), RegistryServer::plain());
+    let good = images::image(
+        Format::Oci,
+        Platform::new("linux", "amd64", None),
+        &[images::layer(Format::Oci, 810, 50_000)],
+    );
+    let bad = images::image(
+        Format::Oci,
+        Platform::new("linux", "amd64", None),
+        &[images::layer(Format::Oci, 811, 50_000)],
+    );
+    let sp = Pusher::new(&src);
+    sp.push_image("ok/app", Some("1"), &good).await;
+    sp.push_image("bad/app", Some("1"), &bad).await;
+    let proxy = FaultProxy::start(&src.addr);
+    let bad_layer = bad.layers[0].digest.clone();
+    proxy.add(rule(
+        "GET",
+        &format!("/blobs/{bad_layer}"),
+        Fault::Corrupt,
+        1000,
+    ));
+
+    let env = Env::new();
+    env.write(
+        "list.txt",
+        &format!("{0}/bad/app:1\n{0}/ok/app:1\n", proxy.addr),
+    );
+    let run = env.run(&[
+        "mirror",
+        "-f",
+        "list.txt",
+        "-d",
+        &dst.addr,
+        "--tls-verify=false",
+    ]);
+    assert_eq!(run.code, 1);
+    let out = run.output();
+    assert!(
+        out.contains("digest mismatch") && out.contains(&bad_layer),
+        "{out}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(env.path("mirror-failed.txt")).unwrap(),
+        format!("{}/bad/app:1\n", proxy.addr)
+    );
+    let dp = Pusher::new(&dst);
+    assert!(
+        !dp.blob_exists("bad/app", &bad_layer).await,
+        "a blob with a wrong digest was stored"
+    );
+    assert!(dp.manifest("bad/app", "1").await.is_none());
+    assert_eq!(
+        dp.manifest("ok/app", "1").await.unwrap().digest,
+        good.manifest.digest,
+        "the other image still copied"
+    );
+    // Bounded: the blob was tried a handful of times, not forever.
+    let tries = proxy
+        .log()
+        .iter()
+        .filter(|l| l.starts_with("GET") && l.contains(&bad_layer))
+        .count();
+    assert!((2..=6).contains(&tries), "{tries} attempts");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_input_gets_one_clear_line_per_image_and_the_run_continues() {
+    let (src, dst) = (RegistryServer::plain(), RegistryServer::plain());
+    let good = images::image(
+        Format::Oci,
+        Platform::new("linux", "amd64", None),
+        &[images::layer(Format::Oci, 820, 1000)],
+    );
+    let sp = Pusher::new(&src);
+    for repo in ["ok/app", "weird/type", "broken/json", "huge/manifest"] {
+        sp.push_image(repo, Some("1"), &good).await;
+    }
+    let proxy = FaultProxy::start(&src.addr);
+    proxy.add(rule(
+        "GET",
+        "/weird/type/manifests/1",
+        Fault::Replace {
+            content_type: "application/vnd.example.thing.v1+json".into(),
+            body: Bytes::from_static(
+                br#"{"schemaVersion":2,"mediaType":"application/vnd.example.thing.v1+json"}"#,
+            ),
+        },
+        100,
+    ));
+    proxy.add(rule(
+        "GET",
+        "/broken/json/manifests/1",
+        Fault::Replace {
+            content_type: images::OCI_MANIFEST.into(),
+            body: Bytes::from_static(br#"{"schemaVersion":2,"config":{"digest":"#),
+        },
+        100,
+    ));
+    let mut huge = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","annotations":{"x":""#.to_vec();
+    huge.extend(std::iter::repeat_n(b'a', 5 << 20));
+    huge.extend(br#""}}"#);
+    proxy.add(rule(
+        "GET",
+        "/huge/manifest/manifests/1",
+        Fault::Replace {
+            content_type: images::OCI_MANIFEST.into(),
+            body: Bytes::from(huge),
+        },
+        100,
+    ));
+    let closed = hangar_tests::free_port();
+
+    let env = Env::new();
+    env.write(
+        "list.txt",
+        &format!(
+            "{0}/weird/type:1\n{0}/broken/json:1\n{0}/huge/manifest:1\n127.0.0.1:{closed}/gone/app:1\n{0}/missing/app:1\n{0}/ok/app:1\n",
+            proxy.addr
+        ),
+    );
+    let run = env.run(&[
+        "mirror",
+        "-f",
+        "list.txt",
+        "-d",
+        &dst.addr,
+        "--tls-verify=false",
+        "-j",
+        "2",
+    ]);
+    assert_eq!(run.code, 1);
+    let out = run.output();
+    let failures: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("error occurred when copy"))
+        .collect();
+    assert_eq!(failures.len(), 5, "{out}");
+    let find = |needle: &str| {
+        failures
+            .iter()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("{needle}: {out}"))
+            .to_string()
+    };
+    assert!(
+        find("weird/type")
+            .contains(r#"unsupported MIME type "application/vnd.example.thing.v1+json""#)
+    );
+    assert!(find("broken/json").contains("malformed manifest"));
+    assert!(find("huge/manifest").contains("larger than 4 MiB"));
+    assert!(find("gone/app").contains(&format!("cannot reach 127.0.0.1:{closed}")));
+    assert!(find("missing/app").contains("not found"));
+    assert!(
+        !out.contains("panicked") && !out.contains("Error {"),
+        "no panics or Debug dumps: {out}"
+    );
+    assert_eq!(
+        Pusher::new(&dst)
+            .manifest("ok/app", "1")
+            .await
+            .unwrap()
+            .digest,
+        good.manifest.digest
+    );
+    // 404 is never retried: the missing manifest was asked for once.
+    let asked = proxy
+        .log()
+        .iter()
+        .filter(|l| l.starts_with("GET /v2/missing/app/manifests/1"))
+        .count();
+    assert_eq!(asked, 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn usage_errors_and_unreadable_lists() {
+    let env = Env::new();
+    let run = env.run(&["mirror", "--bogus"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("--bogus"), "{}", run.stderr);
+    let run = env.run(&["mirror", "-f", "nope.txt", "-d", "127.0.0.1:1"]);
+    assert_eq!(run.code, 1);
+    let line = run
+        .stderr
+        .lines()
+        .find(|l| l.contains("ERRO"))
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        line.contains("cannot read image list nope.txt") && line.contains("No such file"),
+        "{}",
+        run.stderr
+    );
+    let run = env.run(&["mirror", "-d", "127.0.0.1:1"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("file not provided"), "{}", run.stderr);
+}
