@@ -117,3 +117,46 @@ pub fn token_signer(dir: &Path) -> (PathBuf, PathBuf) {
     );
     (dir.join("token.key"), dir.join("token.crt"))
 }
+
+/// A client certificate signed by the CA in `dir`, written as `dir/client/client.{cert,key}`
+/// (the names containers' certs.d uses).
+pub fn client_cert(dir: &Path) {
+    let out = dir.join("client");
+    std::fs::create_dir_all(&out).unwrap();
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "client/client.key",
+            "-out",
+            "client.csr",
+            "-subj",
+            "/CN=hangar-test-client",
+        ],
+    );
+    std::fs::write(dir.join("client.ext"), "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n").unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "client.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "3650",
+            "-out",
+            "client/client.cert",
+            "-extfile",
+            "client.ext",
+        ],
+    );
+}

@@ -26,6 +26,8 @@ pub enum Fault {
     Truncate,
     /// Send every byte, but some of them wrong.
     Corrupt,
+    /// Hold the request this long before forwarding it (a hung server).
+    Stall(std::time::Duration),
     /// Answer 200 with this body and Content-Type instead of asking the registry
     /// (a registry serving something it should not).
     Replace {
@@ -178,6 +180,9 @@ async fn handle(
                 r.fault.clone()
             })
     };
+    if let Some(Fault::Stall(d)) = &fault {
+        tokio::time::sleep(*d).await;
+    }
     match &fault {
         Some(Fault::Reset) => return Err(std::io::Error::other("injected reset")),
         Some(Fault::Status(code)) => {

@@ -95,11 +95,8 @@ impl Env {
         p
     }
 
-    pub fn run(&self, args: &[&str]) -> Run {
-        self.run_with_stdin(args, None)
-    }
-
-    pub fn run_with_stdin(&self, args: &[&str], stdin: Option<&str>) -> Run {
+    /// The hangar command with this environment (no ambient auth files or cert dirs).
+    fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(bin());
         cmd.args(args)
             .current_dir(self.dir.path())
@@ -107,16 +104,33 @@ impl Env {
             .env_remove("DOCKER_CONFIG")
             .env_remove("HANGAR_CERTS_D")
             .env_remove("HANGAR_LOG")
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         for (k, v) in &self.vars {
             cmd.env(k, v);
         }
+        cmd
+    }
+
+    /// Starts hangar without waiting (for signal tests); stdout/stderr are captured.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        self.command(args)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("spawn hangar")
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.run_with_stdin(args, None)
+    }
+
+    pub fn run_with_stdin(&self, args: &[&str], stdin: Option<&str>) -> Run {
+        let mut cmd = self.command(args);
+        cmd.stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
         let mut child = cmd.spawn().expect("spawn hangar");
         if let Some(input) = stdin {
             use std::io::Write as _;

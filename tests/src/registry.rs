@@ -20,6 +20,8 @@ pub enum Auth {
 #[derive(Clone, Copy, Debug)]
 pub struct Flavour {
     pub tls: bool,
+    /// Require client certificates signed by the test CA (implies TLS).
+    pub mtls: bool,
     pub auth: Auth,
     pub schema1: bool,
 }
@@ -54,6 +56,7 @@ fn registry_binary() -> PathBuf {
 impl RegistryServer {
     pub fn plain() -> Self {
         Self::start(Flavour {
+            mtls: false,
             tls: false,
             auth: Auth::None,
             schema1: false,
@@ -61,6 +64,7 @@ impl RegistryServer {
     }
     pub fn tls_basic() -> Self {
         Self::start(Flavour {
+            mtls: false,
             tls: true,
             auth: Auth::Basic,
             schema1: false,
@@ -68,6 +72,7 @@ impl RegistryServer {
     }
     pub fn basic() -> Self {
         Self::start(Flavour {
+            mtls: false,
             tls: false,
             auth: Auth::Basic,
             schema1: false,
@@ -75,6 +80,7 @@ impl RegistryServer {
     }
     pub fn token() -> Self {
         Self::start(Flavour {
+            mtls: false,
             tls: false,
             auth: Auth::Token,
             schema1: false,
@@ -82,6 +88,7 @@ impl RegistryServer {
     }
     pub fn tls() -> Self {
         Self::start(Flavour {
+            mtls: false,
             tls: true,
             auth: Auth::None,
             schema1: false,
@@ -89,9 +96,20 @@ impl RegistryServer {
     }
     pub fn schema1() -> Self {
         Self::start(Flavour {
+            mtls: false,
             tls: false,
             auth: Auth::None,
             schema1: true,
+        })
+    }
+
+    /// TLS that demands a client certificate; `client_cert_dir()` holds one signed by its CA.
+    pub fn mtls() -> Self {
+        Self::start(Flavour {
+            tls: true,
+            mtls: true,
+            auth: Auth::None,
+            schema1: false,
         })
     }
 
@@ -109,11 +127,21 @@ impl RegistryServer {
         );
         if flavour.tls {
             let c = certs::make(d);
-            config.push_str(&format!(
-                "  tls: {{certificate: {}, key: {}}}\n",
-                c.tls_crt.display(),
-                c.tls_key.display()
-            ));
+            if flavour.mtls {
+                certs::client_cert(d);
+                config.push_str(&format!(
+                    "  tls:\n    certificate: {}\n    key: {}\n    clientcas: [{}]\n",
+                    c.tls_crt.display(),
+                    c.tls_key.display(),
+                    c.ca_crt.display()
+                ));
+            } else {
+                config.push_str(&format!(
+                    "  tls: {{certificate: {}, key: {}}}\n",
+                    c.tls_crt.display(),
+                    c.tls_key.display()
+                ));
+            }
             // A certs.d-style root the client can be pointed at: <root>/<addr>/ca.crt.
             let host_dir = d.join("certs.d").join(&addr);
             std::fs::create_dir_all(&host_dir).unwrap();
@@ -179,6 +207,11 @@ impl RegistryServer {
     /// A certs.d-style root holding this registry's CA (TLS flavours only).
     pub fn certs_root(&self) -> PathBuf {
         self.dir.path().join("certs.d")
+    }
+
+    /// `client.cert` + `client.key` signed by this registry's CA (mTLS flavour only).
+    pub fn client_cert_dir(&self) -> PathBuf {
+        self.dir.path().join("client")
     }
 
     pub fn ca_path(&self) -> PathBuf {

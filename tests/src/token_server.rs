@@ -3,7 +3,7 @@
 //! distribution verifies against its `rootcertbundle`. Wrong passwords get 401; anonymous
 //! callers get `pull` only. Runs on its own thread and runtime; stops when dropped.
 
-use axum::extract::{Query, State};
+use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
@@ -34,12 +34,42 @@ fn b64url(bytes: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// The refresh token that stands for an identity token in auth files (OAuth2 grant).
+pub const REFRESH_TOKEN: &str = "test-refresh-token";
+
+/// OAuth2 `grant_type=refresh_token` (how clients trade an identity token for access).
+async fn token_post(
+    State(issuer): State<Arc<Issuer>>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    let get = |k: &str| {
+        form.iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    if get("grant_type") != "refresh_token" || get("refresh_token") != REFRESH_TOKEN {
+        issuer.requests.fetch_add(1, Ordering::SeqCst);
+        return (
+            StatusCode::UNAUTHORIZED,
+            r#"{"details":"invalid refresh token"}"#,
+        )
+            .into_response();
+    }
+    let query: Vec<(String, String)> = get("scope")
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(|s| ("scope".to_string(), s.to_string()))
+        .chain([("service".to_string(), get("service"))])
+        .collect();
+    issue(&issuer, Some(issuer.user.clone()), query)
+}
+
 async fn token(
     State(issuer): State<Arc<Issuer>>,
     headers: HeaderMap,
     Query(query): Query<Vec<(String, String)>>,
 ) -> Response {
-    issuer.requests.fetch_add(1, Ordering::SeqCst);
     let mut user = None;
     if let Some(auth) = headers.get("authorization").and_then(|v| v.to_str().ok())
         && let Some(encoded) = auth.strip_prefix("Basic ")
@@ -52,6 +82,7 @@ async fn token(
         if u == issuer.user && p == issuer.password {
             user = Some(u.to_string());
         } else {
+            issuer.requests.fetch_add(1, Ordering::SeqCst);
             return (
                 StatusCode::UNAUTHORIZED,
                 r#"{"details":"invalid username/password"}"#,
@@ -59,6 +90,11 @@ async fn token(
                 .into_response();
         }
     }
+    issue(&issuer, user, query)
+}
+
+fn issue(issuer: &Issuer, user: Option<String>, query: Vec<(String, String)>) -> Response {
+    issuer.requests.fetch_add(1, Ordering::SeqCst);
     let params: HashMap<&str, Vec<&str>> = query.iter().fold(HashMap::new(), |mut m, (k, v)| {
         m.entry(k.as_str()).or_default().push(v.as_str());
         m
@@ -131,7 +167,7 @@ impl TokenServer {
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).unwrap();
                 let app = axum::Router::new()
-                    .route("/token", axum::routing::get(token).post(token))
+                    .route("/token", axum::routing::get(token).post(token_post))
                     .with_state(issuer);
                 axum::serve(listener, app)
                     .with_graceful_shutdown(async {

@@ -94,11 +94,7 @@ pub async fn run(args: MergeManifestArgs) -> anyhow::Result<Status> {
     }
     let events: Events = Arc::new(Silent);
     let options = CopyOptions::default();
-    let copier = ImageCopier {
-        registries: &registries,
-        options: &options,
-        events: &events,
-    };
+    let copier = ImageCopier::new(&registries, &options, &events);
     for source in &sources {
         let registry = registries.get(source.registry()).await?;
         let top = registry

@@ -188,11 +188,7 @@ async fn run_mirror(args: MirrorArgs, global: &Global) -> anyhow::Result<Status>
     watch_interrupts(cancel.clone());
     let started = Instant::now();
 
-    let copier = ImageCopier {
-        registries: &registries,
-        options: &options,
-        events: &events,
-    };
+    let copier = ImageCopier::new(&registries, &options, &events);
     let items: Vec<&Job> = jobs.iter().collect();
     let timeout = (!args.timeout.is_zero()).then_some(args.timeout);
     let results = runner::run(items, workers(args.jobs), timeout, &cancel, |id, job| {

@@ -5,6 +5,7 @@
 //! from the source.
 
 use super::events::{BlobHow, Event, Events};
+use super::ledger::{BlobLedger, Claim};
 use super::verify::VerifyingStream;
 use crate::image::digest::Digest;
 use crate::registry::{BlobUpload, Registry, RegistryError};
@@ -17,6 +18,7 @@ pub struct BlobCopy<'a> {
     pub destination_repo: &'a str,
     pub events: &'a Events,
     pub image_id: usize,
+    pub ledger: &'a BlobLedger,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +40,8 @@ impl BlobCopy<'_> {
         if !want_diff_id
             && let Some(existing) = dst.blob_size(self.destination_repo, digest).await?
         {
+            self.ledger
+                .remember(dst.name(), digest, self.destination_repo);
             let size = size.unwrap_or(existing);
             self.finished(digest, BlobHow::AlreadyThere, size);
             return Ok(Copied {
@@ -46,18 +50,51 @@ impl BlobCopy<'_> {
                 diff_id: None,
             });
         }
-        let same_registry = Arc::ptr_eq(self.source, dst);
-        let mut mount_from =
-            (same_registry && self.source_repo != self.destination_repo && !want_diff_id)
-                .then_some(self.source_repo);
+        // Schema1 conversion must read every layer for its diff_id, so it never mounts.
+        let mut owner = None;
+        let mut mount_from: Option<String> = None;
+        if !want_diff_id {
+            if Arc::ptr_eq(self.source, dst) {
+                if self.source_repo != self.destination_repo {
+                    mount_from = Some(self.source_repo.to_string());
+                }
+            } else {
+                loop {
+                    match self.ledger.claim(dst.name(), digest) {
+                        Claim::Mine(guard) => {
+                            owner = Some(guard);
+                            break;
+                        }
+                        // Another image is sending these bytes right now: wait, then mount.
+                        Claim::Wait(gate) => {
+                            let _ = gate.acquire().await;
+                        }
+                        Claim::At(repo) => {
+                            if repo != self.destination_repo {
+                                mount_from = Some(repo);
+                            }
+                            break;
+                        }
+                    }
+                }
+            }
+        }
         let policy = *dst.retry();
         let mut attempt = 1;
         loop {
-            let result = self.attempt(digest, size, want_diff_id, mount_from).await;
+            let result = self
+                .attempt(digest, size, want_diff_id, mount_from.as_deref())
+                .await;
             // A mount is asked for once; a declined mount already fell back to an upload.
             mount_from = None;
             match result {
                 Ok(copied) => {
+                    match owner.take() {
+                        Some(guard) => guard.done(self.destination_repo),
+                        None => self
+                            .ledger
+                            .remember(dst.name(), digest, self.destination_repo),
+                    }
                     self.finished(digest, copied.how.clone(), copied.size);
                     return Ok(copied);
                 }

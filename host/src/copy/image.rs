@@ -13,6 +13,7 @@
 use super::blob::{BlobCopy, Copied};
 use super::events::{Event, Events};
 use super::index;
+use super::ledger::BlobLedger;
 use crate::image::digest::Digest;
 use crate::image::manifest::{ConfigPlatform, Descriptor, ImageManifest, Index};
 use crate::image::media::{self, ManifestKind};
@@ -101,9 +102,11 @@ impl fmt::Display for Outcome {
 }
 
 pub struct ImageCopier<'a> {
-    pub registries: &'a Registries,
-    pub options: &'a CopyOptions,
-    pub events: &'a Events,
+    registries: &'a Registries,
+    options: &'a CopyOptions,
+    events: &'a Events,
+    /// Shared by every image of the run, so blobs common to many images move once.
+    ledger: BlobLedger,
 }
 
 /// Both ends of one image copy.
@@ -118,7 +121,7 @@ struct Ends {
 }
 
 impl Ends {
-    fn blobs<'a>(&'a self, events: &'a Events) -> BlobCopy<'a> {
+    fn blobs<'a>(&'a self, events: &'a Events, ledger: &'a BlobLedger) -> BlobCopy<'a> {
         BlobCopy {
             source: &self.src,
             source_repo: &self.src_repo,
@@ -126,6 +129,7 @@ impl Ends {
             destination_repo: &self.dst_repo,
             events,
             image_id: self.id,
+            ledger,
         }
     }
 }
@@ -140,6 +144,21 @@ fn malformed(what: impl Into<String>, e: impl fmt::Display) -> CopyError {
 fn kind_of(m: &Manifest) -> Result<ManifestKind, CopyError> {
     ManifestKind::from_media_type(&m.media_type)
         .ok_or_else(|| CopyError::UnsupportedMediaType(m.media_type.clone()))
+}
+
+impl<'a> ImageCopier<'a> {
+    pub fn new(
+        registries: &'a Registries,
+        options: &'a CopyOptions,
+        events: &'a Events,
+    ) -> ImageCopier<'a> {
+        ImageCopier {
+            registries,
+            options,
+            events,
+            ledger: BlobLedger::default(),
+        }
+    }
 }
 
 impl ImageCopier<'_> {
@@ -426,7 +445,7 @@ impl ImageCopier<'_> {
     }
 
     async fn copy_blobs(&self, ends: &Ends, manifest: &ImageManifest) -> Result<(), CopyError> {
-        let blobs = ends.blobs(self.events);
+        let blobs = ends.blobs(self.events, &self.ledger);
         let wanted: Vec<(Digest, u64)> = manifest
             .blobs()
             .map(|d| (d.digest.clone(), d.size))
@@ -499,7 +518,7 @@ impl ImageCopier<'_> {
                 platforms,
             });
         }
-        let blobs = ends.blobs(self.events);
+        let blobs = ends.blobs(self.events, &self.ledger);
         let mut layers = Vec::new();
         for digest in s1.layers() {
             let copied = blobs.copy(digest, None, true).await?;

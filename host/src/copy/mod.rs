@@ -8,6 +8,7 @@ pub mod events;
 pub mod failed;
 pub mod image;
 pub mod index;
+pub mod ledger;
 pub mod plan;
 pub mod runner;
 pub mod validate;

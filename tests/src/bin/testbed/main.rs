@@ -3,6 +3,10 @@
 //! multi-arch OCI index with attestations, a Docker manifest list, a single OCI image),
 //! mirrors them with `hangar mirror`, validates, prints what arrived, and stops the
 //! registries.
+//!
+//! `hangar-testbed bench`: the mirror benchmark behind `bench/mirror.sh` (see `bench.rs`).
+
+mod bench;
 
 use hangar_tests::images::{self, Format, MultiArch, Platform};
 use hangar_tests::pusher::Pusher;
@@ -22,10 +26,17 @@ fn hangar(args: &[&str], dir: &std::path::Path) -> i32 {
 #[tokio::main]
 async fn main() {
     let mode = std::env::args().nth(1).unwrap_or_else(|| "demo".into());
-    if mode != "demo" {
-        eprintln!("usage: hangar-testbed demo");
-        std::process::exit(2);
+    match mode.as_str() {
+        "demo" => demo().await,
+        "bench" => bench::run().await,
+        _ => {
+            eprintln!("usage: hangar-testbed demo|bench");
+            std::process::exit(2);
+        }
     }
+}
+
+async fn demo() {
     let (src, dst) = (RegistryServer::plain(), RegistryServer::plain());
     eprintln!(
         "source registry:      http://{} (pid {})",
