@@ -5,6 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 tests/install-deps
 cargo build --release --locked -p hangar -p hangar-tests --bins
+# Registries keep their storage on tmpfs: this VM's disk flushes (distribution fsyncs every
+# blob) add noise that has nothing to do with either tool.
+export TMPDIR=/dev/shm
 report=$(HANGAR_BIN=target/release/hangar target/release/hangar-testbed bench)
 echo "$report"
 out=docs/benchmarks.md

@@ -426,3 +426,117 @@ async fn dry_run_writes_nothing() {
             .await
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn largest_images_start_first_and_a_no_op_rerun_costs_one_get_and_one_head_per_image() {
+    use hangar_tests::fault_proxy::FaultProxy;
+    let (src, dst) = (RegistryServer::plain(), RegistryServer::plain());
+    let sp = Pusher::new(&src);
+    let small = |seed| {
+        images::image(
+            Format::Oci,
+            Platform::new("linux", "amd64", None),
+            &[images::layer(Format::Oci, seed, 1000)],
+        )
+    };
+    sp.push_image("order/small-a", Some("1"), &small(1100))
+        .await;
+    sp.push_image("order/small-b", Some("1"), &small(1101))
+        .await;
+    let big = images::image(
+        Format::Oci,
+        Platform::new("linux", "amd64", None),
+        &[images::layer(Format::Oci, 1102, 3 << 20)],
+    );
+    sp.push_image("order/big", Some("1"), &big).await;
+    let multi = MultiArch::build(1103, 2000);
+    sp.push_index("order/multi", "1", &multi.index, &multi.children())
+        .await;
+    let (src_proxy, dst_proxy) = (FaultProxy::start(&src.addr), FaultProxy::start(&dst.addr));
+    let env = Env::new();
+    env.write(
+        "list.txt",
+        &format!(
+            "{0}/order/small-a:1\n{0}/order/small-b:1\n{0}/order/multi:1\n{0}/order/big:1\n",
+            src_proxy.addr
+        ),
+    );
+    let args = [
+        "mirror",
+        "-f",
+        "list.txt",
+        "-d",
+        &dst_proxy.addr,
+        "--tls-verify=false",
+        "-j",
+        "2",
+        "--log-format",
+        "json",
+    ];
+    let run = env.run(&args);
+    run.ok();
+    let started: Vec<String> = run
+        .stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["event"] == "image_started")
+        .map(|v| {
+            v["source"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        started[0], "big:1",
+        "the largest image starts first: {started:?}"
+    );
+    // The failed list and summary still follow the list, whatever the start order.
+    assert_eq!(
+        Pusher::new(&dst)
+            .manifest("order/big", "1")
+            .await
+            .unwrap()
+            .digest,
+        big.manifest.digest
+    );
+
+    src_proxy.clear_log();
+    dst_proxy.clear_log();
+    let again = env.run(&args);
+    again.ok();
+    let requests = |p: &FaultProxy| {
+        p.log()
+            .into_iter()
+            .filter(|l| !l.ends_with(" /v2/"))
+            .collect::<Vec<_>>()
+    };
+    let (src_log, dst_log) = (requests(&src_proxy), requests(&dst_proxy));
+    assert_eq!(
+        src_log.len(),
+        4,
+        "one manifest GET per image at the source: {src_log:?}"
+    );
+    assert!(
+        src_log
+            .iter()
+            .all(|l| l.starts_with("GET ") && l.contains("/manifests/1")),
+        "{src_log:?}"
+    );
+    // The filtered multi-arch image is judged by its merged index (one GET); the others by
+    // one HEAD each.
+    let mut dst_log = dst_log;
+    dst_log.sort();
+    assert_eq!(
+        dst_log,
+        vec![
+            "GET /v2/order/multi/manifests/1".to_string(),
+            "HEAD /v2/order/big/manifests/1".into(),
+            "HEAD /v2/order/small-a/manifests/1".into(),
+            "HEAD /v2/order/small-b/manifests/1".into(),
+        ]
+    );
+}

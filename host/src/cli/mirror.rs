@@ -189,21 +189,24 @@ async fn run_mirror(args: MirrorArgs, global: &Global) -> anyhow::Result<Status>
     let started = Instant::now();
 
     let copier = ImageCopier::new(&registries, &options, &events);
-    let items: Vec<&Job> = jobs.iter().collect();
     let timeout = (!args.timeout.is_zero()).then_some(args.timeout);
-    let results = runner::run(items, workers(args.jobs), timeout, &cancel, |id, job| {
+    let workers = workers(args.jobs);
+    let order = plan_order(&copier, &jobs, workers, timeout, &cancel, &progress).await;
+    let items: Vec<(usize, &Job)> = order.iter().map(|&i| (i, &jobs[i])).collect();
+    let in_run_order = runner::run(items, workers, timeout, &cancel, |_, (i, job)| {
         let copier = &copier;
         let events = &events;
+        let id = i + 1;
         async move {
-            let result = copier.copy(id + 1, &job.source, &job.destination).await;
+            let result = copier.copy(id, &job.source, &job.destination).await;
             match &result {
                 Ok(outcome) => events.emit(Event::ImageFinished {
-                    id: id + 1,
+                    id,
                     summary: format!("{} => {}: {outcome}", job.source, job.destination),
                     ok: true,
                 }),
                 Err(e) => events.emit(Event::ImageFinished {
-                    id: id + 1,
+                    id,
                     summary: format!(
                         "error occurred when copy [{}] to [{}]: {e}",
                         job.source, job.destination
@@ -215,6 +218,16 @@ async fn run_mirror(args: MirrorArgs, global: &Global) -> anyhow::Result<Status>
         }
     })
     .await;
+    // Back to list order: the failed list and the summary follow the list.
+    let mut results: Vec<Option<Result<Outcome, JobError>>> =
+        (0..jobs.len()).map(|_| None).collect();
+    for (position, result) in in_run_order.into_iter().enumerate() {
+        results[order[position]] = Some(result);
+    }
+    let results: Vec<Result<Outcome, JobError>> = results
+        .into_iter()
+        .map(|r| r.unwrap_or(Err(JobError::Interrupted)))
+        .collect();
     ticker.abort();
     progress.finish();
     set_active_bars(None);
@@ -293,6 +306,43 @@ fn finish_run(
     }
     tracing::error!("some images failed to {verb}");
     Ok(Status::SomeFailed)
+}
+
+/// Manifests fetched at once while planning (small requests; the copy reuses them).
+const PLANNING_CONCURRENCY: usize = 16;
+
+/// The order to start jobs in: largest first when several run at once, so a big image
+/// overlaps the small ones instead of running alone at the end. Planning fetches what each
+/// copy needs first anyway (see `ImageCopier::estimate`), so it adds no requests.
+async fn plan_order(
+    copier: &ImageCopier<'_>,
+    jobs: &[Job],
+    workers: usize,
+    timeout: Option<Duration>,
+    cancel: &CancellationToken,
+    progress: &Progress,
+) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..jobs.len()).collect();
+    if workers < 2 || jobs.len() < 2 {
+        return order;
+    }
+    let sizes = runner::run(
+        jobs.iter().collect(),
+        PLANNING_CONCURRENCY,
+        timeout,
+        cancel,
+        |i, job: &Job| async move {
+            Ok::<u64, std::convert::Infallible>(
+                copier.estimate(i + 1, &job.source, &job.destination).await,
+            )
+        },
+    )
+    .await;
+    let sizes: Vec<u64> = sizes.into_iter().map(|s| s.unwrap_or(0)).collect();
+    progress.set_total_bytes(sizes.iter().sum());
+    // Stable: equal sizes keep list order.
+    order.sort_by_key(|&i| std::cmp::Reverse(sizes[i]));
+    order
 }
 
 async fn run_validate(args: MirrorArgs, global: &Global) -> anyhow::Result<Status> {

@@ -107,6 +107,22 @@ pub struct ImageCopier<'a> {
     events: &'a Events,
     /// Shared by every image of the run, so blobs common to many images move once.
     ledger: BlobLedger,
+    /// What `estimate` learnt per job, taken (and so freed) by that job's `copy`.
+    plans: std::sync::Mutex<std::collections::HashMap<usize, Plan>>,
+}
+
+/// Manifests and the destination check fetched while planning, reused by the copy so
+/// planning costs no extra requests.
+#[derive(Default)]
+struct Plan {
+    top: Option<Manifest>,
+    destination_head: Option<Option<crate::registry::ManifestHead>>,
+    /// For a filtered index: what the destination tag holds (`Some(None)`: nothing).
+    destination_manifest: Option<Option<Manifest>>,
+    children: std::collections::HashMap<Digest, Manifest>,
+    /// Planning already failed (after the registry's retries): the copy reports this
+    /// instead of asking again.
+    error: Option<CopyError>,
 }
 
 /// Both ends of one image copy.
@@ -118,9 +134,48 @@ struct Ends {
     dst_repo: String,
     /// Where the top-level manifest lands: a tag, or a digest for digest-only references.
     dst_reference: Option<String>,
+    /// Planned answers, each used once.
+    planned_head: std::sync::Mutex<Option<Option<crate::registry::ManifestHead>>>,
+    planned_existing: std::sync::Mutex<Option<Option<Manifest>>>,
+    planned_children: std::sync::Mutex<std::collections::HashMap<Digest, Manifest>>,
 }
 
 impl Ends {
+    fn new(
+        id: usize,
+        src: Arc<Registry>,
+        source: &Reference,
+        dst: Arc<Registry>,
+        destination: Option<&Reference>,
+    ) -> Ends {
+        Ends {
+            id,
+            src,
+            src_repo: source.repository().to_string(),
+            dst,
+            dst_repo: destination
+                .map(|d| d.repository().to_string())
+                .unwrap_or_default(),
+            dst_reference: destination.and_then(Reference::push_tag),
+            planned_head: Default::default(),
+            planned_existing: Default::default(),
+            planned_children: Default::default(),
+        }
+    }
+
+    /// A child manifest: from the plan when it was fetched there, else from the source.
+    async fn child_manifest(&self, digest: &Digest) -> Result<Manifest, RegistryError> {
+        let planned = self
+            .planned_children
+            .lock()
+            .expect("plan lock")
+            .remove(digest);
+        match planned {
+            Some(m) => Ok(m),
+            None => self.src.get_manifest(&self.src_repo, digest.as_str()).await,
+        }
+    }
+
     fn blobs<'a>(&'a self, events: &'a Events, ledger: &'a BlobLedger) -> BlobCopy<'a> {
         BlobCopy {
             source: &self.src,
@@ -157,6 +212,7 @@ impl<'a> ImageCopier<'a> {
             options,
             events,
             ledger: BlobLedger::default(),
+            plans: Default::default(),
         }
     }
 }
@@ -173,20 +229,29 @@ impl ImageCopier<'_> {
             source: source.to_string(),
             destination: destination.to_string(),
         });
+        let plan = self
+            .plans
+            .lock()
+            .expect("plan lock")
+            .remove(&id)
+            .unwrap_or_default();
+        if let Some(e) = plan.error {
+            return Err(e);
+        }
         let src = self.registries.get(source.registry()).await?;
-        let top = src
-            .get_manifest(source.repository(), &source.manifest_reference())
-            .await?;
+        let top = match plan.top {
+            Some(top) => top,
+            None => {
+                src.get_manifest(source.repository(), &source.manifest_reference())
+                    .await?
+            }
+        };
         let kind = kind_of(&top)?;
         let dst = self.registries.get(destination.registry()).await?;
-        let ends = Ends {
-            id,
-            src,
-            src_repo: source.repository().to_string(),
-            dst,
-            dst_repo: destination.repository().to_string(),
-            dst_reference: destination.push_tag(),
-        };
+        let ends = Ends::new(id, src, source, dst, Some(destination));
+        *ends.planned_head.lock().expect("plan lock") = plan.destination_head;
+        *ends.planned_existing.lock().expect("plan lock") = plan.destination_manifest;
+        *ends.planned_children.lock().expect("plan lock") = plan.children;
         match kind {
             ManifestKind::OciIndex | ManifestKind::DockerList => self.copy_index(&ends, &top).await,
             ManifestKind::OciManifest | ManifestKind::DockerV2S2 => {
@@ -203,28 +268,121 @@ impl ImageCopier<'_> {
         destination: &Reference,
         digest: &Digest,
     ) -> Result<(), CopyError> {
-        let ends = Ends {
-            id: 0,
-            src: self.registries.get(source.registry()).await?,
-            src_repo: source.repository().to_string(),
-            dst: self.registries.get(destination.registry()).await?,
-            dst_repo: destination.repository().to_string(),
-            dst_reference: None,
-        };
+        let src = self.registries.get(source.registry()).await?;
+        let dst = self.registries.get(destination.registry()).await?;
+        let mut ends = Ends::new(0, src, source, dst, Some(destination));
+        ends.dst_reference = None;
         self.copy_manifest_by_digest(&ends, digest.clone()).await
     }
 
     /// Does the destination already hold exactly `digest` where the top manifest goes?
     async fn destination_has(&self, ends: &Ends, digest: &Digest) -> Result<bool, CopyError> {
-        let reference = ends
-            .dst_reference
-            .clone()
-            .unwrap_or_else(|| digest.to_string());
-        Ok(ends
-            .dst
-            .head_manifest(&ends.dst_repo, &reference)
-            .await?
-            .is_some_and(|h| &h.digest == digest))
+        let planned = ends.planned_head.lock().expect("plan lock").take();
+        let head = match planned {
+            Some(head) => head,
+            None => {
+                let reference = ends
+                    .dst_reference
+                    .clone()
+                    .unwrap_or_else(|| digest.to_string());
+                ends.dst.head_manifest(&ends.dst_repo, &reference).await?
+            }
+        };
+        Ok(head.is_some_and(|h| &h.digest == digest))
+    }
+
+    /// Planning: fetches what the copy of job `id` will need first (top manifest, the
+    /// destination check, the kept child manifests) and returns the bytes it may have to
+    /// move, so the largest images can start first. Errors are left for the copy to report.
+    pub async fn estimate(&self, id: usize, source: &Reference, destination: &Reference) -> u64 {
+        let mut plan = Plan::default();
+        let bytes = match self.plan(source, destination, &mut plan).await {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                plan.error = Some(e);
+                0
+            }
+        };
+        self.plans.lock().expect("plan lock").insert(id, plan);
+        bytes
+    }
+
+    async fn plan(
+        &self,
+        source: &Reference,
+        destination: &Reference,
+        plan: &mut Plan,
+    ) -> Result<u64, CopyError> {
+        let src = self.registries.get(source.registry()).await?;
+        let top = src
+            .get_manifest(source.repository(), &source.manifest_reference())
+            .await?;
+        plan.top = Some(top.clone());
+        let kind = kind_of(&top)?;
+        let dst = self.registries.get(destination.registry()).await?;
+        let sum = |m: &Manifest| -> u64 {
+            serde_json::from_slice::<ImageManifest>(&m.bytes)
+                .map(|p| p.blobs().map(|b| b.size).sum())
+                .unwrap_or(0)
+        };
+        let index = match kind {
+            ManifestKind::OciIndex | ManifestKind::DockerList => Some(
+                serde_json::from_slice::<Index>(&top.bytes)
+                    .map_err(|e| malformed(source.to_string(), e))?,
+            ),
+            _ => None,
+        };
+        let selection = index
+            .as_ref()
+            .map(|i| index::select(&i.manifests, &self.options.filter, self.options.provenance));
+        let tag = destination.push_tag();
+        match (&selection, &tag) {
+            // A filtered index lands as a merged index: "already there" means the index at the
+            // tag lists every kept entry, which the copy would ask for anyway.
+            (Some(sel), Some(tag)) if !sel.everything && !self.options.overwrite => {
+                let existing = match dst.get_manifest(destination.repository(), tag).await {
+                    Ok(m) => Some(m),
+                    Err(e) if e.is_not_found() => None,
+                    Err(e) => return Err(e.into()),
+                };
+                let listed: Vec<Digest> = existing
+                    .as_ref()
+                    .and_then(|m| serde_json::from_slice::<Index>(&m.bytes).ok())
+                    .map(|i| i.manifests.into_iter().map(|d| d.digest).collect())
+                    .unwrap_or_default();
+                let all_there = sel.kept.iter().all(|k| listed.contains(&k.digest));
+                plan.destination_manifest = Some(existing);
+                if all_there {
+                    return Ok(0);
+                }
+            }
+            _ => {
+                let reference = tag.clone().unwrap_or_else(|| top.digest.to_string());
+                let head = dst
+                    .head_manifest(destination.repository(), &reference)
+                    .await?;
+                let up_to_date = head.as_ref().is_some_and(|h| h.digest == top.digest);
+                plan.destination_head = Some(head);
+                if up_to_date {
+                    return Ok(0);
+                }
+            }
+        }
+        Ok(match (kind, selection) {
+            (ManifestKind::OciManifest | ManifestKind::DockerV2S2, _) => sum(&top),
+            (_, Some(sel)) => {
+                let mut total = 0;
+                for child in sel.kept {
+                    let m = src
+                        .get_manifest(source.repository(), child.digest.as_str())
+                        .await?;
+                    total += sum(&m);
+                    plan.children.insert(child.digest, m);
+                }
+                total
+            }
+            _ => 0,
+        })
     }
 
     async fn push_top(
@@ -313,10 +471,15 @@ impl ImageCopier<'_> {
         ends: &Ends,
         tag: &str,
     ) -> Result<Option<(Vec<Descriptor>, bool, Digest)>, CopyError> {
-        let manifest = match ends.dst.get_manifest(&ends.dst_repo, tag).await {
-            Ok(m) => m,
-            Err(e) if e.is_not_found() => return Ok(None),
-            Err(e) => return Err(e.into()),
+        let planned = ends.planned_existing.lock().expect("plan lock").take();
+        let manifest = match planned {
+            Some(Some(m)) => m,
+            Some(None) => return Ok(None),
+            None => match ends.dst.get_manifest(&ends.dst_repo, tag).await {
+                Ok(m) => m,
+                Err(e) if e.is_not_found() => return Ok(None),
+                Err(e) => return Err(e.into()),
+            },
         };
         match ManifestKind::from_media_type(&manifest.media_type) {
             Some(k) if k.is_index() => {
@@ -406,10 +569,7 @@ impl ImageCopier<'_> {
             {
                 return Ok(());
             }
-            let manifest = ends
-                .src
-                .get_manifest(&ends.src_repo, digest.as_str())
-                .await?;
+            let manifest = ends.child_manifest(&digest).await?;
             let what = format!("{}/{}@{digest}", ends.src.name(), ends.src_repo);
             match kind_of(&manifest)? {
                 ManifestKind::OciIndex | ManifestKind::DockerList => {

@@ -20,6 +20,8 @@ pub struct Progress {
     total: usize,
     started: Instant,
     bytes: AtomicU64,
+    /// Bytes the run expects to move (known after planning; 0 when unknown).
+    total_bytes: AtomicU64,
     finished: AtomicUsize,
     tty: Option<Tty>,
 }
@@ -57,15 +59,35 @@ impl Progress {
             total,
             started: Instant::now(),
             bytes: AtomicU64::new(0),
+            total_bytes: AtomicU64::new(0),
             finished: AtomicUsize::new(0),
             tty,
         }
     }
 
-    /// Text for the overall line: bytes moved and the mean rate.
+    pub fn set_total_bytes(&self, total: u64) {
+        self.total_bytes.store(total, Ordering::Relaxed);
+    }
+
+    /// Text for the overall line: bytes moved (of the planned total) and the mean rate.
     fn totals(&self) -> String {
         let bytes = self.bytes.load(Ordering::Relaxed);
         let secs = self.started.elapsed().as_secs_f64().max(0.001);
+        let total = self.total_bytes.load(Ordering::Relaxed);
+        if total > 0 {
+            let rate = bytes as f64 / secs;
+            let eta = if rate > 0.0 && total > bytes {
+                format!(", eta {:.0}s", (total - bytes) as f64 / rate)
+            } else {
+                String::new()
+            };
+            return format!(
+                "{} of ~{} copied, {}/s{eta}",
+                human_bytes(bytes),
+                human_bytes(total),
+                human_bytes(rate as u64)
+            );
+        }
         format!(
             "{} copied, {}/s",
             human_bytes(bytes),
