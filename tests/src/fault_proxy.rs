@@ -26,6 +26,8 @@ pub enum Fault {
     Truncate,
     /// Send every byte, but some of them wrong.
     Corrupt,
+    /// Answer this status to requests that carry a body (Content-Length > 0); forward the rest.
+    RefuseBodies(u16),
     /// Hold the request this long before forwarding it (a hung server).
     Stall(std::time::Duration),
     /// Answer 200 with this body and Content-Type instead of asking the registry
@@ -170,11 +172,23 @@ async fn handle(
         .map(|p| p.to_string())
         .unwrap_or_default();
     shared.log.lock().unwrap().push(format!("{method} {path}"));
+    let has_body = req
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0)
+        > 0;
     let fault = {
         let mut rules = shared.rules.lock().unwrap();
         rules
             .iter_mut()
-            .find(|r| r.times > 0 && r.method == method && path.contains(&r.path_contains))
+            .find(|r| {
+                r.times > 0
+                    && r.method == method
+                    && path.contains(&r.path_contains)
+                    && (has_body || !matches!(r.fault, Fault::RefuseBodies(_)))
+            })
             .map(|r| {
                 r.times -= 1;
                 r.fault.clone()
@@ -185,7 +199,7 @@ async fn handle(
     }
     match &fault {
         Some(Fault::Reset) => return Err(std::io::Error::other("injected reset")),
-        Some(Fault::Status(code)) => {
+        Some(Fault::Status(code)) | Some(Fault::RefuseBodies(code)) => {
             return Ok(full(
                 *code,
                 r#"{"errors":[{"code":"UNKNOWN","message":"injected failure"}]}"#,

@@ -120,6 +120,21 @@ impl Env {
             .expect("spawn hangar")
     }
 
+    /// `hangar mirror -f list.txt -d DESTINATION --tls-verify=false EXTRA...`: the call most
+    /// tests make (test registries are plain HTTP or use the test CA).
+    pub fn mirror(&self, destination: &str, extra: &[&str]) -> Run {
+        let mut args = vec![
+            "mirror",
+            "-f",
+            "list.txt",
+            "-d",
+            destination,
+            "--tls-verify=false",
+        ];
+        args.extend_from_slice(extra);
+        self.run(&args)
+    }
+
     pub fn run(&self, args: &[&str]) -> Run {
         self.run_with_stdin(args, None)
     }

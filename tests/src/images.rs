@@ -168,6 +168,15 @@ pub fn image(format: Format, platform: Platform, layers: &[Layer]) -> Image {
     }
 }
 
+/// A single-platform linux/amd64 OCI image with one layer of `size` bytes.
+pub fn single(seed: u64, size: usize) -> Image {
+    image(
+        Format::Oci,
+        Platform::new("linux", "amd64", None),
+        &[layer(Format::Oci, seed, size)],
+    )
+}
+
 /// A BuildKit provenance attestation for `subject` (platform unknown/unknown in the index).
 pub fn attestation(subject: &Image, seed: u64) -> Image {
     let statement = json!({"_type": "https://in-toto.io/Statement/v0.1", "predicateType": "https://slsa.dev/provenance/v0.2",

@@ -3,17 +3,9 @@
 //! any of that is wrong.
 
 use hangar_tests::hangar::Env;
-use hangar_tests::images::{self, Format, MultiArch, Platform};
+use hangar_tests::images::{self, MultiArch};
 use hangar_tests::pusher::Pusher;
 use hangar_tests::registry::{PASSWORD, RegistryServer, USER};
-
-fn small_image(seed: u64) -> images::Image {
-    images::image(
-        Format::Oci,
-        Platform::new("linux", "amd64", None),
-        &[images::layer(Format::Oci, seed, 1000)],
-    )
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tls_and_basic_auth_from_auth_file_and_certs_dir() {
@@ -54,18 +46,7 @@ async fn tls_and_basic_auth_from_auth_file_and_certs_dir() {
     );
 
     // --tls-verify=false: plain HTTP for the source, self-signed accepted for the destination.
-    let run = env.run(&[
-        "mirror",
-        "-f",
-        "list.txt",
-        "-d",
-        &dst.addr,
-        "--tls-verify=false",
-        "-a",
-        "amd64,arm64,arm",
-        "--os",
-        "",
-    ]);
+    let run = env.mirror(&dst.addr, &["-a", "amd64,arm64,arm", "--os", ""]);
     run.ok();
     let got = Pusher::new(&dst)
         .manifest("secure/app", "v1")
@@ -78,7 +59,7 @@ async fn tls_and_basic_auth_from_auth_file_and_certs_dir() {
 async fn verified_tls_uses_the_ca_from_certs_d() {
     let src = RegistryServer::tls();
     let dst = RegistryServer::tls_basic();
-    let img = small_image(710);
+    let img = images::single(710, 1000);
     Pusher::new(&src)
         .push_image("ca/app", Some("1"), &img)
         .await;
@@ -168,7 +149,7 @@ async fn wrong_credentials_and_missing_credentials_say_so() {
     let reg = RegistryServer::token();
     let basic = RegistryServer::basic();
     let src = RegistryServer::plain();
-    let img = small_image(730);
+    let img = images::single(730, 1000);
     Pusher::new(&src).push_image("p/app", Some("1"), &img).await;
     let env = Env::new();
     env.write("list.txt", &format!("{}/p/app:1\n", src.addr));
@@ -178,14 +159,7 @@ async fn wrong_credentials_and_missing_credentials_say_so() {
         serde_json::json!({"auths": {&reg.addr: {"auth": &bad}, &basic.addr: {"auth": &bad}}});
     std::fs::write(env.path("auth.json"), doc.to_string()).unwrap();
 
-    let run = env.run(&[
-        "mirror",
-        "-f",
-        "list.txt",
-        "-d",
-        &reg.addr,
-        "--tls-verify=false",
-    ]);
+    let run = env.mirror(&reg.addr, &[]);
     assert_eq!(run.code, 1);
     let out = run.output();
     assert!(
@@ -197,14 +171,7 @@ async fn wrong_credentials_and_missing_credentials_say_so() {
         format!("{}/p/app:1\n", src.addr)
     );
 
-    let run = env.run(&[
-        "mirror",
-        "-f",
-        "list.txt",
-        "-d",
-        &basic.addr,
-        "--tls-verify=false",
-    ]);
+    let run = env.mirror(&basic.addr, &[]);
     assert_eq!(run.code, 1);
     assert!(
         run.output().contains("authentication required"),
@@ -250,7 +217,7 @@ async fn login_verifies_then_writes_the_auth_file_and_logout_removes_it() {
     assert_eq!(doc["auths"][&reg.addr]["auth"], expected.as_str());
 
     // The stored credentials now work for other commands.
-    let img = small_image(740);
+    let img = images::single(740, 1000);
     Pusher::new(&reg).push_image("x/y", Some("t"), &img).await;
     let tags = env.run(&["list-tags", &format!("{}/x/y", reg.addr)]);
     tags.ok();

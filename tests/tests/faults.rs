@@ -6,7 +6,7 @@
 use bytes::Bytes;
 use hangar_tests::fault_proxy::{Fault, FaultProxy, Rule};
 use hangar_tests::hangar::Env;
-use hangar_tests::images::{self, Format, MultiArch, Platform};
+use hangar_tests::images::{self, MultiArch};
 use hangar_tests::pusher::Pusher;
 use hangar_tests::registry::RegistryServer;
 
@@ -63,18 +63,7 @@ async fn transient_faults_are_survived_with_identical_digests() {
     let env = Env::new();
     env.write("list.txt", &format!("{}/flaky/app:v1\n", src_proxy.addr));
     let started = std::time::Instant::now();
-    let run = env.run(&[
-        "mirror",
-        "-f",
-        "list.txt",
-        "-d",
-        &dst_proxy.addr,
-        "--tls-verify=false",
-        "-a",
-        "",
-        "--os",
-        "",
-    ]);
+    let run = env.mirror(&dst_proxy.addr, &["-a", "", "--os", ""]);
     run.ok();
     assert_eq!(src_proxy.pending_rules(), 0, "every source fault fired");
     assert_eq!(
@@ -107,16 +96,8 @@ async fn transient_faults_are_survived_with_identical_digests() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_source_that_keeps_lying_fails_the_image_and_writes_nothing_wrong() {
     let (src, dst) = (RegistryServer::plain(), RegistryServer::plain());
-    let good = images::image(
-        Format::Oci,
-        Platform::new("linux", "amd64", None),
-        &[images::layer(Format::Oci, 810, 50_000)],
-    );
-    let bad = images::image(
-        Format::Oci,
-        Platform::new("linux", "amd64", None),
-        &[images::layer(Format::Oci, 811, 50_000)],
-    );
+    let good = images::single(810, 50_000);
+    let bad = images::single(811, 50_000);
     let sp = Pusher::new(&src);
     sp.push_image("ok/app", Some("1"), &good).await;
     sp.push_image("bad/app", Some("1"), &bad).await;
@@ -134,14 +115,7 @@ async fn a_source_that_keeps_lying_fails_the_image_and_writes_nothing_wrong() {
         "list.txt",
         &format!("{0}/bad/app:1\n{0}/ok/app:1\n", proxy.addr),
     );
-    let run = env.run(&[
-        "mirror",
-        "-f",
-        "list.txt",
-        "-d",
-        &dst.addr,
-        "--tls-verify=false",
-    ]);
+    let run = env.mirror(&dst.addr, &[]);
     assert_eq!(run.code, 1);
     let out = run.output();
     assert!(
@@ -175,11 +149,7 @@ async fn a_source_that_keeps_lying_fails_the_image_and_writes_nothing_wrong() {
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_input_gets_one_clear_line_per_image_and_the_run_continues() {
     let (src, dst) = (RegistryServer::plain(), RegistryServer::plain());
-    let good = images::image(
-        Format::Oci,
-        Platform::new("linux", "amd64", None),
-        &[images::layer(Format::Oci, 820, 1000)],
-    );
+    let good = images::single(820, 1000);
     let sp = Pusher::new(&src);
     for repo in ["ok/app", "weird/type", "broken/json", "huge/manifest"] {
         sp.push_image(repo, Some("1"), &good).await;
@@ -227,16 +197,7 @@ async fn bad_input_gets_one_clear_line_per_image_and_the_run_continues() {
             proxy.addr
         ),
     );
-    let run = env.run(&[
-        "mirror",
-        "-f",
-        "list.txt",
-        "-d",
-        &dst.addr,
-        "--tls-verify=false",
-        "-j",
-        "2",
-    ]);
+    let run = env.mirror(&dst.addr, &["-j", "2"]);
     assert_eq!(run.code, 1);
     let out = run.output();
     let failures: Vec<&str> = out
@@ -302,4 +263,39 @@ async fn usage_errors_and_unreadable_lists() {
     let run = env.run(&["mirror", "-d", "127.0.0.1:1"]);
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("file not provided"), "{}", run.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_registry_refusing_monolithic_uploads_gets_chunked_ones() {
+    let (src, dst) = (RegistryServer::plain(), RegistryServer::plain());
+    let img = images::single(830, 40_000);
+    Pusher::new(&src)
+        .push_image("chunk/app", Some("1"), &img)
+        .await;
+    let proxy = FaultProxy::start(&dst.addr);
+    // Every PUT that carries a body is refused; the commit PUT of a chunked upload has none.
+    proxy.add(rule(
+        "PUT",
+        "/blobs/uploads/",
+        Fault::RefuseBodies(405),
+        1000,
+    ));
+    let env = Env::new();
+    env.write("list.txt", &format!("{}/chunk/app:1\n", src.addr));
+    let run = env.mirror(&proxy.addr, &[]);
+    run.ok();
+    let log = proxy.log();
+    assert!(
+        log.iter()
+            .any(|l| l.starts_with("PATCH /v2/chunk/app/blobs/uploads/")),
+        "{log:?}"
+    );
+    let dp = Pusher::new(&dst);
+    assert_eq!(
+        dp.manifest("chunk/app", "1").await.unwrap().digest,
+        img.manifest.digest
+    );
+    for b in img.blobs() {
+        assert!(dp.blob_exists("chunk/app", &b.digest).await);
+    }
 }

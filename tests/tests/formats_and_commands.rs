@@ -52,15 +52,7 @@ async fn schema1_is_converted_to_schema2_with_real_diff_ids() {
 
     let env = Env::new();
     env.write("list.txt", &format!("{}/legacy/app:s1\n", s1.addr));
-    env.run(&[
-        "mirror",
-        "-f",
-        "list.txt",
-        "-d",
-        &dst.addr,
-        "--tls-verify=false",
-    ])
-    .ok();
+    env.mirror(&dst.addr, &[]).ok();
     let dp = Pusher::new(&dst);
     let got = dp.manifest("legacy/app", "s1").await.unwrap();
     assert_eq!(got.media_type, images::DOCKER_MANIFEST);
@@ -111,14 +103,7 @@ async fn schema1_is_converted_to_schema2_with_real_diff_ids() {
     assert_eq!(cfg["architecture"], "amd64");
 
     // Re-running recognises the converted image by its layers.
-    let again = env.run(&[
-        "mirror",
-        "-f",
-        "list.txt",
-        "-d",
-        &dst.addr,
-        "--tls-verify=false",
-    ]);
+    let again = env.mirror(&dst.addr, &[]);
     again.ok();
     assert!(
         again
@@ -143,14 +128,7 @@ async fn a_200_mb_layer_streams_with_bounded_memory() {
         .await;
     let env = Env::new();
     env.write("list.txt", &format!("{}/big/app:1\n", src.addr));
-    let run = env.run(&[
-        "mirror",
-        "-f",
-        "list.txt",
-        "-d",
-        &dst.addr,
-        "--tls-verify=false",
-    ]);
+    let run = env.mirror(&dst.addr, &[]);
     run.ok();
     assert!(
         Pusher::new(&dst)

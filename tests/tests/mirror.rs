@@ -48,18 +48,10 @@ async fn index_kept_whole_is_pushed_byte_for_byte() {
 
     let env = Env::new();
     env.write("list.txt", &format!("{}/test/multi:v1\n", src.addr));
-    let run = env.run(&[
-        "mirror",
-        "-f",
-        "list.txt",
-        "-d",
+    let run = env.mirror(
         &dst.addr,
-        "--tls-verify=false",
-        "-a",
-        "amd64,arm64,arm",
-        "--os",
-        "linux,unknown",
-    ]);
+        &["-a", "amd64,arm64,arm", "--os", "linux,unknown"],
+    );
     run.ok();
 
     let got = dp
@@ -98,15 +90,7 @@ async fn filtered_subset_builds_and_merges_an_oci_index() {
     env.write("list.txt", &format!("{}/test/multi:v1\n", src.addr));
 
     // Default filter: amd64,arm64 on linux, with provenance.
-    env.run(&[
-        "mirror",
-        "-f",
-        "list.txt",
-        "-d",
-        &dst.addr,
-        "--tls-verify=false",
-    ])
-    .ok();
+    env.mirror(&dst.addr, &[]).ok();
     let got = dp.manifest("test/multi", "v1").await.unwrap();
     assert_eq!(got.media_type, images::OCI_INDEX);
     assert_ne!(got.digest, img.index.digest);
@@ -129,17 +113,7 @@ async fn filtered_subset_builds_and_merges_an_oci_index() {
     assert_eq!(dp.tags("test/multi").await, vec!["v1"], "no extra tags");
 
     // Adding arm later merges into the existing index.
-    env.run(&[
-        "mirror",
-        "-f",
-        "list.txt",
-        "-d",
-        &dst.addr,
-        "--tls-verify=false",
-        "-a",
-        "arm",
-    ])
-    .ok();
+    env.mirror(&dst.addr, &["-a", "arm"]).ok();
     let merged = dp.manifest("test/multi", "v1").await.unwrap();
     let platforms = index_platforms(&merged.bytes);
     assert!(
@@ -157,18 +131,10 @@ async fn filtered_subset_builds_and_merges_an_oci_index() {
     assert_eq!(index_digests(&merged.bytes).len(), 5);
 
     // --overwrite replaces instead of merging; --provenance=false drops attestations.
-    env.run(&[
-        "mirror",
-        "-f",
-        "list.txt",
-        "-d",
+    env.mirror(
         &dst.addr,
-        "--tls-verify=false",
-        "-a",
-        "arm64",
-        "--overwrite",
-        "--provenance=false",
-    ])
+        &["-a", "arm64", "--overwrite", "--provenance=false"],
+    )
     .ok();
     let replaced = dp.manifest("test/multi", "v1").await.unwrap();
     assert_eq!(
@@ -214,16 +180,7 @@ async fn docker_list_v2s2_and_oci_images_keep_their_digests() {
         "list.txt",
         &format!("# sample list\n{0}/docker/list:1.0\n\n{0}/docker/single:2.0\n// other comment\n{0}/oci/single:3.0\n{by_digest}\n", src.addr),
     );
-    let run = env.run(&[
-        "mirror",
-        "-f",
-        "list.txt",
-        "-d",
-        &dst.addr,
-        "--tls-verify=false",
-        "-j",
-        "3",
-    ]);
+    let run = env.mirror(&dst.addr, &["-j", "3"]);
     run.ok();
     let got = dp.manifest("docker/list", "1.0").await.unwrap();
     assert_eq!(
@@ -244,16 +201,7 @@ async fn docker_list_v2s2_and_oci_images_keep_their_digests() {
     );
 
     // The second run finds everything in place and copies nothing.
-    let again = env.run(&[
-        "mirror",
-        "-f",
-        "list.txt",
-        "-d",
-        &dst.addr,
-        "--tls-verify=false",
-        "-j",
-        "3",
-    ]);
+    let again = env.mirror(&dst.addr, &["-j", "3"]);
     again.ok();
     assert_eq!(
         again.output().matches(": up to date sha256:").count(),
@@ -272,11 +220,7 @@ async fn docker_list_v2s2_and_oci_images_keep_their_digests() {
 async fn failures_are_listed_in_order_and_a_clean_run_removes_the_stale_list() {
     let (src, dst) = (RegistryServer::plain(), RegistryServer::plain());
     let sp = Pusher::new(&src);
-    let ok = images::image(
-        Format::Oci,
-        Platform::new("linux", "amd64", None),
-        &[images::layer(Format::Oci, 400, 100)],
-    );
+    let ok = images::single(400, 100);
     sp.push_image("good/one", Some("1"), &ok).await;
     let env = Env::new();
     let list = format!(
@@ -284,18 +228,7 @@ async fn failures_are_listed_in_order_and_a_clean_run_removes_the_stale_list() {
         src.addr
     );
     env.write("list.txt", &list);
-    let run = env.run(&[
-        "mirror",
-        "-f",
-        "list.txt",
-        "-d",
-        &dst.addr,
-        "--tls-verify=false",
-        "-j",
-        "4",
-        "-o",
-        "failed.txt",
-    ]);
+    let run = env.mirror(&dst.addr, &["-j", "4", "-o", "failed.txt"]);
     assert_eq!(run.code, 1, "{}", run.output());
     let failed = std::fs::read_to_string(env.path("failed.txt")).unwrap();
     assert_eq!(
@@ -321,17 +254,7 @@ async fn failures_are_listed_in_order_and_a_clean_run_removes_the_stale_list() {
 
     // Feeding back only the good image succeeds and removes the stale failed list.
     env.write("list.txt", &format!("{}/good/one:1\n", src.addr));
-    env.run(&[
-        "mirror",
-        "-f",
-        "list.txt",
-        "-d",
-        &dst.addr,
-        "--tls-verify=false",
-        "-o",
-        "failed.txt",
-    ])
-    .ok();
+    env.mirror(&dst.addr, &["-o", "failed.txt"]).ok();
     assert!(!env.path("failed.txt").exists());
 }
 
@@ -343,11 +266,7 @@ async fn mirror_format_lines_go_to_the_registry_column_two_names() {
         RegistryServer::plain(),
     );
     let sp = Pusher::new(&src);
-    let a = images::image(
-        Format::Oci,
-        Platform::new("linux", "amd64", None),
-        &[images::layer(Format::Oci, 500, 100)],
-    );
+    let a = images::single(500, 100);
     sp.push_image("proj/app", Some("ignored"), &a).await;
     sp.push_image("proj/app", Some("v9"), &a).await;
     let env = Env::new();
@@ -358,17 +277,8 @@ async fn mirror_format_lines_go_to_the_registry_column_two_names() {
             src.addr, other.addr
         ),
     );
-    env.run(&[
-        "mirror",
-        "-f",
-        "list.txt",
-        "-d",
-        &dst.addr,
-        "--tls-verify=false",
-        "--destination-project",
-        "airgap",
-    ])
-    .ok();
+    env.mirror(&dst.addr, &["--destination-project", "airgap"])
+        .ok();
     // Column 2's registry is honoured; the project override applies to it too.
     assert_eq!(
         Pusher::new(&other)
@@ -398,15 +308,7 @@ async fn dry_run_writes_nothing() {
         .await;
     let env = Env::new();
     env.write("list.txt", &format!("{}/test/multi:v1\n", src.addr));
-    let run = env.run(&[
-        "mirror",
-        "-f",
-        "list.txt",
-        "-d",
-        &dst.addr,
-        "--tls-verify=false",
-        "--dry-run",
-    ]);
+    let run = env.mirror(&dst.addr, &["--dry-run"]);
     run.ok();
     assert!(
         run.output()
@@ -432,16 +334,9 @@ async fn largest_images_start_first_and_a_no_op_rerun_costs_one_get_and_one_head
     use hangar_tests::fault_proxy::FaultProxy;
     let (src, dst) = (RegistryServer::plain(), RegistryServer::plain());
     let sp = Pusher::new(&src);
-    let small = |seed| {
-        images::image(
-            Format::Oci,
-            Platform::new("linux", "amd64", None),
-            &[images::layer(Format::Oci, seed, 1000)],
-        )
-    };
-    sp.push_image("order/small-a", Some("1"), &small(1100))
+    sp.push_image("order/small-a", Some("1"), &images::single(1100, 1000))
         .await;
-    sp.push_image("order/small-b", Some("1"), &small(1101))
+    sp.push_image("order/small-b", Some("1"), &images::single(1101, 1000))
         .await;
     let big = images::image(
         Format::Oci,

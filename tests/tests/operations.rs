@@ -8,14 +8,6 @@ use hangar_tests::pusher::Pusher;
 use hangar_tests::registry::{PASSWORD, RegistryServer, USER};
 use std::time::Duration;
 
-fn small(seed: u64) -> images::Image {
-    images::image(
-        Format::Oci,
-        Platform::new("linux", "amd64", None),
-        &[images::layer(Format::Oci, seed, 5000)],
-    )
-}
-
 fn stall(path: &str) -> Rule {
     Rule {
         method: "GET",
@@ -28,7 +20,11 @@ fn stall(path: &str) -> Rule {
 #[tokio::test(flavor = "multi_thread")]
 async fn first_ctrl_c_stops_cleanly_and_writes_every_unfinished_line() {
     let (src, dst) = (RegistryServer::plain(), RegistryServer::plain());
-    let (a, b, c) = (small(1000), small(1001), small(1002));
+    let (a, b, c) = (
+        images::single(1000, 5000),
+        images::single(1001, 5000),
+        images::single(1002, 5000),
+    );
     let sp = Pusher::new(&src);
     sp.push_image("int/a", Some("1"), &a).await;
     sp.push_image("int/b", Some("1"), &b).await;
@@ -90,7 +86,7 @@ async fn first_ctrl_c_stops_cleanly_and_writes_every_unfinished_line() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_hung_image_times_out_and_the_others_finish() {
     let (src, dst) = (RegistryServer::plain(), RegistryServer::plain());
-    let (a, b) = (small(1010), small(1011));
+    let (a, b) = (images::single(1010, 5000), images::single(1011, 5000));
     let sp = Pusher::new(&src);
     sp.push_image("to/a", Some("1"), &a).await;
     sp.push_image("to/b", Some("1"), &b).await;
@@ -98,18 +94,7 @@ async fn a_hung_image_times_out_and_the_others_finish() {
     proxy.add(stall(&format!("/blobs/{}", a.layers[0].digest)));
     let env = Env::new();
     env.write("list.txt", &format!("{0}/to/a:1\n{0}/to/b:1\n", proxy.addr));
-    let run = env.run(&[
-        "mirror",
-        "-f",
-        "list.txt",
-        "-d",
-        &dst.addr,
-        "--tls-verify=false",
-        "-j",
-        "2",
-        "--timeout",
-        "2s",
-    ]);
+    let run = env.mirror(&dst.addr, &["-j", "2", "--timeout", "2s"]);
     assert_eq!(run.code, 1);
     assert!(
         run.output().contains("timed out after 2s"),
@@ -133,11 +118,7 @@ async fn a_hung_image_times_out_and_the_others_finish() {
 #[tokio::test(flavor = "multi_thread")]
 async fn missing_arm_variant_is_filled_from_the_config() {
     let (src, dst) = (RegistryServer::plain(), RegistryServer::plain());
-    let amd = images::image(
-        Format::Oci,
-        Platform::new("linux", "amd64", None),
-        &[images::layer(Format::Oci, 1020, 100)],
-    );
+    let amd = images::single(1020, 100);
     let mut arm = images::image(
         Format::Oci,
         Platform::new("linux", "arm", Some("v7")),
@@ -152,18 +133,7 @@ async fn missing_arm_variant_is_filled_from_the_config() {
     let env = Env::new();
     env.write("list.txt", &format!("{}/var/app:v1\n", src.addr));
 
-    let v6 = env.run(&[
-        "mirror",
-        "-f",
-        "list.txt",
-        "-d",
-        &dst.addr,
-        "--tls-verify=false",
-        "-a",
-        "arm",
-        "--variant",
-        "v6",
-    ]);
+    let v6 = env.mirror(&dst.addr, &["-a", "arm", "--variant", "v6"]);
     v6.ok();
     assert!(
         v6.output()
@@ -173,19 +143,8 @@ async fn missing_arm_variant_is_filled_from_the_config() {
     );
     assert!(Pusher::new(&dst).manifest("var/app", "v1").await.is_none());
 
-    env.run(&[
-        "mirror",
-        "-f",
-        "list.txt",
-        "-d",
-        &dst.addr,
-        "--tls-verify=false",
-        "-a",
-        "arm",
-        "--variant",
-        "v7",
-    ])
-    .ok();
+    env.mirror(&dst.addr, &["-a", "arm", "--variant", "v7"])
+        .ok();
     let got = Pusher::new(&dst).manifest("var/app", "v1").await.unwrap();
     let v: serde_json::Value = serde_json::from_slice(&got.bytes).unwrap();
     assert_eq!(v["manifests"].as_array().unwrap().len(), 1);
@@ -231,7 +190,7 @@ async fn missing_arm_variant_is_filled_from_the_config() {
 #[tokio::test(flavor = "multi_thread")]
 async fn credentials_from_a_credential_helper_program() {
     let (src, dst) = (RegistryServer::plain(), RegistryServer::basic());
-    let img = small(1030);
+    let img = images::single(1030, 5000);
     Pusher::new(&src)
         .push_image("helper/app", Some("1"), &img)
         .await;
@@ -258,15 +217,7 @@ async fn credentials_from_a_credential_helper_program() {
     )
     .unwrap();
     env.write("list.txt", &format!("{}/helper/app:1\n", src.addr));
-    env.run(&[
-        "mirror",
-        "-f",
-        "list.txt",
-        "-d",
-        &dst.addr,
-        "--tls-verify=false",
-    ])
-    .ok();
+    env.mirror(&dst.addr, &[]).ok();
     assert_eq!(
         Pusher::new(&dst)
             .manifest("helper/app", "1")
@@ -284,7 +235,7 @@ async fn credentials_from_a_credential_helper_program() {
 #[tokio::test(flavor = "multi_thread")]
 async fn identity_tokens_are_traded_for_access_tokens() {
     let (src, dst) = (RegistryServer::plain(), RegistryServer::token());
-    let img = small(1040);
+    let img = images::single(1040, 5000);
     Pusher::new(&src)
         .push_image("idt/app", Some("1"), &img)
         .await;
@@ -292,15 +243,7 @@ async fn identity_tokens_are_traded_for_access_tokens() {
     let doc = serde_json::json!({"auths": {&dst.addr: {"auth": "", "identitytoken": hangar_tests::token_server::REFRESH_TOKEN}}});
     std::fs::write(env.path("auth.json"), doc.to_string()).unwrap();
     env.write("list.txt", &format!("{}/idt/app:1\n", src.addr));
-    env.run(&[
-        "mirror",
-        "-f",
-        "list.txt",
-        "-d",
-        &dst.addr,
-        "--tls-verify=false",
-    ])
-    .ok();
+    env.mirror(&dst.addr, &[]).ok();
     assert_eq!(
         Pusher::new(&dst)
             .manifest("idt/app", "1")
@@ -312,14 +255,7 @@ async fn identity_tokens_are_traded_for_access_tokens() {
 
     let bad = serde_json::json!({"auths": {&dst.addr: {"auth": "", "identitytoken": "revoked"}}});
     std::fs::write(env.path("auth.json"), bad.to_string()).unwrap();
-    let run = env.run(&[
-        "mirror",
-        "-f",
-        "list.txt",
-        "-d",
-        &dst.addr,
-        "--tls-verify=false",
-    ]);
+    let run = env.mirror(&dst.addr, &[]);
     assert_eq!(run.code, 1);
     assert!(
         run.output().contains("token request to") && run.output().contains("invalid refresh token"),
@@ -340,7 +276,7 @@ impl Drop for RemoveOnDrop {
 #[tokio::test(flavor = "multi_thread")]
 async fn system_certs_d_and_client_certificates() {
     let (src, dst) = (RegistryServer::plain(), RegistryServer::mtls());
-    let img = small(1050);
+    let img = images::single(1050, 5000);
     Pusher::new(&src)
         .push_image("mtls/app", Some("1"), &img)
         .await;
@@ -359,28 +295,13 @@ async fn system_certs_d_and_client_certificates() {
 
     // The source is plain HTTP, hence --tls-verify=false for the copy. Without a client
     // certificate the registry refuses the TLS handshake whatever the verification mode.
-    let refused = env.run(&[
-        "mirror",
-        "-f",
-        "list.txt",
-        "-d",
-        &dst.addr,
-        "--tls-verify=false",
-    ]);
+    let refused = env.mirror(&dst.addr, &[]);
     assert_eq!(refused.code, 1, "{}", refused.output());
 
     for f in ["client.cert", "client.key"] {
         std::fs::copy(dst.client_cert_dir().join(f), host_dir.join(f)).unwrap();
     }
-    env.run(&[
-        "mirror",
-        "-f",
-        "list.txt",
-        "-d",
-        &dst.addr,
-        "--tls-verify=false",
-    ])
-    .ok();
+    env.mirror(&dst.addr, &[]).ok();
     // Read back with verification on: the CA and the client certificate both come from
     // /etc/containers/certs.d/<host>/.
     let verify = env.run(&["inspect", "--raw", &format!("{}/mtls/app:1", dst.addr)]);

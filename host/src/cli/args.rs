@@ -1,9 +1,12 @@
 //! Argument groups and value parsers shared by several commands.
 
 use crate::image::platform::PlatformFilter;
-use crate::registry::{RegistryOptions, RetryPolicy};
+use crate::image::reference::Reference;
+use crate::registry::{Registries, Registry, RegistryOptions, RetryPolicy};
+use anyhow::Context as _;
 use clap::Args;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Parses Go-style durations as Hangar takes them: `10m`, `1h30m`, `45s`, `500ms`, `0`.
@@ -95,6 +98,19 @@ impl TlsArgs {
         }
         opts
     }
+}
+
+/// The IMAGE argument of single-image commands, parsed, and its registry, connected.
+pub async fn connect_image(
+    image: Option<&str>,
+    tls: &TlsArgs,
+) -> anyhow::Result<(Reference, Arc<Registry>)> {
+    let text = image.context("image reference not provided")?;
+    let reference =
+        Reference::parse(text).with_context(|| format!("invalid image reference {text:?}"))?;
+    let registries = Registries::new(tls.registry_options());
+    let registry = registries.get(reference.registry()).await?;
+    Ok((reference, registry))
 }
 
 #[derive(Args, Clone, Debug)]

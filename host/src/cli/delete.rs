@@ -1,10 +1,8 @@
 //! `hangar delete IMAGE`: deletes the manifest the reference points at (by digest, so every
 //! tag pointing at it goes too), after a confirmation unless `-y`.
 
-use super::args::TlsArgs;
+use super::args::{TlsArgs, connect_image};
 use super::{Status, confirm};
-use crate::image::reference::Reference;
-use crate::registry::Registries;
 use anyhow::{Context as _, bail};
 use clap::Args;
 
@@ -20,14 +18,7 @@ pub struct DeleteArgs {
 }
 
 pub async fn run(args: DeleteArgs) -> anyhow::Result<Status> {
-    let text = args
-        .image
-        .as_deref()
-        .context("image reference not provided")?;
-    let reference =
-        Reference::parse(text).with_context(|| format!("invalid image reference {text:?}"))?;
-    let registries = Registries::new(args.tls.registry_options());
-    let registry = registries.get(reference.registry()).await?;
+    let (reference, registry) = connect_image(args.image.as_deref(), &args.tls).await?;
     let head = registry
         .head_manifest(reference.repository(), &reference.manifest_reference())
         .await?

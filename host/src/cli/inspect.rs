@@ -2,12 +2,10 @@
 //! or the raw manifest (`--raw`) or config (`--config`) bytes.
 
 use super::Status;
-use super::args::TlsArgs;
+use super::args::{TlsArgs, connect_image};
 use crate::image::manifest::{ImageManifest, Index};
 use crate::image::media::{self, ManifestKind};
 use crate::image::platform::Platform;
-use crate::image::reference::Reference;
-use crate::registry::Registries;
 use anyhow::{Context as _, bail};
 use clap::Args;
 use std::io::Write as _;
@@ -44,11 +42,7 @@ fn host_arch() -> &'static str {
 }
 
 pub async fn run(args: InspectArgs) -> anyhow::Result<Status> {
-    let text = args
-        .image
-        .as_deref()
-        .context("image reference not provided")?;
-    if let Some((transport, _)) = text.split_once(':')
+    if let Some((transport, _)) = args.image.as_deref().and_then(|t| t.split_once(':'))
         && [
             "docker-daemon",
             "docker-archive",
@@ -60,10 +54,7 @@ pub async fn run(args: InspectArgs) -> anyhow::Result<Status> {
     {
         bail!("transport {transport:?} is not supported; only registry references (docker://) are");
     }
-    let reference =
-        Reference::parse(text).with_context(|| format!("invalid image reference {text:?}"))?;
-    let registries = Registries::new(args.tls.registry_options());
-    let registry = registries.get(reference.registry()).await?;
+    let (reference, registry) = connect_image(args.image.as_deref(), &args.tls).await?;
     let repo = reference.repository();
     let top = registry
         .get_manifest(repo, &reference.manifest_reference())

@@ -1,10 +1,7 @@
 //! `hangar list-tags IMAGE`: the repository's tags as a sorted JSON array on stdout.
 
 use super::Status;
-use super::args::TlsArgs;
-use crate::image::reference::Reference;
-use crate::registry::Registries;
-use anyhow::Context as _;
+use super::args::{TlsArgs, connect_image};
 use clap::Args;
 
 #[derive(Args, Debug)]
@@ -16,14 +13,7 @@ pub struct ListTagsArgs {
 }
 
 pub async fn run(args: ListTagsArgs) -> anyhow::Result<Status> {
-    let text = args
-        .image
-        .as_deref()
-        .context("image reference not provided")?;
-    let reference =
-        Reference::parse(text).with_context(|| format!("invalid image reference {text:?}"))?;
-    let registries = Registries::new(args.tls.registry_options());
-    let registry = registries.get(reference.registry()).await?;
+    let (reference, registry) = connect_image(args.image.as_deref(), &args.tls).await?;
     let mut tags = registry.list_tags(reference.repository()).await?;
     tags.sort();
     println!("{}", serde_json::to_string_pretty(&tags)?);

@@ -76,6 +76,9 @@ pub struct MirrorArgs {
     /// Show what would be copied; write nothing
     #[arg(long)]
     dry_run: bool,
+    /// How often a progress line is printed when stderr is not a terminal
+    #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION", hide = true)]
+    progress_interval: Duration,
     /// Accepted for compatibility: hangar never prompts for credentials (use `hangar login`)
     #[arg(long)]
     skip_login: bool,
@@ -182,7 +185,7 @@ async fn run_mirror(args: MirrorArgs, global: &Global) -> anyhow::Result<Status>
     let registries = Registries::new(args.tls.registry_options());
     let progress = Arc::new(Progress::new(global.progress_mode(), jobs.len()));
     set_active_bars(progress.multi());
-    let ticker = progress.spawn_ticker(Duration::from_secs(5));
+    let ticker = progress.spawn_ticker(args.progress_interval.max(Duration::from_millis(100)));
     let events: Events = progress.clone();
     let cancel = CancellationToken::new();
     watch_interrupts(cancel.clone());

@@ -43,7 +43,7 @@ impl Progress {
             let overall = multi.add(ProgressBar::new(total as u64));
             overall.set_style(
                 ProgressStyle::with_template(
-                    "{spinner} {pos}/{len} images  {msg}  [{elapsed_precise}] eta {eta}",
+                    "{spinner} {pos}/{len} images  {msg}  [{elapsed_precise}]",
                 )
                 .expect("static template"),
             );
