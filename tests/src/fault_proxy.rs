@@ -28,6 +28,9 @@ pub enum Fault {
     Corrupt,
     /// Answer this status to requests that carry a body (Content-Length > 0); forward the rest.
     RefuseBodies(u16),
+    /// Forward without the query string: a mount request (`?mount=&from=`) becomes a plain
+    /// upload start, so the registry answers 202 "not mounted" as one that declines would.
+    DropQuery,
     /// Hold the request this long before forwarding it (a hung server).
     Stall(std::time::Duration),
     /// Answer 200 with this body and Content-Type instead of asking the registry
@@ -231,7 +234,11 @@ async fn handle(
         }
         _ => {}
     }
-    let url = format!("http://{upstream}{path}");
+    let forwarded_path = match &fault {
+        Some(Fault::DropQuery) => path.split('?').next().unwrap_or("").to_string(),
+        _ => path.clone(),
+    };
+    let url = format!("http://{upstream}{forwarded_path}");
     let mut forward = client.request(req.method().clone(), url);
     for (k, v) in req.headers() {
         if k != "host" {

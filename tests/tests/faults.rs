@@ -299,3 +299,54 @@ async fn a_registry_refusing_monolithic_uploads_gets_chunked_ones() {
         assert!(dp.blob_exists("chunk/app", &b.digest).await);
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_declined_mount_falls_back_to_uploading_through_the_same_session() {
+    let reg = RegistryServer::plain();
+    let img = images::single(840, 20_000);
+    Pusher::new(&reg)
+        .push_image("mnt/src", Some("1"), &img)
+        .await;
+    let proxy = FaultProxy::start(&reg.addr);
+    proxy.add(rule("POST", "mount=", Fault::DropQuery, 1000));
+    let env = Env::new();
+    env.write(
+        "list.txt",
+        &format!("{0}/mnt/src:1 {0}/mnt/dst 1\n", proxy.addr),
+    );
+    let run = env.run(&[
+        "mirror",
+        "-f",
+        "list.txt",
+        "--tls-verify=false",
+        "--log-format",
+        "json",
+    ]);
+    run.ok();
+    let how: Vec<String> = run
+        .stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["event"] == "blob_finished")
+        .map(|v| v["how"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        how,
+        vec!["copied", "copied"],
+        "declined mounts are uploaded instead"
+    );
+    let log = proxy.log();
+    let posts = log.iter().filter(|l| l.starts_with("POST ")).count();
+    assert_eq!(
+        posts, 2,
+        "one session per blob: the declined mount's session is reused: {log:?}"
+    );
+    let dp = Pusher::new(&reg);
+    assert_eq!(
+        dp.manifest("mnt/dst", "1").await.unwrap().digest,
+        img.manifest.digest
+    );
+    for b in img.blobs() {
+        assert!(dp.blob_exists("mnt/dst", &b.digest).await);
+    }
+}
