@@ -24,23 +24,24 @@ fn openssl(dir: &Path, args: &[&str]) {
     );
 }
 
+/// `openssl req -x509`: a self-signed certificate `<stem>.crt` with its key `<stem>.key`.
+fn self_signed(dir: &Path, stem: &str, subject: &str, extra: &[&str]) -> (PathBuf, PathBuf) {
+    let (key, crt) = (format!("{stem}.key"), format!("{stem}.crt"));
+    let mut args = vec![
+        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650", "-keyout", &key, "-out",
+        &crt, "-subj", subject,
+    ];
+    args.extend_from_slice(extra);
+    openssl(dir, &args);
+    (dir.join(key), dir.join(crt))
+}
+
 pub fn make(dir: &Path) -> Certs {
-    openssl(
+    self_signed(
         dir,
+        "ca",
+        "/CN=hangar-test-ca",
         &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "3650",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.crt",
-            "-subj",
-            "/CN=hangar-test-ca",
             "-addext",
             "basicConstraints=critical,CA:TRUE",
             "-addext",
@@ -97,25 +98,7 @@ pub fn make(dir: &Path) -> Certs {
 
 /// A self-signed key pair for signing registry tokens.
 pub fn token_signer(dir: &Path) -> (PathBuf, PathBuf) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "3650",
-            "-keyout",
-            "token.key",
-            "-out",
-            "token.crt",
-            "-subj",
-            "/CN=test-token-issuer",
-        ],
-    );
-    (dir.join("token.key"), dir.join("token.crt"))
+    self_signed(dir, "token", "/CN=test-token-issuer", &[])
 }
 
 /// A client certificate signed by the CA in `dir`, written as `dir/client/client.{cert,key}`

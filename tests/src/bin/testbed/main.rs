@@ -89,47 +89,31 @@ async fn demo() {
     std::fs::write(work.path().join("list.txt"), &list_text).unwrap();
     eprintln!("\nimage list:\n{list_text}");
 
-    let mut code = hangar(
-        &[
-            "mirror",
-            "-f",
-            "list.txt",
-            "-d",
-            &dst.addr,
-            "--tls-verify=false",
-            "-j",
-            "3",
-        ],
-        work.path(),
-    );
-    if code == 0 {
-        code = hangar(
-            &[
-                "mirror",
-                "validate",
-                "-f",
-                "list.txt",
-                "-d",
-                &dst.addr,
-                "--tls-verify=false",
-            ],
-            work.path(),
-        );
-    }
-    if code == 0 {
-        code = hangar(
-            &[
-                "mirror",
-                "-f",
-                "list.txt",
-                "-d",
-                &dst.addr,
-                "--tls-verify=false",
-                "-j",
-                "3",
-            ],
-            work.path(),
-        );
+    let mirror = [
+        "mirror",
+        "-f",
+        "list.txt",
+        "-d",
+        &dst.addr,
+        "--tls-verify=false",
+        "-j",
+        "3",
+    ];
+    let validate = [
+        "mirror",
+        "validate",
+        "-f",
+        "list.txt",
+        "-d",
+        &dst.addr,
+        "--tls-verify=false",
+    ];
+    // Copy, check, then copy again: the second copy finds everything in place.
+    let mut code = 0;
+    for args in [&mirror[..], &validate[..], &mirror[..]] {
+        if code == 0 {
+            code = hangar(args, work.path());
+        }
     }
     eprintln!("\nwhat arrived at the destination:");
     let dp = Pusher::new(&dst);
