@@ -435,3 +435,62 @@ async fn largest_images_start_first_and_a_no_op_rerun_costs_one_get_and_one_head
         ]
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lines_merging_into_one_tag_keep_each_others_platforms() {
+    let (src, dst) = (RegistryServer::plain(), RegistryServer::plain());
+    let sp = Pusher::new(&src);
+    let plat = |arch: &str, variant: Option<&str>, seed| {
+        images::image(
+            Format::Oci,
+            Platform::new("linux", arch, variant),
+            &[images::layer(Format::Oci, seed, 500)],
+        )
+    };
+    // Two sources, each with a platform the filter drops, so each line builds a merged index.
+    let (amd, arm64, v7a, v7b) = (
+        plat("amd64", None, 1300),
+        plat("arm64", Some("v8"), 1301),
+        plat("arm", Some("v7"), 1302),
+        plat("arm", Some("v7"), 1303),
+    );
+    let a = images::index(Format::Oci, &[amd.clone(), v7a.clone()]);
+    let b = images::index(Format::Oci, &[arm64.clone(), v7b.clone()]);
+    sp.push_index("merge/a", "1", &a, &[&amd, &v7a]).await;
+    sp.push_index("merge/b", "1", &b, &[&arm64, &v7b]).await;
+    let env = Env::new();
+    env.write(
+        "list.txt",
+        &format!(
+            "{0}/merge/a:1 {1}/merged/app 1\n{0}/merge/b:1 {1}/merged/app 1\n",
+            src.addr, dst.addr
+        ),
+    );
+    env.run(&["mirror", "-f", "list.txt", "--tls-verify=false", "-j", "2"])
+        .ok();
+    let got = Pusher::new(&dst).manifest("merged/app", "1").await.unwrap();
+    let mut digests = index_digests(&got.bytes);
+    digests.sort();
+    let mut want = vec![amd.manifest.digest.clone(), arm64.manifest.digest.clone()];
+    want.sort();
+    assert_eq!(
+        digests, want,
+        "both lines' platforms are in the merged index"
+    );
+    // Merging is idempotent: a re-run finds both lines up to date and leaves the digest alone.
+    let again = env.run(&["mirror", "-f", "list.txt", "--tls-verify=false", "-j", "2"]);
+    again.ok();
+    assert!(
+        again.output().contains("copied 0, up to date 2"),
+        "{}",
+        again.output()
+    );
+    assert_eq!(
+        Pusher::new(&dst)
+            .manifest("merged/app", "1")
+            .await
+            .unwrap()
+            .digest,
+        got.digest
+    );
+}

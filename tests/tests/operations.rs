@@ -205,6 +205,13 @@ async fn credentials_from_a_credential_helper_program() {
     .unwrap();
     use std::os::unix::fs::PermissionsExt as _;
     std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let empty_helper = bin.join("docker-credential-hangarnone");
+    std::fs::write(
+        &empty_helper,
+        "#!/bin/sh\necho 'credentials not found in native keychain'\nexit 1\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&empty_helper, std::fs::Permissions::from_mode(0o755)).unwrap();
     env.set(
         "PATH",
         &format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
@@ -213,7 +220,10 @@ async fn credentials_from_a_credential_helper_program() {
     std::fs::create_dir_all(&docker_dir).unwrap();
     std::fs::write(
         docker_dir.join("config.json"),
-        serde_json::json!({"credHelpers": {&dst.addr: "hangartest"}}).to_string(),
+        // credsStore names a helper that knows nothing (and fails, as real ones do): the
+        // anonymous source must still be read; the destination's own helper answers.
+        serde_json::json!({"credsStore": "hangarnone", "credHelpers": {&dst.addr: "hangartest"}})
+            .to_string(),
     )
     .unwrap();
     env.write("list.txt", &format!("{}/helper/app:1\n", src.addr));

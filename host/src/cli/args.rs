@@ -46,7 +46,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             }
             u => return Err(format!("invalid duration {s:?}: unknown unit {u:?}")),
         };
-        total += Duration::from_secs_f64(value * secs);
+        let part = Duration::try_from_secs_f64(value * secs)
+            .map_err(|_| format!("duration {s:?} is too long"))?;
+        total = total
+            .checked_add(part)
+            .ok_or_else(|| format!("duration {s:?} is too long"))?;
         rest = &rest[unit_len..];
     }
     Ok(total)
@@ -152,7 +156,15 @@ mod tests {
         assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
         assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
         assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);
-        for bad in ["", "10", "10x", "m", "1h-"] {
+        for bad in [
+            "",
+            "10",
+            "10x",
+            "m",
+            "1h-",
+            "99999999999999999999999h",
+            "1e400s",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
     }

@@ -69,10 +69,18 @@ impl BlobCopy<'_> {
                         Claim::Wait(gate) => {
                             let _ = gate.acquire().await;
                         }
+                        // A sibling manifest of this image just placed it here.
+                        Claim::At(repo) if repo == self.destination_repo => {
+                            let size = size.unwrap_or(0);
+                            self.finished(digest, BlobHow::AlreadyThere, size);
+                            return Ok(Copied {
+                                how: BlobHow::AlreadyThere,
+                                size,
+                                diff_id: None,
+                            });
+                        }
                         Claim::At(repo) => {
-                            if repo != self.destination_repo {
-                                mount_from = Some(repo);
-                            }
+                            mount_from = Some(repo);
                             break;
                         }
                     }
@@ -129,11 +137,20 @@ impl BlobCopy<'_> {
         mount_from: Option<&str>,
     ) -> Result<Copied, RegistryError> {
         let (src, dst) = (self.source, self.destination);
-        let _dst_slot = dst.transfer_permit().await;
-        let _src_slot = if Arc::ptr_eq(src, dst) {
-            None
+        // Slots on both hosts, always taken in name order: lines copying A→B and B→A at
+        // once must not each hold one side and wait for the other.
+        let _slots = if Arc::ptr_eq(src, dst) {
+            (dst.transfer_permit().await, None)
         } else {
-            Some(src.transfer_permit().await)
+            let (first, second) = if src.name() <= dst.name() {
+                (src, dst)
+            } else {
+                (dst, src)
+            };
+            (
+                first.transfer_permit().await,
+                Some(second.transfer_permit().await),
+            )
         };
         let session = match dst
             .start_upload(self.destination_repo, digest, mount_from)

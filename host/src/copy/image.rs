@@ -109,6 +109,10 @@ pub struct ImageCopier<'a> {
     ledger: BlobLedger,
     /// What `estimate` learnt per job, taken (and so freed) by that job's `copy`.
     plans: std::sync::Mutex<std::collections::HashMap<usize, Plan>>,
+    /// Destination tags that several list lines merge into: one read-merge-push at a time.
+    tag_locks: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Destination tags this run has pushed; a planned view of them is stale.
+    pushed_tags: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 /// Manifests and the destination check fetched while planning, reused by the copy so
@@ -213,6 +217,8 @@ impl<'a> ImageCopier<'a> {
             events,
             ledger: BlobLedger::default(),
             plans: Default::default(),
+            tag_locks: Default::default(),
+            pushed_tags: Default::default(),
         }
     }
 }
@@ -438,6 +444,29 @@ impl ImageCopier<'_> {
         }
 
         // A subset: a new OCI index, merged into what the destination tag already holds.
+        let tag_key = format!(
+            "{}/{}:{}",
+            ends.dst.name(),
+            ends.dst_repo,
+            ends.dst_reference.as_deref().unwrap_or("")
+        );
+        let lock = self
+            .tag_locks
+            .lock()
+            .expect("tag lock")
+            .entry(tag_key.clone())
+            .or_default()
+            .clone();
+        let _merging = lock.lock().await;
+        if self
+            .pushed_tags
+            .lock()
+            .expect("tag lock")
+            .contains(&tag_key)
+        {
+            // Another line of this run changed the tag since planning: read it afresh.
+            ends.planned_existing.lock().expect("plan lock").take();
+        }
         let existing = match (&ends.dst_reference, self.options.overwrite) {
             (Some(tag), false) => self.existing_index(ends, tag).await?,
             _ => None,
@@ -447,7 +476,7 @@ impl ImageCopier<'_> {
             None => (Vec::new(), false),
         };
         let merged = index::merge(existing_entries.clone(), selection.kept.clone());
-        if existing_is_oci && merged == existing_entries {
+        if existing_is_oci && index::same_entries(&merged, &existing_entries) {
             let digest = existing.map(|(_, _, d)| d).expect("existing index present");
             return Ok(Outcome::UpToDate { digest });
         }
@@ -462,6 +491,7 @@ impl ImageCopier<'_> {
         self.copy_children(ends, &selection.kept).await?;
         self.push_top(ends, &bytes, media::OCI_INDEX, &digest)
             .await?;
+        self.pushed_tags.lock().expect("tag lock").insert(tag_key);
         Ok(Outcome::Copied { digest, platforms })
     }
 
@@ -498,11 +528,13 @@ impl ImageCopier<'_> {
 
     /// Fills a missing arm variant or Windows OS version from the image config (Hangar #83).
     async fn fill_platform(&self, ends: &Ends, entry: &mut Descriptor) -> Result<(), CopyError> {
+        // Only entries the filter may keep are worth a lookup (a Windows entry under
+        // `--os linux` is dropped whatever its version).
         let needs_details = !entry.is_attestation()
             && entry
                 .platform
                 .as_ref()
-                .is_some_and(Platform::needs_config_details);
+                .is_some_and(|p| p.needs_config_details() && self.options.filter.allows(p));
         if !needs_details {
             return Ok(());
         }

@@ -39,10 +39,11 @@ pub fn select(entries: &[Descriptor], filter: &PlatformFilter, provenance: bool)
     Selection { kept, everything }
 }
 
-/// Merges `new` entries into `existing` ones.
+/// Merges `new` entries into `existing` ones. A replaced entry keeps its position (so merging
+/// the same entries again changes nothing); entries for new platforms go at the end.
 pub fn merge(mut existing: Vec<Descriptor>, new: Vec<Descriptor>) -> Vec<Descriptor> {
     for n in new {
-        existing.retain(|e| {
+        let replaces = |e: &Descriptor| {
             let same_platform = !e.is_attestation()
                 && !n.is_attestation()
                 && match (&e.platform, &n.platform) {
@@ -51,9 +52,15 @@ pub fn merge(mut existing: Vec<Descriptor>, new: Vec<Descriptor>) -> Vec<Descrip
                 };
             let same_attestation =
                 e.is_attestation() && n.is_attestation() && e.annotations == n.annotations;
-            !(same_platform || same_attestation || e.digest == n.digest)
-        });
-        existing.push(n);
+            same_platform || same_attestation || e.digest == n.digest
+        };
+        match existing.iter().position(&replaces) {
+            Some(at) => {
+                existing.retain(|e| !replaces(e));
+                existing.insert(at.min(existing.len()), n);
+            }
+            None => existing.push(n),
+        }
     }
     let images: Vec<_> = existing
         .iter()
@@ -64,6 +71,11 @@ pub fn merge(mut existing: Vec<Descriptor>, new: Vec<Descriptor>) -> Vec<Descrip
         !d.is_attestation() || d.attestation_subject().is_some_and(|s| images.contains(&s))
     });
     existing
+}
+
+/// Whether two entry lists say the same thing, in any order.
+pub fn same_entries(a: &[Descriptor], b: &[Descriptor]) -> bool {
+    a.len() == b.len() && a.iter().all(|x| b.contains(x))
 }
 
 /// Serialises a new OCI index (2-space indented, as Hangar pushes it).
@@ -176,9 +188,12 @@ mod tests {
         let merged = merge(vec![amd.clone()], vec![armv7.clone()]);
         assert_eq!(digests(&merged), "ac");
 
-        // Re-adding an identical entry does not duplicate it.
+        // Re-adding an identical entry changes nothing, order included.
         let merged = merge(vec![amd.clone(), armv7.clone()], vec![amd.clone()]);
-        assert_eq!(digests(&merged), "ca");
+        assert_eq!(digests(&merged), "ac");
+        assert_eq!(merge(merged.clone(), merged.clone()), merged);
+        assert!(same_entries(&merged, &[armv7.clone(), amd.clone()]));
+        assert!(!same_entries(&merged, std::slice::from_ref(&amd)));
 
         let bytes = build(merged);
         let parsed: Index = serde_json::from_slice(&bytes).unwrap();

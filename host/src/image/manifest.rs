@@ -79,9 +79,12 @@ pub struct ImageManifest {
 }
 
 impl ImageManifest {
-    /// Config first, then layers: the order blobs must exist in before the manifest is pushed.
+    /// The blobs a registry must hold before the manifest can be pushed: config first, then
+    /// layers. Foreign (non-distributable) layers, which carry `urls` and live elsewhere (e.g.
+    /// Windows base layers), are not among them: registries accept manifests pointing at them
+    /// and they are never copied.
     pub fn blobs(&self) -> impl Iterator<Item = &Descriptor> {
-        std::iter::once(&self.config).chain(self.layers.iter())
+        std::iter::once(&self.config).chain(self.layers.iter().filter(|l| l.urls.is_empty()))
     }
 }
 
@@ -148,6 +151,19 @@ mod tests {
         let again = serde_json::to_value(&idx.manifests[0]).unwrap();
         assert_eq!(again["x-extra"], 1);
         assert_eq!(again["platform"]["variant"], "v7");
+    }
+
+    #[test]
+    fn foreign_layers_are_not_blobs_to_copy() {
+        let body = r#"{"schemaVersion":2,"config":{"digest":"sha256:1111111111111111111111111111111111111111111111111111111111111111","size":1},
+          "layers":[{"mediaType":"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip","digest":"sha256:2222222222222222222222222222222222222222222222222222222222222222","size":9,"urls":["https://example.com/base"]},
+                    {"digest":"sha256:3333333333333333333333333333333333333333333333333333333333333333","size":3}]}"#;
+        let m: ImageManifest = serde_json::from_str(body).unwrap();
+        let digits: Vec<char> = m
+            .blobs()
+            .map(|d| d.digest.hex().chars().next().unwrap())
+            .collect();
+        assert_eq!(digits, vec!['1', '3']);
     }
 
     #[test]

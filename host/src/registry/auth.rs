@@ -7,8 +7,8 @@ use super::error::{RegistryError, describe, error_detail};
 use base64::Engine as _;
 use reqwest::header::HeaderValue;
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::Mutex;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Scope {
@@ -112,9 +112,12 @@ struct CachedToken {
 
 pub struct Authenticator {
     host: String,
-    pub challenge: Challenge,
+    /// Learnt from `/v2/`, and again from any 401 that names another scheme.
+    challenge: std::sync::RwLock<Challenge>,
     credential: Option<Credential>,
     tokens: Mutex<HashMap<Vec<Scope>, CachedToken>>,
+    /// One fetch at a time per scope set; other scopes are not held up behind it.
+    fetching: Mutex<HashMap<Vec<Scope>, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 #[derive(serde::Deserialize)]
@@ -131,10 +134,39 @@ impl Authenticator {
     pub fn new(host: &str, challenge: Challenge, credential: Option<Credential>) -> Authenticator {
         Authenticator {
             host: host.to_string(),
-            challenge,
+            challenge: std::sync::RwLock::new(challenge),
             credential,
             tokens: Mutex::new(HashMap::new()),
+            fetching: Mutex::new(HashMap::new()),
         }
+    }
+
+    pub fn challenge(&self) -> Challenge {
+        self.challenge.read().expect("challenge lock").clone()
+    }
+
+    /// Adopts the challenge of a 401; true when it differs from the one in use.
+    pub fn learn(&self, header: &str) -> bool {
+        let found = parse_challenge(header);
+        let found = if found == Challenge::None {
+            Challenge::Basic
+        } else {
+            found
+        };
+        let mut current = self.challenge.write().expect("challenge lock");
+        if *current == found {
+            return false;
+        }
+        *current = found;
+        true
+    }
+
+    fn cached(&self, key: &[Scope]) -> Option<HeaderValue> {
+        let tokens = self.tokens.lock().expect("token lock");
+        tokens
+            .get(key)
+            .filter(|t| t.valid_until > Instant::now())
+            .map(|t| t.value.clone())
     }
 
     pub fn has_credential(&self) -> bool {
@@ -147,7 +179,7 @@ impl Authenticator {
         http: &reqwest::Client,
         scopes: &[Scope],
     ) -> Result<Option<HeaderValue>, RegistryError> {
-        match &self.challenge {
+        match self.challenge() {
             Challenge::None => Ok(None),
             Challenge::Basic => Ok(match &self.credential {
                 Some(Credential::Basic { username, password }) => {
@@ -159,21 +191,29 @@ impl Authenticator {
                 let mut key = scopes.to_vec();
                 key.sort();
                 key.dedup();
-                let mut tokens = self.tokens.lock().await;
-                if let Some(t) = tokens.get(&key)
-                    && t.valid_until > Instant::now()
-                {
-                    return Ok(Some(t.value.clone()));
+                if let Some(v) = self.cached(&key) {
+                    return Ok(Some(v));
                 }
-                let token = self
-                    .fetch_token(http, realm, service.as_deref(), &key)
+                let gate = self
+                    .fetching
+                    .lock()
+                    .expect("token lock")
+                    .entry(key.clone())
+                    .or_default()
+                    .clone();
+                let _one_fetch = gate.lock().await;
+                // Someone may have fetched it while we waited.
+                if let Some(v) = self.cached(&key) {
+                    return Ok(Some(v));
+                }
+                let (value, valid_until) = self
+                    .fetch_token(http, &realm, service.as_deref(), &key)
                     .await?;
-                let value = token.0;
-                tokens.insert(
+                self.tokens.lock().expect("token lock").insert(
                     key,
                     CachedToken {
                         value: value.clone(),
-                        valid_until: token.1,
+                        valid_until,
                     },
                 );
                 Ok(Some(value))
@@ -186,7 +226,7 @@ impl Authenticator {
         let mut key = scopes.to_vec();
         key.sort();
         key.dedup();
-        self.tokens.lock().await.remove(&key);
+        self.tokens.lock().expect("token lock").remove(&key);
     }
 
     async fn fetch_token(
@@ -196,9 +236,10 @@ impl Authenticator {
         service: Option<&str>,
         scopes: &[Scope],
     ) -> Result<(HeaderValue, Instant), RegistryError> {
-        let err = |detail: String| RegistryError::Token {
+        let err = |detail: String, retryable: bool| RegistryError::Token {
             realm: realm.to_string(),
             detail,
+            retryable,
         };
         let scope_strings: Vec<String> = scopes.iter().map(Scope::to_string).collect();
         let request = match &self.credential {
@@ -233,9 +274,11 @@ impl Authenticator {
             }
         };
         let started = Instant::now();
-        let resp = request.send().await.map_err(|e| err(describe(&e)))?;
+        let resp = request.send().await.map_err(|e| err(describe(&e), true))?;
         let status = resp.status();
-        let body = resp.bytes().await.map_err(|e| err(describe(&e)))?;
+        let body = super::client::read_limited(resp, 1 << 20, realm)
+            .await
+            .map_err(|e| err(e.to_string(), true))?;
         if !status.is_success() {
             let hint = if matches!(status.as_u16(), 401 | 403) {
                 match &self.credential {
@@ -248,27 +291,28 @@ impl Authenticator {
             } else {
                 String::new()
             };
-            return Err(err(format!(
-                "{} {}{hint}",
-                status.as_u16(),
-                error_detail(status.as_u16(), &body)
-            )));
+            let code = status.as_u16();
+            let retryable = code == 408 || code == 429 || code >= 500;
+            return Err(err(
+                format!("{code} {}{hint}", error_detail(code, &body)),
+                retryable,
+            ));
         }
         let parsed: TokenResponse = serde_json::from_slice(&body)
-            .map_err(|e| err(format!("unreadable token response: {e}")))?;
+            .map_err(|e| err(format!("unreadable token response: {e}"), false))?;
         let token = if parsed.token.is_empty() {
             parsed.access_token
         } else {
             parsed.token
         };
         if token.is_empty() {
-            return Err(err("the response holds no token".into()));
+            return Err(err("the response holds no token".into(), false));
         }
         // Renew a little early so a token never expires between our check and the request.
         let lifetime = Duration::from_secs(parsed.expires_in.unwrap_or(60).max(10));
         let valid_until = started + lifetime.saturating_sub(Duration::from_secs(5));
         let value = HeaderValue::from_str(&format!("Bearer {token}"))
-            .map_err(|_| err("token is not a valid header".into()))?;
+            .map_err(|_| err("token is not a valid header".into(), false))?;
         Ok((value, valid_until))
     }
 }

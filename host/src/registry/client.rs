@@ -174,13 +174,19 @@ impl Registry {
                 .send()
                 .await
                 .map_err(|e| transport_error(&self.name, what, &e))?;
-            if response.status() == StatusCode::UNAUTHORIZED
-                && matches!(self.auth.challenge, Challenge::Bearer { .. })
-                && !renewed
-            {
-                self.auth.invalidate(scopes).await;
+            if response.status() == StatusCode::UNAUTHORIZED && !renewed {
                 renewed = true;
-                continue;
+                // A registry may leave /v2/ open and protect repositories, or a cached token
+                // may have been revoked: adopt the challenge of this 401, renew, try once more.
+                let learnt = response
+                    .headers()
+                    .get(reqwest::header::WWW_AUTHENTICATE)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|h| self.auth.learn(h));
+                if learnt || matches!(self.auth.challenge(), Challenge::Bearer { .. }) {
+                    self.auth.invalidate(scopes).await;
+                    continue;
+                }
             }
             return Ok(response);
         }
@@ -194,7 +200,9 @@ impl Registry {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(parse_retry_after);
-        let body = response.bytes().await.unwrap_or_default();
+        let body = read_limited(response, ERROR_BODY_LIMIT, what)
+            .await
+            .unwrap_or_default();
         let detail = error_detail(status, &body);
         let what = what.to_string();
         match status {
@@ -601,10 +609,21 @@ impl Registry {
         {
             request = request.header(AUTHORIZATION, value);
         }
-        request
+        let response = request
             .send()
             .await
-            .map_err(|e| transport_error(&self.name, what, &e))
+            .map_err(|e| transport_error(&self.name, what, &e))?;
+        if response.status() == StatusCode::UNAUTHORIZED && same_origin {
+            // The body stream is spent, so the whole blob attempt restarts with a new token.
+            self.auth.invalidate(&[Scope::push(repo)]).await;
+            return Err(RegistryError::Transfer {
+                what: what.to_string(),
+                message:
+                    "the registry refused the token during the upload; retrying with a new one"
+                        .into(),
+            });
+        }
+        Ok(response)
     }
 
     /// All tags of a repository, following `Link` pagination.
@@ -617,7 +636,17 @@ impl Registry {
         let what = format!("tags of {}/{repo}", self.name);
         let mut next = Some(self.url(&format!("/v2/{repo}/tags/list?n=1000")));
         let mut tags = Vec::new();
+        let mut pages = 0;
         while let Some(url) = next.take() {
+            pages += 1;
+            if pages > MAX_TAG_PAGES {
+                return Err(RegistryError::Protocol {
+                    what: what.clone(),
+                    message: format!(
+                        "more than {MAX_TAG_PAGES} pages of tags; the registry's Link headers loop"
+                    ),
+                });
+            }
             let (page, link) = self
                 .retry
                 .run(&what, || async {
@@ -643,10 +672,20 @@ impl Registry {
                 .await?;
             tags.extend(page.tags.unwrap_or_default());
             if let Some(link) = link {
-                next = Some(self.base.join(&link).map_err(|e| RegistryError::Protocol {
+                let url = self.base.join(&link).map_err(|e| RegistryError::Protocol {
                     what: what.clone(),
                     message: format!("bad Link header: {e}"),
-                })?);
+                })?;
+                // Our credentials go to the registry only, never to a host a header names.
+                if url.origin() != self.base.origin() {
+                    return Err(RegistryError::Protocol {
+                        what: what.clone(),
+                        message: format!(
+                            "Link header points at another host ({url}); not following it"
+                        ),
+                    });
+                }
+                next = Some(url);
             }
         }
         Ok(tags)
@@ -656,7 +695,7 @@ impl Registry {
     /// (what `login` verifies before saving them).
     pub async fn verify_credentials(&self) -> Result<(), RegistryError> {
         let what = format!("login to {}", self.name);
-        match &self.auth.challenge {
+        match self.auth.challenge() {
             Challenge::None => Ok(()),
             Challenge::Bearer { .. } => {
                 if !self.auth.has_credential() {
@@ -686,12 +725,17 @@ impl Registry {
     }
 }
 
+/// Error pages are read for their message only.
+const ERROR_BODY_LIMIT: usize = 64 * 1024;
+/// A tag list longer than this many pages is a registry bug (or a loop), not a repository.
+const MAX_TAG_PAGES: usize = 10_000;
+
 fn content_length(headers: &HeaderMap) -> Option<u64> {
     headers.get(CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
 }
 
 /// Reads a body, refusing to buffer more than `limit` bytes.
-async fn read_limited(
+pub(crate) async fn read_limited(
     response: reqwest::Response,
     limit: usize,
     what: &str,
@@ -796,7 +840,9 @@ async fn probe(
                     },
                 ));
             }
-            let body = response.bytes().await.unwrap_or_default();
+            let body = read_limited(response, ERROR_BODY_LIMIT, &what)
+                .await
+                .unwrap_or_default();
             let detail = error_detail(status.as_u16(), &body);
             if status.as_u16() >= 500 || status.as_u16() == 429 || status.as_u16() == 408 {
                 return Err(RegistryError::Status {
@@ -821,13 +867,17 @@ async fn probe(
 pub struct Registries {
     opts: RegistryOptions,
     hosts: std::sync::Mutex<HashMap<String, Arc<OnceCell<Arc<Registry>>>>>,
+    /// Hosts that could not be reached after every retry: later images fail at once
+    /// instead of waiting through the same timeouts again.
+    unreachable: std::sync::Mutex<HashMap<String, String>>,
 }
 
 impl Registries {
     pub fn new(opts: RegistryOptions) -> Registries {
         Registries {
             opts,
-            hosts: std::sync::Mutex::new(HashMap::new()),
+            hosts: Default::default(),
+            unreachable: Default::default(),
         }
     }
 
@@ -837,6 +887,17 @@ impl Registries {
 
     /// The connected registry for `name`; a failed connection is tried again on the next call.
     pub async fn get(&self, name: &str) -> Result<Arc<Registry>, RegistryError> {
+        if let Some(message) = self
+            .unreachable
+            .lock()
+            .expect("registry pool lock")
+            .get(name)
+        {
+            return Err(RegistryError::Unreachable {
+                host: name.to_string(),
+                message: message.clone(),
+            });
+        }
         let cell = self
             .hosts
             .lock()
@@ -844,13 +905,21 @@ impl Registries {
             .entry(name.to_string())
             .or_default()
             .clone();
-        cell.get_or_try_init(|| async {
-            Registry::connect(name, &self.opts, None)
-                .await
-                .map(Arc::new)
-        })
-        .await
-        .cloned()
+        let result = cell
+            .get_or_try_init(|| async {
+                Registry::connect(name, &self.opts, None)
+                    .await
+                    .map(Arc::new)
+            })
+            .await
+            .cloned();
+        if let Err(RegistryError::Unreachable { message, .. }) = &result {
+            self.unreachable
+                .lock()
+                .expect("registry pool lock")
+                .insert(name.to_string(), message.clone());
+        }
+        result
     }
 }
 

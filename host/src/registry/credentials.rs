@@ -95,6 +95,15 @@ pub fn lookup_credential(
         let Ok(bytes) = std::fs::read(&file) else {
             continue;
         };
+        // Entries saved for a namespace (`hangar login reg/ns`) serve the whole registry
+        // until credentials are chosen per repository: tried after the exact keys.
+        let mut keys = keys.clone();
+        if let Ok(doc) = serde_json::from_slice::<serde_json::Value>(&bytes)
+            && let Some(auths) = doc.get("auths").and_then(|a| a.as_object())
+        {
+            let prefix = format!("{host}/");
+            keys.extend(auths.keys().filter(|k| k.starts_with(&prefix)).cloned());
+        }
         for key in &keys {
             match docker_credential::get_credential_from_reader(bytes.as_slice(), key) {
                 Ok(DockerCredential::UsernamePassword(username, password)) => {
@@ -104,11 +113,28 @@ pub fn lookup_credential(
                     return Ok(Some(Credential::IdentityToken(t)));
                 }
                 Err(CredentialRetrievalError::NoCredentialConfigured) => continue,
+                // A helper (credsStore/credHelpers) that has nothing for this key, or is not
+                // installed, means "no credentials here": public registries must still work
+                // for people whose config names a helper.
+                Err(
+                    e @ (CredentialRetrievalError::HelperFailure { .. }
+                    | CredentialRetrievalError::HelperCommunicationError
+                    | CredentialRetrievalError::MalformedHelperResponse),
+                ) => {
+                    tracing::debug!(
+                        "credentials for {key} from {}: {}",
+                        file.display(),
+                        e.to_string().trim()
+                    );
+                    continue;
+                }
                 Err(e) => {
-                    return Err(RegistryError::Credentials {
-                        host: host.to_string(),
-                        message: format!("{}: {}", file.display(), e.to_string().trim()),
-                    });
+                    tracing::warn!(
+                        "ignoring {} for {host}: {}",
+                        file.display(),
+                        e.to_string().trim()
+                    );
+                    break;
                 }
             }
         }
@@ -228,6 +254,26 @@ mod tests {
         assert_eq!(
             candidate_keys("reg:5000", None),
             vec!["reg:5000".to_string()]
+        );
+    }
+
+    #[test]
+    fn namespace_entries_serve_their_registry() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("auth.json");
+        let mut f = AuthFile::load(&path).unwrap();
+        f.set("reg.example:5000/team", "u", "p");
+        f.save().unwrap();
+        // The only unit test that touches REGISTRY_AUTH_FILE, so it races with nothing.
+        unsafe { std::env::set_var("REGISTRY_AUTH_FILE", &path) };
+        let found = lookup_credential("reg.example:5000", None).unwrap();
+        unsafe { std::env::remove_var("REGISTRY_AUTH_FILE") };
+        assert_eq!(
+            found,
+            Some(Credential::Basic {
+                username: "u".into(),
+                password: "p".into()
+            })
         );
     }
 

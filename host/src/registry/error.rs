@@ -20,7 +20,11 @@ pub enum RegistryError {
     #[error("{what}: access denied ({detail})")]
     Forbidden { what: String, detail: String },
     #[error("token request to {realm} failed: {detail}")]
-    Token { realm: String, detail: String },
+    Token {
+        realm: String,
+        detail: String,
+        retryable: bool,
+    },
     #[error("{what}: registry answered {status} ({detail})")]
     Status {
         what: String,
@@ -58,6 +62,7 @@ impl RegistryError {
     pub fn is_retryable(&self) -> bool {
         match self {
             RegistryError::Unreachable { .. } | RegistryError::Transfer { .. } => true,
+            RegistryError::Token { retryable, .. } => *retryable,
             RegistryError::Status { status, .. } => {
                 *status == 408 || *status == 429 || *status >= 500
             }
@@ -167,5 +172,11 @@ mod tests {
             detail: String::new(),
         };
         assert!(!nf.is_retryable() && nf.is_not_found());
+        let token = |retryable| RegistryError::Token {
+            realm: "r".into(),
+            detail: String::new(),
+            retryable,
+        };
+        assert!(token(true).is_retryable() && !token(false).is_retryable());
     }
 }
