@@ -268,16 +268,17 @@ async fn usage_errors_and_unreadable_lists() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_registry_refusing_monolithic_uploads_gets_chunked_ones() {
     let (src, dst) = (RegistryServer::plain(), RegistryServer::plain());
-    let img = images::single(830, 40_000);
+    let img = images::single(830, 10 << 20);
     Pusher::new(&src)
         .push_image("chunk/app", Some("1"), &img)
         .await;
     let proxy = FaultProxy::start(&dst.addr);
-    // Every PUT that carries a body is refused; the commit PUT of a chunked upload has none.
+    // A body-size limit in front of the registry: every PUT carrying a body gets 413; the
+    // commit PUT of a chunked upload has none.
     proxy.add(rule(
         "PUT",
         "/blobs/uploads/",
-        Fault::RefuseBodies(405),
+        Fault::RefuseBodies(413),
         1000,
     ));
     let env = Env::new();
@@ -285,11 +286,12 @@ async fn a_registry_refusing_monolithic_uploads_gets_chunked_ones() {
     let run = env.mirror(&proxy.addr, &[]);
     run.ok();
     let log = proxy.log();
-    assert!(
-        log.iter()
-            .any(|l| l.starts_with("PATCH /v2/chunk/app/blobs/uploads/")),
-        "{log:?}"
-    );
+    // Config in one chunk, the 10 MiB layer in two (8 MiB pieces).
+    let patches = log
+        .iter()
+        .filter(|l| l.starts_with("PATCH /v2/chunk/app/blobs/uploads/"))
+        .count();
+    assert_eq!(patches, 3, "{log:?}");
     let dp = Pusher::new(&dst);
     assert_eq!(
         dp.manifest("chunk/app", "1").await.unwrap().digest,

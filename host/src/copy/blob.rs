@@ -190,9 +190,9 @@ impl BlobCopy<'_> {
             want_diff_id,
             Box::new(move |n| events.emit(crate::copy::events::Event::Bytes { id, n })),
         );
-        let body = reqwest::Body::wrap_stream(stream);
         let sent = match size {
             Some(n) if dst.prefers_monolithic() => {
+                let body = reqwest::Body::wrap_stream(stream);
                 let accepted = dst
                     .upload_monolithic(self.destination_repo, session, digest, n, body)
                     .await;
@@ -210,7 +210,7 @@ impl BlobCopy<'_> {
                 }
             }
             _ => {
-                dst.upload_chunked(self.destination_repo, session, digest, body)
+                dst.upload_chunked(self.destination_repo, session, digest, stream)
                     .await
             }
         };

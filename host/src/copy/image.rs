@@ -784,8 +784,13 @@ pub async fn push_small_blob(
                     {
                         Ok(())
                     } else {
-                        dst.upload_chunked(repo, url, digest, reqwest::Body::from(bytes.clone()))
-                            .await
+                        dst.upload_chunked(
+                            repo,
+                            url,
+                            digest,
+                            futures_util::stream::iter([Ok(bytes.clone())]),
+                        )
+                        .await
                     }
                 }
             }

@@ -534,9 +534,11 @@ impl Registry {
             .await?;
         match response.status() {
             StatusCode::CREATED | StatusCode::NO_CONTENT | StatusCode::OK => Ok(true),
+            // 413: a proxy in front of the registry limits request bodies; chunks fit.
             StatusCode::METHOD_NOT_ALLOWED
             | StatusCode::NOT_IMPLEMENTED
-            | StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            | StatusCode::UNSUPPORTED_MEDIA_TYPE
+            | StatusCode::PAYLOAD_TOO_LARGE => {
                 self.monolithic_ok
                     .store(false, std::sync::atomic::Ordering::Relaxed);
                 Ok(false)
@@ -545,24 +547,57 @@ impl Registry {
         }
     }
 
-    /// The fallback for registries without monolithic PUT: one streamed PATCH, then a PUT
-    /// that commits it under its digest.
-    pub async fn upload_chunked(
+    /// The fallback for registries (or proxies) that refuse monolithic uploads: the stream is
+    /// cut into `UPLOAD_CHUNK` pieces, each sent as a PATCH with its `Content-Range` to the
+    /// location the previous one returned, then a PUT commits the blob under its digest.
+    /// Memory stays at one chunk per upload.
+    pub async fn upload_chunked<S>(
         &self,
         repo: &str,
         session: Url,
         digest: &Digest,
-        body: reqwest::Body,
-    ) -> Result<(), RegistryError> {
+        mut stream: S,
+    ) -> Result<(), RegistryError>
+    where
+        S: futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Unpin,
+    {
         let what = self.what("blob", repo, digest.as_str());
-        let response = self
-            .send_upload(&what, repo, Method::PATCH, session, None, body)
-            .await?;
-        if !response.status().is_success() {
-            return Err(self.fail(&what, response).await);
+        let mut location = session;
+        let mut offset: u64 = 0;
+        let mut chunk = BytesMut::with_capacity(UPLOAD_CHUNK);
+        let mut ended = false;
+        while !ended {
+            while chunk.len() < UPLOAD_CHUNK {
+                match stream.next().await {
+                    Some(Ok(bytes)) => chunk.extend_from_slice(&bytes),
+                    Some(Err(e)) => {
+                        return Err(RegistryError::Transfer {
+                            what: what.clone(),
+                            message: e.to_string(),
+                        });
+                    }
+                    None => {
+                        ended = true;
+                        break;
+                    }
+                }
+            }
+            if chunk.is_empty() {
+                break;
+            }
+            let piece = chunk.split().freeze();
+            let end = offset + piece.len() as u64 - 1;
+            let len = piece.len() as u64;
+            let response = self
+                .send_upload_range(&what, repo, location.clone(), offset, end, len, piece)
+                .await?;
+            if !response.status().is_success() {
+                return Err(self.fail(&what, response).await);
+            }
+            location = self.location(&what, &response)?;
+            offset = end + 1;
         }
-        let mut commit = self.location(&what, &response)?;
-        commit
+        location
             .query_pairs_mut()
             .append_pair("digest", digest.as_str());
         let response = self
@@ -570,7 +605,7 @@ impl Registry {
                 &what,
                 repo,
                 Method::PUT,
-                commit,
+                location,
                 Some(0),
                 reqwest::Body::from(Bytes::new()),
             )
@@ -579,6 +614,41 @@ impl Registry {
             return Err(self.fail(&what, response).await);
         }
         Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn send_upload_range(
+        &self,
+        what: &str,
+        repo: &str,
+        location: Url,
+        start: u64,
+        end: u64,
+        len: u64,
+        piece: Bytes,
+    ) -> Result<reqwest::Response, RegistryError> {
+        // The distribution spec's Content-Range for chunks has no "bytes " prefix.
+        let range = format!("{start}-{end}");
+        let same_origin = location.origin() == self.base.origin();
+        let mut request = self
+            .http
+            .request(Method::PATCH, location)
+            .header(CONTENT_TYPE, "application/octet-stream")
+            .header(CONTENT_LENGTH, len)
+            .header(reqwest::header::CONTENT_RANGE, range)
+            .body(piece);
+        if same_origin
+            && let Some(value) = self
+                .auth
+                .authorization(&self.http, &[Scope::push(repo)])
+                .await?
+        {
+            request = request.header(AUTHORIZATION, value);
+        }
+        request
+            .send()
+            .await
+            .map_err(|e| transport_error(&self.name, what, &e))
     }
 
     /// Uploads go to the session URL the registry gave us; credentials are only sent when
@@ -724,6 +794,9 @@ impl Registry {
         }
     }
 }
+
+/// Piece size of chunked uploads (the fallback path), and so their memory per upload.
+const UPLOAD_CHUNK: usize = 8 * 1024 * 1024;
 
 /// Error pages are read for their message only.
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
