@@ -260,7 +260,7 @@ pub async fn run() {
         return;
     }
     // Fresh destinations per repetition; the median of each measure is reported.
-    let reps = env_usize("HANGAR_BENCH_REPS", 3).max(1);
+    let reps = env_usize("HANGAR_BENCH_REPS", 5).max(1);
     let (mut h_cold_all, mut s_cold_all, mut h_noop_all, mut s_noop_all) =
         (vec![], vec![], vec![], vec![]);
     let mut copied_h = 0;
@@ -378,7 +378,7 @@ pub async fn run() {
          {raw_line}\n\n\
          CPU is user + system time of the tool's own processes (wait4); registries' CPU is what the source and \
          destination registries used meanwhile (/proc/<pid>/stat). On 2 cores the registries' hashing and \
-         writing bound the wall time of both tools; hangar's own share is small. hangar sends each blob shared by several images once per destination registry and mounts it into the other repositories, and plans so the largest image starts first; that, and its lower CPU use, is where the difference comes from. The spread between repetitions comes from how the 512 MiB stream overlaps the small images on a saturated CPU. Peak RSS is the kernel's VmHWM of one \
+         writing bound the wall time of both tools; hangar's own share is small. hangar sends each blob shared by several images once per destination registry and mounts it into the other repositories, and plans so the largest image starts first; that, and its lower CPU use, is where the difference comes from. Open question: in every run of this script so far, hangar's second repetition was the slowest (6.5–7.2 s against 4.6–5.4 s for the others) while skopeo's were steady; the median reports the typical run, and the raw values are listed above. Peak RSS is the kernel's VmHWM of one \
          process, sampled every 5 ms (skopeo: the largest of its processes). \
          Versions: {hangar_version}; {skopeo_version}.\n",
         row("hangar", "cold", &h_cold),
