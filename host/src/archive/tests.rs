@@ -1,0 +1,212 @@
+//! The writer and reader against independent checkers: `unzip -t` and Python's `zipfile`.
+
+use super::index::{ArchiveIndex, Image, ImageSpec};
+use super::reader::{ArchiveReader, INDEX_NAME, ReadError};
+use super::writer::{ArchiveWriter, WriteError};
+use crate::image::Digest;
+use bytes::Bytes;
+use std::process::Command;
+use std::sync::Arc;
+
+fn chunks(
+    data: &[u8],
+    size: usize,
+) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Unpin {
+    let parts: Vec<Result<Bytes, std::io::Error>> = data
+        .chunks(size)
+        .map(|c| Ok(Bytes::copy_from_slice(c)))
+        .collect();
+    futures_util::stream::iter(parts)
+}
+
+fn python(script: &str, path: &std::path::Path) -> String {
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(path)
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "python: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn streamed_entries_make_a_valid_stored_zip_with_the_index_last() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.zip");
+    let writer = Arc::new(ArchiveWriter::create(&path).unwrap());
+    let a: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+    let b: Vec<u8> = (0..1_000_000u32).map(|i| (i % 241) as u8).collect();
+    let (da, db) = (Digest::sha256_of(&a), Digest::sha256_of(&b));
+    // Two producers at once: entries must not interleave.
+    let (wa, wb) = (writer.clone(), writer.clone());
+    let (na, nb) = (
+        format!("share/sha256/{}", da.hex()),
+        format!("share/sha256/{}", db.hex()),
+    );
+    let (ta, tb) = (a.clone(), b.clone());
+    let (ra, rb) = tokio::join!(
+        async move {
+            wa.write_entry(&na, ta.len() as u64, chunks(&ta, 65_536))
+                .await
+        },
+        async move {
+            wb.write_entry(&nb, tb.len() as u64, chunks(&tb, 10_000))
+                .await
+        },
+    );
+    assert_eq!((ra.unwrap(), rb.unwrap()), (a.len() as u64, b.len() as u64));
+    writer
+        .write_bytes(
+            &format!("{}/oci-layout", da.hex()),
+            Bytes::from_static(br#"{"imageLayoutVersion":"1.0.0"}"#),
+        )
+        .await
+        .unwrap();
+    let mut index = ArchiveIndex::new();
+    index.list.push(Image {
+        source: "docker.io/library/app".into(),
+        tag: "1".into(),
+        arch_list: vec!["amd64".into()],
+        os_list: vec!["linux".into()],
+        images: vec![ImageSpec {
+            arch: "amd64".into(),
+            os: "linux".into(),
+            digest: da.to_string(),
+            ..Default::default()
+        }],
+    });
+    writer
+        .write_bytes(INDEX_NAME, Bytes::from(index.to_bytes()))
+        .await
+        .unwrap();
+    writer.finish().await.unwrap();
+
+    let unzip = Command::new("unzip")
+        .arg("-t")
+        .arg(&path)
+        .output()
+        .expect("unzip must be installed (apt-get install unzip)");
+    assert!(
+        unzip.status.success(),
+        "{}",
+        String::from_utf8_lossy(&unzip.stdout)
+    );
+    assert!(String::from_utf8_lossy(&unzip.stdout).contains("No errors detected"));
+    let listing = python(
+        "import sys, zipfile\nz = zipfile.ZipFile(sys.argv[1])\nprint(all(i.compress_type == 0 for i in z.infolist()))\nprint([i.filename for i in z.infolist()][-1])\nprint(len(z.infolist()))",
+        &path,
+    );
+    assert_eq!(
+        listing, "True\nindex.json\n4\n",
+        "all Stored, index.json last, 4 entries"
+    );
+
+    let mut reader = ArchiveReader::open(&path).unwrap();
+    assert_eq!(reader.index().unwrap(), index);
+    assert_eq!(
+        reader
+            .read(&format!("share/sha256/{}", da.hex()), 10 << 20)
+            .unwrap(),
+        a
+    );
+    assert_eq!(
+        Digest::sha256_of(
+            &reader
+                .read(&format!("share/sha256/{}", db.hex()), 10 << 20)
+                .unwrap()
+        ),
+        db
+    );
+    assert!(matches!(
+        reader.read("nope", 10),
+        Err(ReadError::Missing(_))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_source_failing_mid_entry_leaves_no_partial_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.zip");
+    let writer = ArchiveWriter::create(&path).unwrap();
+    let broken = futures_util::stream::iter(vec![
+        Ok(Bytes::from_static(b"first half")),
+        Err(std::io::Error::other("connection reset")),
+    ]);
+    let err = writer
+        .write_entry("share/sha256/broken", 20, broken)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, WriteError::Source { name, message } if name == "share/sha256/broken" && message.contains("reset")),
+        "{err}"
+    );
+    writer
+        .write_bytes("ok", Bytes::from_static(b"fine"))
+        .await
+        .unwrap();
+    writer.finish().await.unwrap();
+    let mut reader = ArchiveReader::open(&path).unwrap();
+    assert!(!reader.contains("share/sha256/broken"));
+    assert_eq!(reader.read("ok", 10).unwrap(), b"fine");
+}
+
+#[test]
+fn hostile_archives_are_refused_with_the_entry_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let make = |name: &str, script: &str| {
+        let p = dir.path().join(name);
+        python(script, &p);
+        p
+    };
+    let traversal = make(
+        "traversal.zip",
+        "import sys, zipfile\nz = zipfile.ZipFile(sys.argv[1], 'w')\nz.writestr('share/../../evil', 'x')\nz.close()\nprint()",
+    );
+    let absolute = make(
+        "absolute.zip",
+        "import sys, zipfile\nz = zipfile.ZipFile(sys.argv[1], 'w')\nzi = zipfile.ZipInfo('/etc/evil')\nz.writestr(zi, 'x')\nz.close()\nprint()",
+    );
+    let duplicate = make(
+        "dup.zip",
+        "import sys, zipfile, warnings\nwarnings.simplefilter('ignore')\nz = zipfile.ZipFile(sys.argv[1], 'w')\nz.writestr('index.json', '1')\nz.writestr('index.json', '2')\nz.close()\nprint()",
+    );
+    for (path, needle) in [
+        (&traversal, "share/../../evil"),
+        (&absolute, "/etc/evil"),
+        (&duplicate, "index.json"),
+    ] {
+        let err = ArchiveReader::open(path)
+            .err()
+            .unwrap_or_else(|| panic!("{} was accepted", path.display()))
+            .to_string();
+        assert!(err.contains(needle), "{err}");
+    }
+    // A truncated archive (no central directory) is refused as such.
+    let good = make(
+        "good.zip",
+        "import sys, zipfile\nz = zipfile.ZipFile(sys.argv[1], 'w')\nz.writestr('a', 'x' * 1000)\nz.close()\nprint()",
+    );
+    let bytes = std::fs::read(&good).unwrap();
+    let cut = dir.path().join("cut.zip");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let err = ArchiveReader::open(&cut)
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        err.contains("cut.zip") && err.contains("not a readable zip archive"),
+        "{err}"
+    );
+    // An archive without index.json says which file is missing.
+    let err = ArchiveReader::open(&good)
+        .unwrap()
+        .index()
+        .unwrap_err()
+        .to_string();
+    assert_eq!(err, "file \"index.json\" not found in archive");
+}
