@@ -143,7 +143,7 @@ fn load_jobs(args: &MirrorArgs) -> anyhow::Result<Vec<Job>> {
     Ok(jobs)
 }
 
-fn workers(jobs: usize) -> usize {
+pub(super) fn workers(jobs: usize) -> usize {
     if jobs == 0 {
         tracing::warn!("Invalid worker num: 0, set to 1");
         1
@@ -153,7 +153,7 @@ fn workers(jobs: usize) -> usize {
 }
 
 /// First Ctrl-C cancels cleanly; a second one exits at once with 130.
-fn watch_interrupts(cancel: CancellationToken) {
+pub(super) fn watch_interrupts(cancel: CancellationToken) {
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_err() {
             return;
@@ -280,7 +280,7 @@ async fn run_mirror(args: MirrorArgs, global: &Global) -> anyhow::Result<Status>
 }
 
 /// Writes or clears the failed list and decides the exit status, as Hangar reports it.
-fn finish_run(
+pub(super) fn finish_run(
     path: &std::path::Path,
     failed_lines: &[&str],
     title: &str,

@@ -11,6 +11,7 @@ mod list_tags;
 mod login;
 mod merge_manifest;
 mod mirror;
+mod save;
 
 use crate::progress::{self, LogFormat};
 use clap::{Parser, Subcommand};
@@ -53,6 +54,9 @@ pub enum Command {
     /// Mirror images from one registry to another
     #[command(visible_alias = "m")]
     Mirror(Box<mirror::MirrorCommand>),
+    /// Save images from registries into an archive (zip)
+    #[command(visible_alias = "s")]
+    Save(save::SaveArgs),
     /// Inspect an image manifest (JSON on stdout)
     #[command(visible_alias = "i")]
     Inspect(inspect::InspectArgs),
@@ -125,6 +129,7 @@ async fn run(cli: Cli) -> anyhow::Result<Status> {
     };
     match cli.command {
         Command::Mirror(cmd) => mirror::run(*cmd, &global).await,
+        Command::Save(a) => save::run(a, &global).await,
         Command::Inspect(a) => inspect::run(a).await,
         Command::ListTags(a) => list_tags::run(a).await,
         Command::Delete(a) => delete::run(a).await,

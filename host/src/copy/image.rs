@@ -193,14 +193,14 @@ impl Ends {
     }
 }
 
-fn malformed(what: impl Into<String>, e: impl fmt::Display) -> CopyError {
+pub(crate) fn malformed(what: impl Into<String>, e: impl fmt::Display) -> CopyError {
     CopyError::Malformed {
         what: what.into(),
         message: e.to_string(),
     }
 }
 
-fn kind_of(m: &Manifest) -> Result<ManifestKind, CopyError> {
+pub(crate) fn kind_of(m: &Manifest) -> Result<ManifestKind, CopyError> {
     ManifestKind::from_media_type(&m.media_type)
         .ok_or_else(|| CopyError::UnsupportedMediaType(m.media_type.clone()))
 }
@@ -528,27 +528,7 @@ impl ImageCopier<'_> {
 
     /// Fills a missing arm variant or Windows OS version from the image config (Hangar #83).
     async fn fill_platform(&self, ends: &Ends, entry: &mut Descriptor) -> Result<(), CopyError> {
-        // Only entries the filter may keep are worth a lookup (a Windows entry under
-        // `--os linux` is dropped whatever its version).
-        let needs_details = !entry.is_attestation()
-            && entry
-                .platform
-                .as_ref()
-                .is_some_and(|p| p.needs_config_details() && self.options.filter.allows(p));
-        if !needs_details {
-            return Ok(());
-        }
-        let child = ends
-            .src
-            .get_manifest(&ends.src_repo, entry.digest.as_str())
-            .await?;
-        if let (Some(config), Some(platform)) = (
-            self.config_platform(ends, &child).await?,
-            entry.platform.as_mut(),
-        ) {
-            config.fill(platform);
-        }
-        Ok(())
+        fill_platform(&ends.src, &ends.src_repo, &self.options.filter, entry).await
     }
 
     async fn config_platform(
@@ -556,22 +536,7 @@ impl ImageCopier<'_> {
         ends: &Ends,
         manifest: &Manifest,
     ) -> Result<Option<ConfigPlatform>, CopyError> {
-        let what = format!("{}/{}@{}", ends.src.name(), ends.src_repo, manifest.digest);
-        let parsed: ImageManifest =
-            serde_json::from_slice(&manifest.bytes).map_err(|e| malformed(&what, e))?;
-        if parsed.config.media_type != media::DOCKER_CONFIG
-            && parsed.config.media_type != media::OCI_CONFIG
-        {
-            // An artifact (chart, signature, SBOM): it has no platform to filter on.
-            return Ok(None);
-        }
-        let bytes = ends
-            .src
-            .get_blob_bytes(&ends.src_repo, &parsed.config.digest, CONFIG_LIMIT)
-            .await?;
-        let config: ConfigPlatform = serde_json::from_slice(&bytes)
-            .map_err(|e| malformed(format!("config of {what}"), e))?;
-        Ok(Some(config))
+        config_platform(&ends.src, &ends.src_repo, manifest).await
     }
 
     async fn copy_children(&self, ends: &Ends, children: &[Descriptor]) -> Result<(), CopyError> {
@@ -804,4 +769,54 @@ fn platform_names(entries: &[Descriptor]) -> Vec<String> {
         .filter(|d| !d.is_attestation())
         .filter_map(|d| d.platform.as_ref().map(Platform::to_string))
         .collect()
+}
+
+/// Fills a missing arm variant or Windows OS version of an index entry from the image config
+/// (Hangar #83). Only entries the filter may keep are worth the lookup (a Windows entry under
+/// `--os linux` is dropped whatever its version).
+pub(crate) async fn fill_platform(
+    src: &Registry,
+    repo: &str,
+    filter: &PlatformFilter,
+    entry: &mut Descriptor,
+) -> Result<(), CopyError> {
+    let needs_details = !entry.is_attestation()
+        && entry
+            .platform
+            .as_ref()
+            .is_some_and(|p| p.needs_config_details() && filter.allows(p));
+    if !needs_details {
+        return Ok(());
+    }
+    let child = src.get_manifest(repo, entry.digest.as_str()).await?;
+    if let (Some(config), Some(platform)) = (
+        config_platform(src, repo, &child).await?,
+        entry.platform.as_mut(),
+    ) {
+        config.fill(platform);
+    }
+    Ok(())
+}
+
+/// The platform an image manifest's config declares (`None` for artifacts: charts,
+/// signatures, SBOMs, which have no platform to filter on).
+pub(crate) async fn config_platform(
+    src: &Registry,
+    repo: &str,
+    manifest: &Manifest,
+) -> Result<Option<ConfigPlatform>, CopyError> {
+    let what = format!("{}/{repo}@{}", src.name(), manifest.digest);
+    let parsed: ImageManifest =
+        serde_json::from_slice(&manifest.bytes).map_err(|e| malformed(&what, e))?;
+    if parsed.config.media_type != media::DOCKER_CONFIG
+        && parsed.config.media_type != media::OCI_CONFIG
+    {
+        return Ok(None);
+    }
+    let bytes = src
+        .get_blob_bytes(repo, &parsed.config.digest, CONFIG_LIMIT)
+        .await?;
+    let config: ConfigPlatform =
+        serde_json::from_slice(&bytes).map_err(|e| malformed(format!("config of {what}"), e))?;
+    Ok(Some(config))
 }

@@ -11,6 +11,7 @@ pub mod index;
 pub mod ledger;
 pub mod plan;
 pub mod runner;
+pub mod save;
 pub mod validate;
 pub mod verify;
 

@@ -1,0 +1,315 @@
+//! `save`: images from registries into a Hangar archive. Each blob streams from its registry
+//! response straight into its zip entry through the verifying stream (hashed once, no temp
+//! directories, no second copy), and is written once however many images share it. Every
+//! platform manifest gets its OCI layout (`<hex>/index.json`, `<hex>/oci-layout`) and its own
+//! bytes under `share/sha256/`; the caller writes Hangar's `index.json` last.
+
+use super::events::{Event, Events};
+use super::image::{
+    CopyError, CopyOptions, Outcome, config_platform, fill_platform, kind_of, malformed,
+};
+use super::index;
+use super::ledger::{BlobLedger, Claim};
+use super::verify::VerifyingStream;
+use crate::archive::index::{Image, ImageSpec};
+use crate::archive::writer::ArchiveWriter;
+use crate::image::digest::Digest;
+use crate::image::manifest::{Descriptor, ImageManifest, Index};
+use crate::image::media::ManifestKind;
+use crate::image::platform::Platform;
+use crate::image::reference::Reference;
+use crate::registry::{Manifest, Registries, Registry, RegistryError};
+use bytes::Bytes;
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+
+/// The ledger's name for "the archive", where every blob lives in one place.
+const ARCHIVE: &str = "archive";
+
+pub struct ImageSaver<'a> {
+    registries: &'a Registries,
+    options: &'a CopyOptions,
+    events: &'a Events,
+    writer: &'a ArchiveWriter,
+    /// Blobs and layouts written (or being written) into the archive.
+    ledger: BlobLedger,
+    saved: Mutex<Vec<(usize, Image)>>,
+}
+
+impl<'a> ImageSaver<'a> {
+    pub fn new(
+        registries: &'a Registries,
+        options: &'a CopyOptions,
+        events: &'a Events,
+        writer: &'a ArchiveWriter,
+    ) -> Self {
+        ImageSaver {
+            registries,
+            options,
+            events,
+            writer,
+            ledger: BlobLedger::default(),
+            saved: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The saved images, in list order, for the archive's `index.json`.
+    pub fn images(&self) -> Vec<Image> {
+        let mut saved = self.saved.lock().expect("saved lock").clone();
+        saved.sort_by_key(|(id, _)| *id);
+        saved.into_iter().map(|(_, image)| image).collect()
+    }
+
+    pub async fn save(&self, id: usize, source: &Reference) -> Result<Outcome, CopyError> {
+        self.events.emit(Event::ImageStarted {
+            id,
+            source: source.to_string(),
+            destination: "archive".into(),
+        });
+        let src = self.registries.get(source.registry()).await?;
+        let repo = source.repository();
+        let top = src.get_manifest(repo, &source.manifest_reference()).await?;
+        let mut specs = Vec::new();
+        match kind_of(&top)? {
+            ManifestKind::OciIndex | ManifestKind::DockerList => {
+                let parsed: Index = serde_json::from_slice(&top.bytes)
+                    .map_err(|e| malformed(source.to_string(), e))?;
+                let mut entries = parsed.manifests.clone();
+                for entry in entries.iter_mut() {
+                    fill_platform(&src, repo, &self.options.filter, entry).await?;
+                }
+                let selection =
+                    index::select(&entries, &self.options.filter, self.options.provenance);
+                if selection.kept.is_empty() {
+                    return Ok(Outcome::NoMatchingPlatform {
+                        available: names(&entries),
+                    });
+                }
+                for entry in &selection.kept {
+                    let child = src.get_manifest(repo, entry.digest.as_str()).await?;
+                    let platform = entry.platform.clone().unwrap_or_default();
+                    specs.push(
+                        self.save_platform(
+                            &src,
+                            repo,
+                            &child,
+                            &platform,
+                            entry.annotations.clone(),
+                        )
+                        .await?,
+                    );
+                }
+            }
+            ManifestKind::OciManifest | ManifestKind::DockerV2S2 => {
+                let platform = config_platform(&src, repo, &top)
+                    .await?
+                    .map(|c| c.platform())
+                    .unwrap_or_default();
+                if !self.options.filter.allows(&platform) {
+                    return Ok(Outcome::NoMatchingPlatform {
+                        available: vec![platform.to_string()],
+                    });
+                }
+                specs.push(
+                    self.save_platform(&src, repo, &top, &platform, None)
+                        .await?,
+                );
+            }
+            ManifestKind::Schema1 => {
+                return Err(malformed(
+                    source.to_string(),
+                    "schema1 images cannot be saved to an archive yet",
+                ));
+            }
+        }
+        let arch_list: BTreeSet<String> = specs
+            .iter()
+            .map(|s| s.arch.clone())
+            .filter(|a| !a.is_empty())
+            .collect();
+        let os_list: BTreeSet<String> = specs
+            .iter()
+            .map(|s| s.os.clone())
+            .filter(|o| !o.is_empty())
+            .collect();
+        let platforms: Vec<String> = specs
+            .iter()
+            .filter(|s| s.arch != "unknown")
+            .map(|s| {
+                Platform::new(
+                    &s.os,
+                    &s.arch,
+                    Some(&s.variant)
+                        .filter(|v| !v.is_empty())
+                        .map(|v| v.as_str()),
+                )
+                .to_string()
+            })
+            .collect();
+        let image = Image {
+            source: source.name(),
+            tag: source
+                .tag()
+                .map(str::to_string)
+                .unwrap_or_else(|| top.digest.to_string()),
+            arch_list: arch_list.into_iter().collect(),
+            os_list: os_list.into_iter().collect(),
+            images: specs,
+        };
+        self.saved.lock().expect("saved lock").push((id, image));
+        Ok(Outcome::Copied {
+            digest: top.digest.clone(),
+            platforms,
+        })
+    }
+
+    /// One platform manifest: its blobs, its own bytes, its OCI layout; returns its index entry.
+    async fn save_platform(
+        &self,
+        src: &Registry,
+        repo: &str,
+        manifest: &Manifest,
+        platform: &Platform,
+        annotations: Option<std::collections::BTreeMap<String, String>>,
+    ) -> Result<ImageSpec, CopyError> {
+        let what = format!("{}/{repo}@{}", src.name(), manifest.digest);
+        let parsed: ImageManifest =
+            serde_json::from_slice(&manifest.bytes).map_err(|e| malformed(&what, e))?;
+        for blob in parsed.blobs() {
+            self.save_blob(src, repo, &blob.digest, blob.size).await?;
+        }
+        self.save_bytes(
+            &format!("share/sha256/{}", manifest.digest.hex()),
+            manifest.bytes.clone(),
+        )
+        .await?;
+        let layout = serde_json::json!({
+            "schemaVersion": 2,
+            "manifests": [{"mediaType": manifest.media_type, "digest": manifest.digest, "size": manifest.bytes.len()}],
+        });
+        let hex = manifest.digest.hex();
+        self.save_bytes(
+            &format!("{hex}/index.json"),
+            Bytes::from(layout.to_string()),
+        )
+        .await?;
+        self.save_bytes(
+            &format!("{hex}/oci-layout"),
+            Bytes::from_static(br#"{"imageLayoutVersion":"1.0.0"}"#),
+        )
+        .await?;
+        Ok(ImageSpec {
+            arch: platform.architecture.clone(),
+            os: platform.os.clone(),
+            os_version: platform.os_version.clone().unwrap_or_default(),
+            os_features: platform.os_features.clone(),
+            variant: platform.variant.clone().unwrap_or_default(),
+            media_type: manifest.media_type.clone(),
+            layers: parsed
+                .layers
+                .iter()
+                .filter(|l| l.urls.is_empty())
+                .map(|l| l.digest.to_string())
+                .collect(),
+            config: parsed.config.digest.to_string(),
+            digest: manifest.digest.to_string(),
+            annotations: annotations.unwrap_or_default(),
+        })
+    }
+
+    /// Writes a small entry we built, once per archive.
+    async fn save_bytes(&self, name: &str, bytes: Bytes) -> Result<(), CopyError> {
+        let key = Digest::sha256_of(name.as_bytes());
+        loop {
+            match self.ledger.claim("entries", &key) {
+                Claim::At(_) => return Ok(()),
+                Claim::Wait(gate) => {
+                    let _ = gate.acquire().await;
+                }
+                Claim::Mine(guard) => {
+                    self.writer
+                        .write_bytes(name, bytes)
+                        .await
+                        .map_err(|e| archive_error(name, e))?;
+                    guard.done(ARCHIVE);
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// Streams a blob from the registry into `share/sha256/<hex>`, once per archive, restarting
+    /// from the source when a transfer fails or its digest is wrong.
+    async fn save_blob(
+        &self,
+        src: &Registry,
+        repo: &str,
+        digest: &Digest,
+        size: u64,
+    ) -> Result<(), CopyError> {
+        let guard = loop {
+            match self.ledger.claim(ARCHIVE, digest) {
+                Claim::At(_) => return Ok(()),
+                Claim::Wait(gate) => {
+                    let _ = gate.acquire().await;
+                }
+                Claim::Mine(guard) => break guard,
+            }
+        };
+        let name = format!("share/sha256/{}", digest.hex());
+        let policy = *src.retry();
+        let mut attempt = 1;
+        loop {
+            let result = async {
+                let response = src.get_blob(repo, digest).await?;
+                let events = self.events.clone();
+                let (stream, verdict) = VerifyingStream::new(
+                    response.bytes_stream(),
+                    format!("blob {}/{repo}@{digest}", src.name()),
+                    digest.clone(),
+                    Some(size),
+                    false,
+                    Box::new(move |n| events.emit(Event::Bytes { id: 0, n })),
+                );
+                let written = self.writer.write_entry(&name, size, stream).await;
+                if let Some(error) = verdict.lock().expect("verdict lock").error.take() {
+                    return Err(CopyError::Registry(error));
+                }
+                written.map_err(|e| archive_error(&name, e))?;
+                Ok(())
+            }
+            .await;
+            match result {
+                Ok(()) => {
+                    guard.done(ARCHIVE);
+                    return Ok(());
+                }
+                Err(CopyError::Registry(e)) if e.is_retryable() && attempt < policy.attempts => {
+                    let wait = policy.delay(attempt, &e);
+                    tracing::warn!(
+                        "{e}; restarting the blob from the source in {wait:.1?} ({attempt}/{})",
+                        policy.attempts - 1
+                    );
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+fn archive_error(name: &str, e: impl std::fmt::Display) -> CopyError {
+    CopyError::Registry(RegistryError::Protocol {
+        what: format!("archive entry {name}"),
+        message: e.to_string(),
+    })
+}
+
+fn names(entries: &[Descriptor]) -> Vec<String> {
+    entries
+        .iter()
+        .filter(|d| !d.is_attestation())
+        .filter_map(|d| d.platform.as_ref().map(Platform::to_string))
+        .collect()
+}
