@@ -117,6 +117,27 @@ pub async fn connect_image(
     Ok((reference, registry))
 }
 
+/// How a bulk command runs its images: workers, per-image time limit, attestations.
+#[derive(Args, Clone, Debug)]
+pub struct RunArgs {
+    /// Images processed at once
+    #[arg(short = 'j', long = "jobs", default_value_t = 1, value_name = "N")]
+    pub jobs: usize,
+    /// Time limit for each image
+    #[arg(long, default_value = "10m", value_parser = parse_duration, value_name = "DURATION")]
+    pub timeout: Duration,
+    /// Include BuildKit provenance/SBOM attestations (--provenance=false to drop them)
+    #[arg(long, num_args = 0..=1, require_equals = true, default_value_t = true, default_missing_value = "true", value_name = "BOOL")]
+    pub provenance: bool,
+}
+
+impl RunArgs {
+    /// The per-image limit, `None` for `--timeout 0`.
+    pub fn time_limit(&self) -> Option<Duration> {
+        (!self.timeout.is_zero()).then_some(self.timeout)
+    }
+}
+
 #[derive(Args, Clone, Debug)]
 pub struct PlatformArgs {
     /// Architectures to copy (comma-separated; empty copies all)

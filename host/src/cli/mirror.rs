@@ -1,6 +1,6 @@
 //! `hangar mirror` and `hangar mirror validate`.
 
-use super::args::{PlatformArgs, TlsArgs, parse_duration};
+use super::args::{PlatformArgs, RunArgs, TlsArgs, parse_duration};
 use super::{Global, Status};
 use crate::copy::events::{Event, Events};
 use crate::copy::plan::Overrides;
@@ -61,15 +61,8 @@ pub struct MirrorArgs {
         value_name = "FILE"
     )]
     failed: PathBuf,
-    /// Images copied at once
-    #[arg(short = 'j', long = "jobs", default_value_t = 1, value_name = "N")]
-    jobs: usize,
-    /// Time limit for each image
-    #[arg(long, default_value = "10m", value_parser = parse_duration, value_name = "DURATION")]
-    timeout: Duration,
-    /// Copy BuildKit provenance/SBOM attestations (--provenance=false to drop them)
-    #[arg(long, num_args = 0..=1, require_equals = true, default_value_t = true, default_missing_value = "true", value_name = "BOOL")]
-    provenance: bool,
+    #[command(flatten)]
+    run: RunArgs,
     /// Replace an existing destination index instead of merging platforms into it
     #[arg(long)]
     overwrite: bool,
@@ -178,7 +171,7 @@ async fn run_mirror(args: MirrorArgs, global: &Global) -> anyhow::Result<Status>
     }
     let options = CopyOptions {
         filter,
-        provenance: args.provenance,
+        provenance: args.run.provenance,
         overwrite: args.overwrite,
         dry_run: args.dry_run,
     };
@@ -192,8 +185,8 @@ async fn run_mirror(args: MirrorArgs, global: &Global) -> anyhow::Result<Status>
     let started = Instant::now();
 
     let copier = ImageCopier::new(&registries, &options, &events);
-    let timeout = (!args.timeout.is_zero()).then_some(args.timeout);
-    let workers = workers(args.jobs);
+    let timeout = args.run.time_limit();
+    let workers = workers(args.run.jobs);
     let order = plan_order(&copier, &jobs, workers, timeout, &cancel, &progress).await;
     let items: Vec<(usize, &Job)> = order.iter().map(|&i| (i, &jobs[i])).collect();
     let in_run_order = runner::run(items, workers, timeout, &cancel, |_, (i, job)| {
@@ -356,14 +349,14 @@ async fn run_validate(args: MirrorArgs, global: &Global) -> anyhow::Result<Statu
     let cancel = CancellationToken::new();
     watch_interrupts(cancel.clone());
     let items: Vec<&Job> = jobs.iter().collect();
-    let timeout = (!args.timeout.is_zero()).then_some(args.timeout);
-    let results = runner::run(items, workers(args.jobs), timeout, &cancel, |_, job| {
+    let timeout = args.run.time_limit();
+    let results = runner::run(items, workers(args.run.jobs), timeout, &cancel, |_, job| {
         let (registries, filter) = (&registries, &filter);
         async move {
             validate(
                 registries,
                 filter,
-                args.provenance,
+                args.run.provenance,
                 &job.source,
                 &job.destination,
             )

@@ -1,6 +1,6 @@
 //! `hangar save`: images from registries into a Hangar archive (zip, index v1.2.0).
 
-use super::args::{PlatformArgs, TlsArgs, parse_duration};
+use super::args::{PlatformArgs, RunArgs, TlsArgs};
 use super::mirror::{finish_run, watch_interrupts, workers};
 use super::{Global, Status, confirm};
 use crate::archive::index::ArchiveIndex;
@@ -46,15 +46,8 @@ pub struct SaveArgs {
         value_name = "FILE"
     )]
     failed: PathBuf,
-    /// Images fetched at once
-    #[arg(short = 'j', long = "jobs", default_value_t = 1, value_name = "N")]
-    jobs: usize,
-    /// Time limit for each image
-    #[arg(long, default_value = "10m", value_parser = parse_duration, value_name = "DURATION")]
-    timeout: Duration,
-    /// Save BuildKit provenance/SBOM attestations (--provenance=false to drop them)
-    #[arg(long, num_args = 0..=1, require_equals = true, default_value_t = true, default_missing_value = "true", value_name = "BOOL")]
-    provenance: bool,
+    #[command(flatten)]
+    run: RunArgs,
     /// Overwrite an existing archive without asking
     #[arg(short = 'y', long = "auto-yes")]
     yes: bool,
@@ -106,7 +99,7 @@ pub async fn run(args: SaveArgs, global: &Global) -> anyhow::Result<Status> {
     tracing::info!("OS List: [{}]", filter.os.join(","));
     let options = CopyOptions {
         filter,
-        provenance: args.provenance,
+        provenance: args.run.provenance,
         overwrite: false,
         dry_run: false,
     };
@@ -120,10 +113,10 @@ pub async fn run(args: SaveArgs, global: &Global) -> anyhow::Result<Status> {
     watch_interrupts(cancel.clone());
     let started = Instant::now();
     let saver = ImageSaver::new(&registries, &options, &events, &writer);
-    let timeout = (!args.timeout.is_zero()).then_some(args.timeout);
+    let timeout = args.run.time_limit();
     let results = runner::run(
         jobs.iter().collect(),
-        workers(args.jobs),
+        workers(args.run.jobs),
         timeout,
         &cancel,
         |i, (_, source): &(String, Reference)| {
