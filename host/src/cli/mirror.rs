@@ -1,20 +1,20 @@
 //! `hangar mirror` and `hangar mirror validate`.
 
 use super::args::{PlatformArgs, RunArgs, TlsArgs, parse_duration};
+use super::bulk::{BulkRun, finish_run, watch_interrupts, workers};
 use super::{Global, Status};
-use crate::copy::events::{Event, Events};
+use crate::copy::events::Event;
 use crate::copy::plan::Overrides;
 use crate::copy::runner::{self, JobError};
 use crate::copy::validate::{Verdict, validate};
-use crate::copy::{CopyOptions, ImageCopier, Outcome, failed};
+use crate::copy::{CopyOptions, ImageCopier, Outcome};
 use crate::image::list::{self, Formats};
 use crate::image::reference::Reference;
-use crate::progress::{Progress, set_active_bars};
+use crate::progress::Progress;
 use crate::registry::Registries;
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
@@ -136,31 +136,6 @@ fn load_jobs(args: &MirrorArgs) -> anyhow::Result<Vec<Job>> {
     Ok(jobs)
 }
 
-pub(super) fn workers(jobs: usize) -> usize {
-    if jobs == 0 {
-        tracing::warn!("Invalid worker num: 0, set to 1");
-        1
-    } else {
-        jobs
-    }
-}
-
-/// First Ctrl-C cancels cleanly; a second one exits at once with 130.
-pub(super) fn watch_interrupts(cancel: CancellationToken) {
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_err() {
-            return;
-        }
-        tracing::warn!("Abort: [interrupt] received, stopping (the failed list will be written)");
-        tracing::warn!("Use 'Ctrl-C' again to force exit (not recommended)");
-        cancel.cancel();
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("hangar was forced to stop.");
-            std::process::exit(130);
-        }
-    });
-}
-
 async fn run_mirror(args: MirrorArgs, global: &Global) -> anyhow::Result<Status> {
     let jobs = load_jobs(&args)?;
     let filter = args.platform.filter();
@@ -176,20 +151,16 @@ async fn run_mirror(args: MirrorArgs, global: &Global) -> anyhow::Result<Status>
         dry_run: args.dry_run,
     };
     let registries = Registries::new(args.tls.registry_options());
-    let progress = Arc::new(Progress::new(global.progress_mode(), jobs.len()));
-    set_active_bars(progress.multi());
-    let ticker = progress.spawn_ticker(args.progress_interval.max(Duration::from_millis(100)));
-    let events: Events = progress.clone();
-    let cancel = CancellationToken::new();
-    watch_interrupts(cancel.clone());
+    let run = BulkRun::start(global, jobs.len(), args.progress_interval);
+    let (progress, events, cancel) = (&run.progress, &run.events, &run.cancel);
     let started = Instant::now();
 
-    let copier = ImageCopier::new(&registries, &options, &events);
+    let copier = ImageCopier::new(&registries, &options, events);
     let timeout = args.run.time_limit();
     let workers = workers(args.run.jobs);
-    let order = plan_order(&copier, &jobs, workers, timeout, &cancel, &progress).await;
+    let order = plan_order(&copier, &jobs, workers, timeout, cancel, progress).await;
     let items: Vec<(usize, &Job)> = order.iter().map(|&i| (i, &jobs[i])).collect();
-    let in_run_order = runner::run(items, workers, timeout, &cancel, |_, (i, job)| {
+    let in_run_order = runner::run(items, workers, timeout, cancel, |_, (i, job)| {
         let copier = &copier;
         let events = &events;
         let id = i + 1;
@@ -224,9 +195,7 @@ async fn run_mirror(args: MirrorArgs, global: &Global) -> anyhow::Result<Status>
         .into_iter()
         .map(|r| r.unwrap_or(Err(JobError::Interrupted)))
         .collect();
-    ticker.abort();
-    progress.finish();
-    set_active_bars(None);
+    run.end();
 
     let mut counts = [0usize; 4];
     let mut failed_lines = Vec::new();
@@ -270,38 +239,6 @@ async fn run_mirror(args: MirrorArgs, global: &Global) -> anyhow::Result<Status>
         "copy",
         cancel.is_cancelled(),
     )
-}
-
-/// Writes or clears the failed list and decides the exit status, as Hangar reports it.
-pub(super) fn finish_run(
-    path: &std::path::Path,
-    failed_lines: &[&str],
-    title: &str,
-    verb: &str,
-    interrupted: bool,
-) -> anyhow::Result<Status> {
-    if failed_lines.is_empty() {
-        if failed::clear(path).with_context(|| format!("cannot remove stale {}", path.display()))? {
-            tracing::info!(
-                "Removed stale failed image list {:?}",
-                path.display().to_string()
-            );
-        }
-        tracing::info!("Done");
-        return Ok(Status::Success);
-    }
-    tracing::error!("{title} failed image list:\n{}", failed_lines.join("\n"));
-    failed::write(path, failed_lines)
-        .with_context(|| format!("cannot write failed image list {}", path.display()))?;
-    tracing::info!(
-        "Failed image list exported to {:?}",
-        path.display().to_string()
-    );
-    if interrupted {
-        return Ok(Status::Interrupted);
-    }
-    tracing::error!("some images failed to {verb}");
-    Ok(Status::SomeFailed)
 }
 
 /// Manifests fetched at once while planning (small requests; the copy reuses them).

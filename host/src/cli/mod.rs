@@ -3,6 +3,7 @@
 //! command failed, 2 usage error, 130 interrupted.
 
 pub mod args;
+mod bulk;
 mod completion;
 mod convert_list;
 mod delete;

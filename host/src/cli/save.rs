@@ -1,26 +1,23 @@
 //! `hangar save`: images from registries into a Hangar archive (zip, index v1.2.0).
 
 use super::args::{PlatformArgs, RunArgs, TlsArgs};
-use super::mirror::{finish_run, watch_interrupts, workers};
+use super::bulk::{BulkRun, finish_run, workers};
 use super::{Global, Status, confirm};
 use crate::archive::index::ArchiveIndex;
 use crate::archive::reader::INDEX_NAME;
 use crate::archive::writer::ArchiveWriter;
-use crate::copy::events::{Event, Events};
+use crate::copy::events::Event;
 use crate::copy::runner::{self, JobError};
 use crate::copy::save::ImageSaver;
 use crate::copy::{CopyOptions, Outcome};
 use crate::image::list::{self, Formats, Line};
 use crate::image::reference::Reference;
-use crate::progress::{Progress, set_active_bars};
 use crate::registry::Registries;
 use anyhow::{Context as _, bail};
 use bytes::Bytes;
 use clap::Args;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio_util::sync::CancellationToken;
 
 #[derive(Args, Debug)]
 pub struct SaveArgs {
@@ -105,20 +102,16 @@ pub async fn run(args: SaveArgs, global: &Global) -> anyhow::Result<Status> {
     };
     let registries = Registries::new(args.tls.registry_options());
     let writer = ArchiveWriter::create(&args.destination)?;
-    let progress = Arc::new(Progress::new(global.progress_mode(), jobs.len()));
-    set_active_bars(progress.multi());
-    let ticker = progress.spawn_ticker(Duration::from_secs(5));
-    let events: Events = progress.clone();
-    let cancel = CancellationToken::new();
-    watch_interrupts(cancel.clone());
+    let run = BulkRun::start(global, jobs.len(), Duration::from_secs(5));
+    let (events, cancel) = (&run.events, &run.cancel);
     let started = Instant::now();
-    let saver = ImageSaver::new(&registries, &options, &events, &writer);
+    let saver = ImageSaver::new(&registries, &options, events, &writer);
     let timeout = args.run.time_limit();
     let results = runner::run(
         jobs.iter().collect(),
         workers(args.run.jobs),
         timeout,
-        &cancel,
+        cancel,
         |i, (_, source): &(String, Reference)| {
             let (saver, events) = (&saver, &events);
             async move {
@@ -137,9 +130,7 @@ pub async fn run(args: SaveArgs, global: &Global) -> anyhow::Result<Status> {
         },
     )
     .await;
-    ticker.abort();
-    progress.finish();
-    set_active_bars(None);
+    run.end();
 
     // The index goes last, also after Ctrl-C, so what was saved is usable.
     let mut index = ArchiveIndex::new();

@@ -1,0 +1,103 @@
+//! What every bulk command (mirror, save, and the archive commands to come) does around its
+//! jobs: worker count, Ctrl-C handling, the progress display, and the end of the run (summary,
+//! failed list, exit status), so each command only says what one image's job is.
+
+use super::Status;
+use crate::copy::events::Events;
+use crate::copy::failed;
+use crate::progress::{Progress, set_active_bars};
+use anyhow::Context as _;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Progress, cancellation and the periodic progress line of one bulk run.
+pub struct BulkRun {
+    pub progress: Arc<Progress>,
+    pub events: Events,
+    pub cancel: CancellationToken,
+    ticker: tokio::task::JoinHandle<()>,
+}
+
+impl BulkRun {
+    /// Shows progress for `total` images (a progress line every `interval` off a terminal) and
+    /// starts watching for Ctrl-C.
+    pub fn start(global: &super::Global, total: usize, interval: Duration) -> BulkRun {
+        let progress = Arc::new(Progress::new(global.progress_mode(), total));
+        set_active_bars(progress.multi());
+        let ticker = progress.spawn_ticker(interval.max(Duration::from_millis(100)));
+        let events: Events = progress.clone();
+        let cancel = CancellationToken::new();
+        watch_interrupts(cancel.clone());
+        BulkRun {
+            progress,
+            events,
+            cancel,
+            ticker,
+        }
+    }
+
+    /// Takes the live display down so the summary prints below it.
+    pub fn end(&self) {
+        self.ticker.abort();
+        self.progress.finish();
+        set_active_bars(None);
+    }
+}
+
+pub fn workers(jobs: usize) -> usize {
+    if jobs == 0 {
+        tracing::warn!("Invalid worker num: 0, set to 1");
+        1
+    } else {
+        jobs
+    }
+}
+
+/// First Ctrl-C cancels cleanly; a second one exits at once with 130.
+pub fn watch_interrupts(cancel: CancellationToken) {
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_err() {
+            return;
+        }
+        tracing::warn!("Abort: [interrupt] received, stopping (the failed list will be written)");
+        tracing::warn!("Use 'Ctrl-C' again to force exit (not recommended)");
+        cancel.cancel();
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("hangar was forced to stop.");
+            std::process::exit(130);
+        }
+    });
+}
+
+/// Writes or clears the failed list and decides the exit status, as Hangar reports it.
+pub fn finish_run(
+    path: &std::path::Path,
+    failed_lines: &[&str],
+    title: &str,
+    verb: &str,
+    interrupted: bool,
+) -> anyhow::Result<Status> {
+    if failed_lines.is_empty() {
+        if failed::clear(path).with_context(|| format!("cannot remove stale {}", path.display()))? {
+            tracing::info!(
+                "Removed stale failed image list {:?}",
+                path.display().to_string()
+            );
+        }
+        tracing::info!("Done");
+        return Ok(Status::Success);
+    }
+    tracing::error!("{title} failed image list:\n{}", failed_lines.join("\n"));
+    failed::write(path, failed_lines)
+        .with_context(|| format!("cannot write failed image list {}", path.display()))?;
+    tracing::info!(
+        "Failed image list exported to {:?}",
+        path.display().to_string()
+    );
+    if interrupted {
+        return Ok(Status::Interrupted);
+    }
+    tracing::error!("some images failed to {verb}");
+    Ok(Status::SomeFailed)
+}
