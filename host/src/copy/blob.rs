@@ -87,37 +87,27 @@ impl BlobCopy<'_> {
                 }
             }
         }
-        let policy = *dst.retry();
-        let mut attempt = 1;
-        loop {
-            let result = self
-                .attempt(digest, size, want_diff_id, mount_from.as_deref())
-                .await;
-            // A mount is asked for once; a declined mount already fell back to an upload.
-            mount_from = None;
-            match result {
-                Ok(copied) => {
-                    match owner.take() {
-                        Some(guard) => guard.done(self.destination_repo),
-                        None => self
-                            .ledger
-                            .remember(dst.name(), digest, self.destination_repo),
-                    }
-                    self.finished(digest, copied.how.clone(), copied.size);
-                    return Ok(copied);
+        // A failed attempt restarts the blob from the source (fresh GET, fresh upload).
+        let what = format!("restarting the blob from the source ({digest})");
+        let copied = dst
+            .retry()
+            .run(&what, || {
+                // A mount is asked for once; a declined mount already fell back to an upload.
+                let mount = mount_from.take();
+                async move {
+                    self.attempt(digest, size, want_diff_id, mount.as_deref())
+                        .await
                 }
-                Err(e) if e.is_retryable() && attempt < policy.attempts => {
-                    let wait = policy.delay(attempt, &e);
-                    tracing::warn!(
-                        "{e}; restarting the blob from the source in {wait:.1?} ({attempt}/{})",
-                        policy.attempts - 1
-                    );
-                    tokio::time::sleep(wait).await;
-                    attempt += 1;
-                }
-                Err(e) => return Err(e),
-            }
+            })
+            .await?;
+        match owner.take() {
+            Some(guard) => guard.done(self.destination_repo),
+            None => self
+                .ledger
+                .remember(dst.name(), digest, self.destination_repo),
         }
+        self.finished(digest, copied.how.clone(), copied.size);
+        Ok(copied)
     }
 
     fn finished(&self, digest: &Digest, how: BlobHow, size: u64) {

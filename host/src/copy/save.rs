@@ -257,10 +257,11 @@ impl<'a> ImageSaver<'a> {
             }
         };
         let name = format!("share/sha256/{}", digest.hex());
-        let policy = *src.retry();
-        let mut attempt = 1;
-        loop {
-            let result = async {
+        // A failed or corrupted transfer restarts from the source; the writer dropped the
+        // partial entry.
+        let what = format!("restarting the blob from the source ({digest})");
+        src.retry()
+            .run(&what, || async {
                 let response = src.get_blob(repo, digest).await?;
                 let events = self.events.clone();
                 let (stream, verdict) = VerifyingStream::new(
@@ -273,37 +274,22 @@ impl<'a> ImageSaver<'a> {
                 );
                 let written = self.writer.write_entry(&name, size, stream).await;
                 if let Some(error) = verdict.lock().expect("verdict lock").error.take() {
-                    return Err(CopyError::Registry(error));
+                    return Err(error);
                 }
                 written.map_err(|e| archive_error(&name, e))?;
                 Ok(())
-            }
-            .await;
-            match result {
-                Ok(()) => {
-                    guard.done(ARCHIVE);
-                    return Ok(());
-                }
-                Err(CopyError::Registry(e)) if e.is_retryable() && attempt < policy.attempts => {
-                    let wait = policy.delay(attempt, &e);
-                    tracing::warn!(
-                        "{e}; restarting the blob from the source in {wait:.1?} ({attempt}/{})",
-                        policy.attempts - 1
-                    );
-                    tokio::time::sleep(wait).await;
-                    attempt += 1;
-                }
-                Err(e) => return Err(e),
-            }
-        }
+            })
+            .await?;
+        guard.done(ARCHIVE);
+        Ok(())
     }
 }
 
-fn archive_error(name: &str, e: impl std::fmt::Display) -> CopyError {
-    CopyError::Registry(RegistryError::Protocol {
+fn archive_error(name: &str, e: impl std::fmt::Display) -> RegistryError {
+    RegistryError::Protocol {
         what: format!("archive entry {name}"),
         message: e.to_string(),
-    })
+    }
 }
 
 fn names(entries: &[Descriptor]) -> Vec<String> {
