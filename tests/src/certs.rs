@@ -48,46 +48,13 @@ pub fn make(dir: &Path) -> Certs {
             "keyUsage=critical,keyCertSign,cRLSign",
         ],
     );
-    openssl(
+    signed_by_ca(
         dir,
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "tls.key",
-            "-out",
-            "tls.csr",
-            "-subj",
-            "/CN=127.0.0.1",
-        ],
-    );
-    std::fs::write(
-        dir.join("leaf.ext"),
+        "tls.key",
+        "tls.crt",
+        "/CN=127.0.0.1",
         "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=critical,CA:FALSE\n\
          keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "tls.csr",
-            "-CA",
-            "ca.crt",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "3650",
-            "-out",
-            "tls.crt",
-            "-extfile",
-            "leaf.ext",
-        ],
     );
     Certs {
         ca_crt: dir.join("ca.crt"),
@@ -104,31 +71,35 @@ pub fn token_signer(dir: &Path) -> (PathBuf, PathBuf) {
 /// A client certificate signed by the CA in `dir`, written as `dir/client/client.{cert,key}`
 /// (the names containers' certs.d uses).
 pub fn client_cert(dir: &Path) {
-    let out = dir.join("client");
-    std::fs::create_dir_all(&out).unwrap();
+    std::fs::create_dir_all(dir.join("client")).unwrap();
+    signed_by_ca(
+        dir,
+        "client/client.key",
+        "client/client.cert",
+        "/CN=hangar-test-client",
+        "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n",
+    );
+}
+
+/// A new key `key` and certificate `crt` (paths relative to `dir`) for `subject`, signed by
+/// the CA in `dir` (`ca.crt`/`ca.key`) with the given X.509 extensions.
+fn signed_by_ca(dir: &Path, key: &str, crt: &str, subject: &str, extensions: &str) {
+    let csr = format!("{crt}.csr");
+    let ext = format!("{crt}.ext");
     openssl(
         dir,
         &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "client/client.key",
-            "-out",
-            "client.csr",
-            "-subj",
-            "/CN=hangar-test-client",
+            "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", &csr, "-subj", subject,
         ],
     );
-    std::fs::write(dir.join("client.ext"), "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n").unwrap();
+    std::fs::write(dir.join(&ext), extensions).unwrap();
     openssl(
         dir,
         &[
             "x509",
             "-req",
             "-in",
-            "client.csr",
+            &csr,
             "-CA",
             "ca.crt",
             "-CAkey",
@@ -137,9 +108,9 @@ pub fn client_cert(dir: &Path) {
             "-days",
             "3650",
             "-out",
-            "client/client.cert",
+            crt,
             "-extfile",
-            "client.ext",
+            &ext,
         ],
     );
 }
