@@ -7,8 +7,10 @@
 //! once under `share/sha256/<hex>` (manifests included), and Hangar's `index.json` last.
 
 pub mod index;
+pub mod journal;
 pub mod reader;
 pub mod writer;
+pub mod zipfmt;
 
 #[cfg(test)]
 mod tests;

@@ -3,6 +3,7 @@
 //! Hangar's `index.json` is parsed with its version rule.
 
 use super::index::{ArchiveIndex, IndexError};
+use super::zipfmt;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::Read as _;
@@ -38,81 +39,25 @@ pub fn safe_name(name: &str) -> bool {
             .all(|part| !part.is_empty() && part != "." && part != "..")
 }
 
-fn u16_at(b: &[u8], at: usize) -> Option<u64> {
-    Some(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?) as u64)
-}
-fn u32_at(b: &[u8], at: usize) -> Option<u64> {
-    Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?) as u64)
-}
-fn u64_at(b: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?))
-}
-
-/// The entry names exactly as the central directory lists them. The zip crate folds entries
-/// with the same name into one, which would hide a duplicate (e.g. a second `index.json`
-/// that one reader sees and another does not), so the directory is walked here.
-fn central_directory_names(file: &mut File) -> Option<Vec<String>> {
-    use std::io::{Seek, SeekFrom};
-    let len = file.seek(SeekFrom::End(0)).ok()?;
-    let tail_len = len.min(22 + 65_535 + 20);
-    file.seek(SeekFrom::Start(len - tail_len)).ok()?;
-    let mut tail = vec![0u8; tail_len as usize];
-    file.read_exact(&mut tail).ok()?;
-    let eocd = (0..=tail.len().checked_sub(22)?)
-        .rev()
-        .find(|&i| tail[i..i + 4] == [0x50, 0x4b, 0x05, 0x06])?;
-    let (mut count, mut size, mut offset) = (
-        u16_at(&tail, eocd + 10)?,
-        u32_at(&tail, eocd + 12)?,
-        u32_at(&tail, eocd + 16)?,
-    );
-    if count == 0xFFFF || size == 0xFFFF_FFFF || offset == 0xFFFF_FFFF {
-        // Zip64: the locator just before the EOCD points at the zip64 EOCD record.
-        let locator = eocd.checked_sub(20)?;
-        if tail[locator..locator + 4] != [0x50, 0x4b, 0x06, 0x07] {
-            return None;
-        }
-        let record_at = u64_at(&tail, locator + 8)?;
-        file.seek(SeekFrom::Start(record_at)).ok()?;
-        let mut record = [0u8; 56];
-        file.read_exact(&mut record).ok()?;
-        if record[..4] != [0x50, 0x4b, 0x06, 0x06] {
-            return None;
-        }
-        count = u64_at(&record, 32)?;
-        size = u64_at(&record, 40)?;
-        offset = u64_at(&record, 48)?;
-    }
-    if size > 512 << 20 {
-        return None;
-    }
-    file.seek(SeekFrom::Start(offset)).ok()?;
-    let mut directory = vec![0u8; size as usize];
-    file.read_exact(&mut directory).ok()?;
-    let mut names = Vec::new();
-    let mut at = 0usize;
-    for _ in 0..count {
-        if directory.get(at..at + 4)? != [0x50, 0x4b, 0x01, 0x02] {
-            return None;
-        }
-        let name_len = u16_at(&directory, at + 28)? as usize;
-        let extra_len = u16_at(&directory, at + 30)? as usize;
-        let comment_len = u16_at(&directory, at + 32)? as usize;
-        let name = directory.get(at + 46..at + 46 + name_len)?;
-        names.push(String::from_utf8_lossy(name).into_owned());
-        at += 46 + name_len + extra_len + comment_len;
-    }
-    Some(names)
-}
-
 impl ArchiveReader {
     pub fn open(path: &Path) -> Result<ArchiveReader, ReadError> {
         let open_err = |message: String| ReadError::Open {
             path: path.display().to_string(),
             message,
         };
+        if super::journal::path_for(path).exists() {
+            return Err(open_err(
+                "the archive was interrupted while being written; re-run the same save or \
+                 sync to resume it"
+                    .into(),
+            ));
+        }
         let mut file = File::open(path).map_err(|e| open_err(e.to_string()))?;
-        let listed = central_directory_names(&mut file);
+        // The zip crate folds entries with the same name into one, which would hide a
+        // duplicate (e.g. a second `index.json` one reader sees and another does not), so the
+        // directory is also walked here.
+        let listed: Option<Vec<String>> = zipfmt::read_central_directory(&mut file)
+            .map(|d| d.records.into_iter().map(|r| r.name).collect());
         let mut zip = zip::ZipArchive::new(file)
             .map_err(|e| open_err(format!("not a readable zip archive: {e}")))?;
         if let Some(listed) = listed {

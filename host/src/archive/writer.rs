@@ -1,19 +1,23 @@
-//! Writing an archive: one thread owns the zip file and writes entries one at a time, while
-//! async producers (image workers streaming blobs from registries) hand it chunks through a
-//! bounded channel. A producer holds the entry slot from its first chunk to its last, so
-//! entries never interleave; memory stays at the channel's few chunks. Every entry is
-//! Stored (layers are already compressed) and marked zip64 when it reaches 4 GiB.
+//! Writing an archive: one thread owns the file and writes entries one at a time, while async
+//! producers (image workers streaming blobs from registries) hand it chunks through a bounded
+//! channel. A producer holds the entry slot from its first chunk to its last, so entries never
+//! interleave; memory stays at the channel's few chunks. Every entry is Stored (layers are
+//! already compressed), written strictly forwards (header, data, descriptor) and journaled
+//! once complete, so a killed save resumes with everything it finished (see `journal.rs`).
 
+use super::journal::{self, Journal};
+use super::zipfmt::{self, CentralRecord, DosTime, NewEntry};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt as _};
-use std::fs::File;
-use std::io::{BufWriter, Write as _};
+use std::collections::HashSet;
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Seek as _, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
 use tokio::sync::{Mutex, mpsc, oneshot};
-use zip::write::SimpleFileOptions;
 
 /// Chunks in flight between a producer and the writer thread.
 const CHANNEL_DEPTH: usize = 8;
+const U32_MAX: u64 = 0xFFFF_FFFF;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
@@ -23,6 +27,8 @@ pub enum WriteError {
     Entry { name: String, message: String },
     #[error("entry {name}: the source stream failed: {message}")]
     Source { name: String, message: String },
+    #[error(transparent)]
+    Journal(#[from] journal::JournalError),
     #[error("the archive writer stopped")]
     Stopped,
 }
@@ -34,7 +40,7 @@ enum Command {
         done: oneshot::Sender<Result<(), WriteError>>,
     },
     Data(Bytes),
-    /// Ends the current entry; `Err` when the producer's stream failed (the entry is dropped).
+    /// Ends the current entry; `failed` when the producer's stream failed (the entry is dropped).
     End {
         failed: Option<String>,
         done: oneshot::Sender<Result<u64, WriteError>>,
@@ -48,29 +54,73 @@ pub struct ArchiveWriter {
     commands: mpsc::Sender<Command>,
     entry_slot: Mutex<()>,
     thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
+    existing: HashSet<String>,
 }
 
 impl ArchiveWriter {
     /// Creates (truncates) `path` and starts the writer thread.
     pub fn create(path: &Path) -> Result<ArchiveWriter, WriteError> {
-        let file = File::create(path).map_err(|e| WriteError::Io {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })?;
+        let io = |e: std::io::Error| io_error(path, e);
+        // The journal comes first: from the first byte on, a kill leaves a resumable archive.
+        let journal = Journal::begin(path, 0, &[])?;
+        let file = File::create(path).map_err(io)?;
+        Self::start(path, file, journal, 0, Vec::new())
+    }
+
+    /// Opens a complete archive to add entries after the existing ones (nothing is moved or
+    /// rewritten; an entry written again under an existing name replaces it in the directory).
+    /// An interrupted archive must go through `journal::recover` first.
+    pub fn append(path: &Path) -> Result<ArchiveWriter, WriteError> {
+        let io = |e: std::io::Error| io_error(path, e);
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(io)?;
+        let directory =
+            zipfmt::read_central_directory(&mut file).ok_or_else(|| WriteError::Io {
+                path: path.display().to_string(),
+                message: "not a complete zip archive (no readable central directory)".into(),
+            })?;
+        let journal = Journal::begin(path, directory.offset, &directory.records)?;
+        // The old directory is overwritten by new entries; the journal now holds its records.
+        file.set_len(directory.offset).map_err(io)?;
+        file.seek(SeekFrom::Start(directory.offset)).map_err(io)?;
+        Self::start(path, file, journal, directory.offset, directory.records)
+    }
+
+    fn start(
+        path: &Path,
+        file: File,
+        journal: Journal,
+        position: u64,
+        records: Vec<CentralRecord>,
+    ) -> Result<ArchiveWriter, WriteError> {
+        let existing = records.iter().map(|r| r.name.clone()).collect();
         let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
-        let path = path.to_path_buf();
+        let state = State {
+            path: path.to_path_buf(),
+            out: BufWriter::with_capacity(1 << 20, file),
+            position,
+            records,
+            journal: Some(journal),
+            current: None,
+        };
         let thread = std::thread::Builder::new()
             .name("archive-writer".into())
-            .spawn(move || write_loop(path, file, rx))
-            .map_err(|e| WriteError::Io {
-                path: "archive writer thread".into(),
-                message: e.to_string(),
-            })?;
+            .spawn(move || state.run(rx))
+            .map_err(|e| io_error(Path::new("archive writer thread"), e))?;
         Ok(ArchiveWriter {
             commands: tx,
             entry_slot: Mutex::new(()),
             thread: std::sync::Mutex::new(Some(thread)),
+            existing,
         })
+    }
+
+    /// The names the archive held when it was opened (an append or a resume skips them).
+    pub fn existing(&self) -> &HashSet<String> {
+        &self.existing
     }
 
     async fn send(&self, command: Command) -> Result<(), WriteError> {
@@ -96,7 +146,7 @@ impl ArchiveWriter {
         let (done, started) = oneshot::channel();
         self.send(Command::Start {
             name: name.to_string(),
-            large: size_hint >= 0xFFFF_FFFF,
+            large: size_hint >= U32_MAX,
             done,
         })
         .await?;
@@ -133,7 +183,7 @@ impl ArchiveWriter {
         self.write_entry(name, size, stream).await
     }
 
-    /// Writes the central directory, flushes and syncs the file.
+    /// Writes the central directory, syncs the file and removes the journal.
     pub async fn finish(&self) -> Result<(), WriteError> {
         let _slot = self.entry_slot.lock().await;
         let (done, finished) = oneshot::channel();
@@ -146,72 +196,174 @@ impl ArchiveWriter {
     }
 }
 
-fn write_loop(path: PathBuf, file: File, mut rx: mpsc::Receiver<Command>) {
-    let io = |e: &dyn std::fmt::Display| WriteError::Io {
+fn io_error(path: &Path, e: impl std::fmt::Display) -> WriteError {
+    WriteError::Io {
         path: path.display().to_string(),
         message: e.to_string(),
-    };
-    let mut zip = zip::ZipWriter::new(BufWriter::with_capacity(1 << 20, file));
-    let mut current: Option<(String, u64, bool)> = None; // name, bytes, write failed
-    while let Some(command) = rx.blocking_recv() {
-        match command {
-            Command::Start { name, large, done } => {
-                let options = SimpleFileOptions::default()
-                    .compression_method(zip::CompressionMethod::Stored)
-                    .large_file(large);
-                let result =
-                    zip.start_file(name.as_str(), options)
-                        .map_err(|e| WriteError::Entry {
-                            name: name.clone(),
-                            message: e.to_string(),
-                        });
-                if result.is_ok() {
-                    current = Some((name, 0, false));
+    }
+}
+
+struct Current {
+    entry: NewEntry,
+    crc: crc32fast::Hasher,
+    written: u64,
+    /// The first write error (disk full...): the entry is dropped at its end.
+    broken: Option<String>,
+}
+
+struct State {
+    path: PathBuf,
+    out: BufWriter<File>,
+    /// Where the next byte goes (the file's logical end).
+    position: u64,
+    records: Vec<CentralRecord>,
+    journal: Option<Journal>,
+    current: Option<Current>,
+}
+
+impl State {
+    fn run(mut self, mut rx: mpsc::Receiver<Command>) {
+        while let Some(command) = rx.blocking_recv() {
+            match command {
+                Command::Start { name, large, done } => {
+                    let _ = done.send(self.start_entry(name, large));
                 }
-                let _ = done.send(result);
-            }
-            Command::Data(bytes) => {
-                if let Some((_, written, broken)) = current.as_mut()
-                    && !*broken
-                {
-                    match zip.write_all(&bytes) {
-                        Ok(()) => *written += bytes.len() as u64,
-                        Err(_) => *broken = true,
-                    }
+                Command::Data(bytes) => self.data(&bytes),
+                Command::End { failed, done } => {
+                    let _ = done.send(self.end_entry(failed));
                 }
-            }
-            Command::End { failed, done } => {
-                let result = match current.take() {
-                    Some((name, _, true)) => {
-                        let _ = zip.abort_file();
-                        Err(WriteError::Entry {
-                            name,
-                            message: "write failed (disk full?)".into(),
-                        })
-                    }
-                    Some((_, written, false)) if failed.is_none() => Ok(written),
-                    Some((name, _, false)) => {
-                        // A source that failed mid-way leaves no partial entry behind.
-                        let _ = zip.abort_file();
-                        Err(WriteError::Source {
-                            name,
-                            message: failed.unwrap_or_default(),
-                        })
-                    }
-                    None => Err(WriteError::Stopped),
-                };
-                let _ = done.send(result);
-            }
-            Command::Finish { done } => {
-                let result = zip
-                    .finish()
-                    .map_err(|e| io(&e))
-                    .and_then(|mut w| w.flush().map_err(|e| io(&e)).map(|_| w))
-                    .and_then(|w| w.into_inner().map_err(|e| io(&e)))
-                    .and_then(|f| f.sync_all().map_err(|e| io(&e)));
-                let _ = done.send(result);
-                return;
+                Command::Finish { done } => {
+                    let _ = done.send(self.finish());
+                    return;
+                }
             }
         }
+        // The producers went away without finishing: the journal stays, the archive resumes.
+        let _ = self.out.flush();
+    }
+
+    fn start_entry(&mut self, name: String, large: bool) -> Result<(), WriteError> {
+        let entry = NewEntry {
+            name,
+            header_offset: self.position,
+            large,
+            time: DosTime::now(),
+        };
+        let header = entry.local_header();
+        if let Err(e) = self.out.write_all(&header) {
+            self.rewind(entry.header_offset);
+            return Err(WriteError::Entry {
+                name: entry.name,
+                message: format!("write failed: {e}"),
+            });
+        }
+        self.position += header.len() as u64;
+        self.current = Some(Current {
+            entry,
+            crc: crc32fast::Hasher::new(),
+            written: 0,
+            broken: None,
+        });
+        Ok(())
+    }
+
+    fn data(&mut self, bytes: &[u8]) {
+        let Some(current) = self.current.as_mut().filter(|c| c.broken.is_none()) else {
+            return;
+        };
+        match self.out.write_all(bytes) {
+            Ok(()) => {
+                current.crc.update(bytes);
+                current.written += bytes.len() as u64;
+                self.position += bytes.len() as u64;
+            }
+            Err(e) => current.broken = Some(format!("write failed: {e}")),
+        }
+    }
+
+    fn end_entry(&mut self, failed: Option<String>) -> Result<u64, WriteError> {
+        let current = self.current.take().ok_or(WriteError::Stopped)?;
+        let Current {
+            entry,
+            crc,
+            written,
+            broken,
+        } = current;
+        let problem = match (failed, broken) {
+            (Some(message), _) => Some(WriteError::Source {
+                name: entry.name.clone(),
+                message,
+            }),
+            (None, Some(message)) => Some(WriteError::Entry {
+                name: entry.name.clone(),
+                message,
+            }),
+            (None, None) if written >= U32_MAX && !entry.large => Some(WriteError::Entry {
+                name: entry.name.clone(),
+                message: format!("{written} bytes, more than announced"),
+            }),
+            (None, None) => None,
+        };
+        if let Some(problem) = problem {
+            // A source that failed mid-way leaves no partial entry behind.
+            self.rewind(entry.header_offset);
+            return Err(problem);
+        }
+        let crc = crc.finalize();
+        let descriptor = entry.descriptor(crc, written);
+        let flushed = self
+            .out
+            .write_all(&descriptor)
+            .and_then(|_| self.out.flush());
+        if let Err(e) = flushed {
+            self.rewind(entry.header_offset);
+            return Err(WriteError::Entry {
+                name: entry.name,
+                message: format!("write failed: {e}"),
+            });
+        }
+        self.position += descriptor.len() as u64;
+        let record = entry.central_record(crc, written);
+        if let Some(journal) = self.journal.as_mut() {
+            journal.record(&record, self.position)?;
+        }
+        self.records.push(record);
+        Ok(written)
+    }
+
+    /// Drops everything from `offset` on (an entry that failed), so no partial bytes remain.
+    fn rewind(&mut self, offset: u64) {
+        // Bytes still buffered after a failed flush (disk full) must not land later, so the
+        // buffer is discarded rather than flushed.
+        if self.out.flush().is_err()
+            && let Ok(clone) = self.out.get_ref().try_clone()
+        {
+            let stale = std::mem::replace(&mut self.out, BufWriter::with_capacity(1 << 20, clone));
+            drop(stale.into_parts());
+        }
+        let file = self.out.get_mut();
+        if file
+            .set_len(offset)
+            .and_then(|_| file.seek(SeekFrom::Start(offset)))
+            .is_ok()
+        {
+            self.position = offset;
+        }
+    }
+
+    fn finish(&mut self) -> Result<(), WriteError> {
+        let io = |e: std::io::Error| io_error(&self.path, e);
+        let tail = zipfmt::directory_and_end(&journal::effective(&self.records), self.position);
+        self.out.write_all(&tail).map_err(io)?;
+        self.out.flush().map_err(io)?;
+        let end = self.position + tail.len() as u64;
+        let file = self.out.get_ref();
+        file.set_len(end)
+            .and_then(|_| file.sync_all())
+            .map_err(io)?;
+        if let Some(journal) = self.journal.take() {
+            journal.remove()?;
+        }
+        Ok(())
     }
 }
