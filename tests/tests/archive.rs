@@ -184,3 +184,247 @@ async fn save_writes_a_hangar_archive_every_tool_can_read() {
         raw.len()
     );
 }
+
+/// Pushes `count` multi-arch images (`test/app<N>:v1`) and writes them as list.txt.
+async fn seed_images(src: &RegistryServer, env: &Env, count: u64, layer_size: usize) {
+    let sp = Pusher::new(src);
+    let mut list = String::new();
+    for n in 0..count {
+        let multi = MultiArch::build(2000 + n, layer_size);
+        sp.push_index(
+            &format!("test/app{n}"),
+            "v1",
+            &multi.index,
+            &multi.children(),
+        )
+        .await;
+        list.push_str(&format!("{}/test/app{n}:v1\n", src.addr));
+    }
+    env.write("list.txt", &list);
+}
+
+fn save_args(archive: &str) -> Vec<&str> {
+    vec![
+        "save",
+        "-f",
+        "list.txt",
+        "-d",
+        archive,
+        "--tls-verify=false",
+        "-j",
+        "4",
+        "-y",
+    ]
+}
+
+/// The index list and every entry but the index, as an uninterrupted save must produce them.
+fn contents(path: &std::path::Path) -> (serde_json::Value, HashMap<String, Vec<u8>>) {
+    let (mut entries, stored, last) = zip_entries(path);
+    assert!(stored);
+    assert_eq!(last, "index.json");
+    let index: serde_json::Value =
+        serde_json::from_slice(&entries.remove("index.json").unwrap()).unwrap();
+    (index["list"].clone(), entries)
+}
+
+/// kill -9 at random moments of a save, re-run each time: the result equals an uninterrupted
+/// save (same index list, same entries with the same bytes) and is a valid zip.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_save_killed_at_random_points_resumes_to_the_same_archive() {
+    let src = RegistryServer::plain();
+    let env = Env::new();
+    seed_images(&src, &env, 8, 1_500_000).await;
+    let started = std::time::Instant::now();
+    env.run(&save_args("reference.zip")).ok();
+    let full_run = started.elapsed();
+
+    let seed: u64 = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    eprintln!("kill points seeded with {seed}");
+    let mut state = seed | 1;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut kills = 0;
+    let mut resumed = 0;
+    while kills < 12 {
+        let mut child = env.spawn(&save_args("out.zip"));
+        let delay = full_run.mul_f64((next() % 1000) as f64 / 1000.0);
+        std::thread::sleep(delay);
+        if child.try_wait().unwrap().is_some() {
+            // It finished first: start over from scratch to keep killing mid-save.
+            std::fs::remove_file(env.path("out.zip")).unwrap();
+            continue;
+        }
+        unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+        let output = child.wait_with_output().unwrap();
+        if String::from_utf8_lossy(&output.stderr).contains("Resuming interrupted archive") {
+            resumed += 1;
+        }
+        kills += 1;
+    }
+    let last = env.run(&save_args("out.zip")).ok().output();
+    assert!(
+        resumed + usize::from(last.contains("Resuming interrupted archive")) >= 6,
+        "{last}"
+    );
+    assert!(!env.path("out.zip.journal").exists());
+    let unzip = Command::new("unzip")
+        .arg("-tq")
+        .arg(env.path("out.zip"))
+        .output()
+        .unwrap();
+    assert!(
+        unzip.status.success(),
+        "{}",
+        String::from_utf8_lossy(&unzip.stdout)
+    );
+    let (want_list, want_entries) = contents(&env.path("reference.zip"));
+    let (got_list, got_entries) = contents(&env.path("out.zip"));
+    assert_eq!(got_list, want_list, "same index list");
+    let mut want_names: Vec<&String> = want_entries.keys().collect();
+    let mut got_names: Vec<&String> = got_entries.keys().collect();
+    want_names.sort();
+    got_names.sort();
+    assert_eq!(got_names, want_names, "same entries");
+    for (name, bytes) in &want_entries {
+        assert!(got_entries[name] == *bytes, "{name} has the same bytes");
+    }
+    // Resumed work was not redone: the file holds each blob once plus small overhead.
+    let size = std::fs::metadata(env.path("out.zip")).unwrap().len();
+    let reference = std::fs::metadata(env.path("reference.zip")).unwrap().len();
+    assert!(size < reference + reference / 20, "{size} vs {reference}");
+}
+
+/// sync appends without rewriting: the old bytes stay as they were, a re-synced image is
+/// replaced in the index (not listed twice), the creation time stays, `updated` is set, and
+/// save/sync validate agree with what is in the archive.
+#[tokio::test(flavor = "multi_thread")]
+async fn sync_appends_in_place_and_validate_checks_the_archive() {
+    let src = RegistryServer::plain();
+    let env = Env::new();
+    seed_images(&src, &env, 3, 300_000).await;
+    let all = std::fs::read_to_string(env.path("list.txt")).unwrap();
+    let lines: Vec<&str> = all.lines().collect();
+    env.write("first.txt", &format!("{}\n{}\n", lines[0], lines[1]));
+    env.write("second.txt", &format!("{}\n{}\n", lines[1], lines[2]));
+    env.run(&[
+        "save",
+        "-f",
+        "first.txt",
+        "-d",
+        "a.zip",
+        "--tls-verify=false",
+    ])
+    .ok();
+    let before = std::fs::read(env.path("a.zip")).unwrap();
+    let (before_list, before_entries) = contents(&env.path("a.zip"));
+    let before_index: serde_json::Value =
+        serde_json::from_slice(&zip_entries(&env.path("a.zip")).0["index.json"]).unwrap();
+
+    // Validate before: the third image is not there yet.
+    let check = env.run(&[
+        "sync",
+        "validate",
+        "-f",
+        "second.txt",
+        "-d",
+        "a.zip",
+        "--tls-verify=false",
+    ]);
+    assert_eq!(check.code, 1, "{}", check.output());
+    assert!(
+        check.output().contains(&format!(
+            "FAILED: [{}]: not listed in the archive index",
+            lines[2]
+        )),
+        "{}",
+        check.output()
+    );
+    assert_eq!(
+        std::fs::read_to_string(env.path("sync-failed.txt")).unwrap(),
+        format!("{}\n", lines[2])
+    );
+
+    let missing = env.run(&[
+        "sync",
+        "-f",
+        "second.txt",
+        "-d",
+        "nope.zip",
+        "--tls-verify=false",
+    ]);
+    assert_eq!(missing.code, 1);
+    assert!(
+        missing.output().contains("failed to stat \"nope.zip\""),
+        "{}",
+        missing.output()
+    );
+
+    env.run(&[
+        "sync",
+        "-f",
+        "second.txt",
+        "-d",
+        "a.zip",
+        "--tls-verify=false",
+    ])
+    .ok();
+    let after = std::fs::read(env.path("a.zip")).unwrap();
+    // Everything before the old index entry is untouched (entries are only appended).
+    let (entries, _, _) = zip_entries(&env.path("a.zip"));
+    let index: serde_json::Value = serde_json::from_slice(&entries["index.json"]).unwrap();
+    let first_blob_bytes = before_entries.values().map(|v| v.len()).sum::<usize>();
+    assert!(after.len() > before.len());
+    assert_eq!(
+        after[..first_blob_bytes / 2],
+        before[..first_blob_bytes / 2]
+    );
+    let sources: Vec<String> = index["list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            format!(
+                "{}:{}",
+                i["source"].as_str().unwrap(),
+                i["tag"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(sources, lines, "each image once, in first-seen order");
+    assert_eq!(index["list"][0], before_list[0]);
+    assert_eq!(index["time"], before_index["time"], "creation time kept");
+    assert!(index["updated"].as_str().is_some_and(|u| u.ends_with('Z')));
+    for (name, bytes) in &before_entries {
+        assert!(entries[name] == *bytes, "{name} unchanged");
+    }
+    let unzip = Command::new("unzip")
+        .arg("-tq")
+        .arg(env.path("a.zip"))
+        .output()
+        .unwrap();
+    assert!(unzip.status.success());
+
+    let pass = env.run(&[
+        "save",
+        "validate",
+        "-f",
+        "list.txt",
+        "-d",
+        "a.zip",
+        "--tls-verify=false",
+    ]);
+    assert_eq!(pass.code, 0, "{}", pass.output());
+    assert_eq!(
+        pass.output().matches("PASS: [").count(),
+        3,
+        "{}",
+        pass.output()
+    );
+}

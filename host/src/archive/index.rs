@@ -17,6 +17,9 @@ pub struct ArchiveIndex {
     /// RFC 3339 with nanoseconds; when the archive was created (kept by appends).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub time: String,
+    /// When a sync last added images (not in Hangar's format; its reader ignores it).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub updated: String,
 }
 
 /// One list line's image: every platform copied from `source:tag`.
@@ -86,6 +89,20 @@ impl ArchiveIndex {
             list: Vec::new(),
             version: INDEX_VERSION.to_string(),
             time: rfc3339_now(),
+            updated: String::new(),
+        }
+    }
+
+    /// Adds an image, replacing the one with the same source and tag (a sync of an image the
+    /// archive already holds must not list it twice, which Hangar does).
+    pub fn upsert(&mut self, image: Image) {
+        match self
+            .list
+            .iter_mut()
+            .find(|i| i.source == image.source && i.tag == image.tag)
+        {
+            Some(existing) => *existing = image,
+            None => self.list.push(image),
         }
     }
 
@@ -197,11 +214,27 @@ mod tests {
             list: vec![],
             version: INDEX_VERSION.into(),
             time: "t".into(),
+            updated: String::new(),
         };
         assert_eq!(
             String::from_utf8(empty.to_bytes()).unwrap(),
             r#"{"version":"v1.2.0","time":"t"}"#
         );
+    }
+
+    #[test]
+    fn upsert_replaces_the_same_source_and_tag() {
+        let image = |tag: &str, arch: &str| Image {
+            source: "docker.io/library/app".into(),
+            tag: tag.into(),
+            arch_list: vec![arch.into()],
+            ..Default::default()
+        };
+        let mut index = ArchiveIndex::new();
+        index.upsert(image("1", "amd64"));
+        index.upsert(image("2", "amd64"));
+        index.upsert(image("1", "arm64"));
+        assert_eq!(index.list, vec![image("1", "arm64"), image("2", "amd64")]);
     }
 
     #[test]

@@ -153,11 +153,15 @@ pub fn recover(archive: &Path) -> Result<Option<Recovered>, JournalError> {
     for hex_text in &base.records {
         records.push(parse_record(hex_text).ok_or_else(|| unreadable("a base record".into()))?);
     }
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(archive)
-        .map_err(|e| io_error(archive, e))?;
+    let mut file = match OpenOptions::new().read(true).write(true).open(archive) {
+        Ok(file) => file,
+        // Killed between writing the journal and creating the archive: nothing to keep.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::remove_file(&path).map_err(|e| io_error(&path, e))?;
+            return Ok(None);
+        }
+        Err(e) => return Err(io_error(archive, e)),
+    };
     let len = file.metadata().map_err(|e| io_error(archive, e))?.len();
     let mut end = base.base;
     let mut entries = 0;

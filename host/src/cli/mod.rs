@@ -2,6 +2,7 @@
 //! flags, calls the engine and prints. Exit codes: 0 success, 1 some images failed or the
 //! command failed, 2 usage error, 130 interrupted.
 
+mod archive_validate;
 pub mod args;
 mod bulk;
 mod completion;
@@ -57,7 +58,9 @@ pub enum Command {
     Mirror(Box<mirror::MirrorCommand>),
     /// Save images from registries into an archive (zip)
     #[command(visible_alias = "s")]
-    Save(save::SaveArgs),
+    Save(save::SaveCommand),
+    /// Add images from registries to an existing archive (resumes an interrupted one)
+    Sync(save::SyncCommand),
     /// Inspect an image manifest (JSON on stdout)
     #[command(visible_alias = "i")]
     Inspect(inspect::InspectArgs),
@@ -131,6 +134,7 @@ async fn run(cli: Cli) -> anyhow::Result<Status> {
     match cli.command {
         Command::Mirror(cmd) => mirror::run(*cmd, &global).await,
         Command::Save(a) => save::run(a, &global).await,
+        Command::Sync(a) => save::run_sync(a, &global).await,
         Command::Inspect(a) => inspect::run(a).await,
         Command::ListTags(a) => list_tags::run(a).await,
         Command::Delete(a) => delete::run(a).await,

@@ -1,10 +1,13 @@
-//! `hangar save`: images from registries into a Hangar archive (zip, index v1.2.0).
+//! `hangar save` (registry → new archive) and `hangar sync` (registry → existing archive): the
+//! same job written into a fresh or an appended archive. An interrupted archive (its journal
+//! is beside it) is recovered first and the run resumes: finished blobs are kept and skipped.
 
 use super::args::{PlatformArgs, RunArgs, TlsArgs};
 use super::bulk::{BulkRun, finish_run, workers};
 use super::{Global, Status, confirm};
-use crate::archive::index::ArchiveIndex;
-use crate::archive::reader::INDEX_NAME;
+use crate::archive::index::{ArchiveIndex, rfc3339_now};
+use crate::archive::journal;
+use crate::archive::reader::{ArchiveReader, INDEX_NAME};
 use crate::archive::writer::ArchiveWriter;
 use crate::copy::events::Event;
 use crate::copy::runner::{self, JobError};
@@ -15,9 +18,24 @@ use crate::image::reference::Reference;
 use crate::registry::Registries;
 use anyhow::{Context as _, bail};
 use bytes::Bytes;
-use clap::Args;
-use std::path::PathBuf;
+use clap::{Args, Subcommand};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct SaveCommand {
+    #[command(subcommand)]
+    action: Option<SaveAction>,
+    #[command(flatten)]
+    args: SaveArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum SaveAction {
+    /// Check that the archive holds every selected platform of each listed image
+    Validate(SaveArgs),
+}
 
 #[derive(Args, Debug)]
 pub struct SaveArgs {
@@ -27,7 +45,7 @@ pub struct SaveArgs {
     /// Override the registry of every source image (recorded in the archive)
     #[arg(short = 's', long = "source", value_name = "REGISTRY")]
     source: Option<String>,
-    /// The archive to write
+    /// The archive to write (an interrupted one is resumed)
     #[arg(
         short = 'd',
         long = "destination",
@@ -54,10 +72,189 @@ pub struct SaveArgs {
     tls: TlsArgs,
 }
 
-pub async fn run(args: SaveArgs, global: &Global) -> anyhow::Result<Status> {
-    let path = args
-        .file
-        .as_ref()
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct SyncCommand {
+    #[command(subcommand)]
+    action: Option<SyncAction>,
+    #[command(flatten)]
+    args: SyncArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum SyncAction {
+    /// Check that the archive holds every selected platform of each listed image
+    Validate(SyncArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SyncArgs {
+    /// Image list (default format)
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    file: Option<PathBuf>,
+    /// Override the registry of every source image (recorded in the archive)
+    #[arg(short = 's', long = "source", value_name = "REGISTRY")]
+    source: Option<String>,
+    /// The existing archive to add the images to
+    #[arg(short = 'd', long = "destination", value_name = "FILE")]
+    destination: Option<PathBuf>,
+    /// File that receives the lines that failed
+    #[arg(
+        short = 'o',
+        long = "failed",
+        default_value = "sync-failed.txt",
+        value_name = "FILE"
+    )]
+    failed: PathBuf,
+    #[command(flatten)]
+    run: RunArgs,
+    #[command(flatten)]
+    platform: PlatformArgs,
+    #[command(flatten)]
+    tls: TlsArgs,
+}
+
+/// What save and sync have in common once their flags are read.
+pub(super) struct Job<'a> {
+    pub list: Option<&'a Path>,
+    pub source: Option<&'a str>,
+    pub archive: &'a Path,
+    pub failed: &'a Path,
+    pub run: &'a RunArgs,
+    pub platform: &'a PlatformArgs,
+    pub tls: &'a TlsArgs,
+}
+
+impl<'a> From<&'a SaveArgs> for Job<'a> {
+    fn from(a: &'a SaveArgs) -> Self {
+        Job {
+            list: a.file.as_deref(),
+            source: a.source.as_deref(),
+            archive: &a.destination,
+            failed: &a.failed,
+            run: &a.run,
+            platform: &a.platform,
+            tls: &a.tls,
+        }
+    }
+}
+
+pub async fn run(cmd: SaveCommand, global: &Global) -> anyhow::Result<Status> {
+    match cmd.action {
+        Some(SaveAction::Validate(args)) => super::archive_validate::run(Job::from(&args)).await,
+        None => run_save(cmd.args, global).await,
+    }
+}
+
+pub async fn run_sync(cmd: SyncCommand, global: &Global) -> anyhow::Result<Status> {
+    let args = match cmd.action {
+        Some(SyncAction::Validate(args)) => {
+            let archive = args.destination.clone().unwrap_or_default();
+            let job = Job {
+                list: args.file.as_deref(),
+                source: args.source.as_deref(),
+                archive: &archive,
+                failed: &args.failed,
+                run: &args.run,
+                platform: &args.platform,
+                tls: &args.tls,
+            };
+            return super::archive_validate::run(job).await;
+        }
+        None => cmd.args,
+    };
+    let archive = args
+        .destination
+        .as_deref()
+        .filter(|p| !p.as_os_str().is_empty())
+        .context("destination archive not provided, use '--destination' to specify the archive")?;
+    std::fs::metadata(archive)
+        .with_context(|| format!("failed to stat {:?}", archive.display().to_string()))?;
+    let job = Job {
+        list: args.file.as_deref(),
+        source: args.source.as_deref(),
+        archive,
+        failed: &args.failed,
+        run: &args.run,
+        platform: &args.platform,
+        tls: &args.tls,
+    };
+    let jobs = read_jobs(&job)?;
+    resume_if_interrupted(archive)?;
+    let mut index = read_index(archive)?;
+    index.updated = rfc3339_now();
+    let writer = ArchiveWriter::append(archive)?;
+    save_into(
+        &job,
+        jobs,
+        writer,
+        index,
+        global,
+        ("Sync", "sync", "synced"),
+    )
+    .await
+}
+
+async fn run_save(args: SaveArgs, global: &Global) -> anyhow::Result<Status> {
+    let job = Job::from(&args);
+    let jobs = read_jobs(&job)?;
+    let (writer, index) = if resume_if_interrupted(&args.destination)? {
+        // The interrupted run may already have written an index (killed at the very end):
+        // its creation time is kept, its list is rebuilt by this run.
+        let time = read_index(&args.destination)
+            .map(|i| i.time)
+            .unwrap_or_default();
+        let mut index = ArchiveIndex::new();
+        if !time.is_empty() {
+            index.time = time;
+        }
+        (ArchiveWriter::append(&args.destination)?, index)
+    } else {
+        if args.destination.exists()
+            && !args.yes
+            && !confirm(&format!(
+                "File {:?} already exists! Overwrite?",
+                args.destination.display().to_string()
+            ))?
+        {
+            bail!(
+                "file {:?} already exists",
+                args.destination.display().to_string()
+            );
+        }
+        (
+            ArchiveWriter::create(&args.destination)?,
+            ArchiveIndex::new(),
+        )
+    };
+    save_into(&job, jobs, writer, index, global, ("Save", "save", "saved")).await
+}
+
+/// Recovers an archive whose writing was interrupted; `true` when there was one to resume.
+fn resume_if_interrupted(archive: &Path) -> anyhow::Result<bool> {
+    let Some(recovered) = journal::recover(archive)? else {
+        return Ok(false);
+    };
+    tracing::info!(
+        "Resuming interrupted archive {:?}: kept {} finished entries, dropped {} bytes of unfinished work",
+        archive.display().to_string(),
+        recovered.entries,
+        recovered.dropped_bytes
+    );
+    Ok(true)
+}
+
+fn read_index(archive: &Path) -> anyhow::Result<ArchiveIndex> {
+    let mut reader = ArchiveReader::open(archive)?;
+    reader
+        .index()
+        .with_context(|| format!("archive {}", archive.display()))
+}
+
+/// The list's default-format lines, with the source registry override applied.
+pub(super) fn read_jobs(job: &Job) -> anyhow::Result<Vec<(String, Reference)>> {
+    let path = job
+        .list
         .context("image list not provided, use '--file' to specify the image list file")?;
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read image list {}", path.display()))?;
@@ -65,12 +262,12 @@ pub async fn run(args: SaveArgs, global: &Global) -> anyhow::Result<Status> {
     for w in &parsed.warnings {
         tracing::warn!("Ignore {w}");
     }
-    let jobs: Vec<(String, Reference)> = parsed
+    Ok(parsed
         .entries
         .into_iter()
         .filter_map(|e| match e.line {
             Line::Default(r) => {
-                let r = match args.source.as_deref().filter(|s| !s.is_empty()) {
+                let r = match job.source.filter(|s| !s.is_empty()) {
                     Some(reg) => r.with_registry(reg),
                     None => r,
                 };
@@ -78,47 +275,44 @@ pub async fn run(args: SaveArgs, global: &Global) -> anyhow::Result<Status> {
             }
             Line::Mirror { .. } => None,
         })
-        .collect();
-    if args.destination.exists()
-        && !args.yes
-        && !confirm(&format!(
-            "File {:?} already exists! Overwrite?",
-            args.destination.display().to_string()
-        ))?
-    {
-        bail!(
-            "file {:?} already exists",
-            args.destination.display().to_string()
-        );
-    }
-    let filter = args.platform.filter();
+        .collect())
+}
+
+async fn save_into(
+    job: &Job<'_>,
+    jobs: Vec<(String, Reference)>,
+    writer: ArchiveWriter,
+    mut index: ArchiveIndex,
+    global: &Global,
+    (title, verb, past): (&str, &str, &str),
+) -> anyhow::Result<Status> {
+    let filter = job.platform.filter();
     tracing::info!("Arch List: [{}]", filter.arch.join(","));
     tracing::info!("OS List: [{}]", filter.os.join(","));
     let options = CopyOptions {
         filter,
-        provenance: args.run.provenance,
+        provenance: job.run.provenance,
         overwrite: false,
         dry_run: false,
     };
-    let registries = Registries::new(args.tls.registry_options());
-    let writer = ArchiveWriter::create(&args.destination)?;
+    let registries = Registries::new(job.tls.registry_options());
     let run = BulkRun::start(global, jobs.len(), Duration::from_secs(5));
     let (events, cancel) = (&run.events, &run.cancel);
     let started = Instant::now();
     let saver = ImageSaver::new(&registries, &options, events, &writer);
-    let timeout = args.run.time_limit();
+    saver.skip_existing(writer.existing());
     let results = runner::run(
         jobs.iter().collect(),
-        workers(args.run.jobs),
-        timeout,
+        workers(job.run.jobs),
+        job.run.time_limit(),
         cancel,
         |i, (_, source): &(String, Reference)| {
             let (saver, events) = (&saver, &events);
             async move {
                 let result = saver.save(i + 1, source).await;
                 let (summary, ok) = match &result {
-                    Ok(outcome) => (format!("{source}: saved: {outcome}"), true),
-                    Err(e) => (format!("error occurred when save [{source}]: {e}"), false),
+                    Ok(outcome) => (format!("{source}: {past}: {outcome}"), true),
+                    Err(e) => (format!("error occurred when {verb} [{source}]: {e}"), false),
                 };
                 events.emit(Event::ImageFinished {
                     id: i + 1,
@@ -133,8 +327,9 @@ pub async fn run(args: SaveArgs, global: &Global) -> anyhow::Result<Status> {
     run.end();
 
     // The index goes last, also after Ctrl-C, so what was saved is usable.
-    let mut index = ArchiveIndex::new();
-    index.list = saver.images();
+    for image in saver.images() {
+        index.upsert(image);
+    }
     let index_bytes = index.to_bytes();
     writer
         .write_bytes(INDEX_NAME, Bytes::from(index_bytes.clone()))
@@ -142,7 +337,7 @@ pub async fn run(args: SaveArgs, global: &Global) -> anyhow::Result<Status> {
     writer.finish().await?;
     tracing::info!(
         "Write index file \"index.json\" to [{}], size {:.2}K",
-        args.destination.display(),
+        job.archive.display(),
         index_bytes.len() as f64 / 1024.0
     );
     let mut failed_lines = Vec::new();
@@ -151,29 +346,29 @@ pub async fn run(args: SaveArgs, global: &Global) -> anyhow::Result<Status> {
         match result {
             Ok(Outcome::NoMatchingPlatform { .. }) => {
                 tracing::warn!(
-                    "Skip save image [{source}]: no available image for specified arch and os"
+                    "Skip {verb} image [{source}]: no available image for specified arch and os"
                 )
             }
             Ok(_) => saved += 1,
             Err(e) => {
                 if !matches!(e, JobError::Failed(_)) {
-                    tracing::error!("error occurred when save [{source}]: {e}");
+                    tracing::error!("error occurred when {verb} [{source}]: {e}");
                 }
                 failed_lines.push(text.as_str());
             }
         }
     }
     tracing::info!(
-        "{} images: saved {saved}, failed {} in {:.1?}",
+        "{} images: {past} {saved}, failed {} in {:.1?}",
         jobs.len(),
         failed_lines.len(),
         started.elapsed()
     );
     finish_run(
-        &args.failed,
+        job.failed,
         &failed_lines,
-        "Save",
-        "save",
+        title,
+        verb,
         cancel.is_cancelled(),
     )
 }

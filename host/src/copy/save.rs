@@ -25,6 +25,8 @@ use std::sync::Mutex;
 
 /// The ledger's name for "the archive", where every blob lives in one place.
 const ARCHIVE: &str = "archive";
+/// The ledger's name for entries we build (layouts, manifests), keyed by their entry name.
+const ENTRIES: &str = "entries";
 
 pub struct ImageSaver<'a> {
     registries: &'a Registries,
@@ -53,6 +55,20 @@ impl<'a> ImageSaver<'a> {
         }
     }
 
+    /// Marks entries the archive already holds (a resumed save, a sync) so they are skipped.
+    pub fn skip_existing<'n>(&self, names: impl IntoIterator<Item = &'n String>) {
+        for name in names {
+            self.ledger
+                .remember(ENTRIES, &Digest::sha256_of(name.as_bytes()), ARCHIVE);
+            if let Some(digest) = name
+                .strip_prefix("share/sha256/")
+                .and_then(|hex| format!("sha256:{hex}").parse::<Digest>().ok())
+            {
+                self.ledger.remember(ARCHIVE, &digest, ARCHIVE);
+            }
+        }
+    }
+
     /// The saved images, in list order, for the archive's `index.json`.
     pub fn images(&self) -> Vec<Image> {
         let mut saved = self.saved.lock().expect("saved lock").clone();
@@ -69,58 +85,22 @@ impl<'a> ImageSaver<'a> {
         let src = self.registries.get(source.registry()).await?;
         let repo = source.repository();
         let top = src.get_manifest(repo, &source.manifest_reference()).await?;
-        let mut specs = Vec::new();
-        match kind_of(&top)? {
-            ManifestKind::OciIndex | ManifestKind::DockerList => {
-                let parsed: Index = serde_json::from_slice(&top.bytes)
-                    .map_err(|e| malformed(source.to_string(), e))?;
-                let mut entries = parsed.manifests.clone();
-                for entry in entries.iter_mut() {
-                    fill_platform(&src, repo, &self.options.filter, entry).await?;
-                }
-                let selection =
-                    index::select(&entries, &self.options.filter, self.options.provenance);
-                if selection.kept.is_empty() {
-                    return Ok(Outcome::NoMatchingPlatform {
-                        available: names(&entries),
-                    });
-                }
-                for entry in &selection.kept {
-                    let child = src.get_manifest(repo, entry.digest.as_str()).await?;
-                    let platform = entry.platform.clone().unwrap_or_default();
-                    specs.push(
-                        self.save_platform(
-                            &src,
-                            repo,
-                            &child,
-                            &platform,
-                            entry.annotations.clone(),
-                        )
-                        .await?,
-                    );
-                }
+        let platforms = match select_platforms(&src, repo, &top, self.options, source).await? {
+            Selected::Platforms(platforms) => platforms,
+            Selected::Nothing { available } => {
+                return Ok(Outcome::NoMatchingPlatform { available });
             }
-            ManifestKind::OciManifest | ManifestKind::DockerV2S2 => {
-                let platform = config_platform(&src, repo, &top)
-                    .await?
-                    .map(|c| c.platform())
-                    .unwrap_or_default();
-                if !self.options.filter.allows(&platform) {
-                    return Ok(Outcome::NoMatchingPlatform {
-                        available: vec![platform.to_string()],
-                    });
-                }
-                specs.push(
-                    self.save_platform(&src, repo, &top, &platform, None)
-                        .await?,
-                );
-            }
-            ManifestKind::Schema1 => {
-                return Err(malformed(
-                    source.to_string(),
-                    "schema1 images cannot be saved to an archive yet",
-                ));
-            }
+        };
+        let mut specs = Vec::with_capacity(platforms.len());
+        for chosen in platforms {
+            let manifest = match chosen.manifest {
+                Some(m) => m,
+                None => src.get_manifest(repo, chosen.digest.as_str()).await?,
+            };
+            specs.push(
+                self.save_platform(&src, repo, &manifest, &chosen.platform, chosen.annotations)
+                    .await?,
+            );
         }
         let arch_list: BTreeSet<String> = specs
             .iter()
@@ -221,7 +201,7 @@ impl<'a> ImageSaver<'a> {
     async fn save_bytes(&self, name: &str, bytes: Bytes) -> Result<(), CopyError> {
         let key = Digest::sha256_of(name.as_bytes());
         loop {
-            match self.ledger.claim("entries", &key) {
+            match self.ledger.claim(ENTRIES, &key) {
                 Claim::At(_) => return Ok(()),
                 Claim::Wait(gate) => {
                     let _ = gate.acquire().await;
@@ -282,6 +262,80 @@ impl<'a> ImageSaver<'a> {
             .await?;
         guard.done(ARCHIVE);
         Ok(())
+    }
+}
+
+/// A platform manifest a save stores.
+pub struct Chosen {
+    pub digest: Digest,
+    /// Already fetched (a single-platform image); children of an index are fetched when saved.
+    pub manifest: Option<Manifest>,
+    pub platform: Platform,
+    pub annotations: Option<std::collections::BTreeMap<String, String>>,
+}
+
+pub enum Selected {
+    Platforms(Vec<Chosen>),
+    Nothing { available: Vec<String> },
+}
+
+/// The platform manifests of `top` a save keeps under the filter (attestations with
+/// provenance); shared by save and `save validate` so both judge an image the same way.
+pub async fn select_platforms(
+    src: &Registry,
+    repo: &str,
+    top: &Manifest,
+    options: &CopyOptions,
+    source: &Reference,
+) -> Result<Selected, CopyError> {
+    match kind_of(top)? {
+        ManifestKind::OciIndex | ManifestKind::DockerList => {
+            let parsed: Index =
+                serde_json::from_slice(&top.bytes).map_err(|e| malformed(source.to_string(), e))?;
+            let mut entries = parsed.manifests.clone();
+            for entry in entries.iter_mut() {
+                fill_platform(src, repo, &options.filter, entry).await?;
+            }
+            let selection = index::select(&entries, &options.filter, options.provenance);
+            if selection.kept.is_empty() {
+                return Ok(Selected::Nothing {
+                    available: names(&entries),
+                });
+            }
+            Ok(Selected::Platforms(
+                selection
+                    .kept
+                    .into_iter()
+                    .map(|entry| Chosen {
+                        digest: entry.digest,
+                        manifest: None,
+                        platform: entry.platform.unwrap_or_default(),
+                        annotations: entry.annotations,
+                    })
+                    .collect(),
+            ))
+        }
+        ManifestKind::OciManifest | ManifestKind::DockerV2S2 => {
+            let platform = config_platform(src, repo, top)
+                .await?
+                .map(|c| c.platform())
+                .unwrap_or_default();
+            if !options.filter.allows(&platform) {
+                return Ok(Selected::Nothing {
+                    available: vec![platform.to_string()],
+                });
+            }
+            Ok(Selected::Platforms(vec![Chosen {
+                digest: top.digest.clone(),
+                manifest: Some(top.clone()),
+                platform,
+                annotations: None,
+            }]))
+        }
+        ManifestKind::Schema1 => Err(malformed(
+            source.to_string(),
+            "schema1 images cannot be saved to an archive yet",
+        )),
     }
 }
 

@@ -105,3 +105,64 @@ pub async fn validate(
         }
     }
 }
+
+/// `save validate` / `sync validate`: does the archive hold what a save of `source` would
+/// store? Every selected platform manifest must be listed under the image's source and tag in
+/// the archive index, and its manifest, config and layer blobs must be archive entries.
+pub async fn validate_saved(
+    registries: &Registries,
+    options: &super::CopyOptions,
+    source: &Reference,
+    index: &crate::archive::index::ArchiveIndex,
+    entries: &std::collections::HashSet<String>,
+) -> Result<Verdict, CopyError> {
+    use super::save::{Selected, select_platforms};
+    let src = registries.get(source.registry()).await?;
+    let repo = source.repository();
+    let top = src.get_manifest(repo, &source.manifest_reference()).await?;
+    let chosen = match select_platforms(&src, repo, &top, options, source).await? {
+        Selected::Platforms(chosen) => chosen,
+        Selected::Nothing { .. } => return Ok(Verdict::NothingToCheck),
+    };
+    let tag = source
+        .tag()
+        .map(str::to_string)
+        .unwrap_or_else(|| top.digest.to_string());
+    let Some(image) = index
+        .list
+        .iter()
+        .find(|i| i.source == source.name() && i.tag == tag)
+    else {
+        return Ok(Verdict::Fail("not listed in the archive index".into()));
+    };
+    let blob = |digest: &str| format!("share/sha256/{}", digest.trim_start_matches("sha256:"));
+    let mut missing = Vec::new();
+    for wanted in &chosen {
+        let Some(spec) = image
+            .images
+            .iter()
+            .find(|s| s.digest == wanted.digest.as_str())
+        else {
+            missing.push(format!("{} ({})", wanted.platform, wanted.digest));
+            continue;
+        };
+        let needed = std::iter::once(&spec.digest)
+            .chain(std::iter::once(&spec.config).filter(|c| !c.is_empty()))
+            .chain(&spec.layers)
+            .map(|d| blob(d))
+            .chain(std::iter::once(format!(
+                "{}/index.json",
+                wanted.digest.hex()
+            )));
+        missing.extend(
+            needed
+                .filter(|name| !entries.contains(name))
+                .map(|n| format!("entry {n}")),
+        );
+    }
+    if missing.is_empty() {
+        Ok(Verdict::Pass)
+    } else {
+        Ok(Verdict::Fail(format!("missing {}", missing.join(", "))))
+    }
+}
