@@ -6,6 +6,7 @@
 //! `<manifestHex>/index.json` + `<manifestHex>/oci-layout` per platform manifest, every blob
 //! once under `share/sha256/<hex>` (manifests included), and Hangar's `index.json` last.
 
+pub mod blobs;
 pub mod index;
 pub mod journal;
 pub mod reader;

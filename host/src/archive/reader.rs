@@ -132,6 +132,24 @@ impl ArchiveReader {
         Ok(bytes)
     }
 
+    /// `(name, data offset, size)` of every Stored entry.
+    pub fn stored_ranges(&mut self) -> Result<Vec<(String, u64, u64)>, ReadError> {
+        let mut ranges = Vec::with_capacity(self.by_name.len());
+        for (name, &index) in &self.by_name {
+            let entry = self.zip.by_index_raw(index).map_err(|e| ReadError::Entry {
+                name: name.clone(),
+                message: e.to_string(),
+            })?;
+            if entry.compression() != zip::CompressionMethod::Stored {
+                continue;
+            }
+            if let Some(start) = entry.data_start() {
+                ranges.push((name.clone(), start, entry.compressed_size()));
+            }
+        }
+        Ok(ranges)
+    }
+
     /// Hangar's `index.json`.
     pub fn index(&mut self) -> Result<ArchiveIndex, ReadError> {
         let bytes = self.read(INDEX_NAME, 256 << 20)?;

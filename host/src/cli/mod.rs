@@ -10,6 +10,7 @@ mod convert_list;
 mod delete;
 mod inspect;
 mod list_tags;
+mod load;
 mod login;
 mod merge_manifest;
 mod mirror;
@@ -59,6 +60,8 @@ pub enum Command {
     /// Save images from registries into an archive (zip)
     #[command(visible_alias = "s")]
     Save(save::SaveCommand),
+    /// Load images from an archive into a registry
+    Load(load::LoadCommand),
     /// Add images from registries to an existing archive (resumes an interrupted one)
     Sync(save::SyncCommand),
     /// Inspect an image manifest (JSON on stdout)
@@ -134,6 +137,7 @@ async fn run(cli: Cli) -> anyhow::Result<Status> {
     match cli.command {
         Command::Mirror(cmd) => mirror::run(*cmd, &global).await,
         Command::Save(a) => save::run(a, &global).await,
+        Command::Load(a) => load::run(a, &global).await,
         Command::Sync(a) => save::run_sync(a, &global).await,
         Command::Inspect(a) => inspect::run(a).await,
         Command::ListTags(a) => list_tags::run(a).await,

@@ -7,13 +7,39 @@
 use super::events::{BlobHow, Event, Events};
 use super::ledger::{BlobLedger, Claim};
 use super::verify::VerifyingStream;
+use crate::archive::blobs::ArchiveBlobs;
 use crate::image::digest::Digest;
 use crate::registry::{BlobUpload, Registry, RegistryError};
+use futures_util::StreamExt as _;
 use std::sync::Arc;
 
+type BlobBody = std::pin::Pin<
+    Box<dyn futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send>,
+>;
+
+/// Where a blob's bytes come from.
+#[derive(Clone, Copy)]
+pub enum BlobSource<'a> {
+    Registry {
+        registry: &'a Arc<Registry>,
+        repo: &'a str,
+    },
+    /// `share/sha256/<hex>` of an archive (load).
+    Archive(&'a ArchiveBlobs),
+}
+
+impl BlobSource<'_> {
+    /// The same registry as `dst` (a mount within it needs no bytes).
+    fn same_registry_repo(&self, dst: &Arc<Registry>) -> Option<&str> {
+        match self {
+            BlobSource::Registry { registry, repo } if Arc::ptr_eq(registry, dst) => Some(repo),
+            _ => None,
+        }
+    }
+}
+
 pub struct BlobCopy<'a> {
-    pub source: &'a Arc<Registry>,
-    pub source_repo: &'a str,
+    pub source: BlobSource<'a>,
     pub destination: &'a Arc<Registry>,
     pub destination_repo: &'a str,
     pub events: &'a Events,
@@ -54,9 +80,9 @@ impl BlobCopy<'_> {
         let mut owner = None;
         let mut mount_from: Option<String> = None;
         if !want_diff_id {
-            if Arc::ptr_eq(self.source, dst) {
-                if self.source_repo != self.destination_repo {
-                    mount_from = Some(self.source_repo.to_string());
+            if let Some(source_repo) = self.source.same_registry_repo(dst) {
+                if source_repo != self.destination_repo {
+                    mount_from = Some(source_repo.to_string());
                 }
             } else {
                 loop {
@@ -126,21 +152,22 @@ impl BlobCopy<'_> {
         want_diff_id: bool,
         mount_from: Option<&str>,
     ) -> Result<Copied, RegistryError> {
-        let (src, dst) = (self.source, self.destination);
+        let dst = self.destination;
         // Slots on both hosts, always taken in name order: lines copying A→B and B→A at
         // once must not each hold one side and wait for the other.
-        let _slots = if Arc::ptr_eq(src, dst) {
-            (dst.transfer_permit().await, None)
-        } else {
-            let (first, second) = if src.name() <= dst.name() {
-                (src, dst)
-            } else {
-                (dst, src)
-            };
-            (
-                first.transfer_permit().await,
-                Some(second.transfer_permit().await),
-            )
+        let _slots = match self.source {
+            BlobSource::Registry { registry: src, .. } if !Arc::ptr_eq(src, dst) => {
+                let (first, second) = if src.name() <= dst.name() {
+                    (src, dst)
+                } else {
+                    (dst, src)
+                };
+                (
+                    first.transfer_permit().await,
+                    Some(second.transfer_permit().await),
+                )
+            }
+            _ => (dst.transfer_permit().await, None),
         };
         let session = match dst
             .start_upload(self.destination_repo, digest, mount_from)
@@ -162,8 +189,31 @@ impl BlobCopy<'_> {
             }
             BlobUpload::Session(url) => url,
         };
-        let response = src.get_blob(self.source_repo, digest).await?;
-        let size = size.or(response.content_length());
+        let (body, size, what): (BlobBody, _, _) = match self.source {
+            BlobSource::Registry { registry, repo } => {
+                let response = registry.get_blob(repo, digest).await?;
+                let size = size.or(response.content_length());
+                let what = format!("blob {}/{repo}@{digest}", registry.name());
+                (
+                    Box::pin(
+                        response
+                            .bytes_stream()
+                            .map(|r| r.map_err(std::io::Error::other)),
+                    ),
+                    size,
+                    what,
+                )
+            }
+            BlobSource::Archive(archive) => {
+                let name = format!("share/sha256/{}", digest.hex());
+                let what = format!("archive entry {name}");
+                let stream = archive.stream(&name).map_err(|e| RegistryError::Protocol {
+                    what: what.clone(),
+                    message: e.to_string(),
+                })?;
+                (Box::pin(stream), size.or(archive.size(&name)), what)
+            }
+        };
         self.events.emit(Event::BlobStarted {
             id: self.image_id,
             digest: digest.to_string(),
@@ -171,9 +221,8 @@ impl BlobCopy<'_> {
         });
         let events = self.events.clone();
         let id = self.image_id;
-        let what = format!("blob {}/{}@{digest}", src.name(), self.source_repo);
         let (stream, verdict) = VerifyingStream::new(
-            response.bytes_stream(),
+            body,
             what,
             digest.clone(),
             size,

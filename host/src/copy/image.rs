@@ -10,7 +10,7 @@
 //! Every path first asks the destination whether it already has the result, so a re-run over a
 //! mirrored list costs a couple of requests per image.
 
-use super::blob::{BlobCopy, Copied};
+use super::blob::{BlobCopy, BlobSource, Copied};
 use super::events::{Event, Events};
 use super::index;
 use super::ledger::BlobLedger;
@@ -182,8 +182,10 @@ impl Ends {
 
     fn blobs<'a>(&'a self, events: &'a Events, ledger: &'a BlobLedger) -> BlobCopy<'a> {
         BlobCopy {
-            source: &self.src,
-            source_repo: &self.src_repo,
+            source: BlobSource::Registry {
+                registry: &self.src,
+                repo: &self.src_repo,
+            },
             destination: &self.dst,
             destination_repo: &self.dst_repo,
             events,
@@ -502,27 +504,10 @@ impl ImageCopier<'_> {
         tag: &str,
     ) -> Result<Option<(Vec<Descriptor>, bool, Digest)>, CopyError> {
         let planned = ends.planned_existing.lock().expect("plan lock").take();
-        let manifest = match planned {
-            Some(Some(m)) => m,
-            Some(None) => return Ok(None),
-            None => match ends.dst.get_manifest(&ends.dst_repo, tag).await {
-                Ok(m) => m,
-                Err(e) if e.is_not_found() => return Ok(None),
-                Err(e) => return Err(e.into()),
-            },
-        };
-        match ManifestKind::from_media_type(&manifest.media_type) {
-            Some(k) if k.is_index() => {
-                let what = format!("{}/{}:{tag}", ends.dst.name(), ends.dst_repo);
-                let idx: Index =
-                    serde_json::from_slice(&manifest.bytes).map_err(|e| malformed(what, e))?;
-                Ok(Some((
-                    idx.manifests,
-                    k == ManifestKind::OciIndex,
-                    manifest.digest,
-                )))
-            }
-            _ => Ok(None),
+        match planned {
+            Some(Some(m)) => index_entries(&ends.dst, &ends.dst_repo, tag, m),
+            Some(None) => Ok(None),
+            None => read_existing_index(&ends.dst, &ends.dst_repo, tag).await,
         }
     }
 
@@ -769,6 +754,41 @@ fn platform_names(entries: &[Descriptor]) -> Vec<String> {
         .filter(|d| !d.is_attestation())
         .filter_map(|d| d.platform.as_ref().map(Platform::to_string))
         .collect()
+}
+
+/// The entries of an index at `repo:tag` (none when absent or not an index), whether it is
+/// an OCI index, and its digest: what a filtered copy or a load merges into.
+pub(crate) async fn read_existing_index(
+    dst: &Registry,
+    repo: &str,
+    tag: &str,
+) -> Result<Option<(Vec<Descriptor>, bool, Digest)>, CopyError> {
+    match dst.get_manifest(repo, tag).await {
+        Ok(m) => index_entries(dst, repo, tag, m),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn index_entries(
+    dst: &Registry,
+    repo: &str,
+    tag: &str,
+    manifest: Manifest,
+) -> Result<Option<(Vec<Descriptor>, bool, Digest)>, CopyError> {
+    match ManifestKind::from_media_type(&manifest.media_type) {
+        Some(k) if k.is_index() => {
+            let what = format!("{}/{repo}:{tag}", dst.name());
+            let idx: Index =
+                serde_json::from_slice(&manifest.bytes).map_err(|e| malformed(what, e))?;
+            Ok(Some((
+                idx.manifests,
+                k == ManifestKind::OciIndex,
+                manifest.digest,
+            )))
+        }
+        _ => Ok(None),
+    }
 }
 
 /// Fills a missing arm variant or Windows OS version of an index entry from the image config

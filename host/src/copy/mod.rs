@@ -9,6 +9,7 @@ pub mod failed;
 pub mod image;
 pub mod index;
 pub mod ledger;
+pub mod load;
 pub mod plan;
 pub mod runner;
 pub mod save;

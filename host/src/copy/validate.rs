@@ -166,3 +166,63 @@ pub async fn validate_saved(
         Ok(Verdict::Fail(format!("missing {}", missing.join(", "))))
     }
 }
+
+/// `load validate`: every archive platform of `image` that passes the filter must be at the
+/// destination (the tag itself, or an entry of the index at the tag). Hangar's wording.
+pub async fn validate_loaded(
+    registries: &Registries,
+    options: &super::CopyOptions,
+    image: &crate::archive::index::Image,
+    destination: &Reference,
+) -> Result<Verdict, CopyError> {
+    let dst = registries.get(destination.registry()).await?;
+    let reference = destination.manifest_reference();
+    let found = match dst.get_manifest(destination.repository(), &reference).await {
+        Ok(m) => m,
+        Err(RegistryError::NotFound { .. }) => {
+            return Ok(Verdict::Fail("destination image does not exist".into()));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let have: Vec<String> = match ManifestKind::from_media_type(&found.media_type) {
+        Some(k) if k.is_index() => serde_json::from_slice::<Index>(&found.bytes)
+            .map(|i| {
+                i.manifests
+                    .into_iter()
+                    .map(|d| d.digest.to_string())
+                    .collect()
+            })
+            .unwrap_or_default(),
+        _ => vec![found.digest.to_string()],
+    };
+    let artifact = image.arch_list.is_empty() && image.os_list.is_empty();
+    let mut checked = 0;
+    let mut missing = Vec::new();
+    for spec in &image.images {
+        let platform = crate::image::platform::Platform {
+            architecture: spec.arch.clone(),
+            os: spec.os.clone(),
+            variant: Some(spec.variant.clone()).filter(|v| !v.is_empty()),
+            ..Default::default()
+        };
+        let attestation = spec.arch == "unknown" || spec.os == "unknown";
+        let wanted = artifact
+            || (attestation && options.provenance)
+            || (!attestation && options.filter.allows(&platform));
+        if !wanted {
+            continue;
+        }
+        checked += 1;
+        if !have.contains(&spec.digest) {
+            missing.push(format!(
+                "Image [{destination}] digest [{}] does not exists in destination registry",
+                spec.digest
+            ));
+        }
+    }
+    match (checked, missing.is_empty()) {
+        (0, _) => Ok(Verdict::NothingToCheck),
+        (_, true) => Ok(Verdict::Pass),
+        (_, false) => Ok(Verdict::Fail(missing.join("; "))),
+    }
+}

@@ -1,0 +1,312 @@
+//! `hangar load` (archive → registry) and `load validate`.
+
+use super::args::{PlatformArgs, RunArgs, TlsArgs};
+use super::bulk::{BulkRun, finish_run, watch_interrupts, workers};
+use super::{Global, Status};
+use crate::archive::blobs::ArchiveBlobs;
+use crate::archive::index::Image;
+use crate::archive::reader::ArchiveReader;
+use crate::copy::events::Event;
+use crate::copy::load::{AsIs, ImageLoader};
+use crate::copy::runner::{self, JobError};
+use crate::copy::validate::Verdict;
+use crate::copy::{CopyOptions, Outcome};
+use crate::image::list::{self, Formats, Line};
+use crate::image::reference::Reference;
+use crate::registry::Registries;
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct LoadCommand {
+    #[command(subcommand)]
+    action: Option<LoadAction>,
+    #[command(flatten)]
+    args: LoadArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum LoadAction {
+    /// Check that the registry holds every selected platform of each archive image
+    Validate(LoadArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct LoadArgs {
+    /// The archive to load
+    #[arg(short = 's', long = "source", value_name = "FILE")]
+    source: Option<PathBuf>,
+    /// Destination registry
+    #[arg(short = 'd', long = "destination", value_name = "REGISTRY")]
+    destination: Option<String>,
+    /// Image list selecting archive images (default format; all images when absent)
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    file: Option<PathBuf>,
+    /// Replace the registry of the list lines before looking them up in the archive
+    #[arg(long = "source-registry", value_name = "REGISTRY")]
+    source_registry: Option<String>,
+    /// Override the project (first path segment) of every destination image
+    #[arg(long, value_name = "PROJECT")]
+    project: Option<String>,
+    /// File that receives the images that failed (source:tag, feedable with -f)
+    #[arg(
+        short = 'o',
+        long = "failed",
+        default_value = "load-failed.txt",
+        value_name = "FILE"
+    )]
+    failed: PathBuf,
+    #[command(flatten)]
+    run: RunArgs,
+    /// Replace the destination index instead of merging into it
+    #[arg(long)]
+    overwrite: bool,
+    /// Accepted for compatibility (credentials are read when a registry asks for them)
+    #[arg(long, hide = true)]
+    skip_login: bool,
+    #[command(flatten)]
+    platform: PlatformArgs,
+    #[command(flatten)]
+    tls: TlsArgs,
+}
+
+/// One image to load: the failed-list line, the archive image, where it goes.
+struct Job {
+    text: String,
+    image: Image,
+    destination: Reference,
+}
+
+pub async fn run(cmd: LoadCommand, global: &Global) -> anyhow::Result<Status> {
+    match cmd.action {
+        Some(LoadAction::Validate(args)) => run_validate(args).await,
+        None => run_load(cmd.args, global).await,
+    }
+}
+
+/// The archive, its index and the jobs the flags select. List lines not in the archive are
+/// failures from the start (their original text goes to the failed list).
+fn plan(args: &LoadArgs) -> anyhow::Result<(ArchiveBlobs, Vec<Job>, Vec<String>)> {
+    let archive = args
+        .source
+        .as_ref()
+        .context("source file not provided, use '--source' to specify the archive file")?;
+    let registry = args
+        .destination
+        .as_deref()
+        .filter(|d| !d.is_empty())
+        .context(
+            "destination registry URL not provided, use '--destination' to specify the registry",
+        )?;
+    let mut reader = ArchiveReader::open(archive)?;
+    let index = reader
+        .index()
+        .with_context(|| format!("archive {}", archive.display()))?;
+    let blobs = ArchiveBlobs::new(archive, &mut reader)?;
+    let destination_of = |image: &Image| -> anyhow::Result<Reference> {
+        let at = if image.tag.starts_with("sha256:") {
+            "@"
+        } else {
+            ":"
+        };
+        let source = Reference::parse(&format!("{}{at}{}", image.source, image.tag))
+            .with_context(|| format!("archive image {}:{}", image.source, image.tag))?;
+        let mut destination = source.with_registry(registry);
+        if let Some(project) = args.project.as_deref().filter(|p| !p.is_empty()) {
+            destination = destination.with_project(project)?;
+        }
+        Ok(destination)
+    };
+    let mut jobs = Vec::new();
+    let mut not_found = Vec::new();
+    let add = |image: &Image, jobs: &mut Vec<Job>| -> anyhow::Result<()> {
+        jobs.push(Job {
+            text: format!("{}:{}", image.source, image.tag),
+            image: image.clone(),
+            destination: destination_of(image)?,
+        });
+        Ok(())
+    };
+    match &args.file {
+        None => {
+            for image in &index.list {
+                add(image, &mut jobs)?;
+            }
+        }
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read image list {}", path.display()))?;
+            let parsed = list::parse(&text, Formats::DefaultOnly);
+            for w in &parsed.warnings {
+                tracing::warn!("Ignore {w}");
+            }
+            for entry in parsed.entries {
+                let Line::Default(mut wanted) = entry.line else {
+                    continue;
+                };
+                if let Some(registry) = args.source_registry.as_deref().filter(|r| !r.is_empty()) {
+                    wanted = wanted.with_registry(registry);
+                }
+                let tag = wanted
+                    .tag()
+                    .map(str::to_string)
+                    .or_else(|| wanted.digest().map(|d| d.to_string()))
+                    .unwrap_or_default();
+                // The last match wins, as in Hangar.
+                match index
+                    .list
+                    .iter()
+                    .rfind(|i| i.source == wanted.name() && i.tag == tag)
+                {
+                    Some(image) => add(image, &mut jobs)?,
+                    None => {
+                        tracing::error!("image [{}] not found in archive", entry.text);
+                        not_found.push(entry.text);
+                    }
+                }
+            }
+        }
+    }
+    Ok((blobs, jobs, not_found))
+}
+
+fn options(args: &LoadArgs) -> CopyOptions {
+    CopyOptions {
+        filter: args.platform.filter(),
+        provenance: args.run.provenance,
+        overwrite: args.overwrite,
+        dry_run: false,
+    }
+}
+
+async fn run_load(args: LoadArgs, global: &Global) -> anyhow::Result<Status> {
+    let (archive, jobs, not_found) = plan(&args)?;
+    let options = options(&args);
+    tracing::info!("Arch List: [{}]", options.filter.arch.join(","));
+    tracing::info!("OS List: [{}]", options.filter.os.join(","));
+    let registries = Registries::new(args.tls.registry_options());
+    let run = BulkRun::start(global, jobs.len(), Duration::from_secs(5));
+    let (events, cancel) = (&run.events, &run.cancel);
+    let started = Instant::now();
+    let loader = ImageLoader::new(&registries, &options, events, &archive);
+    let results = runner::run(
+        jobs.iter().collect(),
+        workers(args.run.jobs),
+        args.run.time_limit(),
+        cancel,
+        |i, job: &Job| {
+            let (loader, events) = (&loader, &events);
+            async move {
+                let result = loader
+                    .load(i + 1, &job.image, &job.destination, &AsIs)
+                    .await;
+                let (summary, ok) = match &result {
+                    Ok(outcome) => (
+                        format!("{} => {}: {outcome}", job.text, job.destination),
+                        true,
+                    ),
+                    Err(e) => (
+                        format!("error occurred when load [{}]: {e}", job.text),
+                        false,
+                    ),
+                };
+                events.emit(Event::ImageFinished {
+                    id: i + 1,
+                    summary,
+                    ok,
+                });
+                result
+            }
+        },
+    )
+    .await;
+    run.end();
+    let mut failed_lines: Vec<&str> = not_found.iter().map(String::as_str).collect();
+    let mut loaded = 0;
+    for (job, result) in jobs.iter().zip(&results) {
+        match result {
+            Ok(Outcome::NoMatchingPlatform { .. }) => tracing::warn!(
+                "Skip load image [{}]: no available image for specified arch and os",
+                job.text
+            ),
+            Ok(_) => loaded += 1,
+            Err(e) => {
+                if !matches!(e, JobError::Failed(_)) {
+                    tracing::error!("error occurred when load [{}]: {e}", job.text);
+                }
+                failed_lines.push(job.text.as_str());
+            }
+        }
+    }
+    tracing::info!(
+        "{} images: loaded {loaded}, failed {} in {:.1?}",
+        jobs.len() + not_found.len(),
+        failed_lines.len(),
+        started.elapsed()
+    );
+    finish_run(
+        &args.failed,
+        &failed_lines,
+        "Load",
+        "load",
+        cancel.is_cancelled(),
+    )
+}
+
+/// Every archive platform that passes the filter must be in the destination: the tag is that
+/// manifest, or an index listing it.
+async fn run_validate(args: LoadArgs) -> anyhow::Result<Status> {
+    let (_, jobs, not_found) = plan(&args)?;
+    let options = options(&args);
+    let registries = Registries::new(args.tls.registry_options());
+    let cancel = CancellationToken::new();
+    watch_interrupts(cancel.clone());
+    let results = runner::run(
+        jobs.iter().collect(),
+        workers(args.run.jobs),
+        args.run.time_limit(),
+        &cancel,
+        |_, job: &Job| {
+            let (registries, options) = (&registries, &options);
+            async move {
+                crate::copy::validate::validate_loaded(
+                    registries,
+                    options,
+                    &job.image,
+                    &job.destination,
+                )
+                .await
+            }
+        },
+    )
+    .await;
+    let mut failed_lines: Vec<&str> = not_found.iter().map(String::as_str).collect();
+    for (job, result) in jobs.iter().zip(results) {
+        match result {
+            Ok(Verdict::Pass) => tracing::info!("PASS: [{}]", job.destination),
+            Ok(Verdict::NothingToCheck) => tracing::warn!(
+                "Skip validate image [{}]: no available image for specified arch and os",
+                job.text
+            ),
+            Ok(Verdict::Fail(why)) => {
+                tracing::error!("FAILED: [{}]: {why}", job.destination);
+                failed_lines.push(job.text.as_str());
+            }
+            Err(e) => {
+                tracing::error!("FAILED: [{}]: {e}", job.destination);
+                failed_lines.push(job.text.as_str());
+            }
+        }
+    }
+    finish_run(
+        &args.failed,
+        &failed_lines,
+        "Validate",
+        "validate",
+        cancel.is_cancelled(),
+    )
+}
