@@ -6,10 +6,13 @@
 //! `<manifestHex>/index.json` + `<manifestHex>/oci-layout` per platform manifest, every blob
 //! once under `share/sha256/<hex>` (manifests included), and Hangar's `index.json` last.
 
+pub mod artifact;
 pub mod blobs;
+pub mod copy;
 pub mod index;
 pub mod journal;
 pub mod reader;
+pub mod verify;
 pub mod writer;
 pub mod zipfmt;
 

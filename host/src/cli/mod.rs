@@ -2,6 +2,8 @@
 //! flags, calls the engine and prints. Exit codes: 0 success, 1 some images failed or the
 //! command failed, 2 usage error, 130 interrupted.
 
+mod archive;
+mod archive_store;
 mod archive_validate;
 pub mod args;
 mod bulk;
@@ -64,6 +66,9 @@ pub enum Command {
     Load(load::LoadCommand),
     /// Add images from registries to an existing archive (resumes an interrupted one)
     Sync(save::SyncCommand),
+    /// Look into, verify, create, merge and export archives; store charts and files
+    #[command(visible_alias = "a")]
+    Archive(archive::ArchiveCommand),
     /// Inspect an image manifest (JSON on stdout)
     #[command(visible_alias = "i")]
     Inspect(inspect::InspectArgs),
@@ -137,6 +142,7 @@ async fn run(cli: Cli) -> anyhow::Result<Status> {
     match cli.command {
         Command::Mirror(cmd) => mirror::run(*cmd, &global).await,
         Command::Save(a) => save::run(a, &global).await,
+        Command::Archive(a) => archive::run(a).await,
         Command::Load(a) => load::run(a, &global).await,
         Command::Sync(a) => save::run_sync(a, &global).await,
         Command::Inspect(a) => inspect::run(a).await,

@@ -1,0 +1,394 @@
+//! `hangar archive …`: look into archives (ls, verify), make them (init, merge, export), and
+//! store or extract charts and files (`archive_store.rs`).
+
+use super::{Status, confirm};
+use crate::archive::blobs::ArchiveBlobs;
+use crate::archive::copy::copy_image;
+use crate::archive::index::{ArchiveIndex, Image};
+use crate::archive::reader::{ArchiveReader, INDEX_NAME};
+use crate::archive::writer::ArchiveWriter;
+use crate::image::list::{self, Formats, Line};
+use anyhow::{Context as _, bail};
+use bytes::Bytes;
+use clap::{Args, Subcommand};
+use std::collections::{BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
+
+pub const HELM_CHART_LAYER: &str = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
+pub const FILE_LAYER: &str = "application/vnd.content.hangar.file.layer.v1";
+
+#[derive(Args, Debug)]
+pub struct ArchiveCommand {
+    #[command(subcommand)]
+    action: ArchiveAction,
+}
+
+#[derive(Subcommand, Debug)]
+enum ArchiveAction {
+    /// List the images of an archive
+    Ls(LsArgs),
+    /// Re-hash every blob and check every reference of an archive
+    Verify(VerifyArgs),
+    /// Create empty archives (for sync or store to add to)
+    Init(InitArgs),
+    /// Merge archives into a new one
+    Merge(MergeArgs),
+    /// Copy the listed images of an archive into a new archive
+    Export(ExportCommand),
+    /// Store Helm charts or files in an archive
+    Store(super::archive_store::StoreCommand),
+}
+
+#[derive(Args, Debug)]
+struct LsArgs {
+    /// The archive (or give it as the argument)
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    file: Option<PathBuf>,
+    #[arg(value_name = "FILE", conflicts_with = "file")]
+    positional: Option<PathBuf>,
+    /// Print the whole index as JSON
+    #[arg(long)]
+    json: bool,
+    /// Print one source:tag per line
+    #[arg(long)]
+    image_only: bool,
+}
+
+#[derive(Args, Debug)]
+struct VerifyArgs {
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+}
+
+#[derive(Args, Debug)]
+struct InitArgs {
+    #[arg(value_name = "FILE", required = true)]
+    files: Vec<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct MergeArgs {
+    /// An archive to merge (at least two)
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// The new archive
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Overwrite the output without asking
+    #[arg(short = 'y', long = "auto-yes")]
+    yes: bool,
+}
+
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+struct ExportCommand {
+    #[command(subcommand)]
+    action: Option<ExportAction>,
+    #[command(flatten)]
+    args: ExportArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum ExportAction {
+    /// Extract a file stored with `archive store file` to ./<name>
+    File(super::archive_store::ExportFileArgs),
+}
+
+#[derive(Args, Debug)]
+struct ExportArgs {
+    /// Image list (default format) of the images to export
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    file: Option<PathBuf>,
+    /// The archive to export from
+    #[arg(short = 's', long = "source", value_name = "FILE")]
+    source: Option<PathBuf>,
+    /// The new archive
+    #[arg(short = 'd', long = "destination", value_name = "FILE")]
+    destination: Option<PathBuf>,
+    /// Replace the registry of the list lines before looking them up
+    #[arg(long = "source-registry", value_name = "REGISTRY")]
+    source_registry: Option<String>,
+    /// File that receives the lines not found
+    #[arg(
+        long = "failed",
+        default_value = "export-failed.txt",
+        value_name = "FILE"
+    )]
+    failed: PathBuf,
+    /// Overwrite the destination without asking
+    #[arg(short = 'y', long = "auto-yes")]
+    yes: bool,
+}
+
+pub async fn run(cmd: ArchiveCommand) -> anyhow::Result<Status> {
+    match cmd.action {
+        ArchiveAction::Ls(a) => ls(a),
+        ArchiveAction::Verify(a) => verify(a).await,
+        ArchiveAction::Init(a) => init(a).await,
+        ArchiveAction::Merge(a) => merge(a).await,
+        ArchiveAction::Export(ExportCommand {
+            action: Some(ExportAction::File(a)),
+            ..
+        }) => super::archive_store::export_file(a),
+        ArchiveAction::Export(ExportCommand { args, .. }) => export(args).await,
+        ArchiveAction::Store(a) => super::archive_store::run(a).await,
+    }
+}
+
+/// Opens an archive and reads its index.
+pub(super) fn open(path: &Path) -> anyhow::Result<(ArchiveReader, ArchiveIndex)> {
+    let mut reader = ArchiveReader::open(path)?;
+    let index = reader
+        .index()
+        .with_context(|| format!("archive {}", path.display()))?;
+    Ok((reader, index))
+}
+
+/// Hangar's size column: `%.2fK` below 1e6 bytes, `%.2fM` below 1e9, else `%.2fG`, with
+/// 1024-based divisors.
+pub fn human_size(bytes: u64) -> String {
+    let b = bytes as f64;
+    if b < 1e6 {
+        format!("{:.2}K", b / 1024.0)
+    } else if b < 1e9 {
+        format!("{:.2}M", b / 1024.0 / 1024.0)
+    } else {
+        format!("{:.2}G", b / 1024.0 / 1024.0 / 1024.0)
+    }
+}
+
+/// What an image without platforms is: a chart or a stored file, told by its layer type.
+fn artifact_kind(blobs: &ArchiveBlobs, image: &Image) -> Option<&'static str> {
+    let spec = image.images.first()?;
+    let name = format!("share/sha256/{}", spec.digest.trim_start_matches("sha256:"));
+    let bytes = blobs.read_small(&name, 16 << 20).ok()?;
+    let manifest: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    match manifest["layers"][0]["mediaType"].as_str()? {
+        HELM_CHART_LAYER => Some("(helm chart)"),
+        FILE_LAYER => Some("(custom file)"),
+        _ => None,
+    }
+}
+
+fn ls(args: LsArgs) -> anyhow::Result<Status> {
+    let path = args
+        .file
+        .or(args.positional)
+        .context("archive file not provided, use '--file' to specify the archive")?;
+    let (mut reader, index) = open(&path)?;
+    if args.json {
+        let mut out = serde_json::to_string_pretty(&index)?;
+        out.truncate(out.trim_end().len());
+        print!("{out}");
+        return Ok(Status::Success);
+    }
+    if args.image_only {
+        for image in &index.list {
+            println!("{}:{}", image.source, image.tag);
+        }
+        return Ok(Status::Success);
+    }
+    let blobs = ArchiveBlobs::new(&path, &mut reader)?;
+    tracing::info!(
+        "Created time: {}",
+        index.time.get(..10).unwrap_or(&index.time)
+    );
+    tracing::info!("Index version: {}", index.version);
+    tracing::info!("Images:");
+    for (n, image) in index.list.iter().enumerate() {
+        let mut layers = BTreeSet::new();
+        for spec in &image.images {
+            layers.extend(spec.layers.iter().map(String::as_str));
+        }
+        let size: u64 = layers
+            .iter()
+            .filter_map(|l| {
+                blobs.size(&format!("share/sha256/{}", l.trim_start_matches("sha256:")))
+            })
+            .sum();
+        let known = |list: &[String]| -> Vec<String> {
+            list.iter().filter(|a| *a != "unknown").cloned().collect()
+        };
+        let (arch, os) = (known(&image.arch_list), known(&image.os_list));
+        let mut line = if arch.is_empty() && os.is_empty() {
+            format!(
+                "{:4} | {}:{} | NOARCH | NOOS | {}",
+                n + 1,
+                image.source,
+                image.tag,
+                human_size(size)
+            )
+        } else {
+            format!(
+                "{:4} | {}:{} | {} | {} | {}",
+                n + 1,
+                image.source,
+                image.tag,
+                arch.join(","),
+                os.join(","),
+                human_size(size)
+            )
+        };
+        if image.arch_list.iter().any(|a| a == "unknown") {
+            line.push_str(" | (with attestation)");
+        } else if arch.is_empty()
+            && os.is_empty()
+            && let Some(kind) = artifact_kind(&blobs, image)
+        {
+            line.push_str(" | ");
+            line.push_str(kind);
+        }
+        println!("{line}");
+    }
+    Ok(Status::Success)
+}
+
+async fn verify(args: VerifyArgs) -> anyhow::Result<Status> {
+    let (mut reader, index) = open(&args.file)?;
+    let mut names: Vec<String> = reader.names().map(str::to_string).collect();
+    names.sort();
+    let blobs = ArchiveBlobs::new(&args.file, &mut reader)?;
+    drop(reader);
+    let report = crate::archive::verify::verify(&blobs, &names, &index).await;
+    for problem in &report.problems {
+        tracing::error!("{problem}");
+    }
+    tracing::info!(
+        "Checked {} blobs ({}) and {} images: {} problems",
+        report.blobs_checked,
+        human_size(report.bytes_hashed),
+        index.list.len(),
+        report.problems.len()
+    );
+    if report.problems.is_empty() {
+        tracing::info!("Done");
+        Ok(Status::Success)
+    } else {
+        bail!("archive {} failed verification", args.file.display())
+    }
+}
+
+async fn write_index(
+    writer: ArchiveWriter,
+    index: &ArchiveIndex,
+    path: &Path,
+) -> anyhow::Result<()> {
+    let bytes = index.to_bytes();
+    writer
+        .write_bytes(INDEX_NAME, Bytes::from(bytes.clone()))
+        .await?;
+    writer.finish().await?;
+    tracing::info!(
+        "Write index file \"index.json\" to [{}], size {:.2}K",
+        path.display(),
+        bytes.len() as f64 / 1024.0
+    );
+    Ok(())
+}
+
+async fn init(args: InitArgs) -> anyhow::Result<Status> {
+    for path in &args.files {
+        if path.exists() {
+            bail!("file {:?} already exists", path.display().to_string());
+        }
+        write_index(ArchiveWriter::create(path)?, &ArchiveIndex::new(), path).await?;
+    }
+    Ok(Status::Success)
+}
+
+fn may_write(path: &Path, yes: bool) -> anyhow::Result<()> {
+    if path.exists()
+        && !yes
+        && !confirm(&format!(
+            "File {:?} already exists! Overwrite?",
+            path.display().to_string()
+        ))?
+    {
+        bail!("file {:?} already exists", path.display().to_string());
+    }
+    Ok(())
+}
+
+async fn merge(args: MergeArgs) -> anyhow::Result<Status> {
+    if args.files.len() < 2 {
+        bail!("use '--file' option to specify at least 2 archive files");
+    }
+    let output = args
+        .output
+        .context("output file not provided, use '--output' to specify the output file")?;
+    may_write(&output, args.yes)?;
+    let writer = ArchiveWriter::create(&output)?;
+    let mut index = ArchiveIndex::new();
+    let mut written = HashSet::new();
+    for path in &args.files {
+        let (mut reader, input) = open(path)?;
+        let blobs = ArchiveBlobs::new(path, &mut reader)?;
+        for image in &input.list {
+            tracing::info!("Copy [{}:{}]", image.source, image.tag);
+            copy_image(&blobs, image, &writer, &mut written).await?;
+            index.upsert(image.clone());
+        }
+    }
+    write_index(writer, &index, &output).await?;
+    let names: Vec<String> = args.files.iter().map(|p| p.display().to_string()).collect();
+    tracing::info!(
+        "Merged archive files [{}] to {:?}",
+        names.join(","),
+        output.display().to_string()
+    );
+    Ok(Status::Success)
+}
+
+async fn export(args: ExportArgs) -> anyhow::Result<Status> {
+    let list_path = args
+        .file
+        .context("image list not provided, use '--file' to specify the image list file")?;
+    let source = args
+        .source
+        .context("source archive not provided, use '--source' to specify the archive")?;
+    let destination = args
+        .destination
+        .context("destination not provided, use '--destination' to specify the new archive")?;
+    let text = std::fs::read_to_string(&list_path)
+        .with_context(|| format!("cannot read image list {}", list_path.display()))?;
+    let (mut reader, input) = open(&source)?;
+    let blobs = ArchiveBlobs::new(&source, &mut reader)?;
+    may_write(&destination, args.yes)?;
+    let writer = ArchiveWriter::create(&destination)?;
+    let mut index = ArchiveIndex::new();
+    let mut written = HashSet::new();
+    let mut failed = Vec::new();
+    let parsed = list::parse(&text, Formats::DefaultOnly);
+    for entry in parsed.entries {
+        let Line::Default(mut wanted) = entry.line else {
+            continue;
+        };
+        if let Some(registry) = args.source_registry.as_deref().filter(|r| !r.is_empty()) {
+            wanted = wanted.with_registry(registry);
+        }
+        let tag = wanted.tag().unwrap_or_default().to_string();
+        match input
+            .list
+            .iter()
+            .rfind(|i| i.source == wanted.name() && i.tag == tag)
+        {
+            Some(image) => {
+                tracing::info!("Copy [{}:{}]", image.source, image.tag);
+                match copy_image(&blobs, image, &writer, &mut written).await {
+                    Ok(()) => index.upsert(image.clone()),
+                    Err(e) => {
+                        tracing::error!("{e}");
+                        failed.push(entry.text);
+                    }
+                }
+            }
+            None => {
+                tracing::error!("image [{}] not found in archive", entry.text);
+                failed.push(entry.text);
+            }
+        }
+    }
+    write_index(writer, &index, &destination).await?;
+    let lines: Vec<&str> = failed.iter().map(String::as_str).collect();
+    super::bulk::finish_run(&args.failed, &lines, "Export", "export", false)
+}
