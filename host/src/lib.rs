@@ -12,3 +12,4 @@ pub mod copy;
 pub mod image;
 pub mod progress;
 pub mod registry;
+pub mod serve;

@@ -50,10 +50,26 @@ impl ArchiveBlobs {
         name: &str,
     ) -> Result<impl Stream<Item = Result<Bytes, std::io::Error>> + Unpin + Send + 'static, ReadError>
     {
-        let range = *self.ranges.get(name).ok_or_else(|| ReadError::Entry {
+        self.stream_range(name, 0, u64::MAX)
+    }
+
+    /// `len` bytes of the entry from `offset` on (clamped to the entry).
+    pub fn stream_range(
+        &self,
+        name: &str,
+        offset: u64,
+        len: u64,
+    ) -> Result<impl Stream<Item = Result<Bytes, std::io::Error>> + Unpin + Send + 'static, ReadError>
+    {
+        let entry = *self.ranges.get(name).ok_or_else(|| ReadError::Entry {
             name: name.to_string(),
             message: "not in the archive (or not a Stored entry)".into(),
         })?;
+        let offset = offset.min(entry.size);
+        let range = Range {
+            start: entry.start + offset,
+            size: len.min(entry.size - offset),
+        };
         let file = std::fs::File::open(&self.path).map_err(|e| ReadError::Open {
             path: self.path.display().to_string(),
             message: e.to_string(),

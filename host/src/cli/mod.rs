@@ -17,6 +17,7 @@ mod login;
 mod merge_manifest;
 mod mirror;
 mod save;
+mod serve;
 
 use crate::progress::{self, LogFormat};
 use clap::{Parser, Subcommand};
@@ -69,6 +70,8 @@ pub enum Command {
     /// Look into, verify, create, merge and export archives; store charts and files
     #[command(visible_alias = "a")]
     Archive(archive::ArchiveCommand),
+    /// Serve an archive as a read-only registry (OCI distribution API)
+    Serve(serve::ServeArgs),
     /// Inspect an image manifest (JSON on stdout)
     #[command(visible_alias = "i")]
     Inspect(inspect::InspectArgs),
@@ -143,6 +146,7 @@ async fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Mirror(cmd) => mirror::run(*cmd, &global).await,
         Command::Save(a) => save::run(a, &global).await,
         Command::Archive(a) => archive::run(a).await,
+        Command::Serve(a) => serve::run(a).await,
         Command::Load(a) => load::run(a, &global).await,
         Command::Sync(a) => save::run_sync(a, &global).await,
         Command::Inspect(a) => inspect::run(a).await,
