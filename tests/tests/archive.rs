@@ -428,3 +428,29 @@ async fn sync_appends_in_place_and_validate_checks_the_archive() {
         pass.output()
     );
 }
+
+/// A full disk (the archive is /dev/full, where every write fails with ENOSPC): each image
+/// fails with one line naming the entry and the cause, nothing panics, the run exits 1.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_disk_fails_with_the_entry_named() {
+    let src = RegistryServer::plain();
+    let env = Env::new();
+    seed_images(&src, &env, 2, 1_200_000).await;
+    std::os::unix::fs::symlink("/dev/full", env.path("full.zip")).unwrap();
+    let run = env.run(&save_args("full.zip"));
+    let output = run.output();
+    assert_eq!(run.code, 1, "{output}");
+    assert!(!output.contains("panicked"), "{output}");
+    assert!(
+        output.contains("entry share/sha256/") && output.contains("No space left on device"),
+        "{output}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(env.path("save-failed.txt"))
+            .unwrap()
+            .lines()
+            .count(),
+        2,
+        "{output}"
+    );
+}

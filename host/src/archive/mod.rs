@@ -17,4 +17,6 @@ pub mod writer;
 pub mod zipfmt;
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod tests;

@@ -26,6 +26,7 @@ pub enum ReadError {
 pub struct ArchiveReader {
     zip: zip::ZipArchive<File>,
     by_name: HashMap<String, usize>,
+    file_len: u64,
 }
 
 /// A name an archive may hold: relative, `/`-separated, no `..`, nothing absolute.
@@ -53,6 +54,7 @@ impl ArchiveReader {
             ));
         }
         let mut file = File::open(path).map_err(|e| open_err(e.to_string()))?;
+        let file_len = file.metadata().map_err(|e| open_err(e.to_string()))?.len();
         // The zip crate folds entries with the same name into one, which would hide a
         // duplicate (e.g. a second `index.json` one reader sees and another does not), so the
         // directory is also walked here.
@@ -94,7 +96,11 @@ impl ArchiveReader {
                 });
             }
         }
-        Ok(ArchiveReader { zip, by_name })
+        Ok(ArchiveReader {
+            zip,
+            by_name,
+            file_len,
+        })
     }
 
     pub fn contains(&self, name: &str) -> bool {
@@ -135,6 +141,7 @@ impl ArchiveReader {
     /// `(name, data offset, size)` of every Stored entry.
     pub fn stored_ranges(&mut self) -> Result<Vec<(String, u64, u64)>, ReadError> {
         let mut ranges = Vec::with_capacity(self.by_name.len());
+        let file_len = self.file_len;
         for (name, &index) in &self.by_name {
             let entry = self.zip.by_index_raw(index).map_err(|e| ReadError::Entry {
                 name: name.clone(),
@@ -144,7 +151,17 @@ impl ArchiveReader {
                 continue;
             }
             if let Some(start) = entry.data_start() {
-                ranges.push((name.clone(), start, entry.compressed_size()));
+                let size = entry.compressed_size();
+                if start.checked_add(size).is_none_or(|end| end > file_len) {
+                    return Err(ReadError::Entry {
+                        name: name.clone(),
+                        message: format!(
+                            "its {size} bytes at offset {start} go past the end of the archive \
+                             ({file_len} bytes): truncated or corrupted"
+                        ),
+                    });
+                }
+                ranges.push((name.clone(), start, size));
             }
         }
         Ok(ranges)

@@ -192,6 +192,9 @@ impl NewEntry {
             name: self.name.clone(),
             header_offset: self.header_offset,
             size,
+            uncompressed_size: size,
+            crc,
+            method: 0,
         }
     }
 }
@@ -205,6 +208,9 @@ pub struct CentralRecord {
     pub header_offset: u64,
     /// Compressed size (the bytes on disk).
     pub size: u64,
+    pub uncompressed_size: u64,
+    pub crc: u32,
+    pub method: u16,
 }
 
 impl CentralRecord {
@@ -245,6 +251,9 @@ impl CentralRecord {
                 name,
                 header_offset: offset,
                 size,
+                uncompressed_size: usize_,
+                crc: u32_at(raw, 16)?,
+                method: u16_at(raw, 10)?,
             },
             len,
         ))
@@ -368,11 +377,25 @@ pub fn entry_is_intact(file: &File, record: &CentralRecord, end: u64) -> bool {
     if descriptor_len != 16 && descriptor_len != 24 {
         return false;
     }
-    // The descriptor's signature and CRC must match the record's.
-    let mut descriptor = [0u8; 8];
-    file.read_exact_at(&mut descriptor, data_end).is_ok()
-        && descriptor[..4] == DESCRIPTOR_SIG
-        && descriptor[4..8] == record.raw[16..20]
+    // Only Stored entries are journaled, and the descriptor written after the data must say
+    // exactly what the record says (signature, CRC, both sizes).
+    if record.method != 0 || record.uncompressed_size != record.size {
+        return false;
+    }
+    let mut descriptor = vec![0u8; descriptor_len as usize];
+    if file.read_exact_at(&mut descriptor, data_end).is_err() || descriptor[..4] != DESCRIPTOR_SIG {
+        return false;
+    }
+    let sizes = if descriptor_len == 24 {
+        (u64_at(&descriptor, 8), u64_at(&descriptor, 16))
+    } else {
+        (
+            u32_at(&descriptor, 8).map(u64::from),
+            u32_at(&descriptor, 12).map(u64::from),
+        )
+    };
+    u32_at(&descriptor, 4) == Some(record.crc)
+        && sizes == (Some(record.size), Some(record.uncompressed_size))
 }
 
 #[cfg(test)]

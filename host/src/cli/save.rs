@@ -331,18 +331,32 @@ async fn save_into(
         index.upsert(image);
     }
     let index_bytes = index.to_bytes();
-    writer
-        .write_bytes(INDEX_NAME, Bytes::from(index_bytes.clone()))
-        .await?;
-    writer.finish().await?;
-    tracing::info!(
-        "Write index file \"index.json\" to [{}], size {:.2}K",
-        job.archive.display(),
-        index_bytes.len() as f64 / 1024.0
-    );
+    let completed = async {
+        writer
+            .write_bytes(INDEX_NAME, Bytes::from(index_bytes.clone()))
+            .await?;
+        writer.finish().await
+    }
+    .await;
+    match &completed {
+        Ok(()) => tracing::info!(
+            "Write index file \"index.json\" to [{}], size {:.2}K",
+            job.archive.display(),
+            index_bytes.len() as f64 / 1024.0
+        ),
+        // The journal stays: a re-run keeps every finished entry.
+        Err(e) => tracing::error!(
+            "cannot complete archive {:?}: {e}; its finished entries are kept, re-run to resume",
+            job.archive.display().to_string()
+        ),
+    }
     let mut failed_lines = Vec::new();
     let mut saved = 0;
     for ((text, source), result) in jobs.iter().zip(&results) {
+        if completed.is_err() {
+            failed_lines.push(text.as_str());
+            continue;
+        }
         match result {
             Ok(Outcome::NoMatchingPlatform { .. }) => {
                 tracing::warn!(
@@ -364,6 +378,12 @@ async fn save_into(
         failed_lines.len(),
         started.elapsed()
     );
+    if completed.is_err() && failed_lines.is_empty() {
+        bail!(
+            "archive {:?} is incomplete",
+            job.archive.display().to_string()
+        );
+    }
     finish_run(
         job.failed,
         &failed_lines,
