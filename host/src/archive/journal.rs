@@ -34,6 +34,28 @@ struct Entry {
     end: u64,
 }
 
+/// An entry being written: enough to continue it after a kill instead of fetching it again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Started {
+    #[serde(rename = "start")]
+    pub name: String,
+    pub at: u64,
+    /// Where its data begins.
+    pub data: u64,
+    pub size: u64,
+    pub large: bool,
+    /// Where the bytes come from (`registry/repository`), for a ranged fetch of the rest.
+    pub origin: String,
+}
+
+/// The unfinished entry an interrupted archive ends with, its bytes kept in place.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Partial {
+    pub started: Started,
+    /// Bytes of data already in the file.
+    pub len: u64,
+}
+
 pub struct Journal {
     file: File,
     path: PathBuf,
@@ -97,6 +119,15 @@ impl Journal {
             .map_err(|e| io_error(&self.path, e))
     }
 
+    /// Records that an entry starts (before its header reaches the file; `recover` checks).
+    pub fn started(&mut self, started: &Started) -> Result<(), JournalError> {
+        let mut line = serde_json::to_vec(started).map_err(|e| io_error(&self.path, e))?;
+        line.push(b'\n');
+        self.file
+            .write_all(&line)
+            .map_err(|e| io_error(&self.path, e))
+    }
+
     /// The archive is complete: the journal goes.
     pub fn remove(self) -> Result<(), JournalError> {
         std::fs::remove_file(&self.path).map_err(|e| io_error(&self.path, e))
@@ -125,6 +156,9 @@ pub struct Recovered {
     pub entries: usize,
     /// Bytes of unfinished work cut from the end of the file.
     pub dropped_bytes: u64,
+    /// The entry that was being written, kept to be continued (its bytes sit between the
+    /// last complete entry and the central directory, which does not list them).
+    pub partial: Option<Partial>,
 }
 
 /// Turns an interrupted archive back into a valid one when its journal exists: every entry the
@@ -167,10 +201,16 @@ pub fn recover(archive: &Path) -> Result<Option<Recovered>, JournalError> {
     let mut entries = 0;
     // A line cut short by the kill, or an entry the file does not really hold, ends the run of
     // trusted entries: everything after it is redone.
+    let mut started: Option<Started> = None;
     for line in lines {
+        if let Ok(start) = serde_json::from_slice::<Started>(line) {
+            started = Some(start);
+            continue;
+        }
         let Ok(entry) = serde_json::from_slice::<Entry>(line) else {
             break;
         };
+        started = None;
         let Some(record) = parse_record(&entry.entry) else {
             break;
         };
@@ -189,16 +229,30 @@ pub fn recover(archive: &Path) -> Result<Option<Recovered>, JournalError> {
             "it starts at byte {end}, but the archive has only {len}"
         )));
     }
+    // The entry being written when the kill came: its bytes are kept when its header is
+    // really there (it may not have reached the file), and the directory goes after them.
+    let partial = started
+        .filter(|s| s.at == end && s.data <= len && s.data > s.at)
+        .filter(|s| zipfmt::local_header_names(&file, s.at, &s.name))
+        .map(|s| Partial {
+            len: (len - s.data).min(s.size),
+            started: s,
+        });
+    let directory_at = match &partial {
+        Some(p) => p.started.data + p.len,
+        None => end,
+    };
     use std::io::{Seek as _, SeekFrom};
-    let tail = zipfmt::directory_and_end(&effective(&records), end);
-    file.set_len(end)
-        .and_then(|_| file.seek(SeekFrom::Start(end)))
+    let tail = zipfmt::directory_and_end(&effective(&records), directory_at);
+    file.set_len(directory_at)
+        .and_then(|_| file.seek(SeekFrom::Start(directory_at)))
         .and_then(|_| file.write_all(&tail))
         .and_then(|_| file.sync_all())
         .map_err(|e| io_error(archive, e))?;
     std::fs::remove_file(&path).map_err(|e| io_error(&path, e))?;
     Ok(Some(Recovered {
         entries,
-        dropped_bytes: len - end,
+        dropped_bytes: len - directory_at,
+        partial,
     }))
 }

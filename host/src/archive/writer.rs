@@ -5,7 +5,7 @@
 //! already compressed), written strictly forwards (header, data, descriptor) and journaled
 //! once complete, so a killed save resumes with everything it finished (see `journal.rs`).
 
-use super::journal::{self, Journal};
+use super::journal::{self, Journal, Partial, Started};
 use super::zipfmt::{self, CentralRecord, DosTime, NewEntry};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt as _};
@@ -36,9 +36,12 @@ pub enum WriteError {
 enum Command {
     Start {
         name: String,
-        large: bool,
+        size: u64,
+        origin: String,
         done: oneshot::Sender<Result<(), WriteError>>,
     },
+    /// Makes an entry already partly in the file the current one (see `resume`).
+    Continue(Box<Current>),
     Data(Bytes),
     /// Ends the current entry; `failed` when the producer's stream failed (the entry is dropped).
     End {
@@ -89,6 +92,68 @@ impl ArchiveWriter {
         Self::start(path, file, journal, directory.offset, directory.records)
     }
 
+    /// Reopens a recovered archive to continue its unfinished entry (`partial`) in place:
+    /// writing resumes right after the bytes already there, and the first thing written must
+    /// be the rest of that entry (`continue_entry`). Returns the SHA-256 state of the bytes
+    /// kept, for the verifying stream of the rest.
+    pub fn resume(
+        path: &Path,
+        partial: &Partial,
+    ) -> Result<(ArchiveWriter, sha2::Sha256), WriteError> {
+        use sha2::Digest as _;
+        use std::os::unix::fs::FileExt as _;
+        let io = |e: std::io::Error| io_error(path, e);
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(io)?;
+        let directory =
+            zipfmt::read_central_directory(&mut file).ok_or_else(|| WriteError::Io {
+                path: path.display().to_string(),
+                message: "not a complete zip archive (no readable central directory)".into(),
+            })?;
+        let started = &partial.started;
+        let end = started.data + partial.len;
+        if directory.offset != end {
+            return Err(WriteError::Entry {
+                name: started.name.clone(),
+                message: "the kept bytes are not where the recovery left them".into(),
+            });
+        }
+        let (mut crc, mut sha) = (crc32fast::Hasher::new(), sha2::Sha256::new());
+        let mut buffer = vec![0u8; 1 << 20];
+        let mut at = started.data;
+        while at < end {
+            let n = ((end - at) as usize).min(buffer.len());
+            file.read_exact_at(&mut buffer[..n], at).map_err(io)?;
+            crc.update(&buffer[..n]);
+            sha.update(&buffer[..n]);
+            at += n as u64;
+        }
+        let mut journal = Journal::begin(path, started.at, &directory.records)?;
+        journal.started(started)?;
+        file.set_len(end).map_err(io)?;
+        file.seek(SeekFrom::Start(end)).map_err(io)?;
+        let writer = Self::start(path, file, journal, end, directory.records)?;
+        let current = Current {
+            entry: NewEntry {
+                name: started.name.clone(),
+                header_offset: started.at,
+                large: started.large,
+                time: DosTime::now(),
+            },
+            crc,
+            written: partial.len,
+            broken: None,
+        };
+        writer
+            .commands
+            .try_send(Command::Continue(Box::new(current)))
+            .map_err(|_| WriteError::Stopped)?;
+        Ok((writer, sha))
+    }
+
     fn start(
         path: &Path,
         file: File,
@@ -136,7 +201,23 @@ impl ArchiveWriter {
         &self,
         name: &str,
         size_hint: u64,
-        mut stream: S,
+        stream: S,
+    ) -> Result<u64, WriteError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        self.write_blob(name, size_hint, "", stream).await
+    }
+
+    /// Like `write_entry`, naming where the bytes come from (`registry/repository`) so that a
+    /// kill mid-entry leaves the fetched bytes to be continued by a ranged request.
+    pub async fn write_blob<S, E>(
+        &self,
+        name: &str,
+        size_hint: u64,
+        origin: &str,
+        stream: S,
     ) -> Result<u64, WriteError>
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin,
@@ -146,11 +227,31 @@ impl ArchiveWriter {
         let (done, started) = oneshot::channel();
         self.send(Command::Start {
             name: name.to_string(),
-            large: size_hint >= U32_MAX,
+            size: size_hint,
+            origin: origin.to_string(),
             done,
         })
         .await?;
         started.await.map_err(|_| WriteError::Stopped)??;
+        self.stream_into_current(name, stream).await
+    }
+
+    /// Streams the rest of the entry `resume` opened with (see `resume`); a failed or wrong
+    /// continuation drops the entry's bytes, so it is fetched afresh later.
+    pub async fn continue_entry<S, E>(&self, name: &str, stream: S) -> Result<u64, WriteError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let _slot = self.entry_slot.lock().await;
+        self.stream_into_current(name, stream).await
+    }
+
+    async fn stream_into_current<S, E>(&self, name: &str, mut stream: S) -> Result<u64, WriteError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
         let mut failed = None;
         while let Some(chunk) = stream.next().await {
             match chunk {
@@ -225,9 +326,15 @@ impl State {
     fn run(mut self, mut rx: mpsc::Receiver<Command>) {
         while let Some(command) = rx.blocking_recv() {
             match command {
-                Command::Start { name, large, done } => {
-                    let _ = done.send(self.start_entry(name, large));
+                Command::Start {
+                    name,
+                    size,
+                    origin,
+                    done,
+                } => {
+                    let _ = done.send(self.start_entry(name, size, origin));
                 }
+                Command::Continue(current) => self.current = Some(*current),
                 Command::Data(bytes) => self.data(&bytes),
                 Command::End { failed, done } => {
                     let _ = done.send(self.end_entry(failed));
@@ -242,13 +349,23 @@ impl State {
         let _ = self.out.flush();
     }
 
-    fn start_entry(&mut self, name: String, large: bool) -> Result<(), WriteError> {
+    fn start_entry(&mut self, name: String, size: u64, origin: String) -> Result<(), WriteError> {
         let entry = NewEntry {
             name,
             header_offset: self.position,
-            large,
+            large: size >= U32_MAX,
             time: DosTime::now(),
         };
+        if let Some(journal) = self.journal.as_mut() {
+            journal.started(&Started {
+                name: entry.name.clone(),
+                at: entry.header_offset,
+                data: entry.data_offset(),
+                size,
+                large: entry.large,
+                origin,
+            })?;
+        }
         let header = entry.local_header();
         if let Err(e) = self.out.write_all(&header) {
             self.rewind(entry.header_offset);

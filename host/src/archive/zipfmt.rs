@@ -353,6 +353,16 @@ pub fn directory_and_end(records: &[&CentralRecord], offset: u64) -> Vec<u8> {
     out
 }
 
+/// Does the local header at `offset` carry `name`?
+pub fn local_header_names(file: &File, offset: u64, name: &str) -> bool {
+    use std::os::unix::fs::FileExt as _;
+    let mut header = vec![0u8; LOCAL_HEADER_LEN as usize + name.len()];
+    file.read_exact_at(&mut header, offset).is_ok()
+        && header[..4] == LOCAL_SIG
+        && u16_at(&header, 26) == Some(name.len() as u16)
+        && &header[LOCAL_HEADER_LEN as usize..] == name.as_bytes()
+}
+
 /// Checks that a journaled entry is really in the file: its local header carries its name at
 /// its offset, and its data descriptor sits where its size says the data ends.
 pub fn entry_is_intact(file: &File, record: &CentralRecord, end: u64) -> bool {

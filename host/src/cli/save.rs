@@ -12,7 +12,9 @@ use crate::archive::writer::ArchiveWriter;
 use crate::copy::events::Event;
 use crate::copy::runner::{self, JobError};
 use crate::copy::save::ImageSaver;
+use crate::copy::verify::VerifyingStream;
 use crate::copy::{CopyOptions, Outcome};
+use crate::image::digest::Digest;
 use crate::image::list::{self, Formats, Line};
 use crate::image::reference::Reference;
 use crate::registry::Registries;
@@ -180,68 +182,157 @@ pub async fn run_sync(cmd: SyncCommand, global: &Global) -> anyhow::Result<Statu
         tls: &args.tls,
     };
     let jobs = read_jobs(&job)?;
-    resume_if_interrupted(archive)?;
+    let registries = Registries::new(job.tls.registry_options());
+    let recovered = resume_if_interrupted(archive)?;
     let mut index = read_index(archive)?;
     index.updated = rfc3339_now();
-    let writer = ArchiveWriter::append(archive)?;
-    save_into(
-        &job,
-        jobs,
+    let (writer, continued) = match &recovered {
+        Some(r) => reopen(archive, r, &registries).await?,
+        None => (ArchiveWriter::append(archive)?, None),
+    };
+    let target = Target {
         writer,
         index,
-        global,
-        ("Sync", "sync", "synced"),
-    )
-    .await
+        continued,
+        registries,
+    };
+    save_into(&job, jobs, target, global, ("Sync", "sync", "synced")).await
 }
 
 async fn run_save(args: SaveArgs, global: &Global) -> anyhow::Result<Status> {
     let job = Job::from(&args);
     let jobs = read_jobs(&job)?;
-    let (writer, index) = if resume_if_interrupted(&args.destination)? {
-        // The interrupted run may already have written an index (killed at the very end):
-        // its creation time is kept, its list is rebuilt by this run.
-        let time = read_index(&args.destination)
-            .map(|i| i.time)
-            .unwrap_or_default();
-        let mut index = ArchiveIndex::new();
-        if !time.is_empty() {
-            index.time = time;
-        }
-        (ArchiveWriter::append(&args.destination)?, index)
-    } else {
-        if args.destination.exists()
-            && !args.yes
-            && !confirm(&format!(
-                "File {:?} already exists! Overwrite?",
-                args.destination.display().to_string()
-            ))?
-        {
-            bail!(
-                "file {:?} already exists",
-                args.destination.display().to_string()
-            );
-        }
-        (
-            ArchiveWriter::create(&args.destination)?,
-            ArchiveIndex::new(),
-        )
+    let registries = Registries::new(job.tls.registry_options());
+    let (writer, index, continued) =
+        if let Some(recovered) = resume_if_interrupted(&args.destination)? {
+            // The interrupted run may already have written an index (killed at the very end):
+            // its creation time is kept, its list is rebuilt by this run.
+            let time = read_index(&args.destination)
+                .map(|i| i.time)
+                .unwrap_or_default();
+            let mut index = ArchiveIndex::new();
+            if !time.is_empty() {
+                index.time = time;
+            }
+            let (writer, continued) = reopen(&args.destination, &recovered, &registries).await?;
+            (writer, index, continued)
+        } else {
+            if args.destination.exists()
+                && !args.yes
+                && !confirm(&format!(
+                    "File {:?} already exists! Overwrite?",
+                    args.destination.display().to_string()
+                ))?
+            {
+                bail!(
+                    "file {:?} already exists",
+                    args.destination.display().to_string()
+                );
+            }
+            (
+                ArchiveWriter::create(&args.destination)?,
+                ArchiveIndex::new(),
+                None,
+            )
+        };
+    let target = Target {
+        writer,
+        index,
+        continued,
+        registries,
     };
-    save_into(&job, jobs, writer, index, global, ("Save", "save", "saved")).await
+    save_into(&job, jobs, target, global, ("Save", "save", "saved")).await
 }
 
-/// Recovers an archive whose writing was interrupted; `true` when there was one to resume.
-fn resume_if_interrupted(archive: &Path) -> anyhow::Result<bool> {
+/// Recovers an archive whose writing was interrupted; `None` when there was nothing to resume.
+fn resume_if_interrupted(archive: &Path) -> anyhow::Result<Option<journal::Recovered>> {
     let Some(recovered) = journal::recover(archive)? else {
-        return Ok(false);
+        return Ok(None);
     };
     tracing::info!(
-        "Resuming interrupted archive {:?}: kept {} finished entries, dropped {} bytes of unfinished work",
+        "Resuming interrupted archive {:?}: kept {} finished entries{}, dropped {} bytes of unfinished work",
         archive.display().to_string(),
         recovered.entries,
+        match &recovered.partial {
+            Some(p) => format!(
+                " and {} of {} bytes of {}",
+                p.len, p.started.size, p.started.name
+            ),
+            None => String::new(),
+        },
         recovered.dropped_bytes
     );
-    Ok(true)
+    Ok(Some(recovered))
+}
+
+/// Opens a recovered archive for appending. The entry the kill interrupted is continued in
+/// place with a ranged fetch from where its bytes came from; when that is not possible (no
+/// origin, the source is gone, the bytes do not add up) its bytes are dropped and the entry
+/// is fetched afresh by the run. Returns the writer and the entry completed here, if any.
+async fn reopen(
+    archive: &Path,
+    recovered: &journal::Recovered,
+    registries: &Registries,
+) -> anyhow::Result<(ArchiveWriter, Option<String>)> {
+    let Some(partial) = &recovered.partial else {
+        return Ok((ArchiveWriter::append(archive)?, None));
+    };
+    let started = &partial.started;
+    let (writer, prefix) = ArchiveWriter::resume(archive, partial)?;
+    let continued = async {
+        let (registry, repo) = started
+            .origin
+            .split_once('/')
+            .context("no origin recorded")?;
+        let digest: Digest = format!(
+            "sha256:{}",
+            started
+                .name
+                .strip_prefix("share/sha256/")
+                .context("not a blob")?
+        )
+        .parse()?;
+        let src = registries.get(registry).await?;
+        let rest = src.get_blob_from(repo, &digest, partial.len).await?;
+        let (stream, verdict) = VerifyingStream::new(
+            rest,
+            format!("blob {registry}/{repo}@{digest}"),
+            digest.clone(),
+            Some(started.size),
+            false,
+            Box::new(|_| {}),
+        );
+        let stream = stream.resuming(prefix, partial.len);
+        let written = writer.continue_entry(&started.name, stream).await;
+        if let Some(e) = verdict.lock().expect("verdict lock").error.take() {
+            return Err(anyhow::Error::from(e));
+        }
+        Ok::<u64, anyhow::Error>(written? - partial.len)
+    }
+    .await;
+    match continued {
+        Ok(fetched) => {
+            tracing::info!(
+                "Continued {} in place: fetched the remaining {fetched} bytes",
+                started.name
+            );
+            Ok((writer, Some(started.name.clone())))
+        }
+        Err(e) => {
+            tracing::warn!(
+                "Cannot continue {} in place ({e:#}); it will be fetched again",
+                started.name
+            );
+            // A continuation that never started still holds the entry: drop it.
+            let _ = writer
+                .continue_entry(
+                    &started.name,
+                    futures_util::stream::iter([Err::<Bytes, _>("abandoned")]),
+                )
+                .await;
+            Ok((writer, None))
+        }
+    }
 }
 
 fn read_index(archive: &Path) -> anyhow::Result<ArchiveIndex> {
@@ -278,11 +369,19 @@ pub(super) fn read_jobs(job: &Job) -> anyhow::Result<Vec<(String, Reference)>> {
         .collect())
 }
 
+/// The archive a save or sync writes into.
+struct Target {
+    writer: ArchiveWriter,
+    index: ArchiveIndex,
+    /// An entry completed while reopening (the one a kill interrupted).
+    continued: Option<String>,
+    registries: Registries,
+}
+
 async fn save_into(
     job: &Job<'_>,
     jobs: Vec<(String, Reference)>,
-    writer: ArchiveWriter,
-    mut index: ArchiveIndex,
+    target: Target,
     global: &Global,
     (title, verb, past): (&str, &str, &str),
 ) -> anyhow::Result<Status> {
@@ -295,12 +394,18 @@ async fn save_into(
         overwrite: false,
         dry_run: false,
     };
-    let registries = Registries::new(job.tls.registry_options());
+    let Target {
+        writer,
+        mut index,
+        continued,
+        registries,
+    } = target;
     let run = BulkRun::start(global, jobs.len(), Duration::from_secs(5));
     let (events, cancel) = (&run.events, &run.cancel);
     let started = Instant::now();
     let saver = ImageSaver::new(&registries, &options, events, &writer);
     saver.skip_existing(writer.existing());
+    saver.skip_existing(continued.iter());
     let results = runner::run(
         jobs.iter().collect(),
         workers(job.run.jobs),

@@ -252,7 +252,8 @@ impl<'a> ImageSaver<'a> {
                     false,
                     Box::new(move |n| events.emit(Event::Bytes { id: 0, n })),
                 );
-                let written = self.writer.write_entry(&name, size, stream).await;
+                let origin = format!("{}/{repo}", src.name());
+                let written = self.writer.write_blob(&name, size, &origin, stream).await;
                 if let Some(error) = verdict.lock().expect("verdict lock").error.take() {
                     return Err(error);
                 }

@@ -77,6 +77,14 @@ impl<S> VerifyingStream<S> {
         (stream, verdict)
     }
 
+    /// Continues verifying a blob whose first `seen` bytes were already hashed into `prefix`
+    /// (an entry resumed after a kill): only the rest streams through.
+    pub fn resuming(mut self, prefix: Sha256, seen: u64) -> Self {
+        self.hasher = Some(prefix);
+        self.seen = seen;
+        self
+    }
+
     fn fail(&mut self, error: RegistryError) -> Poll<Option<Result<Bytes, std::io::Error>>> {
         let message = error.to_string();
         self.verdict.lock().expect("verdict lock").error = Some(error);

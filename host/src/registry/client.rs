@@ -433,6 +433,49 @@ impl Registry {
         Ok(response)
     }
 
+    /// Streams a blob from byte `from` on (resuming an interrupted entry). A registry that
+    /// ignores `Range` answers 200 with the whole blob: the first `from` bytes are skipped.
+    pub async fn get_blob_from(
+        &self,
+        repo: &str,
+        digest: &Digest,
+        from: u64,
+    ) -> Result<
+        impl futures_util::Stream<Item = Result<Bytes, reqwest::Error>> + Send + Unpin + use<>,
+        RegistryError,
+    > {
+        use futures_util::StreamExt as _;
+        let what = self.what("blob", repo, digest.as_str());
+        let url = self.url(&format!("/v2/{repo}/blobs/{digest}"));
+        let response = self
+            .send(&what, &[Scope::pull(repo)], |c| {
+                c.get(url.clone())
+                    .header(reqwest::header::RANGE, format!("bytes={from}-"))
+            })
+            .await?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(self.fail(&what, response).await);
+        }
+        let mut skip = if status == reqwest::StatusCode::PARTIAL_CONTENT {
+            0
+        } else {
+            from
+        };
+        Ok(response.bytes_stream().filter_map(move |chunk| {
+            let out = match chunk {
+                Ok(mut bytes) if skip > 0 => {
+                    let n = skip.min(bytes.len() as u64);
+                    skip -= n;
+                    let _ = bytes.split_to(n as usize);
+                    (!bytes.is_empty()).then_some(Ok(bytes))
+                }
+                other => Some(other),
+            };
+            std::future::ready(out)
+        }))
+    }
+
     /// Reads a small blob (an image config) into memory, checking its digest.
     pub async fn get_blob_bytes(
         &self,
