@@ -207,3 +207,10 @@ pub fn vm_hwm_kb(pid: u32) -> Option<i64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
+
+/// The resume journal hangar keeps beside an archive while writing it.
+pub fn journal_of(archive: &std::path::Path) -> PathBuf {
+    let mut name = archive.as_os_str().to_owned();
+    name.push(".journal");
+    PathBuf::from(name)
+}

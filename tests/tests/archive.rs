@@ -227,17 +227,46 @@ fn contents(path: &std::path::Path) -> (serde_json::Value, HashMap<String, Vec<u
     (index["list"].clone(), entries)
 }
 
-/// kill -9 at random moments of a save, re-run each time: the result equals an uninterrupted
-/// save (same index list, same entries with the same bytes) and is a valid zip.
+/// An archive finished after interruptions equals the uninterrupted reference: the same
+/// index list, the same entries with the same bytes, a valid zip, no journal left, and each
+/// blob stored once (no gaps of abandoned work).
+fn assert_same_as_reference(env: &Env, reference: &std::path::Path, got: &std::path::Path) {
+    assert!(!hangar_tests::hangar::journal_of(got).exists());
+    let unzip = Command::new("unzip").arg("-tq").arg(got).output().unwrap();
+    assert!(
+        unzip.status.success(),
+        "{}",
+        String::from_utf8_lossy(&unzip.stdout)
+    );
+    let (want_list, want_entries) = contents(reference);
+    let (got_list, got_entries) = contents(got);
+    assert_eq!(got_list, want_list, "same index list");
+    let mut want_names: Vec<&String> = want_entries.keys().collect();
+    let mut got_names: Vec<&String> = got_entries.keys().collect();
+    want_names.sort();
+    got_names.sort();
+    assert_eq!(got_names, want_names, "same entries");
+    for (name, bytes) in &want_entries {
+        assert!(got_entries[name] == *bytes, "{name} has the same bytes");
+    }
+    let size = std::fs::metadata(got).unwrap().len();
+    let want = std::fs::metadata(reference).unwrap().len();
+    assert!(size < want + want / 20, "{size} vs {want}");
+    let _ = env;
+}
+
+/// kill -9 at random points of a save, re-running it each time: every re-run resumes the
+/// interrupted archive, and the finished archive equals an uninterrupted save. Kill points
+/// are random fractions of the work still left (time alone lands before the start or after
+/// the end too often on a loaded machine); once little is left the save is let finish,
+/// checked, and a new one starts, until 12 kills are done.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_save_killed_at_random_points_resumes_to_the_same_archive() {
     let src = RegistryServer::plain();
     let env = Env::new();
     seed_images(&src, &env, 8, 1_500_000).await;
-    let started = std::time::Instant::now();
     env.run(&save_args("reference.zip")).ok();
-    let full_run = started.elapsed();
-
+    let reference = std::fs::metadata(env.path("reference.zip")).unwrap().len();
     let seed: u64 = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -250,61 +279,50 @@ async fn a_save_killed_at_random_points_resumes_to_the_same_archive() {
         state ^= state << 17;
         state
     };
-    let mut kills = 0;
-    let mut resumed = 0;
-    let mut continued = 0;
+    let out = env.path("out.zip");
+    let size_of = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    let (mut kills, mut should_resume, mut resumed, mut continued, mut finished) = (0, 0, 0, 0, 0);
     while kills < 12 {
+        let now = size_of(&out);
+        if now > reference * 9 / 10 {
+            let last = env.run(&save_args("out.zip")).ok().output();
+            assert!(last.contains("Resuming interrupted archive"), "{last}");
+            assert_same_as_reference(&env, &env.path("reference.zip"), &out);
+            std::fs::remove_file(&out).unwrap();
+            finished += 1;
+            continue;
+        }
+        let target = now + (reference - now) * (10 + next() % 80) / 100;
         let mut child = env.spawn(&save_args("out.zip"));
-        let delay = full_run.mul_f64((100 + next() % 800) as f64 / 1000.0);
-        std::thread::sleep(delay);
+        while size_of(&out) < target && child.try_wait().unwrap().is_none() {
+            std::thread::sleep(std::time::Duration::from_micros(200));
+        }
         if child.try_wait().unwrap().is_some() {
-            // It finished first: start over from scratch to keep killing mid-save.
-            std::fs::remove_file(env.path("out.zip")).unwrap();
+            // It finished first: check it and start over.
+            assert_same_as_reference(&env, &env.path("reference.zip"), &out);
+            std::fs::remove_file(&out).unwrap();
             continue;
         }
         unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
         let output = child.wait_with_output().unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
-        if stderr.contains("Resuming interrupted archive") {
-            resumed += 1;
+        if now > 0 {
+            should_resume += 1;
+            resumed += usize::from(stderr.contains("Resuming interrupted archive"));
         }
-        if stderr.contains("in place: fetched the remaining") {
-            continued += 1;
-        }
+        continued += usize::from(stderr.contains("in place: fetched the remaining"));
         kills += 1;
     }
     let last = env.run(&save_args("out.zip")).ok().output();
-    eprintln!("{resumed} resumed runs, {continued} continued a cut entry in place");
-    assert!(
-        resumed + usize::from(last.contains("Resuming interrupted archive")) >= 4,
-        "{last}"
+    assert!(last.contains("Resuming interrupted archive"), "{last}");
+    assert_same_as_reference(&env, &env.path("reference.zip"), &out);
+    eprintln!(
+        "{kills} kills, {resumed} of {should_resume} re-runs resumed, {continued} continued a cut entry, {finished} saves finished after kills"
     );
-    assert!(!env.path("out.zip.journal").exists());
-    let unzip = Command::new("unzip")
-        .arg("-tq")
-        .arg(env.path("out.zip"))
-        .output()
-        .unwrap();
-    assert!(
-        unzip.status.success(),
-        "{}",
-        String::from_utf8_lossy(&unzip.stdout)
+    assert_eq!(
+        resumed, should_resume,
+        "every re-run of an interrupted archive resumes it"
     );
-    let (want_list, want_entries) = contents(&env.path("reference.zip"));
-    let (got_list, got_entries) = contents(&env.path("out.zip"));
-    assert_eq!(got_list, want_list, "same index list");
-    let mut want_names: Vec<&String> = want_entries.keys().collect();
-    let mut got_names: Vec<&String> = got_entries.keys().collect();
-    want_names.sort();
-    got_names.sort();
-    assert_eq!(got_names, want_names, "same entries");
-    for (name, bytes) in &want_entries {
-        assert!(got_entries[name] == *bytes, "{name} has the same bytes");
-    }
-    // Resumed work was not redone: the file holds each blob once plus small overhead.
-    let size = std::fs::metadata(env.path("out.zip")).unwrap().len();
-    let reference = std::fs::metadata(env.path("reference.zip")).unwrap().len();
-    assert!(size < reference + reference / 20, "{size} vs {reference}");
 }
 
 /// sync appends without rewriting: the old bytes stay as they were, a re-synced image is
@@ -501,4 +519,86 @@ async fn a_kill_mid_layer_continues_the_layer_in_place() {
     let (got_list, got_entries) = contents(&out);
     assert_eq!(got_list, want_list);
     assert_eq!(got_entries, want_entries);
+}
+
+/// A schema1 source is converted while saved (as Hangar does): real diff_ids computed while
+/// the layers stream into the archive, a v2s2 manifest and config stored beside them.
+#[tokio::test(flavor = "multi_thread")]
+async fn schema1_images_are_converted_when_saved() {
+    let (plain, s1) = (RegistryServer::plain(), RegistryServer::schema1());
+    let layers = [
+        images::layer(Format::Docker, 910, 20_000),
+        images::layer(Format::Docker, 911, 30_000),
+    ];
+    let img = images::image(
+        Format::Docker,
+        Platform::new("linux", "amd64", None),
+        &layers,
+    );
+    Pusher::new(&plain)
+        .push_image("legacy/app", Some("v1"), &img)
+        .await;
+    let out = Command::new("skopeo")
+        .args([
+            "copy",
+            "--format",
+            "v2s1",
+            "--src-tls-verify=false",
+            "--dest-tls-verify=false",
+        ])
+        .arg(format!("docker://{}/legacy/app:v1", plain.addr))
+        .arg(format!("docker://{}/legacy/app:s1", s1.addr))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let env = Env::new();
+    env.write("list.txt", &format!("{}/legacy/app:s1\n", s1.addr));
+    env.run(&[
+        "save",
+        "-f",
+        "list.txt",
+        "-d",
+        "s1.zip",
+        "--tls-verify=false",
+    ])
+    .ok();
+    let (entries, _, _) = zip_entries(&env.path("s1.zip"));
+    let index: serde_json::Value = serde_json::from_slice(&entries["index.json"]).unwrap();
+    let spec = &index["list"][0]["images"][0];
+    assert_eq!(spec["mediaType"], images::DOCKER_MANIFEST);
+    assert_eq!(spec["arch"], "amd64");
+    let blob = |d: &serde_json::Value| {
+        &entries[&format!(
+            "share/sha256/{}",
+            d.as_str().unwrap().trim_start_matches("sha256:")
+        )]
+    };
+    let config: serde_json::Value = serde_json::from_slice(blob(&spec["config"])).unwrap();
+    assert_eq!(
+        config["rootfs"]["diff_ids"],
+        serde_json::json!([layers[0].diff_id, layers[1].diff_id])
+    );
+    assert_eq!(
+        spec["layers"],
+        serde_json::json!([layers[0].blob.digest, layers[1].blob.digest])
+    );
+    assert_eq!(
+        sha256(blob(&spec["digest"])),
+        spec["digest"].as_str().unwrap()
+    );
+    assert_eq!(env.run(&["archive", "verify", "s1.zip"]).code, 0);
+    let validate = env.run(&[
+        "save",
+        "validate",
+        "-f",
+        "list.txt",
+        "-d",
+        "s1.zip",
+        "--tls-verify=false",
+    ]);
+    assert_eq!(validate.code, 0, "{}", validate.output());
 }

@@ -193,12 +193,22 @@ async fn run_load(args: LoadArgs, global: &Global) -> anyhow::Result<Status> {
     let (events, cancel) = (&run.events, &run.cancel);
     let started = Instant::now();
     let loader = ImageLoader::new(&registries, &options, events, &archive);
-    let results = runner::run(
-        jobs.iter().collect(),
+    // Largest first (sizes are known from the archive), so a big image overlaps the small
+    // ones instead of running alone at the end; results go back to list order.
+    let sizes: Vec<u64> = jobs
+        .iter()
+        .map(|j| image_bytes(&archive, &j.image))
+        .collect();
+    run.progress.set_total_bytes(sizes.iter().sum());
+    let mut order: Vec<usize> = (0..jobs.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(sizes[i]));
+    let items: Vec<(usize, &Job)> = order.iter().map(|&i| (i, &jobs[i])).collect();
+    let in_run_order = runner::run(
+        items,
         workers(args.run.jobs),
         args.run.time_limit(),
         cancel,
-        |i, job: &Job| {
+        |_, (i, job): (usize, &Job)| {
             let (loader, events) = (&loader, &events);
             async move {
                 let result = loader
@@ -225,6 +235,15 @@ async fn run_load(args: LoadArgs, global: &Global) -> anyhow::Result<Status> {
     )
     .await;
     run.end();
+    let mut results: Vec<Option<Result<Outcome, JobError>>> =
+        (0..jobs.len()).map(|_| None).collect();
+    for (position, result) in in_run_order.into_iter().enumerate() {
+        results[order[position]] = Some(result);
+    }
+    let results: Vec<Result<Outcome, JobError>> = results
+        .into_iter()
+        .map(|r| r.expect("every job ran"))
+        .collect();
     let mut failed_lines: Vec<&str> = not_found.iter().map(String::as_str).collect();
     let mut loaded = 0;
     for (job, result) in jobs.iter().zip(&results) {
@@ -255,6 +274,15 @@ async fn run_load(args: LoadArgs, global: &Global) -> anyhow::Result<Status> {
         "load",
         cancel.is_cancelled(),
     )
+}
+
+/// The bytes an image's entries hold (each blob once), for ordering and progress.
+fn image_bytes(archive: &ArchiveBlobs, image: &Image) -> u64 {
+    let mut names = std::collections::BTreeSet::new();
+    for spec in &image.images {
+        names.extend(crate::archive::copy::spec_entries(spec));
+    }
+    names.iter().filter_map(|n| archive.size(n)).sum()
 }
 
 /// Every archive platform that passes the filter must be in the destination: the tag is that

@@ -21,6 +21,7 @@ use crate::registry::Registries;
 use anyhow::{Context as _, bail};
 use bytes::Bytes;
 use clap::{Args, Subcommand};
+use futures_util::StreamExt as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -293,7 +294,12 @@ async fn reopen(
         )
         .parse()?;
         let src = registries.get(registry).await?;
-        let rest = src.get_blob_from(repo, &digest, partial.len).await?;
+        // Killed after the last byte but before the journal line: nothing is left to fetch.
+        let rest = if partial.len < started.size {
+            src.get_blob_from(repo, &digest, partial.len).await?.boxed()
+        } else {
+            futures_util::stream::empty().boxed()
+        };
         let (stream, verdict) = VerifyingStream::new(
             rest,
             format!("blob {registry}/{repo}@{digest}"),

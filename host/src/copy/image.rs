@@ -27,7 +27,7 @@ use std::fmt;
 use std::sync::Arc;
 
 /// Blobs copied at once within one image (more across images, bounded per host).
-const BLOBS_PER_IMAGE: usize = 4;
+pub(crate) const BLOBS_PER_IMAGE: usize = 4;
 const CONFIG_LIMIT: usize = 16 * 1024 * 1024;
 
 #[derive(Clone, Debug, Default)]

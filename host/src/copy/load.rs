@@ -7,7 +7,9 @@
 
 use super::blob::{BlobCopy, BlobSource};
 use super::events::{Event, Events};
-use super::image::{CopyError, CopyOptions, Outcome, malformed, read_existing_index};
+use super::image::{
+    BLOBS_PER_IMAGE, CopyError, CopyOptions, Outcome, malformed, read_existing_index,
+};
 use super::index;
 use super::ledger::BlobLedger;
 use crate::archive::blobs::ArchiveBlobs;
@@ -19,6 +21,7 @@ use crate::image::platform::Platform;
 use crate::image::reference::Reference;
 use crate::registry::{Registries, Registry};
 use bytes::Bytes;
+use futures_util::{StreamExt as _, TryStreamExt as _};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -248,9 +251,12 @@ impl<'a> ImageLoader<'a> {
             image_id: id,
             ledger: &self.ledger,
         };
-        for blob in manifest.blobs() {
-            blobs.copy(&blob.digest, Some(blob.size), false).await?;
-        }
+        let blobs = &blobs;
+        futures_util::stream::iter(manifest.blobs())
+            .map(|blob| async move { blobs.copy(&blob.digest, Some(blob.size), false).await })
+            .buffer_unordered(BLOBS_PER_IMAGE)
+            .try_collect::<Vec<_>>()
+            .await?;
         let media_type = media_type_of(&entry.media_type, &bytes);
         dst.put_manifest(repo, entry.digest.as_str(), &bytes, &media_type)
             .await?;

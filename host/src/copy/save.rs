@@ -15,9 +15,10 @@ use crate::archive::index::{Image, ImageSpec};
 use crate::archive::writer::ArchiveWriter;
 use crate::image::digest::Digest;
 use crate::image::manifest::{Descriptor, ImageManifest, Index};
-use crate::image::media::ManifestKind;
+use crate::image::media::{self, ManifestKind};
 use crate::image::platform::Platform;
 use crate::image::reference::Reference;
+use crate::image::schema1::{ConvertedLayer, Schema1};
 use crate::registry::{Manifest, Registries, Registry, RegistryError};
 use bytes::Bytes;
 use std::collections::BTreeSet;
@@ -87,6 +88,7 @@ impl<'a> ImageSaver<'a> {
         let top = src.get_manifest(repo, &source.manifest_reference()).await?;
         let platforms = match select_platforms(&src, repo, &top, self.options, source).await? {
             Selected::Platforms(platforms) => platforms,
+            Selected::Converted { .. } => return self.save_schema1(id, source, &src, &top).await,
             Selected::Nothing { available } => {
                 return Ok(Outcome::NoMatchingPlatform { available });
             }
@@ -102,6 +104,17 @@ impl<'a> ImageSaver<'a> {
                     .await?,
             );
         }
+        Ok(self.record(id, source, &top.digest, specs))
+    }
+
+    /// Lists a saved image for the archive index; returns the outcome to report.
+    fn record(
+        &self,
+        id: usize,
+        source: &Reference,
+        top: &Digest,
+        specs: Vec<ImageSpec>,
+    ) -> Outcome {
         let arch_list: BTreeSet<String> = specs
             .iter()
             .map(|s| s.arch.clone())
@@ -131,16 +144,55 @@ impl<'a> ImageSaver<'a> {
             tag: source
                 .tag()
                 .map(str::to_string)
-                .unwrap_or_else(|| top.digest.to_string()),
+                .unwrap_or_else(|| top.to_string()),
             arch_list: arch_list.into_iter().collect(),
             os_list: os_list.into_iter().collect(),
             images: specs,
         };
         self.saved.lock().expect("saved lock").push((id, image));
-        Ok(Outcome::Copied {
-            digest: top.digest.clone(),
+        Outcome::Copied {
+            digest: top.clone(),
             platforms,
-        })
+        }
+    }
+
+    /// A schema1 image is converted to schema2 while it is saved (as Hangar does): each layer
+    /// streams into the archive with its uncompressed digest computed on the way, then the
+    /// config and the manifest are built from them.
+    async fn save_schema1(
+        &self,
+        id: usize,
+        source: &Reference,
+        src: &Registry,
+        top: &Manifest,
+    ) -> Result<Outcome, CopyError> {
+        let repo = source.repository();
+        let s1 = Schema1::parse(&top.bytes)?;
+        let platform = s1.platform();
+        if !self.options.filter.allows(&platform) {
+            return Ok(Outcome::NoMatchingPlatform {
+                available: vec![platform.to_string()],
+            });
+        }
+        let mut layers = Vec::with_capacity(s1.layers().len());
+        for digest in s1.layers() {
+            let converted = self.save_blob(src, repo, digest, None, true).await?;
+            layers.push(converted.expect("asked for the diff id"));
+        }
+        let (config, manifest) = s1.to_schema2(&layers)?;
+        let config_digest = Digest::sha256_of(&config);
+        self.save_built_blob(&config_digest, Bytes::from(config))
+            .await?;
+        let bytes = Bytes::from(manifest);
+        let manifest = Manifest {
+            digest: Digest::sha256_of(&bytes),
+            bytes,
+            media_type: media::DOCKER_V2S2.to_string(),
+        };
+        let spec = self
+            .save_platform(src, repo, &manifest, &platform, None)
+            .await?;
+        Ok(self.record(id, source, &manifest.digest, vec![spec]))
     }
 
     /// One platform manifest: its blobs, its own bytes, its OCI layout; returns its index entry.
@@ -156,7 +208,8 @@ impl<'a> ImageSaver<'a> {
         let parsed: ImageManifest =
             serde_json::from_slice(&manifest.bytes).map_err(|e| malformed(&what, e))?;
         for blob in parsed.blobs() {
-            self.save_blob(src, repo, &blob.digest, blob.size).await?;
+            self.save_blob(src, repo, &blob.digest, Some(blob.size), false)
+                .await?;
         }
         self.save_bytes(
             &format!("share/sha256/{}", manifest.digest.hex()),
@@ -218,29 +271,62 @@ impl<'a> ImageSaver<'a> {
         }
     }
 
+    /// Writes a blob we built (a converted config), once per archive.
+    async fn save_built_blob(&self, digest: &Digest, bytes: Bytes) -> Result<(), CopyError> {
+        loop {
+            match self.ledger.claim(ARCHIVE, digest) {
+                Claim::At(_) => return Ok(()),
+                Claim::Wait(gate) => {
+                    let _ = gate.acquire().await;
+                }
+                Claim::Mine(guard) => {
+                    let name = format!("share/sha256/{}", digest.hex());
+                    self.writer
+                        .write_bytes(&name, bytes)
+                        .await
+                        .map_err(|e| archive_error(&name, e))?;
+                    guard.done(ARCHIVE);
+                    return Ok(());
+                }
+            }
+        }
+    }
+
     /// Streams a blob from the registry into `share/sha256/<hex>`, once per archive, restarting
-    /// from the source when a transfer fails or its digest is wrong.
+    /// from the source when a transfer fails or its digest is wrong. With `want_diff_id`
+    /// (schema1 conversion) it also returns the layer's size and uncompressed digest, reading
+    /// the blob from the source again if the archive already holds it.
     async fn save_blob(
         &self,
         src: &Registry,
         repo: &str,
         digest: &Digest,
-        size: u64,
-    ) -> Result<(), CopyError> {
+        size: Option<u64>,
+        want_diff_id: bool,
+    ) -> Result<Option<ConvertedLayer>, CopyError> {
         let guard = loop {
             match self.ledger.claim(ARCHIVE, digest) {
-                Claim::At(_) => return Ok(()),
+                Claim::At(_) if want_diff_id => {
+                    return Ok(Some(self.diff_id_of(src, repo, digest).await?));
+                }
+                Claim::At(_) => return Ok(None),
                 Claim::Wait(gate) => {
                     let _ = gate.acquire().await;
                 }
                 Claim::Mine(guard) => break guard,
             }
         };
+        // Schema1 lists no sizes; the size decides the zip64 marking.
+        let size_hint = match size {
+            Some(n) => n,
+            None => src.blob_size(repo, digest).await?.unwrap_or(0),
+        };
         let name = format!("share/sha256/{}", digest.hex());
         // A failed or corrupted transfer restarts from the source; the writer dropped the
         // partial entry.
         let what = format!("restarting the blob from the source ({digest})");
-        src.retry()
+        let converted = src
+            .retry()
             .run(&what, || async {
                 let response = src.get_blob(repo, digest).await?;
                 let events = self.events.clone();
@@ -248,21 +334,64 @@ impl<'a> ImageSaver<'a> {
                     response.bytes_stream(),
                     format!("blob {}/{repo}@{digest}", src.name()),
                     digest.clone(),
-                    Some(size),
-                    false,
+                    size,
+                    want_diff_id,
                     Box::new(move |n| events.emit(Event::Bytes { id: 0, n })),
                 );
                 let origin = format!("{}/{repo}", src.name());
-                let written = self.writer.write_blob(&name, size, &origin, stream).await;
-                if let Some(error) = verdict.lock().expect("verdict lock").error.take() {
+                let written = self
+                    .writer
+                    .write_blob(&name, size_hint, &origin, stream)
+                    .await;
+                let mut verdict = verdict.lock().expect("verdict lock");
+                if let Some(error) = verdict.error.take() {
                     return Err(error);
                 }
-                written.map_err(|e| archive_error(&name, e))?;
-                Ok(())
+                let written = written.map_err(|e| archive_error(&name, e))?;
+                Ok(verdict.diff_id.take().map(|diff_id| ConvertedLayer {
+                    size: written,
+                    diff_id,
+                }))
             })
             .await?;
         guard.done(ARCHIVE);
-        Ok(())
+        Ok(converted)
+    }
+
+    /// The size and uncompressed digest of a layer the archive already holds (read from the
+    /// source; schema1 images are rare enough not to warrant reading the archive back).
+    async fn diff_id_of(
+        &self,
+        src: &Registry,
+        repo: &str,
+        digest: &Digest,
+    ) -> Result<ConvertedLayer, CopyError> {
+        use futures_util::StreamExt as _;
+        let what = format!("blob {}/{repo}@{digest}", src.name());
+        let converted = src
+            .retry()
+            .run(&what, || async {
+                let response = src.get_blob(repo, digest).await?;
+                let (mut stream, verdict) = VerifyingStream::new(
+                    response.bytes_stream(),
+                    what.clone(),
+                    digest.clone(),
+                    None,
+                    true,
+                    Box::new(|_| {}),
+                );
+                while stream.next().await.is_some() {}
+                let mut verdict = verdict.lock().expect("verdict lock");
+                if let Some(error) = verdict.error.take() {
+                    return Err(error);
+                }
+                Ok(ConvertedLayer {
+                    size: verdict.verified_size.unwrap_or(0),
+                    diff_id: verdict.diff_id.take().expect("asked for the diff id"),
+                })
+            })
+            .await?;
+        Ok(converted)
     }
 }
 
@@ -277,7 +406,13 @@ pub struct Chosen {
 
 pub enum Selected {
     Platforms(Vec<Chosen>),
-    Nothing { available: Vec<String> },
+    /// A schema1 image: converted on save, so its digest is only known afterwards.
+    Converted {
+        platform: Platform,
+    },
+    Nothing {
+        available: Vec<String>,
+    },
 }
 
 /// The platform manifests of `top` a save keeps under the filter (attestations with
@@ -333,10 +468,16 @@ pub async fn select_platforms(
                 annotations: None,
             }]))
         }
-        ManifestKind::Schema1 => Err(malformed(
-            source.to_string(),
-            "schema1 images cannot be saved to an archive yet",
-        )),
+        // Converted while saved (`ImageSaver::save_schema1`): one platform, a new digest.
+        ManifestKind::Schema1 => {
+            let platform = Schema1::parse(&top.bytes)?.platform();
+            if !options.filter.allows(&platform) {
+                return Ok(Selected::Nothing {
+                    available: vec![platform.to_string()],
+                });
+            }
+            Ok(Selected::Converted { platform })
+        }
     }
 }
 

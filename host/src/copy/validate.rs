@@ -121,7 +121,9 @@ pub async fn validate_saved(
     let repo = source.repository();
     let top = src.get_manifest(repo, &source.manifest_reference()).await?;
     let chosen = match select_platforms(&src, repo, &top, options, source).await? {
-        Selected::Platforms(chosen) => chosen,
+        Selected::Platforms(chosen) => Some(chosen),
+        // Converted on save, so only the reference can be checked (as Hangar does).
+        Selected::Converted { .. } => None,
         Selected::Nothing { .. } => return Ok(Verdict::NothingToCheck),
     };
     let tag = source
@@ -134,6 +136,9 @@ pub async fn validate_saved(
         .find(|i| i.source == source.name() && i.tag == tag)
     else {
         return Ok(Verdict::Fail("not listed in the archive index".into()));
+    };
+    let Some(chosen) = chosen else {
+        return Ok(Verdict::Pass);
     };
     let blob = |digest: &str| format!("share/sha256/{}", digest.trim_start_matches("sha256:"));
     let mut missing = Vec::new();

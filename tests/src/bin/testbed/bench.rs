@@ -17,18 +17,20 @@ const UNIQUE_LAYER: usize = 2_600_000;
 const BASE_LAYER: usize = 10 << 20;
 const BIG_LAYER: usize = 512 << 20;
 
-struct Measured {
-    wall: Duration,
-    peak_rss_kb: i64,
+pub(super) struct Measured {
+    pub(super) wall: Duration,
+    pub(super) peak_rss_kb: i64,
     /// User + system CPU time of the tool's processes (from wait4, exact per child).
-    cpu: Duration,
+    pub(super) cpu: Duration,
     /// CPU time the source and destination registries spent during the run.
-    registries_cpu: Duration,
-    ok: bool,
+    pub(super) registries_cpu: Duration,
+    pub(super) ok: bool,
+    /// Bytes the tool's processes handed to write() (wchar of /proc/<pid>/io, last sample).
+    pub(super) written: u64,
 }
 
 /// Reaps `pid` if it has exited: its success and CPU time.
-fn reap(pid: u32) -> Option<(bool, Duration)> {
+pub(super) fn reap(pid: u32) -> Option<(bool, Duration)> {
     let mut status = 0;
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     let r = unsafe { libc::wait4(pid as libc::pid_t, &mut status, libc::WNOHANG, &mut usage) };
@@ -45,13 +47,14 @@ fn reap(pid: u32) -> Option<(bool, Duration)> {
 /// Runs commands `parallel` at a time; wall time of the batch, the peak RSS of any one process.
 // Children are reaped by `reap` (wait4, for their CPU time), which clippy cannot see.
 #[allow(clippy::zombie_processes)]
-fn run_batch(commands: Vec<Command>, parallel: usize) -> Measured {
+pub(super) fn run_batch(commands: Vec<Command>, parallel: usize) -> Measured {
     let started = Instant::now();
     let mut pending: Vec<Command> = commands.into_iter().rev().collect();
     let mut running: Vec<std::process::Child> = Vec::new();
     let mut peak = 0i64;
     let mut cpu = Duration::ZERO;
     let mut ok = true;
+    let mut written_by = std::collections::HashMap::new();
     while !pending.is_empty() || !running.is_empty() {
         while running.len() < parallel {
             let Some(mut c) = pending.pop() else { break };
@@ -64,6 +67,9 @@ fn run_batch(commands: Vec<Command>, parallel: usize) -> Measured {
         }
         for child in &running {
             peak = peak.max(vm_hwm_kb(child.id()).unwrap_or(0));
+            if let Some(w) = wchar(child.id()) {
+                written_by.insert(child.id(), w);
+            }
         }
         let mut i = 0;
         while i < running.len() {
@@ -90,11 +96,20 @@ fn run_batch(commands: Vec<Command>, parallel: usize) -> Measured {
         cpu,
         registries_cpu: Duration::ZERO,
         ok,
+        written: written_by.values().sum(),
     }
 }
 
+/// Bytes a live process has passed to write() so far.
+fn wchar(pid: u32) -> Option<u64> {
+    let io = std::fs::read_to_string(format!("/proc/{pid}/io")).ok()?;
+    io.lines()
+        .find_map(|l| l.strip_prefix("wchar:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
 /// CPU time a live process has used so far (utime + stime from /proc/<pid>/stat).
-fn cpu_of(pid: u32) -> Duration {
+pub(super) fn cpu_of(pid: u32) -> Duration {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the command name (in parentheses, may contain spaces) start at field 3
     // (state); utime and stime are fields 14 and 15. Some fields can be negative, so index
@@ -112,7 +127,7 @@ fn cpu_of(pid: u32) -> Duration {
 }
 
 /// The repetition with the median wall time.
-fn median(mut runs: Vec<Measured>) -> Measured {
+pub(super) fn median(mut runs: Vec<Measured>) -> Measured {
     runs.sort_by_key(|m| m.wall);
     let mid = runs.len() / 2;
     runs.swap_remove(mid)
@@ -155,7 +170,7 @@ fn skopeo(images: &[String], src: &str, dst: &str) -> Vec<Command> {
         .collect()
 }
 
-fn dir_bytes(path: &std::path::Path) -> u64 {
+pub(super) fn dir_bytes(path: &std::path::Path) -> u64 {
     let mut total = 0;
     if let Ok(entries) = std::fs::read_dir(path) {
         for e in entries.flatten() {
@@ -170,7 +185,7 @@ fn dir_bytes(path: &std::path::Path) -> u64 {
     total
 }
 
-fn env_usize(name: &str, default: usize) -> usize {
+pub(super) fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
@@ -182,52 +197,7 @@ pub async fn run() {
     let image_count = env_usize("HANGAR_BENCH_IMAGES", IMAGES);
     let with_big = env_usize("HANGAR_BENCH_BIG", 1) == 1;
     let src = RegistryServer::plain();
-    let sp = Pusher::new(&src);
-    eprintln!(
-        "seeding {IMAGES} multi-arch images and one 512 MiB layer image into {} ...",
-        src.addr
-    );
-    let platforms = [
-        Platform::new("linux", "amd64", None),
-        Platform::new("linux", "arm64", Some("v8")),
-        Platform::new("linux", "arm", Some("v7")),
-    ];
-    let bases: Vec<images::Layer> = (0..3)
-        .map(|i| images::layer(Format::Oci, 10_000 + i, BASE_LAYER))
-        .collect();
-    let mut names = Vec::new();
-    for n in 0..image_count {
-        let children: Vec<Image> = platforms
-            .iter()
-            .enumerate()
-            .map(|(p, platform)| {
-                let seed = 20_000 + (n * 10 + p * 2) as u64;
-                let layers = [
-                    bases[p].clone(),
-                    images::layer(Format::Oci, seed, UNIQUE_LAYER),
-                    images::layer(Format::Oci, seed + 1, UNIQUE_LAYER),
-                ];
-                images::image(Format::Oci, platform.clone(), &layers)
-            })
-            .collect();
-        let index = images::index(Format::Oci, &children);
-        let repo = format!("bench/app-{n:02}");
-        sp.push_index(&repo, "v1", &index, &children.iter().collect::<Vec<_>>())
-            .await;
-        names.push(format!("{repo}:v1"));
-    }
-    if with_big {
-        let big = images::image(
-            Format::Oci,
-            platforms[0].clone(),
-            &[images::layer(Format::Oci, 30_000, BIG_LAYER)],
-        );
-        sp.push_image("bench/big", Some("v1"), &big).await;
-        names.push("bench/big:v1".into());
-    }
-    if env_usize("HANGAR_BENCH_BIG_FIRST", 0) == 1 {
-        names.rotate_right(1);
-    }
+    let names = seed_dataset(&src, image_count, with_big).await;
     let dataset = dir_bytes(&src.dir.path().join("data/docker/registry/v2/blobs"));
     eprintln!(
         "dataset: {} images, {:.0} MiB of blobs",
@@ -405,4 +375,59 @@ pub async fn run() {
         copied = copied_h as f64 / 1048576.0,
     );
     println!("{report}");
+}
+
+/// Seeds `src` with the benchmark dataset; returns the `repo:tag` names.
+pub(super) async fn seed_dataset(
+    src: &RegistryServer,
+    image_count: usize,
+    with_big: bool,
+) -> Vec<String> {
+    let sp = Pusher::new(src);
+    eprintln!(
+        "seeding {IMAGES} multi-arch images and one 512 MiB layer image into {} ...",
+        src.addr
+    );
+    let platforms = [
+        Platform::new("linux", "amd64", None),
+        Platform::new("linux", "arm64", Some("v8")),
+        Platform::new("linux", "arm", Some("v7")),
+    ];
+    let bases: Vec<images::Layer> = (0..3)
+        .map(|i| images::layer(Format::Oci, 10_000 + i, BASE_LAYER))
+        .collect();
+    let mut names = Vec::new();
+    for n in 0..image_count {
+        let children: Vec<Image> = platforms
+            .iter()
+            .enumerate()
+            .map(|(p, platform)| {
+                let seed = 20_000 + (n * 10 + p * 2) as u64;
+                let layers = [
+                    bases[p].clone(),
+                    images::layer(Format::Oci, seed, UNIQUE_LAYER),
+                    images::layer(Format::Oci, seed + 1, UNIQUE_LAYER),
+                ];
+                images::image(Format::Oci, platform.clone(), &layers)
+            })
+            .collect();
+        let index = images::index(Format::Oci, &children);
+        let repo = format!("bench/app-{n:02}");
+        sp.push_index(&repo, "v1", &index, &children.iter().collect::<Vec<_>>())
+            .await;
+        names.push(format!("{repo}:v1"));
+    }
+    if with_big {
+        let big = images::image(
+            Format::Oci,
+            platforms[0].clone(),
+            &[images::layer(Format::Oci, 30_000, BIG_LAYER)],
+        );
+        sp.push_image("bench/big", Some("v1"), &big).await;
+        names.push("bench/big:v1".into());
+    }
+    if env_usize("HANGAR_BENCH_BIG_FIRST", 0) == 1 {
+        names.rotate_right(1);
+    }
+    names
 }

@@ -5,8 +5,10 @@
 //! registries.
 //!
 //! `hangar-testbed bench`: the mirror benchmark behind `bench/mirror.sh` (see `bench.rs`).
+//! `hangar-testbed bench-archive`: save/load behind `bench/archive.sh` (`bench_archive.rs`).
 
 mod bench;
+mod bench_archive;
 
 use hangar_tests::images::{self, Format, MultiArch, Platform};
 use hangar_tests::pusher::Pusher;
@@ -29,8 +31,9 @@ async fn main() {
     match mode.as_str() {
         "demo" => demo().await,
         "bench" => bench::run().await,
+        "bench-archive" => bench_archive::run().await,
         _ => {
-            eprintln!("usage: hangar-testbed demo|bench");
+            eprintln!("usage: hangar-testbed demo|bench|bench-archive");
             std::process::exit(2);
         }
     }

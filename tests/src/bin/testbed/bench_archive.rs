@@ -1,0 +1,374 @@
+//! The archive benchmark behind `bench/archive.sh`: save (registry → archive) and load
+//! (archive → registry) of the mirror benchmark's dataset, hangar and skopeo side by side in
+//! one run, plus the disk limit (`cat` of the same blob bytes into one file), the bytes each
+//! tool writes, and how much a resume after `kill -9` fetches again.
+//!
+//! hangar: `save -j 8 --arch "" --os ""` into one zip, `load -j 8` from it. skopeo: `copy --all
+//! docker://… oci-archive:…` per image (8 processes at a time), and back with `copy --all
+//! oci-archive:… docker://…`.
+
+use super::bench::{Measured, cpu_of, dir_bytes, env_usize, median, run_batch, seed_dataset};
+use hangar_tests::registry::RegistryServer;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+fn hangar(args: &[&str]) -> Command {
+    let mut c = Command::new(hangar_tests::hangar::bin());
+    c.args(args);
+    c
+}
+
+fn save(list: &Path, archive: &Path) -> Command {
+    let mut c = hangar(&["save", "-f"]);
+    c.arg(list).arg("-d").arg(archive).args([
+        "--tls-verify=false",
+        "-j",
+        "8",
+        "--arch",
+        "",
+        "--os",
+        "",
+        "-y",
+        "-o",
+    ]);
+    c.arg(list.with_extension("save-failed"));
+    c
+}
+
+fn load(archive: &Path, dst: &str, failed: &Path) -> Command {
+    let mut c = hangar(&["load", "-s"]);
+    c.arg(archive).args([
+        "-d",
+        dst,
+        "--tls-verify=false",
+        "-j",
+        "8",
+        "--arch",
+        "",
+        "--os",
+        "",
+        "-o",
+    ]);
+    c.arg(failed);
+    c
+}
+
+fn skopeo(from: String, to: String) -> Command {
+    let mut c = Command::new("skopeo");
+    c.args([
+        "copy",
+        "--all",
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+        "--quiet",
+    ])
+    .arg(from)
+    .arg(to);
+    c
+}
+
+fn file_size(path: &Path) -> u64 {
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}
+
+/// Bytes the kill left in the archive and what the re-run reported.
+struct Resume {
+    at_fraction: f64,
+    written_before_kill: u64,
+    dropped: u64,
+    continued_fetch: u64,
+    rerun: Duration,
+}
+
+/// Starts a save, kills it after `delay`, then re-runs it and reads what it kept.
+fn resume_after_kill(list: &Path, archive: &Path, delay: Duration, fraction: f64) -> Resume {
+    let _ = std::fs::remove_file(archive);
+    let mut child = save(list, archive)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(delay);
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    let _ = child.wait();
+    let written_before_kill = file_size(archive);
+    let started = std::time::Instant::now();
+    let out = save(list, archive).output().unwrap();
+    let rerun = started.elapsed();
+    let log = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "resumed save failed: {log}");
+    let number_after = |marker: &str| -> u64 {
+        log.split(marker)
+            .nth(1)
+            .and_then(|r| r.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    Resume {
+        at_fraction: fraction,
+        written_before_kill,
+        dropped: number_after("dropped "),
+        continued_fetch: number_after("fetched the remaining "),
+        rerun,
+    }
+}
+
+pub async fn run() {
+    let image_count = env_usize("HANGAR_BENCH_IMAGES", 31);
+    let src = RegistryServer::plain();
+    let names = seed_dataset(&src, image_count, true).await;
+    let dataset = dir_bytes(&src.dir.path().join("data/docker/registry/v2/blobs"));
+    eprintln!(
+        "dataset: {} images, {:.0} MiB of blobs",
+        names.len(),
+        dataset as f64 / 1048576.0
+    );
+    let work = tempfile::tempdir().unwrap();
+    let list = work.path().join("list.txt");
+    std::fs::write(
+        &list,
+        names
+            .iter()
+            .map(|n| format!("{}/{n}\n", src.addr))
+            .collect::<String>(),
+    )
+    .unwrap();
+    let blob_files: Vec<std::path::PathBuf> =
+        walk(&src.dir.path().join("data/docker/registry/v2/blobs"));
+
+    let reps = env_usize("HANGAR_BENCH_REPS", 3).max(1);
+    let (mut hs, mut ss, mut cats, mut hl, mut sl) = (vec![], vec![], vec![], vec![], vec![]);
+    let (mut archive_size, mut skopeo_size) = (0, 0);
+    for rep in 1..=reps {
+        eprintln!(
+            "repetition {rep}/{reps}: save hangar, save skopeo, cat, load hangar, load skopeo ..."
+        );
+        let h_zip = work.path().join("hangar.zip");
+        let s_dir = work.path().join("skopeo");
+        let _ = std::fs::remove_file(&h_zip);
+        let _ = std::fs::remove_dir_all(&s_dir);
+        std::fs::create_dir_all(&s_dir).unwrap();
+        let timed = |registry: &RegistryServer, commands: Vec<Command>| {
+            let before = cpu_of(registry.pid());
+            let mut m = run_batch(commands, 8);
+            m.registries_cpu = cpu_of(registry.pid()) - before;
+            m
+        };
+        let h_save = timed(&src, vec![save(&list, &h_zip)]);
+        let s_save = timed(
+            &src,
+            names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| {
+                    skopeo(
+                        format!("docker://{}/{n}", src.addr),
+                        format!("oci-archive:{}/{i}.tar", s_dir.display()),
+                    )
+                })
+                .collect(),
+        );
+        // The disk limit: the same blob bytes into one file, by cat.
+        let cat_out = work.path().join("cat.bin");
+        let mut cat = Command::new("cat");
+        cat.args(&blob_files)
+            .stdout(std::fs::File::create(&cat_out).unwrap());
+        let started = std::time::Instant::now();
+        assert!(cat.status().unwrap().success());
+        let cat_wall = started.elapsed();
+        let _ = std::fs::remove_file(&cat_out);
+        archive_size = file_size(&h_zip);
+        skopeo_size = dir_bytes(&s_dir);
+        let (dst_h, dst_s) = (RegistryServer::plain(), RegistryServer::plain());
+        let h_load = timed(
+            &dst_h,
+            vec![load(
+                &h_zip,
+                &dst_h.addr,
+                &work.path().join("load-failed.txt"),
+            )],
+        );
+        let s_load = timed(
+            &dst_s,
+            names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| {
+                    skopeo(
+                        format!("oci-archive:{}/{i}.tar", s_dir.display()),
+                        format!("docker://{}/{n}", dst_s.addr),
+                    )
+                })
+                .collect(),
+        );
+        assert!(
+            h_save.ok && s_save.ok && h_load.ok && s_load.ok,
+            "a benchmark run failed"
+        );
+        let loaded_h = dir_bytes(&dst_h.dir.path().join("data/docker/registry/v2/blobs"));
+        let loaded_s = dir_bytes(&dst_s.dir.path().join("data/docker/registry/v2/blobs"));
+        // The top-level indexes differ (hangar rebuilds them from the archive index, as
+        // Hangar does); every other blob is the same, so the totals agree within a few KiB.
+        let slack = names.len() as u64 * 4096;
+        assert!(
+            loaded_h.abs_diff(dataset) < slack,
+            "hangar loaded every blob: {loaded_h} of {dataset}"
+        );
+        assert!(
+            loaded_s.abs_diff(dataset) < slack,
+            "skopeo loaded every blob: {loaded_s} of {dataset}"
+        );
+        eprintln!(
+            "  save {:.2}s / {:.2}s, cat {:.2}s, load {:.2}s / {:.2}s",
+            h_save.wall.as_secs_f64(),
+            s_save.wall.as_secs_f64(),
+            cat_wall.as_secs_f64(),
+            h_load.wall.as_secs_f64(),
+            s_load.wall.as_secs_f64()
+        );
+        hs.push(h_save);
+        ss.push(s_save);
+        cats.push(cat_wall);
+        hl.push(h_load);
+        sl.push(s_load);
+    }
+    let raw = |v: &[Measured]| {
+        v.iter()
+            .map(|m| format!("{:.2}", m.wall.as_secs_f64()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let raw_line = format!(
+        "Wall times of each repetition (s): hangar save {}; skopeo save {}; hangar load {}; skopeo load {}.",
+        raw(&hs),
+        raw(&ss),
+        raw(&hl),
+        raw(&sl)
+    );
+    cats.sort();
+    let cat_wall = cats[cats.len() / 2];
+    let (h_save, s_save, h_load, s_load) = (median(hs), median(ss), median(hl), median(sl));
+
+    // Resume: kill the save at a quarter, half and three quarters of its wall time.
+    let resumes: Vec<Resume> = [0.25, 0.5, 0.75]
+        .iter()
+        .map(|&f| {
+            resume_after_kill(
+                &list,
+                &work.path().join("resume.zip"),
+                h_save.wall.mul_f64(f),
+                f,
+            )
+        })
+        .collect();
+
+    let mb = dataset as f64 / 1e6;
+    let row = |tool: &str, run: &str, m: &Measured| {
+        format!(
+            "| {tool} | {run} | {:.2} | {:.0} | {:.2} | {:.2} | {:.1} | {:.0} |",
+            m.wall.as_secs_f64(),
+            mb / m.wall.as_secs_f64(),
+            m.cpu.as_secs_f64(),
+            m.registries_cpu.as_secs_f64(),
+            m.peak_rss_kb as f64 / 1024.0,
+            m.written as f64 / 1048576.0
+        )
+    };
+    let resume_rows: Vec<String> = resumes
+        .iter()
+        .map(|r| {
+            format!(
+                "| {:.0}% | {:.0} | {:.1} | {:.1} | {:.2}% | {:.2} |",
+                r.at_fraction * 100.0,
+                r.written_before_kill as f64 / 1048576.0,
+                r.dropped as f64 / 1048576.0,
+                r.continued_fetch as f64 / 1048576.0,
+                100.0 * r.dropped as f64 / r.written_before_kill.max(1) as f64,
+                r.rerun.as_secs_f64()
+            )
+        })
+        .collect();
+    let worst_refetch = resumes
+        .iter()
+        .map(|r| 100.0 * r.dropped as f64 / r.written_before_kill.max(1) as f64)
+        .fold(0.0, f64::max);
+    let skopeo_version = Command::new("skopeo")
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    let date = String::from_utf8_lossy(
+        &Command::new("date")
+            .args(["-u", "+%Y-%m-%d"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .trim()
+    .to_string();
+    let report = format!(
+        "## Archive: save and load\n\n\
+         Measured by `bench/archive.sh` on {date}, {cores} cores: the mirror benchmark's dataset ({n} images, \
+         {mib:.0} MiB of blobs, one 512 MiB layer) in a `docker-registry` 2.8 on 127.0.0.1; archives, \
+         registries and temporary files on tmpfs. Median of {reps} repetitions.\n\n\
+         hangar writes one zip (`save -j 8 --arch \"\" --os \"\"`, {zip:.0} MiB) and loads it back \
+         (`load -j 8`) into an empty registry; skopeo writes one `oci-archive` per image \
+         (`copy --all docker://… oci-archive:…`, 8 processes at a time, {tars:.0} MiB in all, shared \
+         layers repeated per image) and copies each back. Both end with the same {mib:.0} MiB of blobs in their \
+         destination. The disk limit is `cat` of the same blob files into one file: {cat:.2} s.\n\n\
+         | tool | run | wall (s) | MB/s | CPU (s) | registry CPU (s) | peak RSS (MiB) | written (MiB) |\n\
+         |---|---|---|---|---|---|---|---|\n{}\n{}\n{}\n{}\n\n\
+         | measure | value | target |\n|---|---|---|\n\
+         | save wall time, hangar / skopeo | {:.2} | ≤ 0.5 |\n\
+         | load wall time, hangar / skopeo | {:.2} | ≤ 0.5 |\n\
+         | save wall time, hangar / cat of the same bytes | {:.2} | – |\n\
+         | bytes hangar wrote / archive size | {:.3} | ≤ 1.05 |\n\
+         | hangar peak RSS (save, load) | {:.1} / {:.1} MiB | < 150 MiB |\n\
+         | resume: bytes written before the kill and fetched again (worst of 3) | {worst_refetch:.2}% | < 5% |\n\n\
+         Resume: `save` killed with SIGKILL at a fraction of its wall time, then run again.\n\n\
+         | kill at | archive bytes at the kill (MiB) | dropped and fetched again (MiB) | cut entry continued: rest fetched (MiB) | fetched again / written | re-run wall (s) |\n\
+         |---|---|---|---|---|---|\n{}\n\n\
+         {raw_line}\n\n\
+         \"written\" is what the tool's processes passed to write() (wchar in /proc/<pid>/io, journal and logs \
+         included); for hangar it is the archive once, for skopeo the layout it stages and then the tar. CPU is \
+         user + system time of the tool (wait4); registry CPU is what the registry serving (save) or receiving \
+         (load) used meanwhile. {skopeo_version}.\n",
+        row("hangar", "save", &h_save),
+        row("skopeo", "save", &s_save),
+        row("hangar", "load", &h_load),
+        row("skopeo", "load", &s_load),
+        h_save.wall.as_secs_f64() / s_save.wall.as_secs_f64(),
+        h_load.wall.as_secs_f64() / s_load.wall.as_secs_f64(),
+        h_save.wall.as_secs_f64() / cat_wall.as_secs_f64(),
+        h_save.written as f64 / archive_size.max(1) as f64,
+        h_save.peak_rss_kb as f64 / 1024.0,
+        h_load.peak_rss_kb as f64 / 1024.0,
+        resume_rows.join("\n"),
+        cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        n = names.len(),
+        mib = dataset as f64 / 1048576.0,
+        zip = archive_size as f64 / 1048576.0,
+        tars = skopeo_size as f64 / 1048576.0,
+        cat = cat_wall.as_secs_f64(),
+    );
+    println!("{report}");
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                files.extend(walk(&path));
+            } else if path.file_name().is_some_and(|n| n == "data") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
