@@ -3,6 +3,9 @@
 //! directions; unknown fields are ignored, and index versions below v1.2.0 are refused with
 //! Hangar's own message.
 
+use crate::image::digest::Digest;
+use crate::image::manifest::Descriptor;
+use crate::image::platform::Platform;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -62,6 +65,35 @@ pub struct ImageSpec {
     pub digest: String,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
+}
+
+impl ImageSpec {
+    /// The platform the archive recorded for this manifest.
+    pub fn platform(&self) -> Platform {
+        let some = |s: &String| Some(s.clone()).filter(|s| !s.is_empty());
+        Platform {
+            architecture: self.arch.clone(),
+            os: self.os.clone(),
+            os_version: some(&self.os_version),
+            os_features: self.os_features.clone(),
+            variant: some(&self.variant),
+            ..Default::default()
+        }
+    }
+
+    /// This manifest as an image-index entry (what load pushes and serve shows for a tag).
+    pub fn descriptor(&self, digest: Digest, size: u64, media_type: String) -> Descriptor {
+        Descriptor {
+            media_type,
+            digest,
+            size,
+            urls: Vec::new(),
+            annotations: Some(self.annotations.clone()).filter(|a| !a.is_empty()),
+            platform: Some(self.platform()),
+            artifact_type: None,
+            extra: Default::default(),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -75,16 +75,7 @@ impl ArchiveWriter {
     /// An interrupted archive must go through `journal::recover` first.
     pub fn append(path: &Path) -> Result<ArchiveWriter, WriteError> {
         let io = |e: std::io::Error| io_error(path, e);
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(path)
-            .map_err(io)?;
-        let directory =
-            zipfmt::read_central_directory(&mut file).ok_or_else(|| WriteError::Io {
-                path: path.display().to_string(),
-                message: "not a complete zip archive (no readable central directory)".into(),
-            })?;
+        let (mut file, directory) = open_complete(path)?;
         let journal = Journal::begin(path, directory.offset, &directory.records)?;
         // The old directory is overwritten by new entries; the journal now holds its records.
         file.set_len(directory.offset).map_err(io)?;
@@ -103,16 +94,7 @@ impl ArchiveWriter {
         use sha2::Digest as _;
         use std::os::unix::fs::FileExt as _;
         let io = |e: std::io::Error| io_error(path, e);
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(path)
-            .map_err(io)?;
-        let directory =
-            zipfmt::read_central_directory(&mut file).ok_or_else(|| WriteError::Io {
-                path: path.display().to_string(),
-                message: "not a complete zip archive (no readable central directory)".into(),
-            })?;
+        let (mut file, directory) = open_complete(path)?;
         let started = &partial.started;
         let end = started.data + partial.len;
         if directory.offset != end {
@@ -295,6 +277,20 @@ impl ArchiveWriter {
         }
         Ok(())
     }
+}
+
+/// Opens a complete archive for writing, with its central directory.
+fn open_complete(path: &Path) -> Result<(File, zipfmt::CentralDirectory), WriteError> {
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(|e| io_error(path, e))?;
+    let directory = zipfmt::read_central_directory(&mut file).ok_or_else(|| WriteError::Io {
+        path: path.display().to_string(),
+        message: "not a complete zip archive (no readable central directory)".into(),
+    })?;
+    Ok((file, directory))
 }
 
 fn io_error(path: &Path, e: impl std::fmt::Display) -> WriteError {

@@ -78,24 +78,7 @@ fn descriptor(
             format!("entry {} is missing from the archive", blob_name(&digest)),
         )
     })?;
-    let some = |s: &String| Some(s.clone()).filter(|s| !s.is_empty());
-    Ok(Descriptor {
-        media_type: spec.media_type.clone(),
-        digest,
-        size,
-        urls: Vec::new(),
-        annotations: Some(spec.annotations.clone()).filter(|a| !a.is_empty()),
-        platform: Some(Platform {
-            architecture: spec.arch.clone(),
-            os: spec.os.clone(),
-            os_version: some(&spec.os_version),
-            os_features: spec.os_features.clone(),
-            variant: some(&spec.variant),
-            ..Default::default()
-        }),
-        artifact_type: None,
-        extra: Default::default(),
-    })
+    Ok(spec.descriptor(digest, size, spec.media_type.clone()))
 }
 
 impl<'a> ImageLoader<'a> {

@@ -204,12 +204,7 @@ pub async fn validate_loaded(
     let mut checked = 0;
     let mut missing = Vec::new();
     for spec in &image.images {
-        let platform = crate::image::platform::Platform {
-            architecture: spec.arch.clone(),
-            os: spec.os.clone(),
-            variant: Some(spec.variant.clone()).filter(|v| !v.is_empty()),
-            ..Default::default()
-        };
+        let platform = spec.platform();
         let attestation = spec.arch == "unknown" || spec.os == "unknown";
         let wanted = artifact
             || (attestation && options.provenance)

@@ -7,7 +7,6 @@ use crate::copy::index as index_rules;
 use crate::image::digest::Digest;
 use crate::image::manifest::Descriptor;
 use crate::image::media;
-use crate::image::platform::Platform;
 use crate::image::reference::Reference;
 use bytes::Bytes;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -70,24 +69,7 @@ fn entry(
     } else {
         spec.media_type.clone()
     };
-    let some = |s: &String| Some(s.clone()).filter(|s| !s.is_empty());
-    let descriptor = Descriptor {
-        media_type: media_type.clone(),
-        digest: digest.clone(),
-        size: bytes.len() as u64,
-        urls: Vec::new(),
-        annotations: Some(spec.annotations.clone()).filter(|a| !a.is_empty()),
-        platform: Some(Platform {
-            architecture: spec.arch.clone(),
-            os: spec.os.clone(),
-            os_version: some(&spec.os_version),
-            os_features: spec.os_features.clone(),
-            variant: some(&spec.variant),
-            ..Default::default()
-        }),
-        artifact_type: None,
-        extra: Default::default(),
-    };
+    let descriptor = spec.descriptor(digest.clone(), bytes.len() as u64, media_type.clone());
     Ok((
         descriptor,
         Served {
