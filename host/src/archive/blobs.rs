@@ -20,6 +20,7 @@ struct Range {
 pub struct ArchiveBlobs {
     path: PathBuf,
     ranges: HashMap<String, Range>,
+    compressed: std::collections::HashSet<String>,
 }
 
 impl ArchiveBlobs {
@@ -33,6 +34,7 @@ impl ArchiveBlobs {
         Ok(ArchiveBlobs {
             path: path.to_path_buf(),
             ranges,
+            compressed: reader.compressed().clone(),
         })
     }
 
@@ -61,10 +63,7 @@ impl ArchiveBlobs {
         len: u64,
     ) -> Result<impl Stream<Item = Result<Bytes, std::io::Error>> + Unpin + Send + 'static, ReadError>
     {
-        let entry = *self.ranges.get(name).ok_or_else(|| ReadError::Entry {
-            name: name.to_string(),
-            message: "not in the archive (or not a Stored entry)".into(),
-        })?;
+        let entry = *self.ranges.get(name).ok_or_else(|| self.absent(name))?;
         let offset = offset.min(entry.size);
         let range = Range {
             start: entry.start + offset,
@@ -100,13 +99,23 @@ impl ArchiveBlobs {
         )))
     }
 
+    /// Why an entry cannot be streamed: missing, or compressed.
+    pub fn absent(&self, name: &str) -> ReadError {
+        let message = if self.compressed.contains(name) {
+            "is compressed; only Stored entries (all Hangar writes) can be streamed"
+        } else {
+            "is not in the archive"
+        };
+        ReadError::Entry {
+            name: name.to_string(),
+            message: message.into(),
+        }
+    }
+
     /// A small entry whole (a manifest), up to `limit` bytes.
     pub fn read_small(&self, name: &str, limit: u64) -> Result<Bytes, ReadError> {
         use std::os::unix::fs::FileExt as _;
-        let range = *self
-            .ranges
-            .get(name)
-            .ok_or_else(|| ReadError::Missing(name.into()))?;
+        let range = *self.ranges.get(name).ok_or_else(|| self.absent(name))?;
         if range.size > limit {
             return Err(ReadError::Entry {
                 name: name.into(),

@@ -27,6 +27,8 @@ pub struct ArchiveReader {
     zip: zip::ZipArchive<File>,
     by_name: HashMap<String, usize>,
     file_len: u64,
+    /// Entries that are not Stored (seen by `stored_ranges`).
+    compressed: std::collections::HashSet<String>,
 }
 
 /// A name an archive may hold: relative, `/`-separated, no `..`, nothing absolute.
@@ -100,6 +102,7 @@ impl ArchiveReader {
             zip,
             by_name,
             file_len,
+            compressed: Default::default(),
         })
     }
 
@@ -148,6 +151,8 @@ impl ArchiveReader {
                 message: e.to_string(),
             })?;
             if entry.compression() != zip::CompressionMethod::Stored {
+                // Hangar never compresses; such an entry is named when it is asked for.
+                self.compressed.insert(name.clone());
                 continue;
             }
             if let Some(start) = entry.data_start() {
@@ -165,6 +170,11 @@ impl ArchiveReader {
             }
         }
         Ok(ranges)
+    }
+
+    /// Entries found compressed by `stored_ranges`.
+    pub fn compressed(&self) -> &std::collections::HashSet<String> {
+        &self.compressed
     }
 
     /// Hangar's `index.json`.

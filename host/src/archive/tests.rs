@@ -437,3 +437,31 @@ async fn an_entry_cut_by_a_kill_is_continued_in_place() {
     // No gap: the archive is as long as an uninterrupted one would be.
     assert!(std::fs::metadata(&path).unwrap().len() < 1_000_000 + 1_000 + 300);
 }
+
+/// Hangar never compresses entries; one that is (another tool's zip) is named with the reason
+/// when asked for, instead of looking missing.
+#[test]
+fn a_compressed_entry_is_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("deflated.zip");
+    python(
+        "import sys, zipfile\nz = zipfile.ZipFile(sys.argv[1], 'w')\nz.writestr('share/sha256/abc', b'x' * 1000, compress_type=zipfile.ZIP_DEFLATED)\nz.writestr('stored', b'y' * 10)\nz.close()",
+        &path,
+    );
+    let mut reader = ArchiveReader::open(&path).unwrap();
+    let blobs = super::blobs::ArchiveBlobs::new(&path, &mut reader).unwrap();
+    assert_eq!(
+        blobs.read_small("stored", 100).unwrap(),
+        &b"y".repeat(10)[..]
+    );
+    let err = blobs
+        .read_small("share/sha256/abc", 10_000)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("share/sha256/abc") && err.contains("is compressed"),
+        "{err}"
+    );
+    let missing = blobs.read_small("nope", 10).unwrap_err().to_string();
+    assert!(missing.contains("is not in the archive"), "{missing}");
+}

@@ -72,12 +72,9 @@ fn descriptor(
 ) -> Result<Descriptor, CopyError> {
     let what = format!("{}:{}", image.source, image.tag);
     let digest: Digest = spec.digest.parse().map_err(|e| malformed(&what, e))?;
-    let size = archive.size(&blob_name(&digest)).ok_or_else(|| {
-        malformed(
-            &what,
-            format!("entry {} is missing from the archive", blob_name(&digest)),
-        )
-    })?;
+    let size = archive
+        .size(&blob_name(&digest))
+        .ok_or_else(|| malformed(&what, archive.absent(&blob_name(&digest))))?;
     Ok(spec.descriptor(digest, size, spec.media_type.clone()))
 }
 
