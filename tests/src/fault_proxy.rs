@@ -12,7 +12,7 @@ use hyper::{Request, Response};
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 
-type BoxBody = http_body_util::combinators::BoxBody<Bytes, std::io::Error>;
+pub type BoxBody = http_body_util::combinators::BoxBody<Bytes, std::io::Error>;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Fault {
@@ -238,6 +238,19 @@ async fn handle(
         Some(Fault::DropQuery) => path.split('?').next().unwrap_or("").to_string(),
         _ => path.clone(),
     };
+    forward(req, &client, &upstream, &me, &forwarded_path, fault).await
+}
+
+/// Forwards a request to `upstream` (plain HTTP) and streams the answer back, with `Location`
+/// rewritten to `me`, applying a body fault if any. Also used by the Harbor test server.
+pub async fn forward(
+    req: Request<Incoming>,
+    client: &reqwest::Client,
+    upstream: &str,
+    me: &str,
+    forwarded_path: &str,
+    fault: Option<Fault>,
+) -> Result<Response<BoxBody>, std::io::Error> {
     let url = format!("http://{upstream}{forwarded_path}");
     let mut forward = client.request(req.method().clone(), url);
     for (k, v) in req.headers() {
@@ -257,7 +270,7 @@ async fn handle(
     let mut builder = Response::builder().status(upstream_resp.status().as_u16());
     for (k, v) in upstream_resp.headers() {
         if k == "location" {
-            let rewritten = v.to_str().unwrap_or("").replace(&upstream, &me);
+            let rewritten = v.to_str().unwrap_or("").replace(upstream, me);
             builder = builder.header(k, rewritten);
         } else {
             builder = builder.header(k, v);

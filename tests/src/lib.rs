@@ -8,6 +8,7 @@
 pub mod certs;
 pub mod fault_proxy;
 pub mod hangar;
+pub mod harbor;
 pub mod images;
 pub mod pusher;
 pub mod registry;

@@ -403,10 +403,12 @@ async fn largest_images_start_first_and_a_no_op_rerun_costs_one_get_and_one_head
     dst_proxy.clear_log();
     let again = env.run(&args);
     again.ok();
+    // Besides `/v2/`, the registry adapters' detection (one Harbor ping per destination
+    // registry and run, not per image) is left out.
     let requests = |p: &FaultProxy| {
         p.log()
             .into_iter()
-            .filter(|l| !l.ends_with(" /v2/"))
+            .filter(|l| !l.ends_with(" /v2/") && !l.starts_with("GET /api/v2.0/ping"))
             .collect::<Vec<_>>()
     };
     let (src_log, dst_log) = (requests(&src_proxy), requests(&dst_proxy));

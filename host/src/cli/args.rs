@@ -202,3 +202,36 @@ mod tests {
         assert!(f.os.is_empty() && f.variant.is_empty());
     }
 }
+
+/// Registry adapter plugins around a push (`load`, `mirror`).
+#[derive(Args, Clone, Debug)]
+pub struct AdapterArgs {
+    /// Adapter that prepares the destination (e.g. creates Harbor projects): auto (built-in
+    /// adapters recognise the registry), none, a built-in name (harbor), or a .wasm file
+    #[arg(
+        long = "registry-adapter",
+        default_value = "auto",
+        value_name = "ADAPTER"
+    )]
+    pub registry_adapter: crate::plugin::adapters::Choice,
+    /// A host plugins may reach besides the destination registry (repeatable)
+    #[arg(long = "plugin-allow-host", value_name = "HOST")]
+    pub plugin_allow_host: Vec<String>,
+    /// Time limit of each plugin call
+    #[arg(long = "plugin-timeout", default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
+    pub plugin_timeout: Duration,
+}
+
+impl AdapterArgs {
+    pub fn options(&self, tls: &TlsArgs) -> crate::plugin::adapters::Options {
+        crate::plugin::adapters::Options {
+            choice: self.registry_adapter.clone(),
+            tls_verify: tls.tls_verify.unwrap_or(true),
+            allow_hosts: self.plugin_allow_host.clone(),
+            limits: crate::plugin::Limits {
+                time: self.plugin_timeout,
+                ..crate::plugin::Limits::default()
+            },
+        }
+    }
+}

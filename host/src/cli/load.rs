@@ -1,6 +1,6 @@
 //! `hangar load` (archive → registry) and `load validate`.
 
-use super::args::{PlatformArgs, RunArgs, TlsArgs};
+use super::args::{AdapterArgs, PlatformArgs, RunArgs, TlsArgs};
 use super::bulk::{BulkRun, finish_run, watch_interrupts, workers};
 use super::{Global, Status};
 use crate::archive::blobs::ArchiveBlobs;
@@ -72,6 +72,8 @@ pub struct LoadArgs {
     platform: PlatformArgs,
     #[command(flatten)]
     tls: TlsArgs,
+    #[command(flatten)]
+    adapter: AdapterArgs,
 }
 
 /// One image to load: the failed-list line, the archive image, where it goes.
@@ -189,6 +191,21 @@ async fn run_load(args: LoadArgs, global: &Global) -> anyhow::Result<Status> {
     tracing::info!("Arch List: [{}]", options.filter.arch.join(","));
     tracing::info!("OS List: [{}]", options.filter.os.join(","));
     let registries = Registries::new(args.tls.registry_options());
+    // The registry adapter (Harbor...) prepares the destination first, as Hangar's load does.
+    if let Some(first) = jobs.first() {
+        let repositories: Vec<String> = jobs
+            .iter()
+            .map(|j| j.destination.repository().to_string())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        crate::plugin::adapters::prepare_destination(
+            first.destination.registry(),
+            &repositories,
+            &args.adapter.options(&args.tls),
+        )
+        .await;
+    }
     let run = BulkRun::start(global, jobs.len(), Duration::from_secs(5));
     let (events, cancel) = (&run.events, &run.cancel);
     let started = Instant::now();

@@ -1,6 +1,6 @@
 //! `hangar mirror` and `hangar mirror validate`.
 
-use super::args::{PlatformArgs, RunArgs, TlsArgs, parse_duration};
+use super::args::{AdapterArgs, PlatformArgs, RunArgs, TlsArgs, parse_duration};
 use super::bulk::{BulkRun, finish_run, watch_interrupts, workers};
 use super::{Global, Status};
 use crate::copy::events::Event;
@@ -82,6 +82,8 @@ pub struct MirrorArgs {
     platform: PlatformArgs,
     #[command(flatten)]
     tls: TlsArgs,
+    #[command(flatten)]
+    adapter: AdapterArgs,
 }
 
 /// One list line, resolved.
@@ -155,6 +157,21 @@ async fn run_mirror(args: MirrorArgs, global: &Global) -> anyhow::Result<Status>
     let (progress, events, cancel) = (&run.progress, &run.events, &run.cancel);
     let started = Instant::now();
 
+    // Registry adapters (Harbor...) prepare each destination registry first.
+    let mut by_registry: std::collections::BTreeMap<&str, std::collections::BTreeSet<String>> =
+        Default::default();
+    for job in &jobs {
+        by_registry
+            .entry(job.destination.registry())
+            .or_default()
+            .insert(job.destination.repository().to_string());
+    }
+    let adapter_options = args.adapter.options(&args.tls);
+    for (registry, repositories) in by_registry.into_iter().filter(|_| !args.dry_run) {
+        let repositories: Vec<String> = repositories.into_iter().collect();
+        crate::plugin::adapters::prepare_destination(registry, &repositories, &adapter_options)
+            .await;
+    }
     let copier = ImageCopier::new(&registries, &options, events);
     let timeout = args.run.time_limit();
     let workers = workers(args.run.jobs);

@@ -64,7 +64,7 @@ pub enum Command {
     #[command(visible_alias = "s")]
     Save(save::SaveCommand),
     /// Load images from an archive into a registry
-    Load(load::LoadCommand),
+    Load(Box<load::LoadCommand>),
     /// Add images from registries to an existing archive (resumes an interrupted one)
     Sync(save::SyncCommand),
     /// Look into, verify, create, merge and export archives; store charts and files
@@ -147,7 +147,7 @@ async fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Save(a) => save::run(a, &global).await,
         Command::Archive(a) => archive::run(a).await,
         Command::Serve(a) => serve::run(a).await,
-        Command::Load(a) => load::run(a, &global).await,
+        Command::Load(a) => load::run(*a, &global).await,
         Command::Sync(a) => save::run_sync(a, &global).await,
         Command::Inspect(a) => inspect::run(a).await,
         Command::ListTags(a) => list_tags::run(a).await,

@@ -1,0 +1,28 @@
+//! Embeds the first-party plugins (built by `plugins/build` into plugins/target) so the
+//! binary carries them. A plugin that was not built is left out, and `hangar` says so when
+//! it is needed; the test run builds them first and fails if it cannot.
+
+use std::path::PathBuf;
+
+const FIRST_PARTY: &[&str] = &["harbor"];
+
+fn main() {
+    let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
+    let built = manifest.join("../plugins/target/wasm32-wasip2/release");
+    let mut code = String::from(
+        "/// First-party plugins built into this binary: (name, component bytes).\npub const EMBEDDED: &[(&str, &[u8])] = &[\n",
+    );
+    for name in FIRST_PARTY {
+        let wasm = built.join(format!("{name}.wasm"));
+        println!("cargo:rerun-if-changed={}", wasm.display());
+        if wasm.is_file() {
+            code.push_str(&format!(
+                "    ({name:?}, include_bytes!({:?})),\n",
+                wasm.canonicalize().unwrap()
+            ));
+        }
+    }
+    code.push_str("];\n");
+    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("embedded_plugins.rs");
+    std::fs::write(out, code).unwrap();
+}

@@ -1,0 +1,29 @@
+//! The plugin runtime: WebAssembly components implementing the `hangar:plugin@0.1.0` worlds
+//! (`wit/plugin.wit`), run by wasmtime 48 in a sandbox. Plugins make control-plane decisions
+//! (create a Harbor project, explain an error, list images); layer bytes never pass through
+//! them. Each call has a wall-clock deadline (epoch interruption) and a memory limit; WASI is
+//! linked with nothing granted (no files, env, sockets), so std-based guests instantiate but
+//! reach the outside only through the host interfaces: `log`, and `http` limited to the hosts
+//! the plugin declares and the user allows, with credentials added by the host.
+//!
+//! `runtime` owns the engine and the on-disk cache of compiled components; `registry_adapter`
+//! is the first world.
+
+pub mod adapters;
+pub mod registry_adapter;
+pub mod runtime;
+
+include!(concat!(env!("OUT_DIR"), "/embedded_plugins.rs"));
+
+/// A first-party plugin's component, if this binary carries it.
+pub fn embedded(name: &str) -> Option<&'static [u8]> {
+    EMBEDDED
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, bytes)| *bytes)
+}
+
+pub use runtime::{Limits, PluginError, Runtime};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,122 @@
+//! Harbor v2 registry adapter: detects Harbor, creates the projects a push needs (private
+//! unless the host passes `public`), and explains Harbor's errors. Harbor's API (swagger v2.0):
+//! `GET /api/v2.0/ping`, `HEAD /api/v2.0/projects?project_name=`, `POST /api/v2.0/projects`.
+
+use hangar_plugin_sdk::registry_adapter::{Guest, Info};
+use hangar_plugin_sdk::{http, log};
+use std::collections::BTreeSet;
+
+struct Harbor;
+
+/// Harbor's API base for a registry: https first, plain http when the registry only speaks it
+/// (the host still refuses hosts the user did not allow).
+fn api_base(registry: &str) -> Result<String, String> {
+    let mut last = String::new();
+    for scheme in ["https", "http"] {
+        let base = format!("{scheme}://{registry}/api/v2.0");
+        match http::get(&format!("{base}/ping"), false) {
+            Ok(r) if r.status == 200 => return Ok(base),
+            Ok(r) => last = format!("ping answered {}", r.status),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+/// The project of a repository: its first path segment (`library/nginx` → `library`).
+fn project_of(repository: &str) -> Option<&str> {
+    repository.split('/').next().filter(|p| !p.is_empty())
+}
+
+/// The message of a Harbor error body (`{"errors":[{"code":..,"message":..}]}`).
+fn harbor_message(body: &str) -> Option<(String, String)> {
+    let value: serde_json::Value = serde_json::from_str(body).ok()?;
+    let first = value["errors"].get(0)?;
+    Some((
+        first["code"].as_str().unwrap_or_default().to_string(),
+        first["message"].as_str().unwrap_or_default().to_string(),
+    ))
+}
+
+impl Guest for Harbor {
+    fn describe() -> Info {
+        Info {
+            name: "harbor".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            hosts: vec!["$registry".into()],
+        }
+    }
+
+    fn detect(registry: String) -> Result<bool, String> {
+        match api_base(&registry) {
+            Ok(_) => {
+                log::debug(&format!("{registry} is Harbor v2"));
+                Ok(true)
+            }
+            Err(e) => {
+                log::debug(&format!("{registry} is not Harbor v2: {e}"));
+                Ok(false)
+            }
+        }
+    }
+
+    fn prepare_push(registry: String, repositories: Vec<String>) -> Result<Vec<String>, String> {
+        let base = api_base(&registry)?;
+        let projects: BTreeSet<&str> = repositories.iter().filter_map(|r| project_of(r)).collect();
+        let mut notes = Vec::new();
+        for project in projects {
+            let url = format!("{base}/projects?project_name={project}");
+            let found = http::request("HEAD", &url, &[("Accept", "application/json")], None, true)?;
+            match found.status {
+                200 => {
+                    notes.push(format!("Project {project:?} already exists"));
+                    continue;
+                }
+                404 => {}
+                401 | 403 => {
+                    return Err(format!(
+                        "cannot check Harbor project {project:?}: {} (are the credentials for {registry} right?)",
+                        found.status
+                    ));
+                }
+                other => return Err(format!("cannot check Harbor project {project:?}: {other}")),
+            }
+            let body = serde_json::json!({"project_name": project, "metadata": {"public": "false"}});
+            let created = http::request(
+                "POST",
+                &format!("{base}/projects"),
+                &[("Content-Type", "application/json")],
+                Some(body.to_string().into_bytes()),
+                true,
+            )?;
+            match created.status {
+                201 => notes.push(format!("Created Harbor V2 project {project:?}")),
+                409 => notes.push(format!("Project {project:?} already exists")),
+                status => {
+                    let why = harbor_message(&created.text())
+                        .map(|(code, message)| format!("{code}: {message}"))
+                        .unwrap_or_else(|| created.text());
+                    return Err(format!(
+                        "cannot create Harbor project {project:?}: {status} {why}"
+                    ));
+                }
+            }
+        }
+        Ok(notes)
+    }
+
+    fn classify_error(status: u16, body: String) -> Option<String> {
+        let (code, message) = harbor_message(&body)?;
+        match (status, code.as_str()) {
+            (401, _) | (_, "UNAUTHORIZED") if message.contains("authentication required") => Some(
+                "Harbor refused the push: the project does not exist or the user may not push to it (create the project, or let hangar create it)".into(),
+            ),
+            (_, "MANIFEST_UNKNOWN") => Some(format!(
+                "Harbor does not know this manifest ({message}); if it was deleted, run Harbor's garbage collection before pushing it again"
+            )),
+            _ => None,
+        }
+    }
+}
+
+hangar_plugin_sdk::export_registry_adapter!(Harbor);

@@ -1,0 +1,173 @@
+//! The Harbor registry adapter (a WebAssembly plugin built into hangar) against the Harbor API
+//! test server, which fronts a real docker-registry and refuses pushes into missing projects
+//! the way Harbor does.
+
+use hangar_tests::hangar::Env;
+use hangar_tests::harbor::HarborServer;
+use hangar_tests::images;
+use hangar_tests::pusher::Pusher;
+use hangar_tests::registry::RegistryServer;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn harbor_projects_are_created_before_load_and_mirror_push() {
+    let src = RegistryServer::plain();
+    let upstream = RegistryServer::plain();
+    let harbor = HarborServer::start(&upstream.addr);
+    harbor.add_project("library");
+    let sp = Pusher::new(&src);
+    let app = images::single(8100, 30_000);
+    let tool = images::single(8200, 20_000);
+    sp.push_image("team-a/app", Some("1"), &app).await;
+    sp.push_image("library/tool", Some("2"), &tool).await;
+    let mut env = Env::new();
+    harbor.write_auth_file(&env.path("auth.json"));
+    env.set(
+        "REGISTRY_AUTH_FILE",
+        env.path("auth.json").to_str().unwrap(),
+    );
+    env.write(
+        "list.txt",
+        &format!("{0}/team-a/app:1\n{0}/library/tool:2\n", src.addr),
+    );
+    env.run(&[
+        "save",
+        "-f",
+        "list.txt",
+        "-d",
+        "a.zip",
+        "--tls-verify=false",
+    ])
+    .ok();
+
+    // Without the adapter the push into the missing project fails as on Harbor.
+    let bare = env.run(&[
+        "load",
+        "-s",
+        "a.zip",
+        "-d",
+        &harbor.addr,
+        "--tls-verify=false",
+        "--registry-adapter",
+        "none",
+    ]);
+    assert_eq!(bare.code, 1, "{}", bare.output());
+    assert!(
+        bare.output().contains("authentication required"),
+        "{}",
+        bare.output()
+    );
+    assert!(!harbor.projects().contains_key("team-a"));
+
+    let load = env.run(&[
+        "load",
+        "-s",
+        "a.zip",
+        "-d",
+        &harbor.addr,
+        "--tls-verify=false",
+    ]);
+    assert_eq!(load.code, 0, "{}", load.output());
+    let out = load.output();
+    assert!(out.contains("harbor detected"), "{out}");
+    assert!(
+        out.contains("Created Harbor V2 project \"team-a\""),
+        "{out}"
+    );
+    assert!(out.contains("Project \"library\" already exists"), "{out}");
+    assert_eq!(
+        harbor.projects().get("team-a"),
+        Some(&false),
+        "created private"
+    );
+    let up = Pusher::new(&upstream);
+    assert_eq!(
+        up.manifest("team-a/app", &app.manifest.digest)
+            .await
+            .unwrap()
+            .bytes,
+        app.manifest.data,
+        "the image really arrived behind Harbor"
+    );
+    assert!(
+        harbor
+            .api_log()
+            .iter()
+            .any(|l| l == "POST /api/v2.0/projects")
+    );
+
+    // mirror uses the adapter too (Hangar's does not).
+    env.write(
+        "more.txt",
+        &format!("{0}/team-a/app:1 team-b/app 1\n", src.addr),
+    );
+    let mirror = env.run(&[
+        "mirror",
+        "-f",
+        "more.txt",
+        "-d",
+        &harbor.addr,
+        "--tls-verify=false",
+    ]);
+    assert_eq!(mirror.code, 0, "{}", mirror.output());
+    assert!(harbor.projects().contains_key("team-b"));
+    assert!(up.manifest("team-b/app", "1").await.is_some());
+
+    // A plain registry is not Harbor: nothing is asked of it, the load just works.
+    let plain = RegistryServer::plain();
+    let other = env.run(&[
+        "load",
+        "-s",
+        "a.zip",
+        "-d",
+        &plain.addr,
+        "--tls-verify=false",
+    ]);
+    assert_eq!(other.code, 0, "{}", other.output());
+    assert!(!other.output().contains("detected"), "{}", other.output());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_harbor_credentials_warn_and_the_push_explains() {
+    let src = RegistryServer::plain();
+    let upstream = RegistryServer::plain();
+    let harbor = HarborServer::start(&upstream.addr);
+    let sp = Pusher::new(&src);
+    sp.push_image("team-c/app", Some("1"), &images::single(8300, 10_000))
+        .await;
+    let mut env = Env::new();
+    std::fs::write(
+        env.path("auth.json"),
+        format!(
+            r#"{{"auths":{{"{}":{{"auth":"YWRtaW46d3Jvbmc="}}}}}}"#,
+            harbor.addr
+        ),
+    )
+    .unwrap();
+    env.set(
+        "REGISTRY_AUTH_FILE",
+        env.path("auth.json").to_str().unwrap(),
+    );
+    env.write(
+        "list.txt",
+        &format!("{}/team-c/app:1 team-c/app 1\n", src.addr),
+    );
+    let run = env.run(&[
+        "mirror",
+        "-f",
+        "list.txt",
+        "-d",
+        &harbor.addr,
+        "--tls-verify=false",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.output());
+    let out = run.output();
+    assert!(
+        out.contains("Failed to prepare") && out.contains("401"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Please create the projects manually."),
+        "{out}"
+    );
+    assert!(harbor.projects().is_empty());
+}
