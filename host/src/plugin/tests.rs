@@ -122,3 +122,47 @@ async fn a_component_for_another_world_is_refused_clearly() {
         "{not_a_component}"
     );
 }
+
+/// The plugin numbers behind `bench/plugins.sh` (ignored in the normal run): compile and cache
+/// times, the cost of one trivial call (fresh instance + `classify-error`), component sizes.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore]
+async fn plugin_overhead_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let harbor = plugin("harbor");
+    let runtime = Runtime::new(Limits::default(), Some(dir.path().to_path_buf())).unwrap();
+    let cold = Instant::now();
+    runtime.component("harbor", &harbor).unwrap();
+    let cold = cold.elapsed();
+    let mut cached = Vec::new();
+    for _ in 0..20 {
+        let t = Instant::now();
+        runtime.component("harbor", &harbor).unwrap();
+        cached.push(t.elapsed());
+    }
+    cached.sort();
+    let load = Instant::now();
+    let adapter = RegistryAdapter::load(runtime, "harbor", &harbor, vec![], true)
+        .await
+        .unwrap();
+    let load = load.elapsed();
+    let mut calls = Vec::new();
+    for _ in 0..500 {
+        let t = Instant::now();
+        adapter.classify_error(500, "{}").await.unwrap();
+        calls.push(t.elapsed());
+    }
+    calls.sort();
+    println!(
+        "{}",
+        serde_json::json!({
+            "harbor_bytes": harbor.len(),
+            "hostile_bytes": plugin("hostile").len(),
+            "compile_ms": cold.as_secs_f64() * 1e3,
+            "cached_load_ms_median": cached[cached.len() / 2].as_secs_f64() * 1e3,
+            "load_and_describe_from_cache_ms": load.as_secs_f64() * 1e3,
+            "call_us_median": calls[calls.len() / 2].as_secs_f64() * 1e6,
+            "call_us_p99": calls[calls.len() * 99 / 100].as_secs_f64() * 1e6,
+        })
+    );
+}

@@ -9,6 +9,7 @@
 
 mod bench;
 mod bench_archive;
+mod bench_plugins;
 
 use hangar_tests::images::{self, Format, MultiArch, Platform};
 use hangar_tests::pusher::Pusher;
@@ -32,8 +33,9 @@ async fn main() {
         "demo" => demo().await,
         "bench" => bench::run().await,
         "bench-archive" => bench_archive::run().await,
+        "bench-plugins" => bench_plugins::run().await,
         _ => {
-            eprintln!("usage: hangar-testbed demo|bench|bench-archive");
+            eprintln!("usage: hangar-testbed demo|bench|bench-archive|bench-plugins");
             std::process::exit(2);
         }
     }
