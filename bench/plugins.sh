@@ -23,12 +23,12 @@ Measured by `bench/plugins.sh` on {datetime.date.today()}, 2 cores, dev profile 
 
 | measure | value | target |
 |---|---|---|
-| harbor component size | {n['harbor_bytes']/1024:.0} KiB | – |
-| hostile test component size | {n['hostile_bytes']/1024:.0} KiB | – |
-| cold compile of the harbor component | {n['compile_ms']:.0} ms | – |
-| load of the compiled component from the cache | {n['cached_load_ms_median']:.2} ms | – |
-| warm start: cached load + instantiate + `describe` | {n['load_and_describe_from_cache_ms']:.1} ms | < 10 ms |
-| one trivial call (fresh sandboxed instance + `classify-error`), median / p99 | {n['call_us_median']:.0} / {n['call_us_p99']:.0} µs | – |
+| harbor component size | {n['harbor_bytes']/1024:.0f} KiB | – |
+| hostile test component size | {n['hostile_bytes']/1024:.0f} KiB | – |
+| cold compile of the harbor component | {n['compile_ms']:.0f} ms | – |
+| load of the compiled component from the cache | {n['cached_load_ms_median']:.2f} ms | – |
+| warm start: cached load + instantiate + `describe` | {n['load_and_describe_from_cache_ms']:.1f} ms | < 10 ms |
+| one trivial call (fresh sandboxed instance + `classify-error`), median / p99 | {n['call_us_median']:.0f} / {n['call_us_p99']:.0f} µs | – |
 
 {sys.argv[2]}
 

@@ -73,6 +73,7 @@ pub async fn prepare_destination(registry: &str, repositories: &[String], option
     if candidates.is_empty() {
         return;
     }
+    let started = std::time::Instant::now();
     let runtime = match Runtime::new(options.limits, Runtime::default_cache()) {
         Ok(r) => r,
         Err(e) => {
@@ -113,6 +114,11 @@ pub async fn prepare_destination(registry: &str, repositories: &[String], option
                 for note in notes {
                     tracing::info!("{note}");
                 }
+                tracing::info!(
+                    "{registry}: prepared by {} in {:.0?}",
+                    adapter.name(),
+                    started.elapsed()
+                );
             }
             Err(e) => {
                 tracing::warn!("Failed to prepare {registry}: {e}");

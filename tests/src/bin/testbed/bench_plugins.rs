@@ -23,8 +23,13 @@ pub async fn run() {
     .unwrap();
     let reps = env_usize("HANGAR_BENCH_REPS", 5).max(1);
     let (mut with, mut without) = (Vec::new(), Vec::new());
+    let mut adapter_times = Vec::new();
     for rep in 0..reps {
-        for adapter in if rep % 2 == 0 { ["harbor", "none"] } else { ["none", "harbor"] } {
+        for adapter in if rep % 2 == 0 {
+            ["harbor", "none"]
+        } else {
+            ["none", "harbor"]
+        } {
             let upstream = RegistryServer::plain();
             let harbor = HarborServer::start(&upstream.addr);
             harbor.add_project("bench");
@@ -54,9 +59,21 @@ pub async fn run() {
                 .output()
                 .unwrap();
             let wall = started.elapsed();
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             if adapter == "harbor" {
-                assert!(String::from_utf8_lossy(&out.stderr).contains("harbor detected"));
+                let log = String::from_utf8_lossy(&out.stderr);
+                assert!(log.contains("harbor detected"), "{log}");
+                if let Some(took) = log
+                    .split("prepared by harbor in ")
+                    .nth(1)
+                    .and_then(|r| r.split_whitespace().next())
+                {
+                    adapter_times.push(took.to_string());
+                }
                 with.push(wall);
             } else {
                 without.push(wall);
@@ -73,5 +90,9 @@ pub async fn run() {
         w.as_secs_f64(),
         wo.as_secs_f64(),
         w.as_secs_f64() / wo.as_secs_f64()
+    );
+    println!(
+        "\nTime the adapter itself took in each run with it (load, detect, check the project): {}.",
+        adapter_times.join(", ")
     );
 }
