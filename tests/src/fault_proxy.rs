@@ -56,23 +56,32 @@ struct Shared {
     log: Mutex<Vec<String>>,
 }
 
-pub struct FaultProxy {
+/// An HTTP/1 server on its own thread and runtime, handing each request, with a shared
+/// reqwest client and the upstream and own addresses, to `handler`; stopped when dropped.
+/// The fault proxy and the Harbor test server are built on it.
+pub struct ProxyServer {
     pub addr: String,
-    upstream: String,
-    shared: Arc<Shared>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-impl FaultProxy {
-    /// Proxies to `upstream` (`127.0.0.1:PORT` of a plain-HTTP registry).
-    pub fn start(upstream: &str) -> FaultProxy {
-        let shared = Arc::new(Shared::default());
+impl ProxyServer {
+    pub fn start<F, Fut>(upstream: &str, handler: F) -> ProxyServer
+    where
+        F: Fn(Request<Incoming>, reqwest::Client, String, String) -> Fut
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        Fut: std::future::Future<Output = Result<Response<BoxBody>, std::io::Error>>
+            + Send
+            + 'static,
+    {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
-        let (up, me, sh) = (upstream.to_string(), addr.clone(), shared.clone());
+        let (up, me) = (upstream.to_string(), addr.clone());
         let thread = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -90,10 +99,11 @@ impl FaultProxy {
                         _ = &mut rx => return,
                         a = listener.accept() => match a { Ok(a) => a, Err(_) => continue },
                     };
-                    let (client, up, me, sh) = (client.clone(), up.clone(), me.clone(), sh.clone());
+                    let (client, up, me, handler) =
+                        (client.clone(), up.clone(), me.clone(), handler.clone());
                     tokio::spawn(async move {
                         let service = hyper::service::service_fn(move |req| {
-                            handle(req, client.clone(), up.clone(), me.clone(), sh.clone())
+                            handler(req, client.clone(), up.clone(), me.clone())
                         });
                         let io = hyper_util::rt::TokioIo::new(stream);
                         let _ = hyper::server::conn::http1::Builder::new()
@@ -103,12 +113,45 @@ impl FaultProxy {
                 }
             });
         });
-        FaultProxy {
+        ProxyServer {
             addr,
-            upstream: upstream.to_string(),
-            shared,
             shutdown: Some(tx),
             thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for ProxyServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+pub struct FaultProxy {
+    pub addr: String,
+    upstream: String,
+    shared: Arc<Shared>,
+    _server: ProxyServer,
+}
+
+impl FaultProxy {
+    /// Proxies to `upstream` (`127.0.0.1:PORT` of a plain-HTTP registry).
+    pub fn start(upstream: &str) -> FaultProxy {
+        let shared = Arc::new(Shared::default());
+        let sh = shared.clone();
+        let server = ProxyServer::start(upstream, move |req, client, up, me| {
+            handle(req, client, up, me, sh.clone())
+        });
+        FaultProxy {
+            addr: server.addr.clone(),
+            upstream: upstream.to_string(),
+            shared,
+            _server: server,
         }
     }
 
@@ -138,17 +181,6 @@ impl FaultProxy {
             .iter()
             .filter(|r| r.times > 0)
             .count()
-    }
-}
-
-impl Drop for FaultProxy {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 

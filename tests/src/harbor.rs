@@ -6,7 +6,7 @@
 //! that do not exist the way Harbor does (401 "authentication required", Hangar #44), so the
 //! copy after project creation really happens.
 
-use crate::fault_proxy::{BoxBody, forward};
+use crate::fault_proxy::{BoxBody, ProxyServer, forward};
 use http_body_util::BodyExt as _;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
@@ -23,8 +23,7 @@ struct Shared {
 pub struct HarborServer {
     pub addr: String,
     shared: Arc<Shared>,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _server: ProxyServer,
 }
 
 const USER: &str = "admin";
@@ -64,46 +63,14 @@ impl HarborServer {
     /// Starts the API in front of `upstream` (`127.0.0.1:PORT` of a plain registry).
     pub fn start(upstream: &str) -> HarborServer {
         let shared = Arc::new(Shared::default());
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
-        let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
-        let (up, me, sh) = (upstream.to_string(), addr.clone(), shared.clone());
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                let client = reqwest::Client::builder()
-                    .redirect(reqwest::redirect::Policy::none())
-                    .build()
-                    .unwrap();
-                loop {
-                    let (stream, _) = tokio::select! {
-                        _ = &mut rx => return,
-                        a = listener.accept() => match a { Ok(a) => a, Err(_) => continue },
-                    };
-                    let (client, up, me, sh) = (client.clone(), up.clone(), me.clone(), sh.clone());
-                    tokio::spawn(async move {
-                        let service = hyper::service::service_fn(move |req| {
-                            handle(req, client.clone(), up.clone(), me.clone(), sh.clone())
-                        });
-                        let io = hyper_util::rt::TokioIo::new(stream);
-                        let _ = hyper::server::conn::http1::Builder::new()
-                            .serve_connection(io, service)
-                            .await;
-                    });
-                }
-            });
+        let sh = shared.clone();
+        let server = ProxyServer::start(upstream, move |req, client, up, me| {
+            handle(req, client, up, me, sh.clone())
         });
         HarborServer {
-            addr,
+            addr: server.addr.clone(),
             shared,
-            shutdown: Some(tx),
-            thread: Some(thread),
+            _server: server,
         }
     }
 
@@ -131,17 +98,6 @@ impl HarborServer {
         let auth = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"));
         let json = serde_json::json!({"auths": {self.addr.clone(): {"auth": auth}}});
         std::fs::write(path, json.to_string()).unwrap();
-    }
-}
-
-impl Drop for HarborServer {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 

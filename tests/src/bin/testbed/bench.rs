@@ -206,15 +206,7 @@ pub async fn run() {
     );
 
     let work = tempfile::tempdir().unwrap();
-    let list = work.path().join("list.txt");
-    std::fs::write(
-        &list,
-        names
-            .iter()
-            .map(|n| format!("{}/{n}\n", src.addr))
-            .collect::<String>(),
-    )
-    .unwrap();
+    let list = write_list(work.path(), &src, &names);
 
     let (first_h, first_s) = (RegistryServer::plain(), RegistryServer::plain());
     if env_usize("HANGAR_BENCH_HOLD", 0) == 1 {
@@ -430,4 +422,19 @@ pub(super) async fn seed_dataset(
         names.rotate_right(1);
     }
     names
+}
+
+/// `list.txt` in `dir`: one `registry/name` line per image of the dataset.
+pub(super) fn write_list(
+    dir: &std::path::Path,
+    src: &RegistryServer,
+    names: &[String],
+) -> std::path::PathBuf {
+    let list = dir.join("list.txt");
+    let text: String = names
+        .iter()
+        .map(|n| format!("{}/{n}\n", src.addr))
+        .collect();
+    std::fs::write(&list, text).unwrap();
+    list
 }

@@ -7,7 +7,9 @@
 //! docker://… oci-archive:…` per image (8 processes at a time), and back with `copy --all
 //! oci-archive:… docker://…`.
 
-use super::bench::{Measured, cpu_of, dir_bytes, env_usize, median, run_batch, seed_dataset};
+use super::bench::{
+    Measured, cpu_of, dir_bytes, env_usize, median, run_batch, seed_dataset, write_list,
+};
 use hangar_tests::registry::RegistryServer;
 use std::path::Path;
 use std::process::Command;
@@ -139,15 +141,7 @@ pub async fn run() {
     let archives = std::env::var("HANGAR_BENCH_ARCHIVES").unwrap_or_else(|_| "target".into());
     std::fs::create_dir_all(&archives).unwrap();
     let work = tempfile::tempdir_in(&archives).unwrap();
-    let list = work.path().join("list.txt");
-    std::fs::write(
-        &list,
-        names
-            .iter()
-            .map(|n| format!("{}/{n}\n", src.addr))
-            .collect::<String>(),
-    )
-    .unwrap();
+    let list = write_list(work.path(), &src, &names);
     let blob_files: Vec<std::path::PathBuf> =
         walk(&src.dir.path().join("data/docker/registry/v2/blobs"));
 

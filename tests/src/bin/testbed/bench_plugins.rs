@@ -2,7 +2,7 @@
 //! Harbor (the Harbor API test server in front of a docker-registry, projects already there),
 //! with the Harbor adapter and without it, alternating, each into a fresh registry.
 
-use super::bench::{env_usize, seed_dataset};
+use super::bench::{env_usize, seed_dataset, write_list};
 use hangar_tests::harbor::HarborServer;
 use hangar_tests::registry::RegistryServer;
 use std::process::Command;
@@ -12,15 +12,7 @@ pub async fn run() {
     let src = RegistryServer::plain();
     let names = seed_dataset(&src, env_usize("HANGAR_BENCH_IMAGES", 31), true).await;
     let work = tempfile::tempdir().unwrap();
-    let list = work.path().join("list.txt");
-    std::fs::write(
-        &list,
-        names
-            .iter()
-            .map(|n| format!("{}/{n}\n", src.addr))
-            .collect::<String>(),
-    )
-    .unwrap();
+    let list = write_list(work.path(), &src, &names);
     let reps = env_usize("HANGAR_BENCH_REPS", 5).max(1);
     let (mut with, mut without) = (Vec::new(), Vec::new());
     let mut adapter_times = Vec::new();
