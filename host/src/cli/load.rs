@@ -252,15 +252,7 @@ async fn run_load(args: LoadArgs, global: &Global) -> anyhow::Result<Status> {
     )
     .await;
     run.end();
-    let mut results: Vec<Option<Result<Outcome, JobError>>> =
-        (0..jobs.len()).map(|_| None).collect();
-    for (position, result) in in_run_order.into_iter().enumerate() {
-        results[order[position]] = Some(result);
-    }
-    let results: Vec<Result<Outcome, JobError>> = results
-        .into_iter()
-        .map(|r| r.expect("every job ran"))
-        .collect();
+    let results = runner::in_list_order(&order, in_run_order);
     let mut failed_lines: Vec<&str> = not_found.iter().map(String::as_str).collect();
     let mut loaded = 0;
     for (job, result) in jobs.iter().zip(&results) {

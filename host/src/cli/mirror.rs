@@ -203,15 +203,7 @@ async fn run_mirror(args: MirrorArgs, global: &Global) -> anyhow::Result<Status>
     })
     .await;
     // Back to list order: the failed list and the summary follow the list.
-    let mut results: Vec<Option<Result<Outcome, JobError>>> =
-        (0..jobs.len()).map(|_| None).collect();
-    for (position, result) in in_run_order.into_iter().enumerate() {
-        results[order[position]] = Some(result);
-    }
-    let results: Vec<Result<Outcome, JobError>> = results
-        .into_iter()
-        .map(|r| r.unwrap_or(Err(JobError::Interrupted)))
-        .collect();
+    let results = runner::in_list_order(&order, in_run_order);
     run.end();
 
     let mut counts = [0usize; 4];

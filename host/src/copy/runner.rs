@@ -83,6 +83,14 @@ where
         .collect()
 }
 
+/// The results of a run whose items were started in `order` (their list positions, a
+/// permutation), put back in list order: failed lists and summaries follow the list.
+pub fn in_list_order<T>(order: &[usize], in_run_order: Vec<T>) -> Vec<T> {
+    let mut paired: Vec<(usize, T)> = order.iter().copied().zip(in_run_order).collect();
+    paired.sort_by_key(|(position, _)| *position);
+    paired.into_iter().map(|(_, result)| result).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,6 +148,14 @@ mod tests {
             results[1..]
                 .iter()
                 .all(|r| *r == Err(JobError::Interrupted))
+        );
+    }
+
+    #[test]
+    fn results_go_back_to_list_order() {
+        assert_eq!(
+            super::in_list_order(&[2, 0, 3, 1], vec!["c", "a", "d", "b"]),
+            vec!["a", "b", "c", "d"]
         );
     }
 }

@@ -266,18 +266,12 @@ pub async fn run() {
         h_noop_all.push(h_noop);
         s_noop_all.push(s_noop);
     }
-    let raw = |v: &[Measured]| {
-        v.iter()
-            .map(|m| format!("{:.2}", m.wall.as_secs_f64()))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     let raw_line = format!(
         "Wall times of each repetition (s): hangar cold {}; skopeo cold {}; hangar no-op {}; skopeo no-op {}.",
-        raw(&h_cold_all),
-        raw(&s_cold_all),
-        raw(&h_noop_all),
-        raw(&s_noop_all)
+        walls(&h_cold_all),
+        walls(&s_cold_all),
+        walls(&h_noop_all),
+        walls(&s_noop_all)
     );
     let (h_cold, s_cold, h_noop, s_noop) = (
         median(h_cold_all),
@@ -313,16 +307,8 @@ pub async fn run() {
                 .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
         })
         .unwrap_or_default();
-    let skopeo_version = Command::new("skopeo")
-        .arg("--version")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default();
-    let hangar_version = Command::new(hangar_tests::hangar::bin())
-        .arg("version")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default();
+    let skopeo_version = output_of(std::path::Path::new("skopeo"), &["--version"]);
+    let hangar_version = output_of(&hangar_tests::hangar::bin(), &["version"]);
     let report = format!(
         "## Mirror: registry → registry\n\n\
          Measured by `bench/mirror.sh` on {date}, {cores} cores ({cpu}): one source and two destination \
@@ -350,15 +336,7 @@ pub async fn run() {
         h_cold.wall.as_secs_f64() / s_cold.wall.as_secs_f64(),
         h_noop.wall.as_secs_f64() / s_noop.wall.as_secs_f64(),
         h_cold.peak_rss_kb.max(h_noop.peak_rss_kb) as f64 / 1024.0,
-        date = String::from_utf8_lossy(
-            &Command::new("date")
-                .arg("-u")
-                .arg("+%Y-%m-%d")
-                .output()
-                .unwrap()
-                .stdout
-        )
-        .trim(),
+        date = today(),
         cores = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1),
@@ -437,4 +415,26 @@ pub(super) fn write_list(
         .collect();
     std::fs::write(&list, text).unwrap();
     list
+}
+
+/// The wall times of each repetition, for the report (`1.23, 1.31, …`).
+pub(super) fn walls(runs: &[Measured]) -> String {
+    runs.iter()
+        .map(|m| format!("{:.2}", m.wall.as_secs_f64()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The first line a command prints (a version), empty when it cannot run.
+pub(super) fn output_of(program: &std::path::Path, args: &[&str]) -> String {
+    Command::new(program)
+        .args(args)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
+}
+
+/// Today (UTC) as YYYY-MM-DD.
+pub(super) fn today() -> String {
+    output_of(std::path::Path::new("date"), &["-u", "+%Y-%m-%d"])
 }

@@ -8,7 +8,8 @@
 //! oci-archive:… docker://…`.
 
 use super::bench::{
-    Measured, cpu_of, dir_bytes, env_usize, median, run_batch, seed_dataset, write_list,
+    Measured, cpu_of, dir_bytes, env_usize, median, output_of, run_batch, seed_dataset, today,
+    walls, write_list,
 };
 use hangar_tests::registry::RegistryServer;
 use std::path::Path;
@@ -262,18 +263,12 @@ pub async fn run() {
         hl.push(h_load);
         sl.push(s_load);
     }
-    let raw = |v: &[Measured]| {
-        v.iter()
-            .map(|m| format!("{:.2}", m.wall.as_secs_f64()))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     let raw_line = format!(
         "Wall times of each repetition (s): hangar save {}; skopeo save {}; hangar load {}; skopeo load {}.",
-        raw(&hs),
-        raw(&ss),
-        raw(&hl),
-        raw(&sl)
+        walls(&hs),
+        walls(&ss),
+        walls(&hl),
+        walls(&sl)
     );
     cats.sort();
     let cat_wall = cats[cats.len() / 2];
@@ -322,20 +317,8 @@ pub async fn run() {
         .iter()
         .map(|r| 100.0 * r.dropped as f64 / r.written_before_kill.max(1) as f64)
         .fold(0.0, f64::max);
-    let skopeo_version = Command::new("skopeo")
-        .arg("--version")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default();
-    let date = String::from_utf8_lossy(
-        &Command::new("date")
-            .args(["-u", "+%Y-%m-%d"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .trim()
-    .to_string();
+    let skopeo_version = output_of(Path::new("skopeo"), &["--version"]);
+    let date = today();
     let report = format!(
         "## Archive: save and load\n\n\
          Measured by `bench/archive.sh` on {date}, {cores} cores: the mirror benchmark's dataset ({n} images, \
