@@ -1,9 +1,17 @@
-//! Write hangar plugins in Rust. A plugin is a WebAssembly component that implements one of
-//! the worlds of the `hangar:plugin@0.1.0` contract (`wit/plugin.wit`): a registry adapter, a
-//! list generator or a scanner. This crate holds the generated bindings, an export macro per
-//! world and small typed helpers over what the host offers (logging, HTTP).
+//! Write hangar plugins in Rust. A plugin implements one world of the `hangar:plugin@0.1.0`
+//! contract (`wit/plugin.wit`, explained in `wit/README.md`):
 //!
-//! A registry adapter, complete:
+//! | world | feature | implement | export with |
+//! |---|---|---|---|
+//! | registry adapter (Harbor projects, vendor errors) | `registry-adapter` | [`registry_adapter::Guest`] | [`export_registry_adapter!`] |
+//! | image-list generator (charts, release files) | `list-generator` | [`list_generator::Guest`] | [`export_list_generator!`] |
+//! | scanner (packages, vulnerabilities, SBOM) | `scanner` | [`scanner::Guest`] | [`export_scanner!`] |
+//!
+//! Enable exactly one feature. Talk to the host only through this crate's helpers ([`log`],
+//! [`http`], [`files`]): they work in both builds below.
+//!
+//! A registry adapter, complete (`Cargo.toml`: `crate-type = ["cdylib"]`,
+//! `hangar-plugin-sdk = { version = "0.1", features = ["registry-adapter"] }`):
 //!
 //! ```ignore
 //! use hangar_plugin_sdk::registry_adapter::{Guest, Info};
@@ -18,7 +26,11 @@
 //!     fn detect(registry: String) -> Result<bool, String> {
 //!         Ok(http::get(&format!("https://{registry}/api/ping"), false)?.status == 200)
 //!     }
-//!     fn prepare_push(_registry: String, repositories: Vec<String>) -> Result<Vec<String>, String> {
+//!     fn prepare_push(
+//!         _registry: String,
+//!         repositories: Vec<String>,
+//!         _options: Vec<(String, String)>,
+//!     ) -> Result<Vec<String>, String> {
 //!         log::info(&format!("{} repositories", repositories.len()));
 //!         Ok(Vec::new())
 //!     }
@@ -30,56 +42,153 @@
 //! hangar_plugin_sdk::export_registry_adapter!(Example);
 //! ```
 //!
-//! Build it with `cargo build --release --target wasm32-wasip2` (`crate-type = ["cdylib"]`);
-//! the `.wasm` in `target/wasm32-wasip2/release/` is the component hangar loads.
+//! **WebAssembly (the default, sandboxed):** `cargo build --release --target wasm32-wasip2`;
+//! the `.wasm` in `target/wasm32-wasip2/release/` is the component hangar loads
+//! (`hangar plugin install x.wasm`, or `--plugin x.wasm`). Each call runs in a fresh instance
+//! with a time and memory limit; WASI is linked with nothing granted.
+//!
+//! **Native (trusted, opt-in):** the same source built for the host target
+//! (`cargo build --release`, with `panic = "unwind"`) is a shared library speaking a small
+//! versioned C ABI ([`native`]). hangar loads it only with `--allow-native-plugins` and only
+//! when its SHA-256 matches the manifest recorded at install. It runs with hangar's
+//! privileges, without a sandbox: use it for in-house code that needs native speed or
+//! libraries. Registry adapters and list generators can be built natively; scanners cannot.
 //!
 //! Hosts: `describe().hosts` lists what the plugin may reach over HTTP. `"$registry"` means
 //! "the registry the current call is about"; any other entry is an exact `host[:port]` that the
-//! user must also allow. The host adds registry credentials itself (`with_credentials`); a
-//! plugin never sees a password.
+//! user must also allow (`--plugin-allow-host`). The host adds registry credentials itself
+//! (`with_credentials`); a plugin never sees a password.
+//!
+//! Testing without a registry: `hangar plugin test PLUGIN CALL ARGS... --http-fixtures F`
+//! runs one call against recorded HTTP answers and prints the result and every request the
+//! plugin made (see `plugins/template`).
 
+#[cfg(not(any(
+    feature = "registry-adapter",
+    feature = "list-generator",
+    feature = "scanner"
+)))]
+compile_error!(
+    "enable the feature of the world this plugin implements: registry-adapter, list-generator or scanner"
+);
+
+#[cfg(any(
+    all(feature = "registry-adapter", feature = "list-generator"),
+    all(feature = "registry-adapter", feature = "scanner"),
+    all(feature = "list-generator", feature = "scanner")
+))]
+compile_error!(
+    "a plugin implements exactly one world: enable only one of registry-adapter, list-generator, scanner"
+);
+
+/// The generated bindings of the enabled world (`world`); use the modules below instead.
 #[doc(hidden)]
 pub mod bindings {
-    wit_bindgen::generate!({
-        path: "../wit",
-        world: "registry-adapter-plugin",
-        pub_export_macro: true,
-        export_macro_name: "export_registry_adapter",
-        default_bindings_module: "hangar_plugin_sdk::bindings",
-    });
+    #[cfg(feature = "registry-adapter")]
+    pub mod world {
+        wit_bindgen::generate!({
+            path: "../wit",
+            world: "registry-adapter-plugin",
+            pub_export_macro: true,
+            export_macro_name: "__export_registry_adapter_wasm",
+            default_bindings_module: "hangar_plugin_sdk::bindings::world",
+        });
+    }
+    #[cfg(feature = "list-generator")]
+    pub mod world {
+        wit_bindgen::generate!({
+            path: "../wit",
+            world: "list-generator-plugin",
+            pub_export_macro: true,
+            export_macro_name: "__export_list_generator_wasm",
+            default_bindings_module: "hangar_plugin_sdk::bindings::world",
+        });
+    }
+    #[cfg(feature = "scanner")]
+    pub mod world {
+        wit_bindgen::generate!({
+            path: "../wit",
+            world: "scanner-plugin",
+            pub_export_macro: true,
+            export_macro_name: "__export_scanner_wasm",
+            default_bindings_module: "hangar_plugin_sdk::bindings::world",
+        });
+    }
 }
 
-pub use bindings::export_registry_adapter;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod native;
 
-/// The registry-adapter world: implement [`registry_adapter::Guest`] and export it with
+/// The registry-adapter world: implement [`registry_adapter::Guest`], export it with
 /// [`export_registry_adapter!`].
+#[cfg(feature = "registry-adapter")]
 pub mod registry_adapter {
-    pub use crate::bindings::exports::hangar::plugin::registry_adapter::Guest;
-    pub use crate::bindings::hangar::plugin::types::Info;
+    pub use crate::bindings::world::exports::hangar::plugin::registry_adapter::Guest;
+    pub use crate::bindings::world::hangar::plugin::types::Info;
+}
+
+/// The list-generator world: implement [`list_generator::Guest`], export it with
+/// [`export_list_generator!`]. `generate` gets the user's `--option key=value` pairs and
+/// reads input paths through [`files`].
+#[cfg(feature = "list-generator")]
+pub mod list_generator {
+    pub use crate::bindings::world::exports::hangar::plugin::list_generator::{Guest, ImageEntry};
+    pub use crate::bindings::world::hangar::plugin::types::Info;
+}
+
+/// The scanner world: implement [`scanner::Guest`], export it with [`export_scanner!`].
+/// `scan` reads the image's merged filesystem through the `fs` handle, only the files it
+/// needs ([`scanner::read_file`] reads a whole file).
+#[cfg(feature = "scanner")]
+pub mod scanner {
+    pub use crate::bindings::world::exports::hangar::plugin::scanner::{
+        Finding, Guest, InstalledPackage, Report,
+    };
+    pub use crate::bindings::world::hangar::plugin::image_fs::{Entry, Filesystem, Kind};
+    pub use crate::bindings::world::hangar::plugin::types::{Info, Platform};
+
+    /// A whole file (read in 1 MiB pieces), or `None` when it does not exist or is not a file.
+    pub fn read_file(fs: &Filesystem, path: &str) -> Option<Vec<u8>> {
+        let mut out = Vec::new();
+        loop {
+            let piece = fs.read(path, out.len() as u64, 1 << 20).ok()?;
+            if piece.is_empty() {
+                return Some(out);
+            }
+            out.extend_from_slice(&piece);
+        }
+    }
 }
 
 /// Logging into hangar's log (prefixed with the plugin's name).
 pub mod log {
-    use crate::bindings::hangar::plugin::log::{Level, log};
+    pub use crate::bindings::world::hangar::plugin::log::Level;
 
     pub fn debug(message: &str) {
-        log(Level::Debug, message)
+        emit(Level::Debug, message)
     }
     pub fn info(message: &str) {
-        log(Level::Info, message)
+        emit(Level::Info, message)
     }
     pub fn warn(message: &str) {
-        log(Level::Warn, message)
+        emit(Level::Warn, message)
     }
     pub fn error(message: &str) {
-        log(Level::Error, message)
+        emit(Level::Error, message)
+    }
+
+    pub fn emit(level: Level, message: &str) {
+        #[cfg(target_arch = "wasm32")]
+        crate::bindings::world::hangar::plugin::log::log(level, message);
+        #[cfg(not(target_arch = "wasm32"))]
+        crate::native::host_log(level, message);
     }
 }
 
-/// HTTP through the host (allowed hosts only; credentials added by the host on request).
+/// HTTP through the host: allowed hosts only; credentials added by the host on request.
+#[cfg(any(feature = "registry-adapter", feature = "list-generator"))]
 pub mod http {
-    pub use crate::bindings::hangar::plugin::http::{Header, Request, Response};
-    use crate::bindings::hangar::plugin::http::send;
+    pub use crate::bindings::world::hangar::plugin::http::{Header, Request, Response};
 
     /// Sends a request; `with_credentials` asks the host to add the registry's credentials.
     pub fn request(
@@ -108,10 +217,69 @@ pub mod http {
         request("GET", url, &[], None, with_credentials)
     }
 
+    pub fn send(request: &Request, with_credentials: bool) -> Result<Response, String> {
+        #[cfg(target_arch = "wasm32")]
+        return crate::bindings::world::hangar::plugin::http::send(request, with_credentials);
+        #[cfg(not(target_arch = "wasm32"))]
+        return crate::native::host_http(request, with_credentials);
+    }
+
     impl Response {
         /// The body as text (lossy).
         pub fn text(&self) -> String {
             String::from_utf8_lossy(&self.body).into_owned()
         }
     }
+}
+
+/// Read-only access to the paths the user passed (list generators).
+#[cfg(feature = "list-generator")]
+pub mod files {
+    pub fn read(path: &str) -> Result<Vec<u8>, String> {
+        #[cfg(target_arch = "wasm32")]
+        return crate::bindings::world::hangar::plugin::files::read(path);
+        #[cfg(not(target_arch = "wasm32"))]
+        return crate::native::host_files_read(path);
+    }
+
+    pub fn list(dir: &str) -> Result<Vec<String>, String> {
+        #[cfg(target_arch = "wasm32")]
+        return crate::bindings::world::hangar::plugin::files::list(dir);
+        #[cfg(not(target_arch = "wasm32"))]
+        return crate::native::host_files_list(dir);
+    }
+}
+
+/// Exports a registry adapter: the component's exports on wasm32, the C ABI natively.
+#[cfg(feature = "registry-adapter")]
+#[macro_export]
+macro_rules! export_registry_adapter {
+    ($ty:ident) => {
+        #[cfg(target_arch = "wasm32")]
+        $crate::bindings::world::__export_registry_adapter_wasm!($ty);
+        #[cfg(not(target_arch = "wasm32"))]
+        $crate::__export_native!($ty, $crate::native::registry_adapter::dispatch::<$ty>);
+    };
+}
+
+/// Exports a list generator: the component's exports on wasm32, the C ABI natively.
+#[cfg(feature = "list-generator")]
+#[macro_export]
+macro_rules! export_list_generator {
+    ($ty:ident) => {
+        #[cfg(target_arch = "wasm32")]
+        $crate::bindings::world::__export_list_generator_wasm!($ty);
+        #[cfg(not(target_arch = "wasm32"))]
+        $crate::__export_native!($ty, $crate::native::list_generator::dispatch::<$ty>);
+    };
+}
+
+/// Exports a scanner (WebAssembly only: scanners read the image through a host resource).
+#[cfg(feature = "scanner")]
+#[macro_export]
+macro_rules! export_scanner {
+    ($ty:ident) => {
+        #[cfg(target_arch = "wasm32")]
+        $crate::bindings::world::__export_scanner_wasm!($ty);
+    };
 }

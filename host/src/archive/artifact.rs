@@ -140,9 +140,11 @@ fn indented(v: &Value) -> Bytes {
 }
 
 /// The config, manifest and layout of an artifact whose one layer is `layer` (`size` bytes).
+#[allow(clippy::too_many_arguments)]
 fn build(
     source: String,
     tag: String,
+    config_type: &str,
     config: Value,
     layer_type: &str,
     layer: Digest,
@@ -154,7 +156,7 @@ fn build(
     let manifest = indented(&json!({
         "schemaVersion": 2,
         "mediaType": media::OCI_MANIFEST,
-        "config": {"mediaType": HELM_CONFIG, "digest": config_digest, "size": config.len()},
+        "config": {"mediaType": config_type, "digest": config_digest, "size": config.len()},
         "layers": [{"mediaType": layer_type, "digest": layer, "size": layer_size}],
         "annotations": annotations,
     }));
@@ -227,6 +229,7 @@ pub fn chart(tgz: &[u8], source_name: &str) -> Result<Artifact, ArtifactError> {
     Ok(build(
         format!("docker.io/hangar-helm/{}", text("name")),
         text("version").replace('+', "-"),
+        HELM_CONFIG,
         Value::Object(metadata),
         HELM_CHART_LAYER,
         Digest::sha256_of(tgz),
@@ -258,10 +261,48 @@ pub fn file(basename: &str, description: &str, layer: Digest, size: u64) -> Arti
     build(
         format!("docker.io/hangar-file/{basename}"),
         "latest".into(),
+        HELM_CONFIG,
         json!({"Name": basename}),
         FILE_LAYER,
         layer,
         size,
+        annotations,
+    )
+}
+
+/// A hangar plugin: `docker.io/hangar-plugin/<name>:<version>`, its manifest as the config
+/// (`application/vnd.hangar.plugin.config.v1+json`) and the component as an `application/wasm`
+/// layer, so registries and archives carry plugins the way they carry images.
+pub fn plugin(manifest: &crate::plugin::manifest::Manifest) -> Artifact {
+    let annotations = BTreeMap::from([
+        (
+            "org.opencontainers.image.title".to_string(),
+            manifest.name.clone(),
+        ),
+        (
+            "org.opencontainers.image.version".to_string(),
+            manifest.version.clone(),
+        ),
+        (
+            "org.opencontainers.image.description".to_string(),
+            format!("hangar {} plugin ({})", manifest.world, manifest.contract),
+        ),
+        (
+            "org.opencontainers.image.vendor".to_string(),
+            "hangar".to_string(),
+        ),
+    ]);
+    let layer: Digest = format!("sha256:{}", manifest.sha256)
+        .parse()
+        .expect("a manifest's sha256 is 64 hex digits");
+    build(
+        format!("docker.io/hangar-plugin/{}", manifest.name),
+        manifest.version.replace('+', "-"),
+        crate::plugin::oci::CONFIG_MEDIA_TYPE,
+        serde_json::to_value(manifest).expect("a manifest serializes"),
+        crate::plugin::oci::layer_media_type(manifest.kind),
+        layer,
+        manifest.size,
         annotations,
     )
 }

@@ -35,7 +35,7 @@ enum ArchiveAction {
     Merge(MergeArgs),
     /// Copy the listed images of an archive into a new archive
     Export(ExportCommand),
-    /// Store Helm charts or files in an archive
+    /// Store Helm charts, files or plugins in an archive
     Store(super::archive_store::StoreCommand),
 }
 
@@ -120,7 +120,7 @@ struct ExportArgs {
     yes: bool,
 }
 
-pub async fn run(cmd: ArchiveCommand) -> anyhow::Result<Status> {
+pub async fn run(cmd: ArchiveCommand, global: &super::Global) -> anyhow::Result<Status> {
     match cmd.action {
         ArchiveAction::Ls(a) => ls(a),
         ArchiveAction::Verify(a) => verify(a).await,
@@ -131,7 +131,7 @@ pub async fn run(cmd: ArchiveCommand) -> anyhow::Result<Status> {
             ..
         }) => super::archive_store::export_file(a),
         ArchiveAction::Export(ExportCommand { args, .. }) => export(args).await,
-        ArchiveAction::Store(a) => super::archive_store::run(a).await,
+        ArchiveAction::Store(a) => super::archive_store::run(a, global).await,
     }
 }
 

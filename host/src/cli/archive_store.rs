@@ -36,6 +36,17 @@ enum StoreAction {
     Chart(StoreChartArgs),
     /// Store files (local paths or http(s) URLs)
     File(StoreFileArgs),
+    /// Store plugins (names or .wasm files) as OCI artifacts, to install or load in the air gap
+    Plugin(StorePluginArgs),
+}
+
+#[derive(Args, Debug)]
+struct StorePluginArgs {
+    /// The archive to add to (create one with `archive init`)
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    file: Option<PathBuf>,
+    #[arg(value_name = "NAME|FILE", required = true)]
+    plugins: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -81,8 +92,25 @@ pub struct ExportFileArgs {
     yes: bool,
 }
 
-pub async fn run(cmd: StoreCommand) -> anyhow::Result<Status> {
+pub async fn run(cmd: StoreCommand, global: &super::Global) -> anyhow::Result<Status> {
     match cmd.action {
+        StoreAction::Plugin(a) => {
+            let archive = a.file.clone().context(NO_ARCHIVE)?;
+            let store = Store::open(&archive, true)?;
+            let settings = global.plugin_settings(Default::default())?;
+            let runtime = crate::plugin::Runtime::new(
+                settings.limits,
+                crate::plugin::Runtime::default_cache(),
+            )?;
+            let mut failed = 0;
+            for plugin in &a.plugins {
+                if let Err(e) = store_plugin(&store, &settings.catalog, &runtime, plugin).await {
+                    tracing::error!("{plugin}: {e:#}");
+                    failed += 1;
+                }
+            }
+            store.finish(failed, a.plugins.len()).await
+        }
         StoreAction::Chart(a) => {
             let archive = a.file.clone().context(NO_ARCHIVE)?;
             let store = Store::open(&archive, a.tls_verify)?;
@@ -465,6 +493,25 @@ async fn store_file(store: &Store, source: &str) -> anyhow::Result<()> {
     let artifact = artifact::file(&basename, source, digest, size);
     tracing::info!("Add OCI File [{source}]");
     store.artifact(artifact, file_stream(&path)?).await
+}
+
+async fn store_plugin(
+    store: &Store,
+    catalog: &crate::plugin::catalog::Catalog,
+    runtime: &std::sync::Arc<crate::plugin::Runtime>,
+    plugin: &str,
+) -> anyhow::Result<()> {
+    let found = catalog.find(runtime, plugin).await?;
+    let bytes = Bytes::from(catalog.bytes(&found)?);
+    let artifact = artifact::plugin(&found.manifest);
+    tracing::info!(
+        "Add OCI Plugin [{}:{}]",
+        artifact.image.source,
+        artifact.image.tag
+    );
+    store
+        .artifact(artifact, futures_util::stream::iter([Ok(bytes)]))
+        .await
 }
 
 pub fn export_file(args: ExportFileArgs) -> anyhow::Result<Status> {

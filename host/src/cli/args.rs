@@ -206,32 +206,50 @@ mod tests {
 /// Registry adapter plugins around a push (`load`, `mirror`).
 #[derive(Args, Clone, Debug)]
 pub struct AdapterArgs {
-    /// Adapter that prepares the destination (e.g. creates Harbor projects): auto (built-in
-    /// adapters recognise the registry), none, a built-in name (harbor), or a .wasm file
-    #[arg(
-        long = "registry-adapter",
-        default_value = "auto",
-        value_name = "ADAPTER"
-    )]
-    pub registry_adapter: crate::plugin::adapters::Choice,
+    /// Adapter that prepares the destination (e.g. creates Harbor projects): auto (every
+    /// registry adapter known is asked whether it recognises the registry), none, a plugin
+    /// name (harbor), or a plugin file [default: config file, else auto]
+    #[arg(long = "registry-adapter", value_name = "ADAPTER")]
+    pub registry_adapter: Option<String>,
+    /// Harbor projects the adapter creates are public (default private)
+    #[arg(long = "harbor-public")]
+    pub harbor_public: bool,
+    /// A setting passed to the registry adapter (repeatable), e.g. public=true
+    #[arg(long = "adapter-option", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub adapter_option: Vec<(String, String)>,
     /// A host plugins may reach besides the destination registry (repeatable)
     #[arg(long = "plugin-allow-host", value_name = "HOST")]
     pub plugin_allow_host: Vec<String>,
-    /// Time limit of each plugin call
-    #[arg(long = "plugin-timeout", default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
-    pub plugin_timeout: Duration,
+    /// Time limit of each plugin call [default: config file, else 30s]
+    #[arg(long = "plugin-timeout", value_parser = parse_duration, value_name = "DURATION")]
+    pub plugin_timeout: Option<Duration>,
+}
+
+pub fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("{s:?} is not KEY=VALUE")),
+    }
 }
 
 impl AdapterArgs {
-    pub fn options(&self, tls: &TlsArgs) -> crate::plugin::adapters::Options {
-        crate::plugin::adapters::Options {
-            choice: self.registry_adapter.clone(),
-            tls_verify: tls.tls_verify.unwrap_or(true),
-            allow_hosts: self.plugin_allow_host.clone(),
-            limits: crate::plugin::Limits {
-                time: self.plugin_timeout,
-                ..crate::plugin::Limits::default()
-            },
+    /// The plugin settings of a push: the config file, then these flags.
+    pub fn settings(
+        &self,
+        tls: &TlsArgs,
+        global: &super::Global,
+    ) -> anyhow::Result<crate::plugin::settings::Settings> {
+        let mut adapter_options = self.adapter_option.clone();
+        if self.harbor_public {
+            adapter_options.push(("public".into(), "true".into()));
         }
+        global.plugin_settings(crate::plugin::settings::Overrides {
+            registry_adapter: self.registry_adapter.clone(),
+            adapter_options,
+            allow_hosts: self.plugin_allow_host.clone(),
+            timeout: self.plugin_timeout,
+            tls_verify: tls.tls_verify,
+            ..Default::default()
+        })
     }
 }

@@ -199,12 +199,11 @@ async fn run_load(args: LoadArgs, global: &Global) -> anyhow::Result<Status> {
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
             .collect();
-        crate::plugin::adapters::prepare_destination(
-            first.destination.registry(),
-            &repositories,
-            &args.adapter.options(&args.tls),
-        )
-        .await;
+        let settings = args.adapter.settings(&args.tls, global)?;
+        crate::plugin::adapters::Adapters::load(&settings)
+            .await?
+            .prepare_destination(first.destination.registry(), &repositories)
+            .await;
     }
     let run = BulkRun::start(global, jobs.len(), Duration::from_secs(5));
     let (events, cancel) = (&run.events, &run.cancel);

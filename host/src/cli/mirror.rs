@@ -166,11 +166,13 @@ async fn run_mirror(args: MirrorArgs, global: &Global) -> anyhow::Result<Status>
             .or_default()
             .insert(job.destination.repository().to_string());
     }
-    let adapter_options = args.adapter.options(&args.tls);
-    for (registry, repositories) in by_registry.into_iter().filter(|_| !args.dry_run) {
-        let repositories: Vec<String> = repositories.into_iter().collect();
-        crate::plugin::adapters::prepare_destination(registry, &repositories, &adapter_options)
-            .await;
+    if !args.dry_run {
+        let settings = args.adapter.settings(&args.tls, global)?;
+        let adapters = crate::plugin::adapters::Adapters::load(&settings).await?;
+        for (registry, repositories) in by_registry {
+            let repositories: Vec<String> = repositories.into_iter().collect();
+            adapters.prepare_destination(registry, &repositories).await;
+        }
     }
     let copier = ImageCopier::new(&registries, &options, events);
     let timeout = args.run.time_limit();

@@ -16,6 +16,7 @@ mod load;
 mod login;
 mod merge_manifest;
 mod mirror;
+mod plugin;
 mod save;
 mod serve;
 
@@ -48,6 +49,13 @@ pub struct Cli {
     /// Replace log timestamps with "-" (stable output for scripts and tests)
     #[arg(long, global = true, hide = true)]
     pub hide_log_time: bool,
+    /// A plugin file to use in this run besides the installed ones (repeatable)
+    #[arg(long = "plugin", global = true, value_name = "PATH")]
+    pub plugin_paths: Vec<std::path::PathBuf>,
+    /// Allow native (shared library) plugins: trusted code, loaded only when its sha256
+    /// matches its manifest
+    #[arg(long = "allow-native-plugins", global = true)]
+    pub allow_native_plugins: bool,
     /// Print version
     #[arg(short = 'v', long = "version", action = clap::ArgAction::Version)]
     version: Option<bool>,
@@ -72,6 +80,8 @@ pub enum Command {
     Archive(archive::ArchiveCommand),
     /// Serve an archive as a read-only registry (OCI distribution API)
     Serve(serve::ServeArgs),
+    /// List, inspect, install, remove and push plugins
+    Plugin(plugin::PluginCommand),
     /// Inspect an image manifest (JSON on stdout)
     #[command(visible_alias = "i")]
     Inspect(inspect::InspectArgs),
@@ -141,14 +151,17 @@ async fn run(cli: Cli) -> anyhow::Result<Status> {
     let global = Global {
         log_format: cli.log_format,
         debug: cli.debug,
+        plugin_paths: cli.plugin_paths,
+        allow_native_plugins: cli.allow_native_plugins,
     };
     match cli.command {
         Command::Mirror(cmd) => mirror::run(*cmd, &global).await,
         Command::Save(a) => save::run(a, &global).await,
-        Command::Archive(a) => archive::run(a).await,
+        Command::Archive(a) => archive::run(a, &global).await,
         Command::Serve(a) => serve::run(a).await,
         Command::Load(a) => load::run(*a, &global).await,
         Command::Sync(a) => save::run_sync(a, &global).await,
+        Command::Plugin(a) => plugin::run(a, &global).await,
         Command::Inspect(a) => inspect::run(a).await,
         Command::ListTags(a) => list_tags::run(a).await,
         Command::Delete(a) => delete::run(a).await,
@@ -172,9 +185,23 @@ async fn run(cli: Cli) -> anyhow::Result<Status> {
 pub struct Global {
     pub log_format: LogFormat,
     pub debug: bool,
+    pub plugin_paths: Vec<std::path::PathBuf>,
+    pub allow_native_plugins: bool,
 }
 
 impl Global {
+    /// Plugin settings: the config file, then the global plugin flags, then `overrides`.
+    pub fn plugin_settings(
+        &self,
+        mut overrides: crate::plugin::settings::Overrides,
+    ) -> anyhow::Result<crate::plugin::settings::Settings> {
+        use crate::plugin::settings::{ConfigFile, Settings};
+        let config = ConfigFile::load(ConfigFile::path().as_deref()).map_err(anyhow::Error::msg)?;
+        overrides.plugin_paths = self.plugin_paths.clone();
+        overrides.allow_native |= self.allow_native_plugins;
+        Settings::new(config, overrides, args::parse_duration).map_err(anyhow::Error::msg)
+    }
+
     pub fn progress_mode(&self) -> progress::Mode {
         use std::io::IsTerminal as _;
         match self.log_format {

@@ -1,130 +1,129 @@
 //! Registry adapters around a push: before `load` or `mirror` pushes into a registry, the
 //! adapter that recognises it (e.g. Harbor) prepares the destination (creates the projects the
 //! repositories need). Failures are warnings, as in Hangar: the push goes on and says why it
-//! fails if the destination is not ready.
+//! fails if the destination is not ready. Choosing an adapter that does not exist is an error.
 
+use super::catalog::Found;
+use super::manifest::{Kind, World};
 use super::registry_adapter::RegistryAdapter;
-use super::runtime::{Limits, Runtime};
-use std::path::PathBuf;
+use super::runtime::Runtime;
+use super::settings::Settings;
+use std::sync::Arc;
 
-/// Which adapter runs (`--registry-adapter`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Choice {
-    /// Every first-party adapter is asked whether it recognises the registry.
-    Auto,
-    None,
-    /// A first-party adapter by name.
-    Named(String),
-    /// A component file.
-    File(PathBuf),
+/// The adapters `settings` chose, loaded: `auto` is every registry adapter known (each asked
+/// whether it recognises the registry), `none` is none, anything else one plugin by name or
+/// file.
+pub struct Adapters {
+    adapters: Vec<RegistryAdapter>,
+    options: Vec<(String, String)>,
 }
 
-impl std::str::FromStr for Choice {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Choice, String> {
-        Ok(match s {
-            "auto" | "" => Choice::Auto,
-            "none" => Choice::None,
-            path if path.ends_with(".wasm") => Choice::File(PathBuf::from(path)),
-            name => {
-                if super::embedded(name).is_none() {
-                    return Err(format!(
-                        "no registry adapter {name:?} in this binary (built in: {}); give a .wasm file instead",
-                        super::EMBEDDED
-                            .iter()
-                            .map(|(n, _)| *n)
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ));
+impl Adapters {
+    pub async fn load(settings: &Settings) -> anyhow::Result<Adapters> {
+        let mut adapters = Vec::new();
+        let choice = settings.registry_adapter.as_str();
+        if choice != "none" {
+            let runtime = Runtime::new(settings.limits, Runtime::default_cache())?;
+            let chosen: Vec<Found> = if choice == "auto" || choice.is_empty() {
+                settings
+                    .catalog
+                    .of_world(&runtime, World::RegistryAdapter)
+                    .await
+            } else {
+                let found = settings
+                    .catalog
+                    .find(&runtime, choice)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("--registry-adapter {choice}: {e}"))?;
+                if found.manifest.world != World::RegistryAdapter {
+                    anyhow::bail!(
+                        "--registry-adapter {choice}: plugin {} is a {}, not a registry-adapter",
+                        found.manifest.name,
+                        found.manifest.world
+                    );
                 }
-                Choice::Named(name.to_string())
+                vec![found]
+            };
+            for found in chosen {
+                match load_one(&runtime, settings, &found).await {
+                    Ok(adapter) => adapters.push(adapter),
+                    // An adapter named explicitly must load; in auto mode a broken one is
+                    // reported and the others still run.
+                    Err(e) if choice == "auto" => tracing::warn!("{e:#}"),
+                    Err(e) => return Err(e),
+                }
             }
+        }
+        Ok(Adapters {
+            adapters,
+            options: settings.adapter_options.clone(),
         })
     }
-}
 
-pub struct Options {
-    pub choice: Choice,
-    pub tls_verify: bool,
-    /// Hosts the user allows plugins to reach besides the registry being prepared.
-    pub allow_hosts: Vec<String>,
-    pub limits: Limits,
-}
-
-/// Lets the adapter that recognises `registry` prepare it for `repositories`.
-pub async fn prepare_destination(registry: &str, repositories: &[String], options: &Options) {
-    let candidates: Vec<(String, Vec<u8>)> = match &options.choice {
-        Choice::None => return,
-        Choice::Auto => super::EMBEDDED
-            .iter()
-            .map(|(n, b)| (n.to_string(), b.to_vec()))
-            .collect(),
-        Choice::Named(name) => super::embedded(name)
-            .map(|b| vec![(name.clone(), b.to_vec())])
-            .unwrap_or_default(),
-        Choice::File(path) => match std::fs::read(path) {
-            Ok(bytes) => vec![(path.display().to_string(), bytes)],
-            Err(e) => {
-                tracing::warn!("Registry adapter {}: {e}", path.display());
-                return;
+    /// Lets the adapter that recognises `registry` prepare it for `repositories`.
+    pub async fn prepare_destination(&self, registry: &str, repositories: &[String]) {
+        let started = std::time::Instant::now();
+        for adapter in &self.adapters {
+            match adapter.detect(registry).await {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(e) => {
+                    tracing::warn!("{e}");
+                    continue;
+                }
             }
-        },
-    };
-    if candidates.is_empty() {
-        return;
-    }
-    let started = std::time::Instant::now();
-    let runtime = match Runtime::new(options.limits, Runtime::default_cache()) {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::warn!("{e}");
+            tracing::info!(
+                "{registry}: {} detected, preparing the destination",
+                adapter.name()
+            );
+            match adapter
+                .prepare_push(registry, repositories, &self.options)
+                .await
+            {
+                Ok(notes) => {
+                    for note in notes {
+                        tracing::info!("{note}");
+                    }
+                    tracing::info!(
+                        "{registry}: prepared by {} in {:.0?}",
+                        adapter.name(),
+                        started.elapsed()
+                    );
+                }
+                Err(e) => {
+                    tracing::warn!("Failed to prepare {registry}: {e}");
+                    tracing::warn!("Please create the projects manually.");
+                }
+            }
             return;
         }
-    };
-    for (name, bytes) in candidates {
-        let adapter = match RegistryAdapter::load(
-            runtime.clone(),
-            &name,
-            &bytes,
-            options.allow_hosts.clone(),
-            options.tls_verify,
-        )
-        .await
-        {
-            Ok(a) => a,
-            Err(e) => {
-                tracing::warn!("{e}");
-                continue;
-            }
-        };
-        match adapter.detect(registry).await {
-            Ok(true) => {}
-            Ok(false) => continue,
-            Err(e) => {
-                tracing::warn!("{e}");
-                continue;
-            }
-        }
-        tracing::info!(
-            "{registry}: {} detected, preparing the destination",
-            adapter.name()
-        );
-        match adapter.prepare_push(registry, repositories).await {
-            Ok(notes) => {
-                for note in notes {
-                    tracing::info!("{note}");
-                }
-                tracing::info!(
-                    "{registry}: prepared by {} in {:.0?}",
-                    adapter.name(),
-                    started.elapsed()
-                );
-            }
-            Err(e) => {
-                tracing::warn!("Failed to prepare {registry}: {e}");
-                tracing::warn!("Please create the projects manually.");
-            }
-        }
-        return;
     }
+}
+
+async fn load_one(
+    runtime: &Arc<Runtime>,
+    settings: &Settings,
+    found: &Found,
+) -> anyhow::Result<RegistryAdapter> {
+    if found.manifest.kind == Kind::Native {
+        settings
+            .catalog
+            .check_native(&format!("plugin {}", found.manifest.name))?;
+    }
+    // Checked against the manifest's sha256 (and, for native plugins, loaded from exactly
+    // these bytes).
+    let bytes = settings.catalog.bytes(found)?;
+    let (runtime, name, hosts) = (
+        runtime.clone(),
+        &found.manifest.name,
+        settings.allow_hosts.clone(),
+    );
+    Ok(match found.manifest.kind {
+        Kind::Wasm => {
+            RegistryAdapter::load(runtime, name, &bytes, hosts, settings.tls_verify).await?
+        }
+        Kind::Native => {
+            RegistryAdapter::load_native(runtime, name, &bytes, hosts, settings.tls_verify).await?
+        }
+    })
 }

@@ -10,8 +10,18 @@
 //! is the first world.
 
 pub mod adapters;
+pub mod catalog;
+pub mod fixtures;
+pub mod image_fs;
+pub mod list_generator;
+pub mod manifest;
+pub mod native;
+pub mod oci;
 pub mod registry_adapter;
 pub mod runtime;
+pub mod sandbox;
+pub mod scanner;
+pub mod settings;
 
 include!(concat!(env!("OUT_DIR"), "/embedded_plugins.rs"));
 

@@ -1,13 +1,15 @@
 //! The `registry-adapter-plugin` world on the host side: load an adapter, then `detect`,
-//! `prepare_push` and `classify_error`, each in a fresh sandboxed instance with the runtime's
-//! time and memory limits.
+//! `prepare_push` and `classify_error`. A component runs each call in a fresh sandboxed
+//! instance with the runtime's time and memory limits; a native plugin (trusted, opt-in) runs
+//! the same calls through the C ABI. Callers cannot tell the two apart.
 
-use super::runtime::{PluginError, Runtime, TICK};
-use crate::registry::{Credential, lookup_credential};
+use super::native::{self, NativePlugin};
+use super::runtime::{PluginError, Runtime};
+use super::sandbox::{self, Grants, State};
+use serde_json::json;
 use std::sync::Arc;
-use wasmtime::component::{HasSelf, Linker, ResourceTable};
-use wasmtime::{Store, StoreLimits, StoreLimitsBuilder};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime::Store;
+use wasmtime::component::{HasSelf, Linker};
 
 wasmtime::component::bindgen!({
     path: "../wit",
@@ -16,125 +18,24 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-use self::hangar::plugin::http::{Header, Request, Response};
-use self::hangar::plugin::log::Level;
+use self::hangar::plugin::types::Info;
 
-/// Largest response body handed to a plugin.
-const BODY_LIMIT: usize = 4 << 20;
-
-/// What a plugin call runs with.
-struct State {
-    wasi: WasiCtx,
-    table: ResourceTable,
-    limits: StoreLimits,
-    plugin: String,
-    /// Hosts the plugin may reach: its declared hosts the user allowed, and the registry the
-    /// call is about when it declared `$registry`.
-    allowed: Vec<String>,
-    http: reqwest::Client,
-}
-
-impl WasiView for State {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
-}
-
-impl hangar::plugin::types::Host for State {}
-
-impl hangar::plugin::log::Host for State {
-    async fn log(&mut self, level: Level, message: String) {
-        let plugin = &self.plugin;
-        match level {
-            Level::Debug => tracing::debug!("[{plugin}] {message}"),
-            Level::Info => tracing::info!("[{plugin}] {message}"),
-            Level::Warn => tracing::warn!("[{plugin}] {message}"),
-            Level::Error => tracing::error!("[{plugin}] {message}"),
-        }
-    }
-}
-
-impl hangar::plugin::http::Host for State {
-    async fn send(&mut self, request: Request, with_credentials: bool) -> Result<Response, String> {
-        let url = url::Url::parse(&request.url).map_err(|e| format!("{}: {e}", request.url))?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(format!("{}: only http and https are allowed", request.url));
-        }
-        let host = match (url.host_str(), url.port()) {
-            (Some(h), Some(p)) => format!("{h}:{p}"),
-            (Some(h), None) => h.to_string(),
-            (None, _) => return Err(format!("{}: no host", request.url)),
-        };
-        if !self.allowed.iter().any(|a| a == &host) {
-            return Err(format!(
-                "{host} is not a host this plugin may reach (declared and allowed: {})",
-                if self.allowed.is_empty() {
-                    "none".to_string()
-                } else {
-                    self.allowed.join(", ")
-                }
-            ));
-        }
-        let method = reqwest::Method::from_bytes(request.method.as_bytes())
-            .map_err(|_| format!("bad method {:?}", request.method))?;
-        let mut builder = self.http.request(method, url.clone());
-        for Header { name, value } in &request.headers {
-            builder = builder.header(name, value);
-        }
-        if with_credentials
-            && let Ok(Some(Credential::Basic { username, password })) =
-                lookup_credential(&host, None)
-        {
-            builder = builder.basic_auth(username, Some(password));
-        }
-        if let Some(body) = request.body {
-            builder = builder.body(body);
-        }
-        let mut response = builder
-            .send()
-            .await
-            .map_err(|e| format!("{} {}: {e}", request.method, request.url))?;
-        let status = response.status().as_u16();
-        let headers = response
-            .headers()
-            .iter()
-            .map(|(name, value)| Header {
-                name: name.to_string(),
-                value: String::from_utf8_lossy(value.as_bytes()).into_owned(),
-            })
-            .collect();
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| format!("{} {}: {e}", request.method, request.url))?
-        {
-            body.extend_from_slice(&chunk);
-            if body.len() > BODY_LIMIT {
-                return Err(format!("{}: response larger than 4 MiB", request.url));
-            }
-        }
-        Ok(Response {
-            status,
-            headers,
-            body,
-        })
-    }
+enum Backend {
+    Wasm(RegistryAdapterPluginPre<State>),
+    Native(Arc<NativePlugin>),
 }
 
 /// A loaded registry adapter.
 pub struct RegistryAdapter {
     runtime: Arc<Runtime>,
-    pre: RegistryAdapterPluginPre<State>,
+    backend: Backend,
     name: String,
+    version: String,
     /// Hosts the plugin declared (`$registry` included).
     declared: Vec<String>,
     /// Hosts the user allowed beyond the registry being worked on.
     user_allowed: Vec<String>,
-    http: reqwest::Client,
+    http: sandbox::Transport,
 }
 
 impl RegistryAdapter {
@@ -165,33 +66,83 @@ impl RegistryAdapter {
                 "does not export hangar:plugin/registry-adapter@0.1.0: {e}"
             ))
         })?;
-        let http = reqwest::Client::builder()
-            .tls_danger_accept_invalid_certs(!tls_verify)
-            .timeout(runtime.limits.time)
-            .build()
-            .map_err(|e| fail(e.to_string()))?;
+        Self::described(runtime, Backend::Wasm(pre), name, user_allowed, tls_verify).await
+    }
+
+    /// Loads a native plugin from bytes already checked against its manifest.
+    pub async fn load_native(
+        runtime: Arc<Runtime>,
+        name: &str,
+        bytes: &[u8],
+        user_allowed: Vec<String>,
+        tls_verify: bool,
+    ) -> Result<RegistryAdapter, PluginError> {
+        let plugin = NativePlugin::load(name, bytes)?;
+        Self::described(
+            runtime,
+            Backend::Native(plugin),
+            name,
+            user_allowed,
+            tls_verify,
+        )
+        .await
+    }
+
+    async fn described(
+        runtime: Arc<Runtime>,
+        backend: Backend,
+        name: &str,
+        user_allowed: Vec<String>,
+        tls_verify: bool,
+    ) -> Result<RegistryAdapter, PluginError> {
+        let fail = |message: String| PluginError::Load {
+            plugin: name.to_string(),
+            message,
+        };
+        let http = sandbox::http_client(&runtime, tls_verify).map_err(fail)?;
         let mut adapter = RegistryAdapter {
             runtime,
-            pre,
+            backend,
             name: name.to_string(),
+            version: String::new(),
             declared: Vec::new(),
             user_allowed,
             http,
         };
-        let info = adapter
-            .call(None, async |plugin, store| {
-                plugin
-                    .hangar_plugin_registry_adapter()
-                    .call_describe(store)
-                    .await
-            })
-            .await?;
+        let info = match &adapter.backend {
+            Backend::Wasm(_) => {
+                adapter
+                    .call(None, async |plugin, store| {
+                        plugin
+                            .hangar_plugin_registry_adapter()
+                            .call_describe(store)
+                            .await
+                    })
+                    .await?
+            }
+            Backend::Native(_) => {
+                let world = adapter.native(None, "contract", json!({})).await?;
+                if world["world"] != "registry-adapter" {
+                    return Err(fail(format!(
+                        "is a native {} plugin, not a registry-adapter",
+                        native::text(&world["world"])
+                    )));
+                }
+                let v = adapter.native(None, "describe", json!({})).await?;
+                Info {
+                    name: native::text(&v["name"]),
+                    version: native::text(&v["version"]),
+                    hosts: native::strings(&v["hosts"]),
+                }
+            }
+        };
         if let Some(wild) = info.hosts.iter().find(|h| h.contains('*')) {
             return Err(fail(format!(
                 "declares the host pattern {wild:?}; only exact hosts are allowed"
             )));
         }
         adapter.name = info.name;
+        adapter.version = info.version;
         adapter.declared = info.hosts;
         Ok(adapter)
     }
@@ -200,37 +151,72 @@ impl RegistryAdapter {
         &self.name
     }
 
+    /// Sends the plugin's HTTP requests to `transport` (recorded answers, in `plugin test`).
+    pub fn set_transport(&mut self, transport: sandbox::Transport) {
+        self.http = transport;
+    }
+
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
     pub fn declared_hosts(&self) -> &[String] {
         &self.declared
     }
 
+    pub fn is_native(&self) -> bool {
+        matches!(self.backend, Backend::Native(_))
+    }
+
     pub async fn detect(&self, registry: &str) -> Result<bool, PluginError> {
-        let registry_arg = registry.to_string();
-        self.call(Some(registry), async move |plugin, store| {
-            plugin
-                .hangar_plugin_registry_adapter()
-                .call_detect(store, &registry_arg)
-                .await
-        })
-        .await?
-        .map_err(|message| self.failed(message))
+        let answer = match &self.backend {
+            Backend::Wasm(_) => {
+                let registry_arg = registry.to_string();
+                self.call(Some(registry), async move |plugin, store| {
+                    plugin
+                        .hangar_plugin_registry_adapter()
+                        .call_detect(store, &registry_arg)
+                        .await
+                })
+                .await?
+            }
+            Backend::Native(_) => self
+                .native_result(Some(registry), "detect", json!({"registry": registry}))
+                .await?
+                .map(|v| v.as_bool().unwrap_or(false)),
+        };
+        answer.map_err(|message| self.failed(message))
     }
 
     pub async fn prepare_push(
         &self,
         registry: &str,
         repositories: &[String],
+        options: &[(String, String)],
     ) -> Result<Vec<String>, PluginError> {
-        let registry_arg = registry.to_string();
-        let repositories = repositories.to_vec();
-        self.call(Some(registry), async move |plugin, store| {
-            plugin
-                .hangar_plugin_registry_adapter()
-                .call_prepare_push(store, &registry_arg, &repositories)
-                .await
-        })
-        .await?
-        .map_err(|message| self.failed(message))
+        let answer = match &self.backend {
+            Backend::Wasm(_) => {
+                let registry_arg = registry.to_string();
+                let repositories = repositories.to_vec();
+                let options = options.to_vec();
+                self.call(Some(registry), async move |plugin, store| {
+                    plugin
+                        .hangar_plugin_registry_adapter()
+                        .call_prepare_push(store, &registry_arg, &repositories, &options)
+                        .await
+                })
+                .await?
+            }
+            Backend::Native(_) => self
+                .native_result(
+                    Some(registry),
+                    "prepare-push",
+                    json!({"registry": registry, "repositories": repositories, "options": options}),
+                )
+                .await?
+                .map(|v| native::strings(&v)),
+        };
+        answer.map_err(|message| self.failed(message))
     }
 
     pub async fn classify_error(
@@ -238,14 +224,27 @@ impl RegistryAdapter {
         status: u16,
         body: &str,
     ) -> Result<Option<String>, PluginError> {
-        let body = body.to_string();
-        self.call(None, async move |plugin, store| {
-            plugin
-                .hangar_plugin_registry_adapter()
-                .call_classify_error(store, status, &body)
+        match &self.backend {
+            Backend::Wasm(_) => {
+                let body = body.to_string();
+                self.call(None, async move |plugin, store| {
+                    plugin
+                        .hangar_plugin_registry_adapter()
+                        .call_classify_error(store, status, &body)
+                        .await
+                })
                 .await
-        })
-        .await
+            }
+            Backend::Native(_) => Ok(self
+                .native_result(
+                    None,
+                    "classify-error",
+                    json!({"status": status, "body": body}),
+                )
+                .await?
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))),
+        }
     }
 
     fn failed(&self, message: String) -> PluginError {
@@ -255,14 +254,10 @@ impl RegistryAdapter {
         }
     }
 
-    /// Runs one export in a fresh instance: its own store, memory limit and deadline, so a
-    /// call that misbehaves leaves nothing behind.
-    async fn call<R, F>(&self, registry: Option<&str>, f: F) -> Result<R, PluginError>
-    where
-        F: AsyncFnOnce(&RegistryAdapterPlugin, &mut Store<State>) -> wasmtime::Result<R>,
-    {
-        let limits = self.runtime.limits;
-        let mut allowed: Vec<String> = self
+    /// What a call about `registry` may reach: declared hosts the user allowed, and the
+    /// registry itself when the plugin declared `$registry`.
+    fn grants(&self, registry: Option<&str>) -> Grants {
+        let mut hosts: Vec<String> = self
             .declared
             .iter()
             .filter(|h| self.user_allowed.contains(h))
@@ -271,62 +266,68 @@ impl RegistryAdapter {
         if let Some(registry) = registry
             && self.declared.iter().any(|h| h == "$registry")
         {
-            allowed.push(registry.to_string());
+            hosts.push(registry.to_string());
         }
-        let state = State {
-            // Nothing granted: no preopened directories, no env, no sockets, no stdio.
-            wasi: WasiCtx::builder().build(),
-            table: ResourceTable::new(),
-            limits: StoreLimitsBuilder::new()
-                .memory_size(limits.memory)
-                .trap_on_grow_failure(true)
-                .build(),
-            plugin: self.name.clone(),
-            allowed,
-            http: self.http.clone(),
+        Grants {
+            hosts,
+            paths: Vec::new(),
+        }
+    }
+
+    /// Runs one export of the component in a fresh instance (see [`sandbox::store`]).
+    async fn call<R, F>(&self, registry: Option<&str>, f: F) -> Result<R, PluginError>
+    where
+        F: AsyncFnOnce(&RegistryAdapterPlugin, &mut Store<State>) -> wasmtime::Result<R>,
+    {
+        let Backend::Wasm(pre) = &self.backend else {
+            unreachable!("component calls are only made on the wasm backend");
         };
-        let mut store = Store::new(&self.runtime.engine, state);
-        store.limiter(|s| &mut s.limits);
-        let ticks = (limits.time.as_millis() / TICK.as_millis()).max(1) as u64;
-        store.set_epoch_deadline(ticks);
-        store.epoch_deadline_trap();
+        let mut store = sandbox::store(
+            &self.runtime,
+            &self.name,
+            self.grants(registry),
+            self.http.clone(),
+        );
         let result = async {
-            let plugin = self.pre.instantiate_async(&mut store).await?;
+            let plugin = pre.instantiate_async(&mut store).await?;
             f(&plugin, &mut store).await
         }
         .await;
-        result.map_err(|e| self.trap(e, limits))
+        result.map_err(|e| sandbox::trap(&self.name, e, self.runtime.limits))
     }
 
-    fn trap(&self, error: wasmtime::Error, limits: super::Limits) -> PluginError {
-        let plugin = self.name.clone();
-        let text = format!("{error:#}");
-        if let Some(trap) = error.downcast_ref::<wasmtime::Trap>() {
-            match trap {
-                wasmtime::Trap::Interrupt => {
-                    return PluginError::TimedOut {
-                        plugin,
-                        limit: limits.time,
-                    };
-                }
-                wasmtime::Trap::AllocationTooLarge => {
-                    return PluginError::OutOfMemory {
-                        plugin,
-                        limit_mib: limits.memory >> 20,
-                    };
-                }
-                _ => {}
-            }
-        }
-        if text.contains("forcing trap when growing memory") {
-            return PluginError::OutOfMemory {
-                plugin,
-                limit_mib: limits.memory >> 20,
-            };
-        }
-        PluginError::Trapped {
-            plugin,
-            message: text.lines().next().unwrap_or_default().to_string(),
-        }
+    /// A native call's `ok` value, failing on its `err` (for calls that cannot fail).
+    async fn native(
+        &self,
+        registry: Option<&str>,
+        function: &str,
+        input: serde_json::Value,
+    ) -> Result<serde_json::Value, PluginError> {
+        self.native_result(registry, function, input)
+            .await?
+            .map_err(|message| self.failed(message))
+    }
+
+    /// A native call's answer: the plugin's `ok` value or its `err` message.
+    async fn native_result(
+        &self,
+        registry: Option<&str>,
+        function: &str,
+        input: serde_json::Value,
+    ) -> Result<Result<serde_json::Value, String>, PluginError> {
+        let Backend::Native(plugin) = &self.backend else {
+            unreachable!("native calls are only made on the native backend");
+        };
+        let value = plugin
+            .call(
+                &self.name,
+                function,
+                input,
+                self.grants(registry),
+                self.http.clone(),
+                self.runtime.limits.time,
+            )
+            .await?;
+        Ok(native::answer(value))
     }
 }

@@ -97,6 +97,15 @@ impl Runtime {
             plugin: name.to_string(),
             message,
         };
+        match bytes.get(..8) {
+            Some([0, b'a', b's', b'm', 0x0d, 0, 1, 0]) => {}
+            Some([0, b'a', b's', b'm', 1, 0, 0, 0]) => {
+                return Err(fail(
+                    "a core WebAssembly module, not a component (build for wasm32-wasip2, or wrap it with `wasm-tools component new`)".into(),
+                ));
+            }
+            _ => return Err(fail("not a WebAssembly component".into())),
+        }
         let key = format!(
             "{}-wasmtime{}.cwasm",
             hex::encode(Sha256::digest(bytes)),
@@ -113,8 +122,13 @@ impl Runtime {
                 }
             }
         }
-        let component = Component::new(&self.engine, bytes)
-            .map_err(|e| fail(format!("not a valid component: {e:#}")))?;
+        let component = Component::new(&self.engine, bytes).map_err(|e| {
+            let first = format!("{e:#}");
+            fail(format!(
+                "not a valid component: {}",
+                first.lines().next().unwrap_or_default()
+            ))
+        })?;
         if let Some(dir) = &self.cache
             && let Ok(compiled) = component.serialize()
         {

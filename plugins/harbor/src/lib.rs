@@ -1,6 +1,7 @@
 //! Harbor v2 registry adapter: detects Harbor, creates the projects a push needs (private
-//! unless the host passes `public`), and explains Harbor's errors. Harbor's API (swagger v2.0):
-//! `GET /api/v2.0/ping`, `HEAD /api/v2.0/projects?project_name=`, `POST /api/v2.0/projects`.
+//! unless the host passes `public=true`, i.e. `--harbor-public`), and explains Harbor's errors.
+//! Harbor's API (swagger v2.0): `GET /api/v2.0/ping`, `GET /api/v2.0/systeminfo`,
+//! `HEAD /api/v2.0/projects?project_name=`, `POST /api/v2.0/projects`.
 
 use hangar_plugin_sdk::registry_adapter::{Guest, Info};
 use hangar_plugin_sdk::{http, log};
@@ -21,6 +22,16 @@ fn api_base(registry: &str) -> Result<String, String> {
         }
     }
     Err(last)
+}
+
+/// Harbor's version from `/api/v2.0/systeminfo` (readable without logging in), for the log.
+fn harbor_version(base: &str) -> String {
+    http::get(&format!("{base}/systeminfo"), false)
+        .ok()
+        .filter(|r| r.status == 200)
+        .and_then(|r| serde_json::from_slice::<serde_json::Value>(&r.body).ok())
+        .and_then(|v| v["harbor_version"].as_str().map(str::to_string))
+        .unwrap_or_else(|| "v2".to_string())
 }
 
 /// The project of a repository: its first path segment (`library/nginx` → `library`).
@@ -49,8 +60,8 @@ impl Guest for Harbor {
 
     fn detect(registry: String) -> Result<bool, String> {
         match api_base(&registry) {
-            Ok(_) => {
-                log::debug(&format!("{registry} is Harbor v2"));
+            Ok(base) => {
+                log::info(&format!("{registry} is Harbor {}", harbor_version(&base)));
                 Ok(true)
             }
             Err(e) => {
@@ -60,8 +71,13 @@ impl Guest for Harbor {
         }
     }
 
-    fn prepare_push(registry: String, repositories: Vec<String>) -> Result<Vec<String>, String> {
+    fn prepare_push(
+        registry: String,
+        repositories: Vec<String>,
+        options: Vec<(String, String)>,
+    ) -> Result<Vec<String>, String> {
         let base = api_base(&registry)?;
+        let public = options.iter().any(|(k, v)| k == "public" && v == "true");
         let projects: BTreeSet<&str> = repositories.iter().filter_map(|r| project_of(r)).collect();
         let mut notes = Vec::new();
         for project in projects {
@@ -81,7 +97,7 @@ impl Guest for Harbor {
                 }
                 other => return Err(format!("cannot check Harbor project {project:?}: {other}")),
             }
-            let body = serde_json::json!({"project_name": project, "metadata": {"public": "false"}});
+            let body = serde_json::json!({"project_name": project, "metadata": {"public": public.to_string()}});
             let created = http::request(
                 "POST",
                 &format!("{base}/projects"),
@@ -90,7 +106,10 @@ impl Guest for Harbor {
                 true,
             )?;
             match created.status {
-                201 => notes.push(format!("Created Harbor V2 project {project:?}")),
+                201 => notes.push(format!(
+                    "Created Harbor V2 project {project:?} ({})",
+                    if public { "public" } else { "private" }
+                )),
                 409 => notes.push(format!("Project {project:?} already exists")),
                 status => {
                     let why = harbor_message(&created.text())

@@ -43,7 +43,11 @@ impl Guest for Hostile {
         }
     }
 
-    fn prepare_push(_registry: String, repositories: Vec<String>) -> Result<Vec<String>, String> {
+    fn prepare_push(
+        _registry: String,
+        repositories: Vec<String>,
+        _options: Vec<(String, String)>,
+    ) -> Result<Vec<String>, String> {
         Ok(repositories)
     }
 

@@ -1,0 +1,236 @@
+//! The `list-generator-plugin` world on the host side: a plugin turns the inputs the user
+//! passed (charts, release files) into image entries. It reads only those paths (`files`) and
+//! reaches only the hosts it declared and the user allowed.
+
+use super::native::{self, NativePlugin};
+use super::runtime::{PluginError, Runtime};
+use super::sandbox::{self, Grants, State};
+use std::path::PathBuf;
+use std::sync::Arc;
+use wasmtime::component::{HasSelf, Linker};
+
+wasmtime::component::bindgen!({
+    path: "../wit",
+    world: "list-generator-plugin",
+    imports: { default: async },
+    exports: { default: async },
+    with: {
+        "hangar:plugin/types": super::registry_adapter::hangar::plugin::types,
+        "hangar:plugin/log": super::registry_adapter::hangar::plugin::log,
+        "hangar:plugin/http": super::registry_adapter::hangar::plugin::http,
+    },
+});
+
+pub use self::exports::hangar::plugin::list_generator::ImageEntry;
+
+enum Backend {
+    Wasm(ListGeneratorPluginPre<State>),
+    Native(Arc<NativePlugin>),
+}
+
+pub struct ListGenerator {
+    runtime: Arc<Runtime>,
+    backend: Backend,
+    name: String,
+    version: String,
+    declared: Vec<String>,
+    http: sandbox::Transport,
+}
+
+impl ListGenerator {
+    pub async fn load(
+        runtime: Arc<Runtime>,
+        name: &str,
+        bytes: &[u8],
+    ) -> Result<ListGenerator, PluginError> {
+        let fail = |message: String| PluginError::Load {
+            plugin: name.to_string(),
+            message,
+        };
+        let component = runtime.component(name, bytes)?;
+        let mut linker = Linker::<State>::new(&runtime.engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| fail(e.to_string()))?;
+        ListGeneratorPlugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
+            .map_err(|e| fail(e.to_string()))?;
+        let pre = linker
+            .instantiate_pre(&component)
+            .and_then(ListGeneratorPluginPre::new)
+            .map_err(|e| {
+                fail(format!(
+                    "does not fit the hangar:plugin@0.1.0 list-generator world: {e}"
+                ))
+            })?;
+        let http = sandbox::http_client(&runtime, true).map_err(fail)?;
+        let mut generator = ListGenerator {
+            runtime,
+            backend: Backend::Wasm(pre),
+            name: name.to_string(),
+            version: String::new(),
+            declared: Vec::new(),
+            http,
+        };
+        let info = generator
+            .call(Grants::default(), async |plugin, store| {
+                plugin
+                    .hangar_plugin_list_generator()
+                    .call_describe(store)
+                    .await
+            })
+            .await?;
+        generator.name = info.name;
+        generator.version = info.version;
+        generator.declared = info.hosts;
+        Ok(generator)
+    }
+
+    /// Loads a native list generator from bytes already checked against its manifest.
+    pub async fn load_native(
+        runtime: Arc<Runtime>,
+        name: &str,
+        bytes: &[u8],
+    ) -> Result<ListGenerator, PluginError> {
+        let fail = |message: String| PluginError::Load {
+            plugin: name.to_string(),
+            message,
+        };
+        let plugin = NativePlugin::load(name, bytes)?;
+        let http = sandbox::http_client(&runtime, true).map_err(fail)?;
+        let mut generator = ListGenerator {
+            runtime,
+            backend: Backend::Native(plugin),
+            name: name.to_string(),
+            version: String::new(),
+            declared: Vec::new(),
+            http,
+        };
+        let world = generator
+            .native(Grants::default(), "contract", serde_json::json!({}))
+            .await?
+            .map_err(fail)?;
+        if world["world"] != "list-generator" {
+            return Err(fail(format!(
+                "is a native {} plugin, not a list-generator",
+                native::text(&world["world"])
+            )));
+        }
+        let info = generator
+            .native(Grants::default(), "describe", serde_json::json!({}))
+            .await?
+            .map_err(fail)?;
+        generator.name = native::text(&info["name"]);
+        generator.version = native::text(&info["version"]);
+        generator.declared = native::strings(&info["hosts"]);
+        Ok(generator)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Sends the plugin's HTTP requests to `transport` (recorded answers, in `plugin test`).
+    pub fn set_transport(&mut self, transport: sandbox::Transport) {
+        self.http = transport;
+    }
+
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    pub fn declared_hosts(&self) -> &[String] {
+        &self.declared
+    }
+
+    /// Runs the generator over `options`; it may read `paths` and reach the declared hosts
+    /// that are in `allowed_hosts`.
+    pub async fn generate(
+        &self,
+        options: &[(String, String)],
+        paths: Vec<PathBuf>,
+        allowed_hosts: &[String],
+    ) -> Result<Vec<ImageEntry>, PluginError> {
+        let grants = Grants {
+            hosts: self
+                .declared
+                .iter()
+                .filter(|h| allowed_hosts.contains(h))
+                .cloned()
+                .collect(),
+            paths,
+        };
+        let answer = match &self.backend {
+            Backend::Wasm(_) => {
+                let options = options.to_vec();
+                self.call(grants, async move |plugin, store| {
+                    plugin
+                        .hangar_plugin_list_generator()
+                        .call_generate(store, &options)
+                        .await
+                })
+                .await?
+            }
+            Backend::Native(_) => self
+                .native(
+                    grants,
+                    "generate",
+                    serde_json::json!({ "options": options }),
+                )
+                .await?
+                .map(|v| {
+                    v.as_array()
+                        .map(|entries| {
+                            entries
+                                .iter()
+                                .map(|e| ImageEntry {
+                                    reference: native::text(&e["reference"]),
+                                    os: e["os"].as_str().map(str::to_string),
+                                    source: native::text(&e["source"]),
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default()
+                }),
+        };
+        answer.map_err(|message| PluginError::Failed {
+            plugin: self.name.clone(),
+            message,
+        })
+    }
+
+    async fn native(
+        &self,
+        grants: Grants,
+        function: &str,
+        input: serde_json::Value,
+    ) -> Result<Result<serde_json::Value, String>, PluginError> {
+        let Backend::Native(plugin) = &self.backend else {
+            unreachable!("native calls are only made on the native backend");
+        };
+        let value = plugin
+            .call(
+                &self.name,
+                function,
+                input,
+                grants,
+                self.http.clone(),
+                self.runtime.limits.time,
+            )
+            .await?;
+        Ok(native::answer(value))
+    }
+
+    async fn call<R, F>(&self, grants: Grants, f: F) -> Result<R, PluginError>
+    where
+        F: AsyncFnOnce(&ListGeneratorPlugin, &mut wasmtime::Store<State>) -> wasmtime::Result<R>,
+    {
+        let Backend::Wasm(pre) = &self.backend else {
+            unreachable!("component calls are only made on the wasm backend");
+        };
+        let mut store = sandbox::store(&self.runtime, &self.name, grants, self.http.clone());
+        let result = async {
+            let plugin = pre.instantiate_async(&mut store).await?;
+            f(&plugin, &mut store).await
+        }
+        .await;
+        result.map_err(|e| sandbox::trap(&self.name, e, self.runtime.limits))
+    }
+}
