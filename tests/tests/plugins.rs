@@ -169,5 +169,9 @@ async fn wrong_harbor_credentials_warn_and_the_push_explains() {
         out.contains("Please create the projects manually."),
         "{out}"
     );
+    // The push failure that follows is explained by the adapter (Hangar #44), once.
+    let hint = "Harbor refused the push: the project does not exist or the user may not push to it";
+    assert_eq!(out.matches(hint).count(), 1, "{out}");
+    assert!(out.contains("(from the harbor adapter)"), "{out}");
     assert!(harbor.projects().is_empty());
 }

@@ -192,6 +192,7 @@ async fn run_load(args: LoadArgs, global: &Global) -> anyhow::Result<Status> {
     tracing::info!("OS List: [{}]", options.filter.os.join(","));
     let registries = Registries::new(args.tls.registry_options());
     // The registry adapter (Harbor...) prepares the destination first, as Hangar's load does.
+    let mut adapters = None;
     if let Some(first) = jobs.first() {
         let repositories: Vec<String> = jobs
             .iter()
@@ -200,10 +201,11 @@ async fn run_load(args: LoadArgs, global: &Global) -> anyhow::Result<Status> {
             .into_iter()
             .collect();
         let settings = args.adapter.settings(&args.tls, global)?;
-        crate::plugin::adapters::Adapters::load(&settings)
-            .await?
+        let loaded = crate::plugin::adapters::Adapters::load(&settings).await?;
+        loaded
             .prepare_destination(first.destination.registry(), &repositories)
             .await;
+        adapters = Some(loaded);
     }
     let run = BulkRun::start(global, jobs.len(), Duration::from_secs(5));
     let (events, cancel) = (&run.events, &run.cancel);
@@ -225,11 +227,14 @@ async fn run_load(args: LoadArgs, global: &Global) -> anyhow::Result<Status> {
         args.run.time_limit(),
         cancel,
         |_, (i, job): (usize, &Job)| {
-            let (loader, events) = (&loader, &events);
+            let (loader, events, adapters) = (&loader, &events, &adapters);
             async move {
                 let result = loader
                     .load(i + 1, &job.image, &job.destination, &AsIs)
                     .await;
+                if let (Err(e), Some(adapters)) = (&result, adapters) {
+                    adapters.note_failure(job.destination.registry(), e.response());
+                }
                 let (summary, ok) = match &result {
                     Ok(outcome) => (
                         format!("{} => {}: {outcome}", job.text, job.destination),
@@ -268,6 +273,9 @@ async fn run_load(args: LoadArgs, global: &Global) -> anyhow::Result<Status> {
                 failed_lines.push(job.text.as_str());
             }
         }
+    }
+    if let Some(adapters) = &adapters {
+        adapters.explain_failures().await;
     }
     tracing::info!(
         "{} images: loaded {loaded}, failed {} in {:.1?}",

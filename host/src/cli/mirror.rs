@@ -166,13 +166,15 @@ async fn run_mirror(args: MirrorArgs, global: &Global) -> anyhow::Result<Status>
             .or_default()
             .insert(job.destination.repository().to_string());
     }
+    let mut adapters = None;
     if !args.dry_run {
         let settings = args.adapter.settings(&args.tls, global)?;
-        let adapters = crate::plugin::adapters::Adapters::load(&settings).await?;
+        let loaded = crate::plugin::adapters::Adapters::load(&settings).await?;
         for (registry, repositories) in by_registry {
             let repositories: Vec<String> = repositories.into_iter().collect();
-            adapters.prepare_destination(registry, &repositories).await;
+            loaded.prepare_destination(registry, &repositories).await;
         }
+        adapters = Some(loaded);
     }
     let copier = ImageCopier::new(&registries, &options, events);
     let timeout = args.run.time_limit();
@@ -180,11 +182,13 @@ async fn run_mirror(args: MirrorArgs, global: &Global) -> anyhow::Result<Status>
     let order = plan_order(&copier, &jobs, workers, timeout, cancel, progress).await;
     let items: Vec<(usize, &Job)> = order.iter().map(|&i| (i, &jobs[i])).collect();
     let in_run_order = runner::run(items, workers, timeout, cancel, |_, (i, job)| {
-        let copier = &copier;
-        let events = &events;
+        let (copier, events, adapters) = (&copier, &events, &adapters);
         let id = i + 1;
         async move {
             let result = copier.copy(id, &job.source, &job.destination).await;
+            if let (Err(e), Some(adapters)) = (&result, adapters) {
+                adapters.note_failure(job.destination.registry(), e.response());
+            }
             match &result {
                 Ok(outcome) => events.emit(Event::ImageFinished {
                     id,
@@ -232,6 +236,9 @@ async fn run_mirror(args: MirrorArgs, global: &Global) -> anyhow::Result<Status>
                 failed_lines.push(job.text.as_str());
             }
         }
+    }
+    if let Some(adapters) = &adapters {
+        adapters.explain_failures().await;
     }
     let verb = if args.dry_run { "would copy" } else { "copied" };
     tracing::info!(

@@ -53,6 +53,16 @@ pub enum CopyError {
     Schema1(#[from] Schema1Error),
 }
 
+impl CopyError {
+    /// The registry's answer behind this failure (status, raw body), if it was one.
+    pub fn response(&self) -> Option<(u16, &str)> {
+        match self {
+            CopyError::Registry(e) => e.response(),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
     Copied {

@@ -8,7 +8,8 @@ use super::manifest::{Kind, World};
 use super::registry_adapter::RegistryAdapter;
 use super::runtime::Runtime;
 use super::settings::Settings;
-use std::sync::Arc;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 
 /// The adapters `settings` chose, loaded: `auto` is every registry adapter known (each asked
 /// whether it recognises the registry), `none` is none, anything else one plugin by name or
@@ -16,6 +17,10 @@ use std::sync::Arc;
 pub struct Adapters {
     adapters: Vec<RegistryAdapter>,
     options: Vec<(String, String)>,
+    /// Which adapter recognised each registry.
+    detected: Mutex<HashMap<String, usize>>,
+    /// Registry answers behind failed pushes: (registry, status, body), each kept once.
+    failures: Mutex<BTreeSet<(String, u16, String)>>,
 }
 
 impl Adapters {
@@ -57,15 +62,22 @@ impl Adapters {
         Ok(Adapters {
             adapters,
             options: settings.adapter_options.clone(),
+            detected: Mutex::default(),
+            failures: Mutex::default(),
         })
     }
 
     /// Lets the adapter that recognises `registry` prepare it for `repositories`.
     pub async fn prepare_destination(&self, registry: &str, repositories: &[String]) {
         let started = std::time::Instant::now();
-        for adapter in &self.adapters {
+        for (index, adapter) in self.adapters.iter().enumerate() {
             match adapter.detect(registry).await {
-                Ok(true) => {}
+                Ok(true) => {
+                    self.detected
+                        .lock()
+                        .expect("detected lock")
+                        .insert(registry.to_string(), index);
+                }
                 Ok(false) => continue,
                 Err(e) => {
                     tracing::warn!("{e}");
@@ -126,4 +138,45 @@ async fn load_one(
             RegistryAdapter::load_native(runtime, name, &bytes, hosts, settings.tls_verify).await?
         }
     })
+}
+
+impl Adapters {
+    /// Remembers a failed push's registry answer, for [`Adapters::explain_failures`].
+    pub fn note_failure(&self, registry: &str, response: Option<(u16, &str)>) {
+        if let Some((status, body)) = response
+            && self
+                .detected
+                .lock()
+                .expect("detected lock")
+                .contains_key(registry)
+        {
+            self.failures.lock().expect("failures lock").insert((
+                registry.to_string(),
+                status,
+                body.to_string(),
+            ));
+        }
+    }
+
+    /// Asks the adapter that recognised each registry to explain the answers behind failed
+    /// pushes (Harbor's "authentication required" for a missing project...), once per answer.
+    pub async fn explain_failures(&self) {
+        let failures = std::mem::take(&mut *self.failures.lock().expect("failures lock"));
+        let mut said = BTreeSet::new();
+        for (registry, status, body) in failures {
+            let Some(&index) = self.detected.lock().expect("detected lock").get(&registry) else {
+                continue;
+            };
+            let adapter = &self.adapters[index];
+            match adapter.classify_error(status, &body).await {
+                Ok(Some(hint)) => {
+                    if said.insert(hint.clone()) {
+                        tracing::warn!("{registry}: {hint} (from the {} adapter)", adapter.name());
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => tracing::debug!("{e}"),
+            }
+        }
+    }
 }

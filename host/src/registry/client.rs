@@ -205,18 +205,21 @@ impl Registry {
             .unwrap_or_default();
         let detail = error_detail(status, &body);
         let what = what.to_string();
+        let body = String::from_utf8_lossy(&body).into_owned();
         match status {
-            404 => RegistryError::NotFound { what, detail },
+            404 => RegistryError::NotFound { what, detail, body },
             401 => RegistryError::Unauthorized {
                 what,
                 host: self.name.clone(),
                 detail,
+                body,
             },
-            403 => RegistryError::Forbidden { what, detail },
+            403 => RegistryError::Forbidden { what, detail, body },
             _ => RegistryError::Status {
                 what,
                 status,
                 detail,
+                body,
                 retry_after,
             },
         }
@@ -965,6 +968,7 @@ async fn probe(
                     what: what.clone(),
                     status: status.as_u16(),
                     detail,
+                    body: String::from_utf8_lossy(&body).into_owned(),
                     retry_after: None,
                 });
             }

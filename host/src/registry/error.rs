@@ -8,7 +8,12 @@ pub enum RegistryError {
     #[error("cannot reach {host}: {message}")]
     Unreachable { host: String, message: String },
     #[error("{what}: not found ({detail})")]
-    NotFound { what: String, detail: String },
+    NotFound {
+        what: String,
+        detail: String,
+        /// The response body as the registry sent it (for registry adapters to explain).
+        body: String,
+    },
     #[error(
         "{what}: authentication required ({detail}); check the credentials for {host} (hangar login {host})"
     )]
@@ -16,9 +21,14 @@ pub enum RegistryError {
         what: String,
         host: String,
         detail: String,
+        body: String,
     },
     #[error("{what}: access denied ({detail})")]
-    Forbidden { what: String, detail: String },
+    Forbidden {
+        what: String,
+        detail: String,
+        body: String,
+    },
     #[error("token request to {realm} failed: {detail}")]
     Token {
         realm: String,
@@ -30,6 +40,7 @@ pub enum RegistryError {
         what: String,
         status: u16,
         detail: String,
+        body: String,
         retry_after: Option<Duration>,
     },
     #[error("{what}: larger than {} MiB, refused", limit / (1024 * 1024))]
@@ -70,6 +81,17 @@ impl RegistryError {
             // serving wrong bytes fails after the last attempt.
             RegistryError::DigestMismatch { .. } | RegistryError::SizeMismatch { .. } => true,
             _ => false,
+        }
+    }
+
+    /// The registry's answer behind this error, if it was one: status and raw body.
+    pub fn response(&self) -> Option<(u16, &str)> {
+        match self {
+            RegistryError::NotFound { body, .. } => Some((404, body)),
+            RegistryError::Unauthorized { body, .. } => Some((401, body)),
+            RegistryError::Forbidden { body, .. } => Some((403, body)),
+            RegistryError::Status { status, body, .. } => Some((*status, body)),
+            _ => None,
         }
     }
 
@@ -163,6 +185,7 @@ mod tests {
             what: "x".into(),
             status,
             detail: String::new(),
+            body: String::new(),
             retry_after: None,
         };
         assert!(s(503).is_retryable() && s(429).is_retryable() && s(408).is_retryable());
@@ -170,6 +193,7 @@ mod tests {
         let nf = RegistryError::NotFound {
             what: "x".into(),
             detail: String::new(),
+            body: String::new(),
         };
         assert!(!nf.is_retryable() && nf.is_not_found());
         let token = |retryable| RegistryError::Token {

@@ -88,6 +88,7 @@ mod tests {
             what: "x".into(),
             status: code,
             detail: String::new(),
+            body: String::new(),
             retry_after,
         }
     }
@@ -140,6 +141,7 @@ mod tests {
                 Err(RegistryError::NotFound {
                     what: "x".into(),
                     detail: String::new(),
+                    body: String::new(),
                 })
             })
             .await;
