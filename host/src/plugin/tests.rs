@@ -169,9 +169,36 @@ async fn plugin_overhead_numbers() {
         calls.push(t.elapsed());
     }
     calls.sort();
+    let native_load = Instant::now();
+    let native = RegistryAdapter::load_native(
+        Runtime::new(Limits::default(), None).unwrap(),
+        "harbor",
+        &native_plugin("harbor"),
+        vec![],
+        true,
+    )
+    .await
+    .unwrap();
+    let native_load = native_load.elapsed();
+    let mut native_calls = Vec::new();
+    for _ in 0..500 {
+        let t = Instant::now();
+        native.classify_error(500, "{}").await.unwrap();
+        native_calls.push(t.elapsed());
+    }
+    native_calls.sort();
+    let sizes: serde_json::Map<String, serde_json::Value> =
+        ["harbor", "template", "hostile", "lister", "census"]
+            .iter()
+            .map(|n| (n.to_string(), plugin(n).len().into()))
+            .collect();
     println!(
         "{}",
         serde_json::json!({
+            "component_bytes": sizes,
+            "native_harbor_bytes": native_plugin("harbor").len(),
+            "native_load_ms": native_load.as_secs_f64() * 1e3,
+            "native_call_us_median": native_calls[native_calls.len() / 2].as_secs_f64() * 1e6,
             "harbor_bytes": harbor.len(),
             "hostile_bytes": plugin("hostile").len(),
             "compile_ms": cold.as_secs_f64() * 1e3,
