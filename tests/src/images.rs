@@ -88,6 +88,46 @@ pub fn layer(format: Format, seed: u64, size: usize) -> Layer {
     }
 }
 
+/// A layer holding a small filesystem, as image builders write them: `(path, content)` for
+/// files, `(path, "->target")` for symlinks, a path ending in `/` for a directory; whiteouts
+/// are files named `.wh.NAME` (or `.wh..wh..opq`).
+pub fn files_layer(format: Format, entries: &[(&str, &str)]) -> Layer {
+    let mut tar = tar::Builder::new(Vec::new());
+    for (path, content) in entries {
+        let mut header = tar::Header::new_gnu();
+        header.set_mode(0o644);
+        header.set_mtime(1_700_000_000);
+        if let Some(target) = content.strip_prefix("->") {
+            header.set_entry_type(tar::EntryType::Symlink);
+            header.set_size(0);
+            tar.append_link(&mut header, path, target).unwrap();
+        } else if path.ends_with('/') {
+            header.set_entry_type(tar::EntryType::Directory);
+            header.set_mode(0o755);
+            header.set_size(0);
+            tar.append_data(&mut header, path, std::io::empty())
+                .unwrap();
+        } else {
+            header.set_size(content.len() as u64);
+            tar.append_data(&mut header, path, content.as_bytes())
+                .unwrap();
+        }
+    }
+    let raw = tar.into_inner().unwrap();
+    let diff_id = sha256(&raw);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), Compression::fast());
+    std::io::Write::write_all(&mut gz, &raw).unwrap();
+    let media_type = if format == Format::Oci {
+        OCI_LAYER
+    } else {
+        DOCKER_LAYER
+    };
+    Layer {
+        blob: Blob::new(media_type, gz.finish().unwrap()),
+        diff_id,
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Platform {
     pub os: String,

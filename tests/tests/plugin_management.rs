@@ -401,3 +401,105 @@ fn the_template_plugin_runs_against_its_fixtures() {
     );
     assert_eq!(report["requests"][0]["matched"], false);
 }
+
+/// A scanner reads an image straight from a registry: the platform picked from the index,
+/// layers merged with their whiteouts, only the files it asks for.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_scanner_reads_an_image_from_a_registry() {
+    use images::{Format, Platform, files_layer, image, index};
+    let registry = RegistryServer::plain();
+    let base = files_layer(
+        Format::Oci,
+        &[
+            ("usr/lib/os-release", "PRETTY_NAME=\"Test\"\nID=testos\n"),
+            ("etc/os-release", "->../usr/lib/os-release"),
+            ("usr/bin/", ""),
+            ("usr/bin/sh", "5.2"),
+            ("usr/bin/old", "0.9"),
+            ("etc/shadow", "root:*:"),
+        ],
+    );
+    let update = files_layer(
+        Format::Oci,
+        &[
+            ("usr/bin/.wh.old", ""),
+            ("usr/bin/new", "1.1"),
+            ("etc/.wh.shadow", ""),
+        ],
+    );
+    let amd64 = image(
+        Format::Oci,
+        Platform::new("linux", "amd64", None),
+        std::slice::from_ref(&base),
+    );
+    let arm64 = image(
+        Format::Oci,
+        Platform::new("linux", "arm64", Some("v8")),
+        &[base, update],
+    );
+    let pusher = Pusher::new(&registry);
+    pusher
+        .push_index(
+            "os/app",
+            "1",
+            &index(Format::Oci, &[amd64.clone(), arm64.clone()]),
+            &[&amd64, &arm64],
+        )
+        .await;
+    let env = Env::new();
+    let scan = |platform: &str| {
+        env.run(&[
+            "plugin",
+            "test",
+            wasm("census").to_str().unwrap(),
+            "scan",
+            "--image",
+            &format!("{}/os/app:1", registry.addr),
+            "--platform",
+            platform,
+            "--tls-verify=false",
+        ])
+    };
+    let packages = |run: &hangar_tests::hangar::Run| {
+        assert_eq!(run.code, 0, "{}", run.output());
+        let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        let result = &report["result"];
+        let packages: Vec<String> = result["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                format!(
+                    "{} {} {}",
+                    p["name"].as_str().unwrap(),
+                    p["version"].as_str().unwrap(),
+                    p["ecosystem"].as_str().unwrap()
+                )
+            })
+            .collect();
+        (packages, result["findings"].as_array().unwrap().len())
+    };
+    assert_eq!(
+        packages(&scan("linux/arm64")),
+        (
+            vec!["new 1.1 testos".to_string(), "sh 5.2 testos".to_string()],
+            0
+        )
+    );
+    assert_eq!(
+        packages(&scan("linux/amd64")),
+        (
+            vec!["old 0.9 testos".to_string(), "sh 5.2 testos".to_string()],
+            1
+        )
+    );
+    let missing = scan("linux/s390x");
+    assert_eq!(missing.code, 1);
+    assert!(
+        missing
+            .output()
+            .contains("no linux/s390x image (available: linux/amd64, linux/arm64/v8)"),
+        "{}",
+        missing.output()
+    );
+}

@@ -356,7 +356,7 @@ pub struct TestArgs {
     #[arg(value_name = "NAME|FILE")]
     plugin: String,
     /// The function: describe | detect REGISTRY | prepare-push REGISTRY REPO... |
-    /// classify-error STATUS BODY | generate | scan IMAGE
+    /// classify-error STATUS BODY | generate | scan
     #[arg(value_name = "FUNCTION")]
     function: String,
     #[arg(value_name = "ARG")]
@@ -371,8 +371,14 @@ pub struct TestArgs {
     #[arg(long = "path", value_name = "PATH")]
     paths: Vec<PathBuf>,
     /// The unpacked root filesystem a scanner reads
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with = "image")]
     rootfs: Option<PathBuf>,
+    /// An image in a registry whose layers a scanner reads (the platform from --platform)
+    #[arg(long, value_name = "REGISTRY/REPO:TAG")]
+    image: Option<String>,
+    /// Verify TLS certificates of the registry (--image)
+    #[arg(long, num_args = 0..=1, require_equals = true, default_value_t = true, default_missing_value = "true", value_name = "BOOL")]
+    tls_verify: bool,
     /// The platform handed to a scanner
     #[arg(long, default_value = "linux/amd64", value_name = "OS/ARCH[/VARIANT]")]
     platform: String,
@@ -494,15 +500,41 @@ pub async fn test(global: &super::Global, args: TestArgs) -> anyhow::Result<Stat
             match args.function.as_str() {
                 "describe" => Ok(json!({"name": scanner.name(), "version": scanner.version()})),
                 "scan" => {
-                    let rootfs = args.rootfs.clone().context("scan needs --rootfs DIR")?;
                     let mut parts = args.platform.split('/');
                     let platform = Platform {
                         os: parts.next().unwrap_or("linux").to_string(),
                         architecture: parts.next().unwrap_or("amd64").to_string(),
                         variant: parts.next().map(str::to_string),
                     };
+                    let (label, tree): (String, Arc<dyn crate::plugin::image_fs::Tree>) =
+                        match (&args.image, &args.rootfs) {
+                            (Some(image), _) => {
+                                let reference = Reference::parse(image)?;
+                                let registries = Registries::new(RegistryOptions {
+                                    tls_verify: Some(args.tls_verify),
+                                    ..RegistryOptions::default()
+                                });
+                                let wanted = crate::image::platform::Platform::new(
+                                    &platform.os,
+                                    &platform.architecture,
+                                    platform.variant.as_deref(),
+                                );
+                                let tree = crate::plugin::image_source::layer_tree(
+                                    &registries,
+                                    &reference,
+                                    &wanted,
+                                )
+                                .await?;
+                                (image.clone(), Arc::new(tree))
+                            }
+                            (None, Some(rootfs)) => (
+                                rootfs.display().to_string(),
+                                Arc::new(DirTree::new(rootfs.clone())),
+                            ),
+                            (None, None) => bail!("scan needs --image REF or --rootfs DIR"),
+                        };
                     scanner
-                        .scan(&arg(0, "IMAGE")?, &platform, Arc::new(DirTree::new(rootfs)))
+                        .scan(&label, &platform, tree)
                         .await
                         .map(|r| {
                             json!({

@@ -13,6 +13,7 @@ pub mod adapters;
 pub mod catalog;
 pub mod fixtures;
 pub mod image_fs;
+pub mod image_source;
 pub mod list_generator;
 pub mod manifest;
 pub mod native;

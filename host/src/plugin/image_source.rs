@@ -1,0 +1,71 @@
+//! The merged filesystem of an image in a registry, for scanners: the platform's manifest is
+//! resolved (an index picks the matching entry), then its layers stream one after another into
+//! a [`LayerTree`], digest-checked on the way.
+
+use super::image_fs::{Layer, LayerTree};
+use crate::image::manifest::{ImageManifest, Index};
+use crate::image::media;
+use crate::image::platform::Platform;
+use crate::image::reference::Reference;
+use crate::registry::Registries;
+use futures_util::TryStreamExt as _;
+
+pub async fn layer_tree(
+    registries: &Registries,
+    reference: &Reference,
+    platform: &Platform,
+) -> anyhow::Result<LayerTree> {
+    let registry = registries.get(reference.registry()).await?;
+    let repo = reference.repository().to_string();
+    let wanted = match (reference.digest(), reference.tag()) {
+        (Some(d), _) => d.to_string(),
+        (None, Some(t)) => t.to_string(),
+        (None, None) => "latest".to_string(),
+    };
+    let mut manifest = registry.get_manifest(&repo, &wanted).await?;
+    if manifest.media_type == media::OCI_INDEX || manifest.media_type == media::DOCKER_LIST {
+        let index: Index = serde_json::from_slice(&manifest.bytes)?;
+        let entry = index
+            .manifests
+            .iter()
+            .filter(|d| !d.is_attestation())
+            .find(|d| d.platform.as_ref().is_some_and(|p| p.same_as(platform)))
+            .ok_or_else(|| {
+                let available: Vec<String> = index
+                    .manifests
+                    .iter()
+                    .filter(|d| !d.is_attestation())
+                    .filter_map(|d| d.platform.as_ref().map(Platform::to_string))
+                    .collect();
+                anyhow::anyhow!(
+                    "{reference}: no {platform} image (available: {})",
+                    available.join(", ")
+                )
+            })?;
+        manifest = registry.get_manifest(&repo, entry.digest.as_str()).await?;
+    }
+    let parsed: ImageManifest = serde_json::from_slice(&manifest.bytes)
+        .map_err(|e| anyhow::anyhow!("{reference}: not an image manifest: {e}"))?;
+    let handle = tokio::runtime::Handle::current();
+    let layers = parsed.layers.clone();
+    let tree = tokio::task::spawn_blocking(move || {
+        LayerTree::build(layers.into_iter().map(|layer| {
+            let response = handle
+                .block_on(registry.get_blob(&repo, &layer.digest))
+                .map_err(|e| e.to_string())?;
+            let stream = response.bytes_stream().map_err(std::io::Error::other);
+            let reader = tokio_util::io::SyncIoBridge::new_with_handle(
+                tokio_util::io::StreamReader::new(stream),
+                handle.clone(),
+            );
+            Ok(Layer {
+                digest: layer.digest.to_string(),
+                media_type: layer.media_type.clone(),
+                reader,
+            })
+        }))
+    })
+    .await?
+    .map_err(|e| anyhow::anyhow!("{reference}: {e}"))?;
+    Ok(tree)
+}
