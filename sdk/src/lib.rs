@@ -13,7 +13,7 @@
 //! A registry adapter, complete (`Cargo.toml`: `crate-type = ["cdylib"]`,
 //! `hangar-plugin-sdk = { version = "0.1", features = ["registry-adapter"] }`):
 //!
-//! ```ignore
+//! ```no_run
 //! use hangar_plugin_sdk::registry_adapter::{Guest, Info};
 //! use hangar_plugin_sdk::{http, log};
 //!
