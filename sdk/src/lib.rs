@@ -10,37 +10,11 @@
 //! Enable exactly one feature. Talk to the host only through this crate's helpers ([`log`],
 //! [`http`], [`files`]): they work in both builds below.
 //!
-//! A registry adapter, complete (`Cargo.toml`: `crate-type = ["cdylib"]`,
-//! `hangar-plugin-sdk = { version = "0.1", features = ["registry-adapter"] }`):
-//!
-//! ```no_run
-//! use hangar_plugin_sdk::registry_adapter::{Guest, Info};
-//! use hangar_plugin_sdk::{http, log};
-//!
-//! struct Example;
-//!
-//! impl Guest for Example {
-//!     fn describe() -> Info {
-//!         Info { name: "example".into(), version: "0.1.0".into(), hosts: vec!["$registry".into()] }
-//!     }
-//!     fn detect(registry: String) -> Result<bool, String> {
-//!         Ok(http::get(&format!("https://{registry}/api/ping"), false)?.status == 200)
-//!     }
-//!     fn prepare_push(
-//!         _registry: String,
-//!         repositories: Vec<String>,
-//!         _options: Vec<(String, String)>,
-//!     ) -> Result<Vec<String>, String> {
-//!         log::info(&format!("{} repositories", repositories.len()));
-//!         Ok(Vec::new())
-//!     }
-//!     fn classify_error(_status: u16, _body: String) -> Option<String> {
-//!         None
-//!     }
-//! }
-//!
-//! hangar_plugin_sdk::export_registry_adapter!(Example);
-//! ```
+//! Getting the SDK: it is not on crates.io; depend on the `sdk/` folder of hangar's repository
+//! by path or git (it reads the contract from the `wit/` folder beside it):
+//! `hangar-plugin-sdk = { path = ".../hangar/sdk", features = ["registry-adapter"] }`, with
+//! `crate-type = ["cdylib"]`. Complete examples: a registry adapter in [`registry_adapter`], a
+//! list generator in [`list_generator`] (each documented when its feature is on).
 //!
 //! **WebAssembly (the default, sandboxed):** `cargo build --release --target wasm32-wasip2`;
 //! the `.wasm` in `target/wasm32-wasip2/release/` is the component hangar loads
@@ -120,7 +94,36 @@ pub mod bindings {
 pub mod native;
 
 /// The registry-adapter world: implement [`registry_adapter::Guest`], export it with
-/// [`export_registry_adapter!`].
+/// [`export_registry_adapter!`]. A complete adapter (feature `registry-adapter`):
+///
+/// ```no_run
+/// use hangar_plugin_sdk::registry_adapter::{Guest, Info};
+/// use hangar_plugin_sdk::{http, log};
+///
+/// struct Example;
+///
+/// impl Guest for Example {
+///     fn describe() -> Info {
+///         Info { name: "example".into(), version: "0.1.0".into(), hosts: vec!["$registry".into()] }
+///     }
+///     fn detect(registry: String) -> Result<bool, String> {
+///         Ok(http::get(&format!("https://{registry}/api/ping"), false)?.status == 200)
+///     }
+///     fn prepare_push(
+///         _registry: String,
+///         repositories: Vec<String>,
+///         _options: Vec<(String, String)>,
+///     ) -> Result<Vec<String>, String> {
+///         log::info(&format!("{} repositories", repositories.len()));
+///         Ok(Vec::new())
+///     }
+///     fn classify_error(_status: u16, _body: String) -> Option<String> {
+///         None
+///     }
+/// }
+///
+/// hangar_plugin_sdk::export_registry_adapter!(Example);
+/// ```
 #[cfg(feature = "registry-adapter")]
 pub mod registry_adapter {
     pub use crate::bindings::world::exports::hangar::plugin::registry_adapter::Guest;
@@ -129,7 +132,48 @@ pub mod registry_adapter {
 
 /// The list-generator world: implement [`list_generator::Guest`], export it with
 /// [`export_list_generator!`]. `generate` gets the user's `--option key=value` pairs and
-/// reads input paths through [`files`].
+/// reads input paths through [`files`]: only paths the user also granted (files or
+/// directories), given absolute or relative to hangar's working directory.
+///
+/// A complete generator (feature `list-generator`): one image per `image:` line of the file
+/// named by `file=PATH`.
+///
+/// ```no_run
+/// use hangar_plugin_sdk::files;
+/// use hangar_plugin_sdk::list_generator::{Guest, ImageEntry, Info};
+///
+/// struct Manifests;
+///
+/// impl Guest for Manifests {
+///     fn describe() -> Info {
+///         Info { name: "manifests".into(), version: "0.1.0".into(), hosts: Vec::new() }
+///     }
+///     fn generate(options: Vec<(String, String)>) -> Result<Vec<ImageEntry>, String> {
+///         let mut images = Vec::new();
+///         for (key, path) in options {
+///             if key != "file" {
+///                 return Err(format!("unknown option {key:?} (file=PATH)"));
+///             }
+///             let text = String::from_utf8_lossy(&files::read(&path)?).into_owned();
+///             for line in text.lines() {
+///                 if let Some(reference) = line.trim().strip_prefix("image:") {
+///                     images.push(ImageEntry {
+///                         reference: reference.trim().trim_matches('"').to_string(),
+///                         os: None,
+///                         source: path.clone(),
+///                     });
+///                 }
+///             }
+///         }
+///         Ok(images)
+///     }
+/// }
+///
+/// hangar_plugin_sdk::export_list_generator!(Manifests);
+/// ```
+///
+/// Try it: `hangar plugin test manifests.wasm generate --option file=values.yaml --path
+/// values.yaml` (`--path` grants the file; without it the read is refused).
 #[cfg(feature = "list-generator")]
 pub mod list_generator {
     pub use crate::bindings::world::exports::hangar::plugin::list_generator::{Guest, ImageEntry};

@@ -129,6 +129,16 @@ async fn plugins_travel_through_registries_and_archives() {
         "{}",
         ls.output()
     );
+    let table = dev.run(&["archive", "ls", "carry.zip"]);
+    let harbor_line = table
+        .stdout
+        .lines()
+        .find(|l| l.contains("docker.io/hangar-plugin/harbor:0.1.0"))
+        .unwrap_or_else(|| panic!("{}", table.output()));
+    assert!(
+        harbor_line.contains("| NOARCH | NOOS |") && harbor_line.ends_with("| (hangar plugin)"),
+        "{harbor_line}"
+    );
     let verify = dev.run(&["archive", "verify", "carry.zip"]);
     assert_eq!(verify.code, 0, "{}", verify.output());
 

@@ -14,8 +14,8 @@ use clap::{Args, Subcommand};
 use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 
-pub const HELM_CHART_LAYER: &str = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
-pub const FILE_LAYER: &str = "application/vnd.content.hangar.file.layer.v1";
+use crate::archive::artifact::{FILE_LAYER, HELM_CHART_LAYER};
+use crate::plugin::oci::{NATIVE_LAYER, WASM_LAYER};
 
 #[derive(Args, Debug)]
 pub struct ArchiveCommand {
@@ -157,7 +157,8 @@ pub fn human_size(bytes: u64) -> String {
     }
 }
 
-/// What an image without platforms is: a chart or a stored file, told by its layer type.
+/// What an image without platforms is: a chart, a stored file or a plugin, told by its layer
+/// type.
 fn artifact_kind(blobs: &ArchiveBlobs, image: &Image) -> Option<&'static str> {
     let spec = image.images.first()?;
     let name = format!("share/sha256/{}", spec.digest.trim_start_matches("sha256:"));
@@ -166,6 +167,8 @@ fn artifact_kind(blobs: &ArchiveBlobs, image: &Image) -> Option<&'static str> {
     match manifest["layers"][0]["mediaType"].as_str()? {
         HELM_CHART_LAYER => Some("(helm chart)"),
         FILE_LAYER => Some("(custom file)"),
+        WASM_LAYER => Some("(hangar plugin)"),
+        NATIVE_LAYER => Some("(hangar native plugin)"),
         _ => None,
     }
 }

@@ -29,7 +29,8 @@ enum PluginAction {
     Ls(ListArgs),
     /// Show a plugin's manifest: world, version, capabilities, hosts, sha256
     Inspect(InspectArgs),
-    /// Install a plugin from a .wasm file, an archive (.zip), or oci://REGISTRY/REPO:TAG
+    /// Install a plugin from a .wasm file, a native .so, an archive (.zip), or
+    /// oci://REGISTRY/REPO:TAG
     Install(InstallArgs),
     /// Remove an installed plugin
     #[command(visible_alias = "rm")]
@@ -57,7 +58,8 @@ struct InspectArgs {
 
 #[derive(Args, Debug)]
 struct InstallArgs {
-    /// FILE.wasm, ARCHIVE.zip (every plugin it stores, or --name), or oci://REGISTRY/REPO:TAG
+    /// FILE.wasm, a native LIBRARY.so (with --allow-native-plugins), ARCHIVE.zip (every
+    /// plugin it stores, or --name), or oci://REGISTRY/REPO:TAG
     #[arg(value_name = "SOURCE")]
     source: String,
     /// The plugin to install from an archive
@@ -382,8 +384,8 @@ pub struct TestArgs {
     /// The platform handed to a scanner
     #[arg(long, default_value = "linux/amd64", value_name = "OS/ARCH[/VARIANT]")]
     platform: String,
-    /// A declared host the plugin may reach (repeatable)
-    #[arg(long = "allow-host", value_name = "HOST")]
+    /// A declared host the plugin may reach besides `$registry` (repeatable)
+    #[arg(long = "plugin-allow-host", value_name = "HOST")]
     allow_host: Vec<String>,
 }
 
