@@ -332,17 +332,21 @@ fn the_template_plugin_runs_against_its_fixtures() {
     let env = Env::new();
     let fixtures =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugins/template/fixtures/http.yaml");
-    let run = env.run(&[
-        "plugin",
-        "test",
-        wasm("template").to_str().unwrap(),
-        "prepare-push",
+    let template = wasm("template");
+    let prepare = |extra: &[&str], plugin: &str, registry: &str, repositories: &[&str]| {
+        let mut args = extra.to_vec();
+        args.extend(["plugin", "test", plugin, "prepare-push", registry]);
+        args.extend(repositories);
+        args.extend(["--http-fixtures", fixtures.to_str().unwrap()]);
+        env.run(&args)
+    };
+    let repositories = ["team/app", "library/nginx"];
+    let run = prepare(
+        &[],
+        template.to_str().unwrap(),
         "registry.example.com",
-        "team/app",
-        "library/nginx",
-        "--http-fixtures",
-        fixtures.to_str().unwrap(),
-    ]);
+        &repositories,
+    );
     assert_eq!(run.code, 0, "{}", run.output());
     let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(
@@ -378,31 +382,21 @@ fn the_template_plugin_runs_against_its_fixtures() {
         built("native/libtemplate.so").to_str().unwrap(),
     ]);
     assert_eq!(native.code, 0, "{}", native.output());
-    let again = env.run(&[
-        "--allow-native-plugins",
-        "plugin",
-        "test",
+    let again = prepare(
+        &["--allow-native-plugins"],
         "template",
-        "prepare-push",
         "registry.example.com",
-        "team/app",
-        "library/nginx",
-        "--http-fixtures",
-        fixtures.to_str().unwrap(),
-    ]);
+        &repositories,
+    );
     assert_eq!(again.code, 0, "{}", again.output());
     assert_eq!(again.stdout, run.stdout);
     // A request with no fixture is answered 404 and reported, and the error is the plugin's.
-    let missing = env.run(&[
-        "plugin",
-        "test",
-        wasm("template").to_str().unwrap(),
-        "prepare-push",
+    let missing = prepare(
+        &[],
+        template.to_str().unwrap(),
         "other.example.com",
-        "x/y",
-        "--http-fixtures",
-        fixtures.to_str().unwrap(),
-    ]);
+        &["x/y"],
+    );
     assert_eq!(missing.code, 1, "{}", missing.output());
     let report: serde_json::Value = serde_json::from_str(&missing.stdout).unwrap();
     assert_eq!(

@@ -194,11 +194,7 @@ async fn install(
             ..RegistryOptions::default()
         });
         let registry = registries.get(reference.registry()).await?;
-        let wanted = match (reference.digest(), reference.tag()) {
-            (Some(d), _) => d.to_string(),
-            (None, Some(t)) => t.to_string(),
-            (None, None) => "latest".to_string(),
-        };
+        let wanted = reference.manifest_reference();
         let (recorded, bytes) =
             crate::plugin::oci::pull(&registry, reference.repository(), &wanted).await?;
         vec![

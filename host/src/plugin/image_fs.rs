@@ -35,42 +35,59 @@ impl DirTree {
     /// The host path of `path` inside the tree; the last component is followed when it is a
     /// symlink only if `follow_last`.
     fn resolve(&self, path: &str, follow_last: bool) -> Result<PathBuf, String> {
-        let mut pending: Vec<String> = components(path);
-        pending.reverse();
-        let mut resolved: Vec<String> = Vec::new();
-        let mut hops = 0;
-        while let Some(part) = pending.pop() {
-            if part == ".." {
-                resolved.pop();
-                continue;
+        let parts = resolve_links(path, follow_last, |parts| {
+            let host = self.host_path(parts);
+            match std::fs::symlink_metadata(&host) {
+                Ok(meta) if meta.file_type().is_symlink() => std::fs::read_link(&host)
+                    .map(|t| Some(t.to_string_lossy().into_owned()))
+                    .map_err(|e| format!("{path}: {e}")),
+                _ => Ok(None),
             }
-            let candidate = self.host_path(&resolved).join(&part);
-            let is_last = pending.is_empty();
-            match std::fs::symlink_metadata(&candidate) {
-                Ok(meta) if meta.file_type().is_symlink() && (!is_last || follow_last) => {
-                    hops += 1;
-                    if hops > MAX_HOPS {
-                        return Err(format!("{path}: too many levels of symbolic links"));
-                    }
-                    let target =
-                        std::fs::read_link(&candidate).map_err(|e| format!("{path}: {e}"))?;
-                    let target = target.to_string_lossy();
-                    if target.starts_with('/') {
-                        resolved.clear();
-                    }
-                    let mut more = components(&target);
-                    more.reverse();
-                    pending.extend(more);
-                }
-                _ => resolved.push(part),
-            }
-        }
-        Ok(self.host_path(&resolved))
+        })?;
+        Ok(self.host_path(&parts))
     }
 
     fn host_path(&self, parts: &[String]) -> PathBuf {
         parts.iter().fold(self.root.clone(), |p, c| p.join(c))
     }
+}
+
+/// The components of `path` inside a tree, symlinks resolved the way the kernel would inside
+/// a chroot: `..` never climbs above the root, an absolute target starts again from the root,
+/// and the last component is followed only if `follow_last`. `link_of` says whether the path
+/// made of `parts` is a symlink, and to what.
+fn resolve_links(
+    path: &str,
+    follow_last: bool,
+    link_of: impl Fn(&[String]) -> Result<Option<String>, String>,
+) -> Result<Vec<String>, String> {
+    let mut pending: Vec<String> = components(path);
+    pending.reverse();
+    let mut resolved: Vec<String> = Vec::new();
+    let mut hops = 0;
+    while let Some(part) = pending.pop() {
+        if part == ".." {
+            resolved.pop();
+            continue;
+        }
+        resolved.push(part);
+        if (!pending.is_empty() || follow_last)
+            && let Some(target) = link_of(&resolved)?
+        {
+            hops += 1;
+            if hops > MAX_HOPS {
+                return Err(format!("{path}: too many levels of symbolic links"));
+            }
+            resolved.pop();
+            if target.starts_with('/') {
+                resolved.clear();
+            }
+            let mut more = components(&target);
+            more.reverse();
+            pending.extend(more);
+        }
+    }
+    Ok(resolved)
 }
 
 /// The normal components of a path in the tree (`.` and empty ones dropped).
@@ -382,39 +399,17 @@ impl LayerTree {
 
     /// `path` with symlinks resolved inside the tree (the last one only if `follow_last`).
     fn resolve(&self, path: &str, follow_last: bool) -> Result<String, String> {
-        let mut pending: Vec<String> = components(path);
-        pending.reverse();
-        let mut resolved: Vec<String> = Vec::new();
-        let mut hops = 0;
-        while let Some(part) = pending.pop() {
-            if part == ".." {
-                resolved.pop();
-                continue;
-            }
-            resolved.push(part);
-            let here = format!("/{}", resolved.join("/"));
-            let is_last = pending.is_empty();
-            if let Some(Node {
-                kind: Kind::Symlink,
-                target: Some(target),
-                ..
-            }) = self.nodes.get(&here)
-                && (!is_last || follow_last)
-            {
-                hops += 1;
-                if hops > MAX_HOPS {
-                    return Err(format!("{path}: too many levels of symbolic links"));
-                }
-                resolved.pop();
-                if target.starts_with('/') {
-                    resolved.clear();
-                }
-                let mut more = components(target);
-                more.reverse();
-                pending.extend(more);
-            }
-        }
-        Ok(format!("/{}", resolved.join("/")))
+        let parts = resolve_links(path, follow_last, |parts| {
+            Ok(match self.nodes.get(&format!("/{}", parts.join("/"))) {
+                Some(Node {
+                    kind: Kind::Symlink,
+                    target,
+                    ..
+                }) => target.clone(),
+                _ => None,
+            })
+        })?;
+        Ok(format!("/{}", parts.join("/")))
     }
 }
 
@@ -690,11 +685,7 @@ mod scanner_over_layers {
 
     #[tokio::test(flavor = "multi_thread")]
     async fn a_scanner_reads_a_layered_image() {
-        let wasm = std::fs::read(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../plugins/target/wasm32-wasip2/release/census.wasm"),
-        )
-        .expect("plugins/build builds census (tests/run does)");
+        let wasm = crate::plugin::tests::plugin("census");
         let tree = build(vec![
             layer(
                 &[

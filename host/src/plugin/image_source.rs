@@ -17,11 +17,7 @@ pub async fn layer_tree(
 ) -> anyhow::Result<LayerTree> {
     let registry = registries.get(reference.registry()).await?;
     let repo = reference.repository().to_string();
-    let wanted = match (reference.digest(), reference.tag()) {
-        (Some(d), _) => d.to_string(),
-        (None, Some(t)) => t.to_string(),
-        (None, None) => "latest".to_string(),
-    };
+    let wanted = reference.manifest_reference();
     let mut manifest = registry.get_manifest(&repo, &wanted).await?;
     if manifest.media_type == media::OCI_INDEX || manifest.media_type == media::DOCKER_LIST {
         let index: Index = serde_json::from_slice(&manifest.bytes)?;

@@ -7,7 +7,7 @@ use super::runtime::{PluginError, Runtime};
 use super::sandbox::{self, Grants, State};
 use std::path::PathBuf;
 use std::sync::Arc;
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::HasSelf;
 
 wasmtime::component::bindgen!({
     path: "../wit",
@@ -47,19 +47,14 @@ impl ListGenerator {
             plugin: name.to_string(),
             message,
         };
-        let component = runtime.component(name, bytes)?;
-        let mut linker = Linker::<State>::new(&runtime.engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| fail(e.to_string()))?;
-        ListGeneratorPlugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
-            .map_err(|e| fail(e.to_string()))?;
-        let pre = linker
-            .instantiate_pre(&component)
-            .and_then(ListGeneratorPluginPre::new)
-            .map_err(|e| {
-                fail(format!(
-                    "does not fit the hangar:plugin@0.1.0 list-generator world: {e}"
-                ))
-            })?;
+        let pre = sandbox::link(
+            &runtime,
+            name,
+            bytes,
+            "list-generator",
+            |linker| ListGeneratorPlugin::add_to_linker::<_, HasSelf<_>>(linker, |s| s),
+            ListGeneratorPluginPre::new,
+        )?;
         let http = sandbox::http_client(&runtime, true).map_err(fail)?;
         let mut generator = ListGenerator {
             runtime,
@@ -97,29 +92,22 @@ impl ListGenerator {
         let http = sandbox::http_client(&runtime, true).map_err(fail)?;
         let mut generator = ListGenerator {
             runtime,
-            backend: Backend::Native(plugin),
+            backend: Backend::Native(plugin.clone()),
             name: name.to_string(),
             version: String::new(),
             declared: Vec::new(),
             http,
         };
-        let world = generator
-            .native(Grants::default(), "contract", serde_json::json!({}))
-            .await?
-            .map_err(fail)?;
-        if world["world"] != "list-generator" {
-            return Err(fail(format!(
-                "is a native {} plugin, not a list-generator",
-                native::text(&world["world"])
-            )));
-        }
-        let info = generator
-            .native(Grants::default(), "describe", serde_json::json!({}))
-            .await?
-            .map_err(fail)?;
-        generator.name = native::text(&info["name"]);
-        generator.version = native::text(&info["version"]);
-        generator.declared = native::strings(&info["hosts"]);
+        let (name, version, hosts) = plugin
+            .identify(
+                "list-generator",
+                generator.http.clone(),
+                generator.runtime.limits.time,
+            )
+            .await?;
+        generator.name = name;
+        generator.version = version;
+        generator.declared = hosts;
         Ok(generator)
     }
 
@@ -205,7 +193,7 @@ impl ListGenerator {
         let Backend::Native(plugin) = &self.backend else {
             unreachable!("native calls are only made on the native backend");
         };
-        let value = plugin
+        plugin
             .call(
                 &self.name,
                 function,
@@ -214,8 +202,7 @@ impl ListGenerator {
                 self.http.clone(),
                 self.runtime.limits.time,
             )
-            .await?;
-        Ok(native::answer(value))
+            .await
     }
 
     async fn call<R, F>(&self, grants: Grants, f: F) -> Result<R, PluginError>

@@ -172,9 +172,46 @@ impl NativePlugin {
         }))
     }
 
-    /// Calls world function `function` with a JSON argument on the blocking pool; the answer
-    /// is the plugin's `{"ok": ...}` or `{"err": ...}`. A call that outlives `timeout` is
-    /// abandoned (native code cannot be stopped) and reported as timed out.
+    /// Checks the plugin implements `world` (the ABI's `contract` call) and returns its own
+    /// description: name, version, declared hosts.
+    pub async fn identify(
+        self: &Arc<Self>,
+        world: &str,
+        http: sandbox::Transport,
+        timeout: Duration,
+    ) -> Result<(String, String, Vec<String>), PluginError> {
+        let fail = |message: String| PluginError::Load {
+            plugin: self.label.clone(),
+            message,
+        };
+        let call = |function: &'static str| {
+            self.call(
+                &self.label,
+                function,
+                json!({}),
+                Grants::default(),
+                http.clone(),
+                timeout,
+            )
+        };
+        let contract = call("contract").await?.map_err(fail)?;
+        if contract["world"] != world {
+            return Err(fail(format!(
+                "is a native {} plugin, not a {world}",
+                text(&contract["world"])
+            )));
+        }
+        let info = call("describe").await?.map_err(fail)?;
+        Ok((
+            text(&info["name"]),
+            text(&info["version"]),
+            strings(&info["hosts"]),
+        ))
+    }
+
+    /// Calls world function `function` with a JSON argument on the blocking pool: the plugin's
+    /// `ok` value, or its `err` message. A call that outlives `timeout` is abandoned (native
+    /// code cannot be stopped) and reported as timed out.
     pub async fn call(
         self: &Arc<Self>,
         plugin: &str,
@@ -183,7 +220,7 @@ impl NativePlugin {
         grants: Grants,
         http: sandbox::Transport,
         timeout: Duration,
-    ) -> Result<Value, PluginError> {
+    ) -> Result<Result<Value, String>, PluginError> {
         let this = self.clone();
         let context = CallContext {
             plugin: plugin.to_string(),
@@ -209,16 +246,16 @@ impl NativePlugin {
                     &mut out,
                 )
             };
-            let answer = unsafe { out.to_vec() };
+            let bytes = unsafe { out.to_vec() };
             unsafe { (this.free)(out) };
             drop(context);
-            (code, answer)
+            (code, bytes)
         });
         let fail = |message: String| PluginError::Failed {
             plugin: plugin.to_string(),
             message,
         };
-        let (code, answer) = match tokio::time::timeout(timeout, work).await {
+        let (code, bytes) = match tokio::time::timeout(timeout, work).await {
             Err(_) => {
                 return Err(PluginError::TimedOut {
                     plugin: plugin.to_string(),
@@ -228,9 +265,10 @@ impl NativePlugin {
             Ok(Err(e)) => return Err(fail(e.to_string())),
             Ok(Ok(done)) => done,
         };
-        let text = String::from_utf8_lossy(&answer).into_owned();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
         match code {
             0 => serde_json::from_str(&text)
+                .map(answer)
                 .map_err(|e| fail(format!("answered {function} with bad JSON: {e}"))),
             2 => Err(PluginError::Trapped {
                 plugin: plugin.to_string(),
@@ -242,7 +280,7 @@ impl NativePlugin {
 }
 
 /// The value of an `{"ok": ...}` answer, or the plugin's `{"err": ...}` message.
-pub fn answer(value: Value) -> Result<Value, String> {
+fn answer(value: Value) -> Result<Value, String> {
     match value {
         Value::Object(mut map) => match map.remove("err") {
             Some(Value::String(why)) => Err(why),

@@ -9,7 +9,7 @@ use super::sandbox::{self, Grants, State};
 use serde_json::json;
 use std::sync::Arc;
 use wasmtime::Store;
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::HasSelf;
 
 wasmtime::component::bindgen!({
     path: "../wit",
@@ -47,25 +47,14 @@ impl RegistryAdapter {
         user_allowed: Vec<String>,
         tls_verify: bool,
     ) -> Result<RegistryAdapter, PluginError> {
-        let fail = |message: String| PluginError::Load {
-            plugin: name.to_string(),
-            message,
-        };
-        let component = runtime.component(name, bytes)?;
-        let mut linker = Linker::<State>::new(&runtime.engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| fail(e.to_string()))?;
-        RegistryAdapterPlugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
-            .map_err(|e| fail(e.to_string()))?;
-        let instance_pre = linker.instantiate_pre(&component).map_err(|e| {
-            fail(format!(
-                "does not fit the hangar:plugin@0.1.0 registry-adapter world this hangar speaks: {e}"
-            ))
-        })?;
-        let pre = RegistryAdapterPluginPre::new(instance_pre).map_err(|e| {
-            fail(format!(
-                "does not export hangar:plugin/registry-adapter@0.1.0: {e}"
-            ))
-        })?;
+        let pre = sandbox::link(
+            &runtime,
+            name,
+            bytes,
+            "registry-adapter",
+            |linker| RegistryAdapterPlugin::add_to_linker::<_, HasSelf<_>>(linker, |s| s),
+            RegistryAdapterPluginPre::new,
+        )?;
         Self::described(runtime, Backend::Wasm(pre), name, user_allowed, tls_verify).await
     }
 
@@ -120,19 +109,18 @@ impl RegistryAdapter {
                     })
                     .await?
             }
-            Backend::Native(_) => {
-                let world = adapter.native(None, "contract", json!({})).await?;
-                if world["world"] != "registry-adapter" {
-                    return Err(fail(format!(
-                        "is a native {} plugin, not a registry-adapter",
-                        native::text(&world["world"])
-                    )));
-                }
-                let v = adapter.native(None, "describe", json!({})).await?;
+            Backend::Native(plugin) => {
+                let (name, version, hosts) = plugin
+                    .identify(
+                        "registry-adapter",
+                        adapter.http.clone(),
+                        adapter.runtime.limits.time,
+                    )
+                    .await?;
                 Info {
-                    name: native::text(&v["name"]),
-                    version: native::text(&v["version"]),
-                    hosts: native::strings(&v["hosts"]),
+                    name,
+                    version,
+                    hosts,
                 }
             }
         };
@@ -296,18 +284,6 @@ impl RegistryAdapter {
         result.map_err(|e| sandbox::trap(&self.name, e, self.runtime.limits))
     }
 
-    /// A native call's `ok` value, failing on its `err` (for calls that cannot fail).
-    async fn native(
-        &self,
-        registry: Option<&str>,
-        function: &str,
-        input: serde_json::Value,
-    ) -> Result<serde_json::Value, PluginError> {
-        self.native_result(registry, function, input)
-            .await?
-            .map_err(|message| self.failed(message))
-    }
-
     /// A native call's answer: the plugin's `ok` value or its `err` message.
     async fn native_result(
         &self,
@@ -318,7 +294,7 @@ impl RegistryAdapter {
         let Backend::Native(plugin) = &self.backend else {
             unreachable!("native calls are only made on the native backend");
         };
-        let value = plugin
+        plugin
             .call(
                 &self.name,
                 function,
@@ -327,7 +303,6 @@ impl RegistryAdapter {
                 self.http.clone(),
                 self.runtime.limits.time,
             )
-            .await?;
-        Ok(native::answer(value))
+            .await
     }
 }

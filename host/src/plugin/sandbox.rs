@@ -7,7 +7,7 @@ use super::registry_adapter::hangar::plugin::log::{self, Level};
 use super::runtime::{Limits, PluginError, Runtime, TICK};
 use crate::registry::{Credential, lookup_credential};
 use std::path::{Path, PathBuf};
-use wasmtime::component::ResourceTable;
+use wasmtime::component::{InstancePre, Linker, ResourceTable};
 use wasmtime::{Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -73,6 +73,33 @@ pub fn store(runtime: &Runtime, plugin: &str, grants: Grants, http: Transport) -
     store.set_epoch_deadline(ticks);
     store.epoch_deadline_trap();
     store
+}
+
+/// A component linked with WASI (nothing granted) and the imports of `world`, ready to be
+/// instantiated once per call. `add_world` adds the world's host functions; `pre` turns the
+/// linked component into the world's typed pre-instance, failing when it lacks the exports.
+pub fn link<P>(
+    runtime: &Runtime,
+    name: &str,
+    bytes: &[u8],
+    world: &str,
+    add_world: impl FnOnce(&mut Linker<State>) -> wasmtime::Result<()>,
+    pre: impl FnOnce(InstancePre<State>) -> wasmtime::Result<P>,
+) -> Result<P, PluginError> {
+    let fail = |message: String| PluginError::Load {
+        plugin: name.to_string(),
+        message,
+    };
+    let component = runtime.component(name, bytes)?;
+    let mut linker = Linker::<State>::new(&runtime.engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| fail(e.to_string()))?;
+    add_world(&mut linker).map_err(|e| fail(e.to_string()))?;
+    let instance_pre = linker.instantiate_pre(&component).map_err(|e| {
+        fail(format!(
+            "does not fit the hangar:plugin@0.1.0 {world} world this hangar speaks: {e}"
+        ))
+    })?;
+    pre(instance_pre).map_err(|e| fail(format!("does not export hangar:plugin/{world}@0.1.0: {e}")))
 }
 
 /// The HTTP client plugins' requests go through.

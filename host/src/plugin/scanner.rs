@@ -6,7 +6,7 @@ use super::image_fs::{Entry, Filesystem, Tree};
 use super::runtime::{PluginError, Runtime};
 use super::sandbox::{self, Grants, State};
 use std::sync::Arc;
-use wasmtime::component::{HasSelf, Linker, Resource};
+use wasmtime::component::{HasSelf, Resource};
 
 wasmtime::component::bindgen!({
     path: "../wit",
@@ -78,23 +78,14 @@ impl Scanner {
         name: &str,
         bytes: &[u8],
     ) -> Result<Scanner, PluginError> {
-        let fail = |message: String| PluginError::Load {
-            plugin: name.to_string(),
-            message,
-        };
-        let component = runtime.component(name, bytes)?;
-        let mut linker = Linker::<State>::new(&runtime.engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| fail(e.to_string()))?;
-        ScannerPlugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
-            .map_err(|e| fail(e.to_string()))?;
-        let pre = linker
-            .instantiate_pre(&component)
-            .and_then(ScannerPluginPre::new)
-            .map_err(|e| {
-                fail(format!(
-                    "does not fit the hangar:plugin@0.1.0 scanner world: {e}"
-                ))
-            })?;
+        let pre = sandbox::link(
+            &runtime,
+            name,
+            bytes,
+            "scanner",
+            |linker| ScannerPlugin::add_to_linker::<_, HasSelf<_>>(linker, |s| s),
+            ScannerPluginPre::new,
+        )?;
         let mut scanner = Scanner {
             runtime,
             pre,

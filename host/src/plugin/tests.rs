@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 /// A built test plugin; the test run builds them first (`plugins/build`), so a missing one
 /// is a failure with the reason, never a skip.
-fn plugin(name: &str) -> Vec<u8> {
+pub(crate) fn plugin(name: &str) -> Vec<u8> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../plugins/target/wasm32-wasip2/release")
         .join(format!("{name}.wasm"));
