@@ -14,3 +14,4 @@ pub mod plugin;
 pub mod progress;
 pub mod registry;
 pub mod serve;
+pub mod sign;

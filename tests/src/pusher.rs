@@ -102,6 +102,26 @@ impl Pusher {
         r.status().is_success()
     }
 
+    /// A blob's bytes (the registry checks nothing; callers compare).
+    pub async fn blob(&self, repo: &str, digest: &str) -> Bytes {
+        let h = self.header(repo).await;
+        let r = self
+            .with_auth(
+                self.http
+                    .get(format!("{}/v2/{repo}/blobs/{digest}", self.base)),
+                &h,
+            )
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.status().is_success(),
+            "GET blob {repo}@{digest}: {}",
+            r.status()
+        );
+        r.bytes().await.unwrap()
+    }
+
     pub async fn push_blob(&self, repo: &str, blob: &Blob) {
         let h = self.header(repo).await;
         let head = self

@@ -19,6 +19,7 @@ mod mirror;
 mod plugin;
 mod save;
 mod serve;
+mod sign;
 
 use crate::progress::{self, LogFormat};
 use clap::{Parser, Subcommand};
@@ -80,6 +81,10 @@ pub enum Command {
     Archive(archive::ArchiveCommand),
     /// Serve an archive as a read-only registry (OCI distribution API)
     Serve(serve::ServeArgs),
+    /// Sign images with a cosign key (offline); `sign validate` verifies them
+    Sign(Box<sign::SignCommand>),
+    /// Generate a cosign key pair (PREFIX.key, PREFIX.pub)
+    GenerateSigstoreKey(sign::GenerateKeyArgs),
     /// List, inspect, install, remove and push plugins
     Plugin(plugin::PluginCommand),
     /// Inspect an image manifest (JSON on stdout)
@@ -162,6 +167,8 @@ async fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Load(a) => load::run(*a, &global).await,
         Command::Sync(a) => save::run_sync(a, &global).await,
         Command::Plugin(a) => plugin::run(a, &global).await,
+        Command::Sign(a) => sign::run(*a, &global).await,
+        Command::GenerateSigstoreKey(a) => sign::generate_key(a),
         Command::Inspect(a) => inspect::run(a).await,
         Command::ListTags(a) => list_tags::run(a).await,
         Command::Delete(a) => delete::run(a).await,

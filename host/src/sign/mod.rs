@@ -1,0 +1,5 @@
+//! Cosign-compatible signing, offline: keys in cosign's formats (`keys`), and signatures stored
+//! and checked the way cosign does in registries (`cosign`).
+
+pub mod cosign;
+pub mod keys;

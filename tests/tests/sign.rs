@@ -1,0 +1,452 @@
+//! `generate-sigstore-key`, `sign` and `sign validate` against a real registry: cosign's key
+//! format and signature layout, checked with an independent implementation (Python's
+//! `cryptography` and PyNaCl, as Debian packages them).
+
+use hangar_tests::hangar::{Env, Run};
+use hangar_tests::images::{self, MultiArch};
+use hangar_tests::pusher::Pusher;
+use hangar_tests::registry::RegistryServer;
+use serde_json::Value;
+
+/// Cosign's key format and signatures written independently of hangar.
+const COSIGN_PY: &str = r#"
+import base64, hashlib, json, os, sys
+import nacl.secret
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+def unpem(text):
+    lines = [l for l in text.strip().splitlines() if not l.startswith("-----")]
+    return base64.b64decode("".join(lines))
+
+def pem(label, body):
+    b = base64.b64encode(body).decode()
+    return "-----BEGIN %s-----\n%s\n-----END %s-----\n" % (label, "\n".join(b[i:i+64] for i in range(0, len(b), 64)), label)
+
+def secret(passphrase, salt, params):
+    return hashlib.scrypt(passphrase, salt=salt, n=params["N"], r=params["r"], p=params["p"], dklen=32, maxmem=128 << 20)
+
+cmd = sys.argv[1]
+if cmd == "public-of":          # KEY PASSPHRASE: decrypt a cosign key, print its public key
+    sealed = json.loads(unpem(open(sys.argv[2]).read()))
+    key = secret(sys.argv[3].encode(), base64.b64decode(sealed["kdf"]["salt"]), sealed["kdf"]["params"])
+    der = nacl.secret.SecretBox(key).decrypt(base64.b64decode(sealed["ciphertext"]), base64.b64decode(sealed["cipher"]["nonce"]))
+    private = serialization.load_der_private_key(der, None)
+    print(private.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode(), end="")
+elif cmd == "make-key":         # KEY PUB PASSPHRASE: a key as older cosign wrote it
+    private = ec.generate_private_key(ec.SECP256R1())
+    der = private.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    salt, nonce = os.urandom(32), os.urandom(24)
+    params = {"N": 32768, "r": 8, "p": 1}
+    box = nacl.secret.SecretBox(secret(sys.argv[4].encode(), salt, params)).encrypt(der, nonce)
+    sealed = {"kdf": {"name": "scrypt", "params": params, "salt": base64.b64encode(salt).decode()},
+              "cipher": {"name": "nacl/secretbox", "nonce": base64.b64encode(nonce).decode()},
+              "ciphertext": base64.b64encode(box.ciphertext).decode()}
+    open(sys.argv[2], "w").write(pem("ENCRYPTED COSIGN PRIVATE KEY", json.dumps(sealed).encode()))
+    open(sys.argv[3], "wb").write(private.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+elif cmd == "verify":           # PUB PAYLOAD-FILE SIGNATURE-B64
+    public = serialization.load_pem_public_key(open(sys.argv[2], "rb").read())
+    public.verify(base64.b64decode(sys.argv[4]), open(sys.argv[3], "rb").read(), ec.ECDSA(hashes.SHA256()))
+    print("verified")
+"#;
+
+fn python(env: &Env, args: &[&str]) -> String {
+    let script = env.write("cosign.py", COSIGN_PY);
+    let out = std::process::Command::new("/usr/bin/python3")
+        .arg(&script)
+        .args(args)
+        .current_dir(env.path(""))
+        .output()
+        .expect("/usr/bin/python3 with python3-nacl and python3-cryptography (tests/install-deps installs them)");
+    assert!(
+        out.status.success(),
+        "python {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn keypair(env: &Env, prefix: &str, passphrase: &str) {
+    env.write("pass.txt", &format!("{passphrase}\n"));
+    let run = env.run(&[
+        "generate-sigstore-key",
+        "-p",
+        prefix,
+        "--passphrase-file",
+        "pass.txt",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.output());
+}
+
+/// The signature manifest of `digest` in `repo`, if any.
+async fn signatures(pusher: &Pusher, repo: &str, digest: &str) -> Option<Value> {
+    let tag = format!("sha256-{}.sig", digest.trim_start_matches("sha256:"));
+    pusher
+        .manifest(repo, &tag)
+        .await
+        .map(|m| serde_json::from_slice(&m.bytes).unwrap())
+}
+
+fn report(env: &Env, name: &str) -> Value {
+    serde_json::from_slice(&std::fs::read(env.path(name)).unwrap()).unwrap()
+}
+
+fn verified(report: &Value) -> Vec<(String, bool)> {
+    report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["images"].as_array().unwrap().iter())
+        .map(|i| {
+            (
+                i["digest"].as_str().unwrap().to_string(),
+                i["verified"].as_bool().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn keys_are_cosigns_format_both_ways() {
+    let env = Env::new();
+    keypair(&env, "team", "s3cret-pass");
+    let private = std::fs::read_to_string(env.path("team.key")).unwrap();
+    assert!(private.starts_with("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----"));
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = |p: &str| std::fs::metadata(env.path(p)).unwrap().permissions().mode() & 0o777;
+    assert_eq!((mode("team.key"), mode("team.pub")), (0o600, 0o644));
+    // Python decrypts hangar's key (scrypt + secretbox) to the same public key.
+    let public = python(&env, &["public-of", "team.key", "s3cret-pass"]);
+    assert_eq!(
+        public,
+        std::fs::read_to_string(env.path("team.pub")).unwrap()
+    );
+    // Existing files are not overwritten without -y (no terminal to ask).
+    let again = env.run(&[
+        "generate-sigstore-key",
+        "-p",
+        "team",
+        "--passphrase-file",
+        "pass.txt",
+    ]);
+    assert_eq!(again.code, 1);
+    assert!(
+        again.output().contains("team.key already exists"),
+        "{}",
+        again.output()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sign_then_validate_a_multi_arch_image() {
+    let registry = RegistryServer::plain();
+    let pusher = Pusher::new(&registry);
+    let image = MultiArch::build(9100, 4000);
+    pusher
+        .push_index("team/app", "1", &image.index, &image.children())
+        .await;
+    pusher
+        .push_image("team/unsigned", Some("1"), &images::single(9200, 3000))
+        .await;
+    let mut env = Env::new();
+    keypair(&env, "k", "passphrase-1");
+    env.write("list.txt", &format!("{}/team/app:1\n", registry.addr));
+    let sign = |env: &Env, extra: &[&str]| -> Run {
+        let mut args = vec![
+            "sign",
+            "-f",
+            "list.txt",
+            "--key",
+            "k.key",
+            "--passphrase-file",
+            "pass.txt",
+            "--tls-verify=false",
+        ];
+        args.extend_from_slice(extra);
+        env.run(&args)
+    };
+    let signed = sign(&env, &[]);
+    assert_eq!(signed.code, 0, "{}", signed.output());
+
+    // The index and the amd64 and arm64 images are signed (the default filter); arm/v7 is not.
+    let digests = [
+        image.index.digest.clone(),
+        image.amd64.manifest.digest.clone(),
+        image.arm64.manifest.digest.clone(),
+    ];
+    for digest in &digests {
+        let manifest = signatures(&pusher, "team/app", digest)
+            .await
+            .unwrap_or_else(|| panic!("no signature for {digest}"));
+        let layers = manifest["layers"].as_array().unwrap();
+        assert_eq!(layers.len(), 1);
+        assert_eq!(
+            layers[0]["mediaType"],
+            "application/vnd.dev.cosign.simplesigning.v1+json"
+        );
+        let payload = pusher
+            .blob("team/app", layers[0]["digest"].as_str().unwrap())
+            .await;
+        let expected = format!(
+            r#"{{"critical":{{"identity":{{"docker-reference":"{}/team/app"}},"image":{{"docker-manifest-digest":"{digest}"}},"type":"cosign container image signature"}},"optional":null}}"#,
+            registry.addr
+        );
+        assert_eq!(String::from_utf8(payload.to_vec()).unwrap(), expected);
+        // Python verifies the signature over the payload with the public key.
+        env.write("payload.json", &expected);
+        let sig = layers[0]["annotations"]["dev.cosignproject.cosign/signature"]
+            .as_str()
+            .unwrap();
+        assert_eq!(
+            python(&env, &["verify", "k.pub", "payload.json", sig]),
+            "verified\n"
+        );
+    }
+    assert!(
+        signatures(&pusher, "team/app", &image.armv7.manifest.digest)
+            .await
+            .is_none()
+    );
+
+    // Signing again adds nothing; another key appends its signature.
+    let again = sign(&env, &[]);
+    assert_eq!(again.code, 0, "{}", again.output());
+    assert!(
+        again.output().contains("is already signed by this key"),
+        "{}",
+        again.output()
+    );
+    let other = Env::new();
+    python(&other, &["make-key", "old.key", "old.pub", "older-pass"]);
+    std::fs::copy(other.path("old.key"), env.path("old.key")).unwrap();
+    std::fs::copy(other.path("old.pub"), env.path("old.pub")).unwrap();
+    env.set("COSIGN_PASSWORD", "older-pass");
+    let appended = env.run(&[
+        "sign",
+        "-f",
+        "list.txt",
+        "--key",
+        "old.key",
+        "--tls-verify=false",
+    ]);
+    assert_eq!(appended.code, 0, "{}", appended.output());
+    let manifest = signatures(&pusher, "team/app", &digests[0]).await.unwrap();
+    assert_eq!(manifest["layers"].as_array().unwrap().len(), 2);
+
+    // Validate with either key: every digest verified, report in each format.
+    let validate = |env: &Env, key: &str, list: &str, extra: &[&str]| -> Run {
+        let mut args = vec![
+            "sign",
+            "validate",
+            "-f",
+            list,
+            "--key",
+            key,
+            "--tls-verify=false",
+        ];
+        args.extend_from_slice(extra);
+        env.run(&args)
+    };
+    for key in ["k.pub", "old.pub"] {
+        let run = validate(&env, key, "list.txt", &[]);
+        assert_eq!(run.code, 0, "{key}: {}", run.output());
+        let got = verified(&report(&env, "sign-validate-report.json"));
+        assert_eq!(
+            got,
+            digests
+                .iter()
+                .map(|d| (d.clone(), true))
+                .collect::<Vec<_>>(),
+            "{key}"
+        );
+    }
+    let yaml = validate(&env, "k.pub", "list.txt", &["--format", "yaml"]);
+    assert_eq!(yaml.code, 0, "{}", yaml.output());
+    let text = std::fs::read_to_string(env.path("sign-validate-report.yaml")).unwrap();
+    assert!(text.contains("\nresult:\n"), "{text}");
+    let csv = validate(
+        &env,
+        "k.pub",
+        "list.txt",
+        &["--format", "csv", "-r", "out.csv"],
+    );
+    assert_eq!(csv.code, 0, "{}", csv.output());
+    let rows: Vec<String> = std::fs::read_to_string(env.path("out.csv"))
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert!(rows[0].starts_with("image,arch,os,payload,digest,tlogVerify,mediaType"));
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    assert!(
+        rows[2].contains(",amd64,linux,") && rows[2].contains(&digests[1]),
+        "{}",
+        rows[2]
+    );
+
+    // An unknown key, an unsigned image, and a signature moved onto another digest all fail.
+    let stranger = Env::new();
+    keypair(&stranger, "x", "stranger-pass");
+    std::fs::copy(stranger.path("x.pub"), env.path("x.pub")).unwrap();
+    let unknown = validate(&env, "x.pub", "list.txt", &[]);
+    assert_eq!(unknown.code, 1, "{}", unknown.output());
+    assert!(
+        unknown
+            .output()
+            .contains("no signature verifies with this key"),
+        "{}",
+        unknown.output()
+    );
+    assert_eq!(
+        std::fs::read_to_string(env.path("sign-failed.txt"))
+            .unwrap()
+            .trim(),
+        format!("{}/team/app:1", registry.addr)
+    );
+    assert!(
+        verified(&report(&env, "sign-validate-report.json"))
+            .iter()
+            .all(|(_, ok)| !ok)
+    );
+
+    env.write(
+        "both.txt",
+        &format!("{0}/team/app:1\n{0}/team/unsigned:1\n", registry.addr),
+    );
+    let mixed = validate(&env, "k.pub", "both.txt", &[]);
+    assert_eq!(mixed.code, 1);
+    assert!(
+        mixed.output().contains("/team/unsigned@sha256:"),
+        "{}",
+        mixed.output()
+    );
+    assert!(
+        mixed.output().contains("no signature"),
+        "{}",
+        mixed.output()
+    );
+    assert_eq!(
+        std::fs::read_to_string(env.path("sign-failed.txt"))
+            .unwrap()
+            .trim(),
+        format!("{}/team/unsigned:1", registry.addr)
+    );
+
+    // A signature copied onto another digest's tag names the wrong digest: rejected.
+    let moved = signatures(&pusher, "team/app", &digests[1]).await.unwrap();
+    let armv7_tag = format!(
+        "sha256-{}.sig",
+        image.armv7.manifest.digest.trim_start_matches("sha256:")
+    );
+    pusher
+        .push_manifest(
+            "team/app",
+            &armv7_tag,
+            &images::Blob::new(
+                "application/vnd.oci.image.manifest.v1+json",
+                serde_json::to_vec(&moved).unwrap(),
+            ),
+        )
+        .await;
+    let tampered = validate(&env, "k.pub", "list.txt", &["--arch", "arm"]);
+    assert_eq!(tampered.code, 1, "{}", tampered.output());
+    assert!(
+        tampered
+            .output()
+            .contains(&format!("the signature is for {}", digests[1])),
+        "{}",
+        tampered.output()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn signatures_can_live_in_another_repository_and_offline_limits_are_clear() {
+    let registry = RegistryServer::plain();
+    let pusher = Pusher::new(&registry);
+    let image = images::single(9300, 3000);
+    pusher.push_image("team/solo", Some("2"), &image).await;
+    let mut env = Env::new();
+    keypair(&env, "k", "passphrase-2");
+    env.write("list.txt", &format!("{}/team/solo:2\n", registry.addr));
+    env.set(
+        "COSIGN_REPOSITORY",
+        &format!("{}/signatures/team", registry.addr),
+    );
+    let signed = env.run(&[
+        "sign",
+        "-f",
+        "list.txt",
+        "-p",
+        "k.key",
+        "--passphrase-file",
+        "pass.txt",
+        "--tls-verify=false",
+    ]);
+    assert_eq!(signed.code, 0, "{}", signed.output());
+    assert!(
+        signatures(&pusher, "signatures/team", &image.manifest.digest)
+            .await
+            .is_some()
+    );
+    assert!(
+        signatures(&pusher, "team/solo", &image.manifest.digest)
+            .await
+            .is_none()
+    );
+    let valid = env.run(&[
+        "sign",
+        "validate",
+        "-f",
+        "list.txt",
+        "-k",
+        "k.pub",
+        "--tls-verify=false",
+    ]);
+    assert_eq!(valid.code, 0, "{}", valid.output());
+
+    let wrong = env.write("wrong.txt", "not-it\n");
+    let bad_pass = env.run(&[
+        "sign",
+        "-f",
+        "list.txt",
+        "-p",
+        "k.key",
+        "--passphrase-file",
+        wrong.to_str().unwrap(),
+        "--tls-verify=false",
+    ]);
+    assert_eq!(bad_pass.code, 1);
+    assert!(
+        bad_pass.output().contains("k.key: wrong passphrase"),
+        "{}",
+        bad_pass.output()
+    );
+    let keyless = env.run(&[
+        "sign",
+        "-f",
+        "list.txt",
+        "--oidc-provider",
+        "github-actions",
+    ]);
+    assert_eq!(keyless.code, 1);
+    assert!(
+        keyless
+            .output()
+            .contains("keyless signing (--oidc-provider github-actions) needs network access"),
+        "{}",
+        keyless.output()
+    );
+    let tlog = env.run(&["sign", "-f", "list.txt", "-p", "k.key", "--tlog-upload"]);
+    assert_eq!(tlog.code, 1);
+    assert!(
+        tlog.output().contains("--tlog-upload needs network access"),
+        "{}",
+        tlog.output()
+    );
+    let no_key = env.run(&["sign", "-f", "list.txt"]);
+    assert!(
+        no_key.output().contains("private key file not provided"),
+        "{}",
+        no_key.output()
+    );
+}
