@@ -330,7 +330,8 @@ async fn dry_run_writes_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn largest_images_start_first_and_a_no_op_rerun_costs_one_get_and_one_head_per_image() {
+async fn largest_images_start_first_and_a_no_op_rerun_costs_one_get_one_head_and_one_tag_listing_per_image()
+ {
     use hangar_tests::fault_proxy::FaultProxy;
     let (src, dst) = (RegistryServer::plain(), RegistryServer::plain());
     let sp = Pusher::new(&src);
@@ -412,13 +413,26 @@ async fn largest_images_start_first_and_a_no_op_rerun_costs_one_get_and_one_head
             .collect::<Vec<_>>()
     };
     let (src_log, dst_log) = (requests(&src_proxy), requests(&dst_proxy));
+    // Attachments (signatures, attestations, referrers) are looked for in one tag listing per
+    // source repository, plus a probe for the referrers API until the registry has answered
+    // that it has none (once per worker at most).
+    let (listings, rest): (Vec<&String>, Vec<&String>) =
+        src_log.iter().partition(|l| l.contains("/tags/list"));
+    let (probes, manifests): (Vec<&String>, Vec<&String>) =
+        rest.into_iter().partition(|l| l.contains("/referrers/"));
     assert_eq!(
-        src_log.len(),
+        listings.len(),
+        4,
+        "one tag listing per repository: {src_log:?}"
+    );
+    assert!((1..=2).contains(&probes.len()), "{src_log:?}");
+    assert_eq!(
+        manifests.len(),
         4,
         "one manifest GET per image at the source: {src_log:?}"
     );
     assert!(
-        src_log
+        manifests
             .iter()
             .all(|l| l.starts_with("GET ") && l.contains("/manifests/1")),
         "{src_log:?}"

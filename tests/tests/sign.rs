@@ -450,3 +450,200 @@ async fn signatures_can_live_in_another_repository_and_offline_limits_are_clear(
         no_key.output()
     );
 }
+
+/// A signed image stays verifiable after `mirror`: cosign tags and referrers come along;
+/// signatures already at the destination are kept; `--remove-signatures` leaves them behind.
+#[tokio::test(flavor = "multi_thread")]
+async fn mirror_carries_signatures_attestations_and_referrers() {
+    let (src, dst) = (RegistryServer::plain(), RegistryServer::plain());
+    let sp = Pusher::new(&src);
+    let dp = Pusher::new(&dst);
+    let image = MultiArch::build(9400, 3000);
+    sp.push_index("team/app", "1", &image.index, &image.children())
+        .await;
+    let env = Env::new();
+    keypair(&env, "k", "passphrase-3");
+    env.write("src.txt", &format!("{}/team/app:1\n", src.addr));
+    let signed = env.run(&[
+        "sign",
+        "-f",
+        "src.txt",
+        "-p",
+        "k.key",
+        "--passphrase-file",
+        "pass.txt",
+        "--tls-verify=false",
+    ]);
+    assert_eq!(signed.code, 0, "{}", signed.output());
+
+    // An in-toto attestation in cosign's .att tag, and an SBOM referrer (OCI 1.1 subject)
+    // listed in the referrers tag schema, as tools do on registries without the API.
+    let amd64 = image.amd64.manifest.digest.clone();
+    let arm64 = image.arm64.manifest.digest.clone();
+    let hex = |d: &str| d.trim_start_matches("sha256:").to_string();
+    let envelope = images::Blob::new(
+        "application/vnd.dsse.envelope.v1+json",
+        r#"{"payloadType":"application/vnd.in-toto+json","payload":"e30=","signatures":[]}"#,
+    );
+    let empty = images::Blob::new("application/vnd.oci.image.config.v1+json", "{}");
+    sp.push_blob("team/app", &envelope).await;
+    sp.push_blob("team/app", &empty).await;
+    let attestation = images::Blob::new(
+        "application/vnd.oci.image.manifest.v1+json",
+        serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": empty.descriptor(), "layers": [envelope.descriptor()],
+        }))
+        .unwrap(),
+    );
+    sp.push_manifest(
+        "team/app",
+        &format!("sha256-{}.att", hex(&amd64)),
+        &attestation,
+    )
+    .await;
+    let sbom = images::Blob::new("application/spdx+json", r#"{"spdxVersion":"SPDX-2.3"}"#);
+    sp.push_blob("team/app", &sbom).await;
+    let mut subject = image.arm64.manifest.descriptor();
+    subject.as_object_mut().unwrap().remove("platform");
+    let referrer = images::Blob::new(
+        "application/vnd.oci.image.manifest.v1+json",
+        serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "artifactType": "application/spdx+json",
+            "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty.digest, "size": empty.data.len()},
+            "layers": [sbom.descriptor()], "subject": subject,
+        }))
+        .unwrap(),
+    );
+    sp.push_manifest("team/app", &referrer.digest, &referrer)
+        .await;
+    let mut listed = referrer.descriptor();
+    listed["artifactType"] = serde_json::json!("application/spdx+json");
+    let fallback = images::Blob::new(
+        "application/vnd.oci.image.index.v1+json",
+        serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [listed],
+        }))
+        .unwrap(),
+    );
+    sp.push_manifest("team/app", &format!("sha256-{}", hex(&arm64)), &fallback)
+        .await;
+
+    // env.mirror reads list.txt.
+    env.write("list.txt", &format!("{}/team/app:1 team/app 1\n", src.addr));
+    // Every platform: the index arrives unchanged, so its signature applies too.
+    let all = ["--arch", "amd64,arm64,arm"];
+    let mirrored = env.mirror(&dst.addr, &all);
+    assert_eq!(mirrored.code, 0, "{}", mirrored.output());
+    for digest in [&image.index.digest, &amd64, &arm64] {
+        let tag = format!("sha256-{}.sig", hex(digest));
+        assert_eq!(
+            dp.manifest("team/app", &tag).await.map(|m| m.digest),
+            sp.manifest("team/app", &tag).await.map(|m| m.digest),
+            "{tag}"
+        );
+    }
+    let att = format!("sha256-{}.att", hex(&amd64));
+    assert_eq!(
+        dp.manifest("team/app", &att).await.unwrap().digest,
+        attestation.digest
+    );
+    assert!(dp.blob_exists("team/app", &envelope.digest).await);
+    assert_eq!(
+        dp.manifest("team/app", &referrer.digest)
+            .await
+            .unwrap()
+            .digest,
+        referrer.digest
+    );
+    assert!(dp.blob_exists("team/app", &sbom.digest).await);
+    let dst_fallback: Value = serde_json::from_slice(
+        &dp.manifest("team/app", &format!("sha256-{}", hex(&arm64)))
+            .await
+            .unwrap()
+            .bytes,
+    )
+    .unwrap();
+    assert_eq!(
+        dst_fallback["manifests"][0]["digest"],
+        referrer.digest.as_str()
+    );
+
+    // Verifiable at the destination.
+    env.write("dst.txt", &format!("{}/team/app:1\n", dst.addr));
+    let valid = env.run(&[
+        "sign",
+        "validate",
+        "-f",
+        "dst.txt",
+        "-k",
+        "k.pub",
+        "--tls-verify=false",
+    ]);
+    assert_eq!(valid.code, 0, "{}", valid.output());
+
+    // The destination's own signatures survive a new mirror run.
+    keypair(&env, "site", "site-pass");
+    let site_signed = env.run(&[
+        "sign",
+        "-f",
+        "dst.txt",
+        "-p",
+        "site.key",
+        "--passphrase-file",
+        "pass.txt",
+        "--tls-verify=false",
+    ]);
+    assert_eq!(site_signed.code, 0, "{}", site_signed.output());
+    let again = env.mirror(&dst.addr, &all);
+    assert_eq!(again.code, 0, "{}", again.output());
+    for key in ["k.pub", "site.pub"] {
+        let run = env.run(&[
+            "sign",
+            "validate",
+            "-f",
+            "dst.txt",
+            "-k",
+            key,
+            "--tls-verify=false",
+        ]);
+        assert_eq!(run.code, 0, "{key}: {}", run.output());
+    }
+
+    // A subset of the platforms makes a new index at the destination: the platform
+    // signatures apply there, the source index's does not.
+    let subset = RegistryServer::plain();
+    let run = env.mirror(&subset.addr, &[]);
+    assert_eq!(run.code, 0, "{}", run.output());
+    let up = Pusher::new(&subset);
+    for (digest, present) in [(&image.index.digest, false), (&amd64, true), (&arm64, true)] {
+        let tag = format!("sha256-{}.sig", hex(digest));
+        assert_eq!(
+            up.manifest("team/app", &tag).await.is_some(),
+            present,
+            "{tag}"
+        );
+    }
+    env.write("subset.txt", &format!("{}/team/app:1\n", subset.addr));
+    let platforms_only = env.run(&[
+        "sign",
+        "validate",
+        "-f",
+        "subset.txt",
+        "-k",
+        "k.pub",
+        "--tls-verify=false",
+        "--validate-manifest-index=false",
+    ]);
+    assert_eq!(platforms_only.code, 0, "{}", platforms_only.output());
+
+    // --remove-signatures copies the image alone.
+    let bare = RegistryServer::plain();
+    let run = env.mirror(&bare.addr, &["--remove-signatures"]);
+    assert_eq!(run.code, 0, "{}", run.output());
+    let bp = Pusher::new(&bare);
+    assert!(bp.manifest("team/app", "1").await.is_some());
+    let tags = bp.tags("team/app").await;
+    assert_eq!(tags, ["1"], "{tags:?}");
+}

@@ -25,6 +25,7 @@ pub async fn run(job: Job<'_>) -> anyhow::Result<Status> {
         provenance: job.run.provenance,
         overwrite: false,
         dry_run: false,
+        attachments: false,
     };
     let registries = Registries::new(job.tls.registry_options());
     let cancel = CancellationToken::new();

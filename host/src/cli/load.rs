@@ -182,6 +182,7 @@ fn options(args: &LoadArgs) -> CopyOptions {
         provenance: args.run.provenance,
         overwrite: args.overwrite,
         dry_run: false,
+        attachments: false,
     }
 }
 

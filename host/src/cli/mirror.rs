@@ -75,7 +75,8 @@ pub struct MirrorArgs {
     /// Accepted for compatibility: hangar never prompts for credentials (use `hangar login`)
     #[arg(long)]
     skip_login: bool,
-    /// Accepted for compatibility: signatures are separate artifacts and copied only when listed
+    /// Do not copy the signatures, attestations, SBOMs (cosign tags) and OCI referrers of the
+    /// copied images
     #[arg(long)]
     remove_signatures: bool,
     #[command(flatten)]
@@ -151,6 +152,7 @@ async fn run_mirror(args: MirrorArgs, global: &Global) -> anyhow::Result<Status>
         provenance: args.run.provenance,
         overwrite: args.overwrite,
         dry_run: args.dry_run,
+        attachments: !args.remove_signatures,
     };
     let registries = Registries::new(args.tls.registry_options());
     let run = BulkRun::start(global, jobs.len(), args.progress_interval);

@@ -399,6 +399,7 @@ async fn save_into(
         provenance: job.run.provenance,
         overwrite: false,
         dry_run: false,
+        attachments: false,
     };
     let Target {
         writer,

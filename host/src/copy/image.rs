@@ -26,6 +26,8 @@ use futures_util::{StreamExt as _, TryStreamExt as _};
 use std::fmt;
 use std::sync::Arc;
 
+mod attachments;
+
 /// Blobs copied at once within one image (more across images, bounded per host).
 pub(crate) const BLOBS_PER_IMAGE: usize = 4;
 const CONFIG_LIMIT: usize = 16 * 1024 * 1024;
@@ -39,6 +41,8 @@ pub struct CopyOptions {
     pub overwrite: bool,
     /// Decide and report, write nothing.
     pub dry_run: bool,
+    /// Copy the signatures, attestations, SBOMs and referrers of the copied digests.
+    pub attachments: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -123,6 +127,11 @@ pub struct ImageCopier<'a> {
     tag_locks: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Destination tags this run has pushed; a planned view of them is stale.
     pushed_tags: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Tags of source repositories, listed once (attachments are found among them).
+    source_tags:
+        std::sync::Mutex<std::collections::HashMap<String, Arc<std::collections::HashSet<String>>>>,
+    /// Registries found to have no referrers API.
+    no_referrers_api: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 /// Manifests and the destination check fetched while planning, reused by the copy so
@@ -152,6 +161,8 @@ struct Ends {
     planned_head: std::sync::Mutex<Option<Option<crate::registry::ManifestHead>>>,
     planned_existing: std::sync::Mutex<Option<Option<Manifest>>>,
     planned_children: std::sync::Mutex<std::collections::HashMap<Digest, Manifest>>,
+    /// The platform manifests an index copy kept (their attachments travel too).
+    kept: std::sync::Mutex<Vec<Digest>>,
 }
 
 impl Ends {
@@ -174,6 +185,7 @@ impl Ends {
             planned_head: Default::default(),
             planned_existing: Default::default(),
             planned_children: Default::default(),
+            kept: Default::default(),
         }
     }
 
@@ -231,6 +243,8 @@ impl<'a> ImageCopier<'a> {
             plans: Default::default(),
             tag_locks: Default::default(),
             pushed_tags: Default::default(),
+            source_tags: Default::default(),
+            no_referrers_api: Default::default(),
         }
     }
 }
@@ -270,13 +284,26 @@ impl ImageCopier<'_> {
         *ends.planned_head.lock().expect("plan lock") = plan.destination_head;
         *ends.planned_existing.lock().expect("plan lock") = plan.destination_manifest;
         *ends.planned_children.lock().expect("plan lock") = plan.children;
-        match kind {
-            ManifestKind::OciIndex | ManifestKind::DockerList => self.copy_index(&ends, &top).await,
-            ManifestKind::OciManifest | ManifestKind::DockerV2S2 => {
-                self.copy_single(&ends, &top).await
+        let outcome = match kind {
+            ManifestKind::OciIndex | ManifestKind::DockerList => {
+                self.copy_index(&ends, &top).await?
             }
-            ManifestKind::Schema1 => self.copy_schema1(&ends, &top).await,
+            ManifestKind::OciManifest | ManifestKind::DockerV2S2 => {
+                self.copy_single(&ends, &top).await?
+            }
+            ManifestKind::Schema1 => self.copy_schema1(&ends, &top).await?,
+        };
+        if self.options.attachments
+            && let Outcome::Copied { digest, .. } | Outcome::UpToDate { digest } = &outcome
+        {
+            // Signatures of the top digest only apply when it arrived unchanged.
+            let mut subjects = std::mem::take(&mut *ends.kept.lock().expect("kept lock"));
+            if *digest == top.digest {
+                subjects.insert(0, top.digest.clone());
+            }
+            self.copy_attachments(&ends, &subjects).await?;
         }
+        Ok(outcome)
     }
 
     /// Copies one manifest (and everything under it) by digest between repositories.
@@ -429,6 +456,8 @@ impl ImageCopier<'_> {
         }
         let selection = index::select(&entries, &self.options.filter, self.options.provenance);
         let platforms = platform_names(&selection.kept);
+        *ends.kept.lock().expect("kept lock") =
+            selection.kept.iter().map(|d| d.digest.clone()).collect();
         if selection.kept.is_empty() {
             return Ok(Outcome::NoMatchingPlatform {
                 available: platform_names(&entries),

@@ -742,6 +742,31 @@ impl Registry {
         Ok(response)
     }
 
+    /// The OCI 1.1 referrers of `digest` (an index of descriptors), or `None` when the
+    /// registry has no referrers API (distribution 2.8 answers 404).
+    pub async fn referrers(
+        &self,
+        repo: &str,
+        digest: &Digest,
+    ) -> Result<Option<Bytes>, RegistryError> {
+        let what = self.what("referrers", repo, digest.as_str());
+        let url = self.url(&format!("/v2/{repo}/referrers/{digest}"));
+        self.retry
+            .run(&what, || async {
+                let response = self
+                    .send(&what, &[Scope::pull(repo)], |c| {
+                        c.get(url.clone()).header(ACCEPT, media::OCI_INDEX)
+                    })
+                    .await?;
+                match response.status() {
+                    StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => Ok(None),
+                    s if s.is_success() => Ok(Some(read_limited(response, 4 << 20, &what).await?)),
+                    _ => Err(self.fail(&what, response).await),
+                }
+            })
+            .await
+    }
+
     /// All tags of a repository, following `Link` pagination.
     pub async fn list_tags(&self, repo: &str) -> Result<Vec<String>, RegistryError> {
         #[derive(serde::Deserialize)]

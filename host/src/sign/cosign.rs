@@ -141,49 +141,66 @@ impl SignatureStore<'_> {
             "digest": payload_digest,
             "annotations": { SIGNATURE_ANNOTATION: keys::sign(key, &payload) },
         }));
-        // The config go-containerregistry writes for cosign's signature images.
-        let diff_ids: Vec<&Value> = layers.iter().map(|l| &l["digest"]).collect();
-        let history: Vec<Value> = layers
-            .iter()
-            .map(|_| json!({"created": "0001-01-01T00:00:00Z"}))
-            .collect();
-        let config = serde_json::to_vec(&json!({
-            "architecture": "",
-            "created": "0001-01-01T00:00:00Z",
-            "history": history,
-            "os": "",
-            "rootfs": {"type": "layers", "diff_ids": diff_ids},
-            "config": {},
-        }))
-        .expect("config serializes");
-        let config_digest = Digest::sha256_of(&config);
-        push_small_blob(
+        let annotations = existing
+            .as_ref()
+            .and_then(|m| m.get("annotations"))
+            .cloned();
+        push_layered(
             self.registry,
             self.repository,
-            &config_digest,
-            Bytes::from(config.clone()),
+            &signature_tag(digest),
+            layers,
+            annotations,
         )
         .await?;
-        let mut manifest = json!({
-            "schemaVersion": 2,
-            "mediaType": media::OCI_MANIFEST,
-            "config": {"mediaType": media::OCI_CONFIG, "size": config.len(), "digest": config_digest},
-            "layers": layers,
-        });
-        if let Some(annotations) = existing.as_ref().and_then(|m| m.get("annotations")) {
-            manifest["annotations"] = annotations.clone();
-        }
-        let bytes = Bytes::from(serde_json::to_vec(&manifest).expect("manifest serializes"));
-        self.registry
-            .put_manifest(
-                self.repository,
-                &signature_tag(digest),
-                &bytes,
-                media::OCI_MANIFEST,
-            )
-            .await?;
         Ok(true)
     }
+}
+
+/// Pushes a signature-style manifest of `layers` (whose blobs are already there) under
+/// `tag`, with the config go-containerregistry writes for cosign's images.
+pub async fn push_layered(
+    registry: &Registry,
+    repository: &str,
+    tag: &str,
+    layers: Vec<Value>,
+    annotations: Option<Value>,
+) -> Result<Digest, RegistryError> {
+    let diff_ids: Vec<&Value> = layers.iter().map(|l| &l["digest"]).collect();
+    let history: Vec<Value> = layers
+        .iter()
+        .map(|_| json!({"created": "0001-01-01T00:00:00Z"}))
+        .collect();
+    let config = serde_json::to_vec(&json!({
+        "architecture": "",
+        "created": "0001-01-01T00:00:00Z",
+        "history": history,
+        "os": "",
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        "config": {},
+    }))
+    .expect("config serializes");
+    let config_digest = Digest::sha256_of(&config);
+    push_small_blob(
+        registry,
+        repository,
+        &config_digest,
+        Bytes::from(config.clone()),
+    )
+    .await?;
+    let mut manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": media::OCI_MANIFEST,
+        "config": {"mediaType": media::OCI_CONFIG, "size": config.len(), "digest": config_digest},
+        "layers": layers,
+    });
+    if let Some(annotations) = annotations {
+        manifest["annotations"] = annotations;
+    }
+    let bytes = Bytes::from(serde_json::to_vec(&manifest).expect("manifest serializes"));
+    registry
+        .put_manifest(repository, tag, &bytes, media::OCI_MANIFEST)
+        .await
 }
 
 /// What checking a digest's signatures against a key found.
