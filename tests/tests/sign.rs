@@ -647,3 +647,133 @@ async fn mirror_carries_signatures_attestations_and_referrers() {
     let tags = bp.tags("team/app").await;
     assert_eq!(tags, ["1"], "{tags:?}");
 }
+
+/// Archives carry the signatures of the saved platform digests; load puts them back, so the
+/// image is verifiable on the far side of the air gap.
+#[tokio::test(flavor = "multi_thread")]
+async fn archives_carry_signatures_across_the_gap() {
+    let src = RegistryServer::plain();
+    let sp = Pusher::new(&src);
+    let image = MultiArch::build(9500, 3000);
+    sp.push_index("team/app", "1", &image.index, &image.children())
+        .await;
+    sp.push_image("team/other", Some("1"), &images::single(9600, 2000))
+        .await;
+    let env = Env::new();
+    keypair(&env, "k", "passphrase-4");
+    env.write(
+        "list.txt",
+        &format!("{0}/team/app:1\n{0}/team/other:1\n", src.addr),
+    );
+    let signed = env.run(&[
+        "sign",
+        "-f",
+        "list.txt",
+        "-p",
+        "k.key",
+        "--passphrase-file",
+        "pass.txt",
+        "--tls-verify=false",
+    ]);
+    assert_eq!(signed.code, 0, "{}", signed.output());
+    let saved = env.run(&[
+        "save",
+        "-f",
+        "list.txt",
+        "-d",
+        "a.zip",
+        "--tls-verify=false",
+        "-y",
+    ]);
+    assert_eq!(saved.code, 0, "{}", saved.output());
+    let hex = |d: &str| d.trim_start_matches("sha256:").to_string();
+    let ls = env.run(&["archive", "ls", "a.zip", "--image-only"]);
+    let listed: Vec<&str> = ls.stdout.lines().collect();
+    let sig = |d: &str| format!("sha256-{}.sig", hex(d));
+    for digest in [&image.amd64.manifest.digest, &image.arm64.manifest.digest] {
+        assert!(
+            listed.contains(&format!("{}/team/app:{}", src.addr, sig(digest)).as_str()),
+            "{listed:?}"
+        );
+    }
+    let table = env.run(&["archive", "ls", "a.zip"]);
+    assert!(
+        table.output().contains("| (cosign signature)"),
+        "{}",
+        table.output()
+    );
+
+    let far = RegistryServer::plain();
+    let fp = Pusher::new(&far);
+    let loaded = env.run(&["load", "-s", "a.zip", "-d", &far.addr, "--tls-verify=false"]);
+    assert_eq!(loaded.code, 0, "{}", loaded.output());
+    for digest in [&image.amd64.manifest.digest, &image.arm64.manifest.digest] {
+        assert_eq!(
+            fp.manifest("team/app", &sig(digest))
+                .await
+                .map(|m| m.digest),
+            sp.manifest("team/app", &sig(digest))
+                .await
+                .map(|m| m.digest)
+        );
+    }
+    env.write(
+        "far.txt",
+        &format!("{0}/team/app:1\n{0}/team/other:1\n", far.addr),
+    );
+    let valid = env.run(&[
+        "sign",
+        "validate",
+        "-f",
+        "far.txt",
+        "-k",
+        "k.pub",
+        "--tls-verify=false",
+        "--validate-manifest-index=false",
+    ]);
+    assert_eq!(valid.code, 0, "{}", valid.output());
+
+    // Selecting one image with -f brings its signatures; --remove-signatures leaves them.
+    let picked = RegistryServer::plain();
+    env.write("pick.txt", &format!("{}/team/other:1\n", src.addr));
+    let run = env.run(&[
+        "load",
+        "-s",
+        "a.zip",
+        "-d",
+        &picked.addr,
+        "-f",
+        "pick.txt",
+        "--tls-verify=false",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.output());
+    let pp = Pusher::new(&picked);
+    let other = sp.manifest("team/other", "1").await.unwrap().digest;
+    assert!(pp.manifest("team/other", &sig(&other)).await.is_some());
+    assert!(pp.tags("team/app").await.is_empty());
+    let bare = RegistryServer::plain();
+    let run = env.run(&[
+        "load",
+        "-s",
+        "a.zip",
+        "-d",
+        &bare.addr,
+        "--tls-verify=false",
+        "--remove-signatures",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.output());
+    assert_eq!(Pusher::new(&bare).tags("team/other").await, ["1"]);
+    let unsigned = env.run(&[
+        "save",
+        "-f",
+        "list.txt",
+        "-d",
+        "b.zip",
+        "--tls-verify=false",
+        "-y",
+        "--remove-signatures",
+    ]);
+    assert_eq!(unsigned.code, 0, "{}", unsigned.output());
+    let ls = env.run(&["archive", "ls", "b.zip", "--image-only"]);
+    assert_eq!(ls.stdout.lines().count(), 2, "{}", ls.stdout);
+}

@@ -160,6 +160,14 @@ pub fn human_size(bytes: u64) -> String {
 /// What an image without platforms is: a chart, a stored file or a plugin, told by its layer
 /// type.
 fn artifact_kind(blobs: &ArchiveBlobs, image: &Image) -> Option<&'static str> {
+    if image.tag.starts_with("sha256-") {
+        match image.tag.rsplit('.').next() {
+            Some("sig") => return Some("(cosign signature)"),
+            Some("att") => return Some("(cosign attestation)"),
+            Some("sbom") => return Some("(sbom)"),
+            _ => {}
+        }
+    }
     let spec = image.images.first()?;
     let name = format!("share/sha256/{}", spec.digest.trim_start_matches("sha256:"));
     let bytes = blobs.read_small(&name, 16 << 20).ok()?;

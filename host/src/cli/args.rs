@@ -138,6 +138,16 @@ impl RunArgs {
     }
 }
 
+/// Whether what is attached to an image (cosign signatures, attestations, SBOMs, OCI
+/// referrers) travels with it.
+#[derive(Args, Clone, Debug)]
+pub struct AttachmentArgs {
+    /// Do not copy the signatures, attestations, SBOMs (cosign tags) and OCI referrers of the
+    /// copied images
+    #[arg(long)]
+    pub remove_signatures: bool,
+}
+
 #[derive(Args, Clone, Debug)]
 pub struct PlatformArgs {
     /// Architectures to copy (comma-separated; empty copies all)

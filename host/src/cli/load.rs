@@ -74,6 +74,18 @@ pub struct LoadArgs {
     tls: TlsArgs,
     #[command(flatten)]
     adapter: AdapterArgs,
+    #[command(flatten)]
+    signatures: super::args::AttachmentArgs,
+}
+
+/// The subject digest (hex) of a cosign attachment tag (`sha256-HEX.sig|.att|.sbom`).
+fn attachment_subject(tag: &str) -> Option<&str> {
+    let (base, suffix) = tag.rsplit_once('.')?;
+    let hex = base.strip_prefix("sha256-")?;
+    (matches!(suffix, "sig" | "att" | "sbom")
+        && hex.len() == 64
+        && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+    .then_some(hex)
 }
 
 /// One image to load: the failed-list line, the archive image, where it goes.
@@ -133,10 +145,13 @@ fn plan(args: &LoadArgs) -> anyhow::Result<(ArchiveBlobs, Vec<Job>, Vec<String>)
         });
         Ok(())
     };
+    let carry = !args.signatures.remove_signatures;
     match &args.file {
         None => {
             for image in &index.list {
-                add(image, &mut jobs)?;
+                if carry || attachment_subject(&image.tag).is_none() {
+                    add(image, &mut jobs)?;
+                }
             }
         }
         Some(path) => {
@@ -164,7 +179,22 @@ fn plan(args: &LoadArgs) -> anyhow::Result<(ArchiveBlobs, Vec<Job>, Vec<String>)
                     .iter()
                     .rfind(|i| i.source == wanted.name() && i.tag == tag)
                 {
-                    Some(image) => add(image, &mut jobs)?,
+                    Some(image) => {
+                        add(image, &mut jobs)?;
+                        // Its signatures, attestations and SBOMs come with it.
+                        let digests: Vec<&str> = image
+                            .images
+                            .iter()
+                            .map(|spec| spec.digest.trim_start_matches("sha256:"))
+                            .collect();
+                        for attached in index.list.iter().filter(|a| {
+                            carry
+                                && a.source == image.source
+                                && attachment_subject(&a.tag).is_some_and(|d| digests.contains(&d))
+                        }) {
+                            add(attached, &mut jobs)?;
+                        }
+                    }
                     None => {
                         tracing::error!("image [{}] not found in archive", entry.text);
                         not_found.push(entry.text);

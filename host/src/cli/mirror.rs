@@ -75,10 +75,8 @@ pub struct MirrorArgs {
     /// Accepted for compatibility: hangar never prompts for credentials (use `hangar login`)
     #[arg(long)]
     skip_login: bool,
-    /// Do not copy the signatures, attestations, SBOMs (cosign tags) and OCI referrers of the
-    /// copied images
-    #[arg(long)]
-    remove_signatures: bool,
+    #[command(flatten)]
+    signatures: super::args::AttachmentArgs,
     #[command(flatten)]
     platform: PlatformArgs,
     #[command(flatten)]
@@ -152,7 +150,7 @@ async fn run_mirror(args: MirrorArgs, global: &Global) -> anyhow::Result<Status>
         provenance: args.run.provenance,
         overwrite: args.overwrite,
         dry_run: args.dry_run,
-        attachments: !args.remove_signatures,
+        attachments: !args.signatures.remove_signatures,
     };
     let registries = Registries::new(args.tls.registry_options());
     let run = BulkRun::start(global, jobs.len(), args.progress_interval);

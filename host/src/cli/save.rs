@@ -73,6 +73,8 @@ pub struct SaveArgs {
     platform: PlatformArgs,
     #[command(flatten)]
     tls: TlsArgs,
+    #[command(flatten)]
+    signatures: super::args::AttachmentArgs,
 }
 
 #[derive(Args, Debug)]
@@ -115,6 +117,8 @@ pub struct SyncArgs {
     platform: PlatformArgs,
     #[command(flatten)]
     tls: TlsArgs,
+    #[command(flatten)]
+    signatures: super::args::AttachmentArgs,
 }
 
 /// What save and sync have in common once their flags are read.
@@ -126,6 +130,8 @@ pub(super) struct Job<'a> {
     pub run: &'a RunArgs,
     pub platform: &'a PlatformArgs,
     pub tls: &'a TlsArgs,
+    /// Save the signatures, attestations and SBOMs of the saved digests too.
+    pub attachments: bool,
 }
 
 impl<'a> From<&'a SaveArgs> for Job<'a> {
@@ -138,6 +144,7 @@ impl<'a> From<&'a SaveArgs> for Job<'a> {
             run: &a.run,
             platform: &a.platform,
             tls: &a.tls,
+            attachments: !a.signatures.remove_signatures,
         }
     }
 }
@@ -161,6 +168,7 @@ pub async fn run_sync(cmd: SyncCommand, global: &Global) -> anyhow::Result<Statu
                 run: &args.run,
                 platform: &args.platform,
                 tls: &args.tls,
+                attachments: !args.signatures.remove_signatures,
             };
             return super::archive_validate::run(job).await;
         }
@@ -181,6 +189,7 @@ pub async fn run_sync(cmd: SyncCommand, global: &Global) -> anyhow::Result<Statu
         run: &args.run,
         platform: &args.platform,
         tls: &args.tls,
+        attachments: !args.signatures.remove_signatures,
     };
     let jobs = read_jobs(&job)?;
     let registries = Registries::new(job.tls.registry_options());
@@ -399,7 +408,7 @@ async fn save_into(
         provenance: job.run.provenance,
         overwrite: false,
         dry_run: false,
-        attachments: false,
+        attachments: job.attachments,
     };
     let Target {
         writer,

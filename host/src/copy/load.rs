@@ -149,7 +149,43 @@ impl<'a> ImageLoader<'a> {
             let bytes = self.push_platform(id, &dst, repo, only).await?;
             let media_type = media_type_of(&only.media_type, &bytes);
             if let Some(tag) = &tag {
-                dst.put_manifest(repo, tag, &bytes, &media_type).await?;
+                // Signatures and attestations already at the destination are kept: the
+                // archive's layers are added to them.
+                let mergeable = tag.ends_with(".sig") || tag.ends_with(".att");
+                let existing = if mergeable {
+                    match dst.get_manifest(repo, tag).await {
+                        Ok(m) if m.digest != only.digest => Some(m),
+                        Ok(_) => {
+                            return Ok(Outcome::UpToDate {
+                                digest: only.digest.clone(),
+                            });
+                        }
+                        Err(e) if e.is_not_found() => None,
+                        Err(e) => return Err(e.into()),
+                    }
+                } else {
+                    None
+                };
+                match existing {
+                    Some(existing) => {
+                        if !crate::sign::cosign::merge_layers(
+                            &dst,
+                            repo,
+                            tag,
+                            &existing.bytes,
+                            &bytes,
+                        )
+                        .await?
+                        {
+                            return Ok(Outcome::UpToDate {
+                                digest: existing.digest,
+                            });
+                        }
+                    }
+                    None => {
+                        dst.put_manifest(repo, tag, &bytes, &media_type).await?;
+                    }
+                }
             }
             return Ok(Outcome::Copied {
                 digest: only.digest.clone(),

@@ -37,6 +37,9 @@ pub struct ImageSaver<'a> {
     /// Blobs and layouts written (or being written) into the archive.
     ledger: BlobLedger,
     saved: Mutex<Vec<(usize, Image)>>,
+    /// Tags of source repositories, listed once (attachments are found among them).
+    source_tags:
+        Mutex<std::collections::HashMap<String, std::sync::Arc<std::collections::HashSet<String>>>>,
 }
 
 impl<'a> ImageSaver<'a> {
@@ -53,6 +56,7 @@ impl<'a> ImageSaver<'a> {
             writer,
             ledger: BlobLedger::default(),
             saved: Mutex::new(Vec::new()),
+            source_tags: Mutex::default(),
         }
     }
 
@@ -104,7 +108,77 @@ impl<'a> ImageSaver<'a> {
                     .await?,
             );
         }
-        Ok(self.record(id, source, &top.digest, specs))
+        // Only platform digests survive a load (the index is rebuilt), so only their
+        // signatures, attestations and SBOMs are worth carrying.
+        let subjects: Vec<Digest> = specs
+            .iter()
+            .filter(|s| s.arch != "unknown")
+            .filter_map(|s| s.digest.parse().ok())
+            .collect();
+        let outcome = self.record(id, source, &top.digest, specs);
+        if self.options.attachments {
+            self.save_attachments(id, source, &src, &subjects).await?;
+        }
+        Ok(outcome)
+    }
+
+    /// Saves the cosign `.sig`, `.att` and `.sbom` tags of `subjects` as artifact entries of
+    /// the same repository (no platform), which `load` pushes back to the same tags.
+    async fn save_attachments(
+        &self,
+        id: usize,
+        source: &Reference,
+        src: &Registry,
+        subjects: &[Digest],
+    ) -> Result<(), CopyError> {
+        let repo = source.repository();
+        let key = format!("{}/{repo}", src.name());
+        let cached = self
+            .source_tags
+            .lock()
+            .expect("tags lock")
+            .get(&key)
+            .cloned();
+        let tags = match cached {
+            Some(tags) => tags,
+            None => {
+                let tags = std::sync::Arc::new(
+                    src.list_tags(repo)
+                        .await?
+                        .into_iter()
+                        .collect::<std::collections::HashSet<_>>(),
+                );
+                self.source_tags
+                    .lock()
+                    .expect("tags lock")
+                    .insert(key, tags.clone());
+                tags
+            }
+        };
+        for subject in subjects {
+            for suffix in ["sig", "att", "sbom"] {
+                let tag = format!("{}-{}.{suffix}", subject.algorithm(), subject.hex());
+                if !tags.contains(&tag) {
+                    continue;
+                }
+                let manifest = src.get_manifest(repo, &tag).await?;
+                let spec = self
+                    .save_platform(src, repo, &manifest, &Platform::default(), None)
+                    .await?;
+                self.saved.lock().expect("saved lock").push((
+                    id,
+                    Image {
+                        source: source.name(),
+                        tag: tag.clone(),
+                        arch_list: Vec::new(),
+                        os_list: Vec::new(),
+                        images: vec![spec],
+                    },
+                ));
+                tracing::info!("[IMG:{id}] Saved [{}:{tag}]", source.name());
+            }
+        }
+        Ok(())
     }
 
     /// Lists a saved image for the archive index; returns the outcome to report.

@@ -157,6 +157,45 @@ impl SignatureStore<'_> {
     }
 }
 
+/// Adds the layers of `ours` that `theirs` lacks (two signature-style manifests for the same
+/// tag, e.g. the source's and the destination's `.sig`) and pushes the union under `tag`,
+/// keeping `theirs`' annotations. The added layers' blobs must already be in `repository`.
+/// Returns false when `theirs` had them all (nothing written).
+pub async fn merge_layers(
+    registry: &Registry,
+    repository: &str,
+    tag: &str,
+    theirs: &[u8],
+    ours: &[u8],
+) -> Result<bool, RegistryError> {
+    let parse = |bytes: &[u8]| {
+        serde_json::from_slice::<Value>(bytes).map_err(|e| RegistryError::Protocol {
+            what: format!("{}/{repository}:{tag}", registry.name()),
+            message: format!("not a manifest: {e}"),
+        })
+    };
+    let (theirs, ours) = (parse(theirs)?, parse(ours)?);
+    let mut layers = theirs["layers"].as_array().cloned().unwrap_or_default();
+    let before = layers.len();
+    for layer in ours["layers"].as_array().into_iter().flatten() {
+        if !layers.contains(layer) {
+            layers.push(layer.clone());
+        }
+    }
+    if layers.len() == before {
+        return Ok(false);
+    }
+    push_layered(
+        registry,
+        repository,
+        tag,
+        layers,
+        theirs.get("annotations").cloned(),
+    )
+    .await?;
+    Ok(true)
+}
+
 /// Pushes a signature-style manifest of `layers` (whose blobs are already there) under
 /// `tag`, with the config go-containerregistry writes for cosign's images.
 pub async fn push_layered(

@@ -13,7 +13,6 @@ use crate::image::manifest::{Descriptor, Index};
 use crate::image::media;
 use crate::registry::Registry;
 use bytes::Bytes;
-use serde_json::Value;
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -84,31 +83,17 @@ impl ImageCopier<'_> {
             .await?;
         match existing.filter(|_| merge) {
             Some(existing) => {
-                let what = format!("{}/{}:{tag}", ends.dst.name(), ends.dst_repo);
-                let theirs: Value = serde_json::from_slice(&existing.bytes)
-                    .map_err(|e| super::malformed(&what, e))?;
-                let ours: Value = serde_json::from_slice(&source.bytes)
-                    .map_err(|e| super::malformed(&what, e))?;
-                let mut layers = theirs["layers"].as_array().cloned().unwrap_or_default();
-                let added: Vec<Value> = ours["layers"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter(|l| !layers.contains(l))
-                    .cloned()
-                    .collect();
-                if added.is_empty() {
-                    return Ok(false);
-                }
-                layers.extend(added);
-                crate::sign::cosign::push_layered(
+                if !crate::sign::cosign::merge_layers(
                     &ends.dst,
                     &ends.dst_repo,
                     tag,
-                    layers,
-                    theirs.get("annotations").cloned(),
+                    &existing.bytes,
+                    &source.bytes,
                 )
-                .await?;
+                .await?
+                {
+                    return Ok(false);
+                }
             }
             None => {
                 ends.dst
