@@ -777,3 +777,156 @@ async fn archives_carry_signatures_across_the_gap() {
     let ls = env.run(&["archive", "ls", "b.zip", "--image-only"]);
     assert_eq!(ls.stdout.lines().count(), 2, "{}", ls.stdout);
 }
+
+/// A key held in a PKCS#11 token (softhsm2, loaded at run time) signs; its signatures verify
+/// with the public key.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_key_in_a_pkcs11_token_signs() {
+    const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+    assert!(
+        std::path::Path::new(MODULE).is_file(),
+        "{MODULE}: missing; tests/install-deps installs softhsm2"
+    );
+    let registry = RegistryServer::plain();
+    let image = images::single(9700, 2000);
+    Pusher::new(&registry)
+        .push_image("team/hsm", Some("1"), &image)
+        .await;
+    let mut env = Env::new();
+    std::fs::create_dir_all(env.path("tokens")).unwrap();
+    let conf = env.write(
+        "softhsm2.conf",
+        &format!(
+            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+            env.path("tokens").display()
+        ),
+    );
+    env.set("SOFTHSM2_CONF", conf.to_str().unwrap());
+    let tool = |args: &[&str]| {
+        let out = std::process::Command::new(args[0])
+            .args(&args[1..])
+            .env("SOFTHSM2_CONF", &conf)
+            .current_dir(env.path(""))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    tool(&[
+        "softhsm2-util",
+        "--init-token",
+        "--free",
+        "--label",
+        "hangar",
+        "--so-pin",
+        "4321",
+        "--pin",
+        "1234",
+    ]);
+    tool(&[
+        "openssl",
+        "ecparam",
+        "-name",
+        "prime256v1",
+        "-genkey",
+        "-noout",
+        "-out",
+        "ec.pem",
+    ]);
+    tool(&[
+        "openssl", "pkcs8", "-topk8", "-nocrypt", "-in", "ec.pem", "-out", "ec8.pem",
+    ]);
+    tool(&[
+        "openssl", "ec", "-in", "ec.pem", "-pubout", "-out", "hsm.pub",
+    ]);
+    tool(&[
+        "softhsm2-util",
+        "--import",
+        "ec8.pem",
+        "--token",
+        "hangar",
+        "--label",
+        "signing",
+        "--id",
+        "01",
+        "--pin",
+        "1234",
+    ]);
+    std::fs::remove_file(env.path("ec.pem")).unwrap();
+    std::fs::remove_file(env.path("ec8.pem")).unwrap();
+
+    env.write("list.txt", &format!("{}/team/hsm:1\n", registry.addr));
+    env.write("pin.txt", "1234\n");
+    let uri = format!("pkcs11:token=hangar;object=signing?module-path={MODULE}");
+    let signed = env.run(&[
+        "sign",
+        "-f",
+        "list.txt",
+        "--key",
+        &uri,
+        "--passphrase-file",
+        "pin.txt",
+        "--tls-verify=false",
+    ]);
+    assert_eq!(signed.code, 0, "{}", signed.output());
+    let valid = env.run(&[
+        "sign",
+        "validate",
+        "-f",
+        "list.txt",
+        "-k",
+        "hsm.pub",
+        "--tls-verify=false",
+    ]);
+    assert_eq!(valid.code, 0, "{}", valid.output());
+    // Signing again with the PIN in the URI finds the token's earlier signature.
+    let again = env.run(&[
+        "sign",
+        "-f",
+        "list.txt",
+        "--key",
+        &format!("{uri}&pin-value=1234"),
+        "--tls-verify=false",
+    ]);
+    assert_eq!(again.code, 0, "{}", again.output());
+    assert!(
+        again.output().contains("is already signed by this key"),
+        "{}",
+        again.output()
+    );
+
+    env.write("wrong.txt", "9999\n");
+    let wrong = env.run(&[
+        "sign",
+        "-f",
+        "list.txt",
+        "--key",
+        &uri,
+        "--passphrase-file",
+        "wrong.txt",
+        "--tls-verify=false",
+    ]);
+    assert_eq!(wrong.code, 1);
+    assert!(
+        wrong.output().contains("PKCS#11 login to token \"hangar\""),
+        "{}",
+        wrong.output()
+    );
+    let missing = env.run(&[
+        "sign",
+        "-f",
+        "list.txt",
+        "--key",
+        &format!("pkcs11:token=hangar;object=nope?module-path={MODULE}&pin-value=1234"),
+        "--tls-verify=false",
+    ]);
+    assert_eq!(missing.code, 1);
+    assert!(
+        missing.output().contains("no private key matching"),
+        "{}",
+        missing.output()
+    );
+}

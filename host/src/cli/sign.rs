@@ -16,9 +16,11 @@ use crate::image::reference::Reference;
 use crate::registry::{Registries, Registry};
 use crate::sign::cosign::{self, SignatureStore, Verdict};
 use crate::sign::keys;
+use crate::sign::pkcs11::Pkcs11Key;
+use crate::sign::signer::Signer;
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand, ValueEnum};
-use p256::ecdsa::{SigningKey, VerifyingKey};
+use p256::ecdsa::VerifyingKey;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -76,7 +78,8 @@ struct ListArgs {
 struct SignArgs {
     #[command(flatten)]
     list: ListArgs,
-    /// Private key: a cosign key file (encrypted or not)
+    /// Private key: a cosign key file (encrypted or not), or a key in a PKCS#11 token
+    /// (pkcs11:token=T;object=LABEL?module-path=/path/to/module.so[&pin-value=PIN])
     #[arg(short = 'p', long = "key", value_name = "KEY")]
     key: Option<String>,
     /// File holding the key's passphrase (else COSIGN_PASSWORD, else a prompt)
@@ -311,7 +314,7 @@ fn passphrase(file: Option<&Path>, prompt: &str) -> anyhow::Result<Vec<u8>> {
     Ok(rpassword::prompt_password(prompt)?.into_bytes())
 }
 
-fn signing_key(args: &SignArgs) -> anyhow::Result<SigningKey> {
+fn signing_key(args: &SignArgs) -> anyhow::Result<Box<dyn Signer>> {
     if args.tlog_upload {
         bail!(
             "--tlog-upload needs network access to the transparency log ({}); hangar signs offline, use --tlog-upload=false (the default)",
@@ -328,8 +331,20 @@ fn signing_key(args: &SignArgs) -> anyhow::Result<SigningKey> {
         }
         bail!("private key file not provided, use '--key' option to specify the private key");
     };
+    if key.starts_with("pkcs11:") {
+        let passphrase_file = args.passphrase_file.clone();
+        let token = Pkcs11Key::open(key, move || {
+            passphrase(passphrase_file.as_deref(), "Enter the PIN of the token: ")
+                .map(|p| String::from_utf8_lossy(&p).into_owned())
+                .map_err(|e| e.to_string())
+        })
+        .map_err(anyhow::Error::msg)?;
+        return Ok(Box::new(token));
+    }
     if key.contains("://") {
-        bail!("--key {key}: KMS and other remote keys need network access; give a cosign key file");
+        bail!(
+            "--key {key}: KMS and other remote keys need network access; give a cosign key file or a pkcs11: URI"
+        );
     }
     let text =
         std::fs::read_to_string(key).with_context(|| format!("cannot read private key {key}"))?;
@@ -341,7 +356,7 @@ fn signing_key(args: &SignArgs) -> anyhow::Result<SigningKey> {
     } else {
         Vec::new()
     };
-    Ok(keys::open(&text, &pass, key)?)
+    Ok(Box::new(keys::open(&text, &pass, key)?))
 }
 
 async fn sign(args: SignArgs) -> anyhow::Result<Status> {
@@ -360,7 +375,7 @@ async fn sign(args: SignArgs) -> anyhow::Result<Status> {
         list.run.time_limit(),
         &cancel,
         |i, job: &Job| {
-            let (registries, filter, key) = (&registries, &filter, &key);
+            let (registries, filter, key) = (&registries, &filter, key.as_ref());
             async move {
                 tracing::info!("[IMG:{}] Signing [{}]", i + 1, job.reference);
                 let registry = registries.get(job.reference.registry()).await?;

@@ -8,12 +8,13 @@
 //! certificates and bundles) and skips a signature this key already made.
 
 use super::keys;
+use super::signer::Signer;
 use crate::copy::image::push_small_blob;
 use crate::image::digest::Digest;
 use crate::image::media;
 use crate::registry::{Registry, RegistryError};
 use bytes::Bytes;
-use p256::ecdsa::{SigningKey, VerifyingKey};
+use p256::ecdsa::VerifyingKey;
 use serde_json::{Value, json};
 
 pub const SIMPLE_SIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
@@ -107,12 +108,12 @@ impl SignatureStore<'_> {
     /// Returns false when this key had already signed this payload (nothing is written).
     pub async fn sign(
         &self,
-        key: &SigningKey,
+        key: &dyn Signer,
         docker_reference: &str,
         digest: &Digest,
     ) -> Result<bool, SignError> {
         let payload = payload(docker_reference, digest);
-        let verifying = key.verifying_key();
+        let verifying = key.public_key();
         let existing = self.manifest(digest).await?;
         if existing.is_some() {
             for found in self.read(digest).await? {
@@ -123,6 +124,10 @@ impl SignatureStore<'_> {
                 }
             }
         }
+        let signature = key.sign(&payload).map_err(|message| SignError::Malformed {
+            what: format!("signing {digest}"),
+            message,
+        })?;
         let payload_digest = Digest::sha256_of(&payload);
         push_small_blob(
             self.registry,
@@ -139,7 +144,7 @@ impl SignatureStore<'_> {
             "mediaType": SIMPLE_SIGNING,
             "size": payload.len(),
             "digest": payload_digest,
-            "annotations": { SIGNATURE_ANNOTATION: keys::sign(key, &payload) },
+            "annotations": { SIGNATURE_ANNOTATION: keys::encode_signature(&signature) },
         }));
         let annotations = existing
             .as_ref()

@@ -9,9 +9,7 @@
 use base64::Engine as _;
 use crypto_secretbox::aead::{Aead as _, KeyInit as _};
 use crypto_secretbox::{Nonce, XSalsa20Poly1305};
-use p256::ecdsa::{
-    Signature, SigningKey, VerifyingKey, signature::Signer as _, signature::Verifier as _,
-};
+use p256::ecdsa::{Signature, SigningKey, VerifyingKey, signature::Verifier as _};
 use p256::pkcs8::{
     DecodePrivateKey as _, DecodePublicKey as _, EncodePrivateKey as _, EncodePublicKey as _,
     LineEnding,
@@ -230,11 +228,9 @@ pub fn public(text: &str, what: &str) -> Result<VerifyingKey, KeyError> {
         .map_err(|e| invalid(what, format!("not an ECDSA P-256 public key: {e}")))
 }
 
-/// ECDSA P-256 over SHA-256 of `payload`, ASN.1 DER, base64: what cosign puts in
-/// `dev.cosignproject.cosign/signature`.
-pub fn sign(key: &SigningKey, payload: &[u8]) -> String {
-    let signature: Signature = key.sign(payload);
-    b64().encode(signature.to_der().as_bytes())
+/// A signature as cosign puts it in `dev.cosignproject.cosign/signature`: DER, base64.
+pub fn encode_signature(der: &[u8]) -> String {
+    b64().encode(der)
 }
 
 /// Whether `signature_b64` (DER, as cosign writes it) signs `payload` with `key`.
@@ -262,7 +258,8 @@ mod tests {
         assert_eq!(key.verifying_key(), &public_key);
         let wrong = open(&private, b"battery", "k.key").unwrap_err().to_string();
         assert_eq!(wrong, "k.key: wrong passphrase (the key did not decrypt)");
-        let signature = sign(&key, b"payload");
+        let der = super::super::signer::Signer::sign(&key, b"payload").unwrap();
+        let signature = encode_signature(&der);
         assert!(verify(&public_key, b"payload", &signature));
         assert!(!verify(&public_key, b"payload!", &signature));
         // The older label reads the same.

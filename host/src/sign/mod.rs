@@ -1,5 +1,8 @@
-//! Cosign-compatible signing, offline: keys in cosign's formats (`keys`), and signatures stored
-//! and checked the way cosign does in registries (`cosign`).
+//! Cosign-compatible signing, offline: keys in cosign's formats (`keys`) or in PKCS#11 tokens
+//! (`pkcs11`), both behind `signer::Signer`, and signatures stored and checked the way cosign
+//! does in registries (`cosign`).
 
 pub mod cosign;
 pub mod keys;
+pub mod pkcs11;
+pub mod signer;
