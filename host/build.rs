@@ -4,20 +4,25 @@
 
 use std::path::PathBuf;
 
-const FIRST_PARTY: &[&str] = &["harbor"];
+/// (plugin name, file name in plugins/target/wasm32-wasip2/release, world). The world is
+/// known here so a command that needs one kind of plugin never compiles the others.
+const FIRST_PARTY: &[(&str, &str, &str)] = &[
+    ("harbor", "harbor", "registry-adapter"),
+    ("osv-scanner", "osv_scanner", "scanner"),
+];
 
 fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let built = manifest.join("../plugins/target/wasm32-wasip2/release");
     let mut code = String::from(
-        "/// First-party plugins built into this binary: (name, component bytes).\npub const EMBEDDED: &[(&str, &[u8])] = &[\n",
+        "/// First-party plugins built into this binary: (name, world, component bytes).\npub const EMBEDDED: &[(&str, &str, &[u8])] = &[\n",
     );
-    for name in FIRST_PARTY {
-        let wasm = built.join(format!("{name}.wasm"));
+    for (name, file, world) in FIRST_PARTY {
+        let wasm = built.join(format!("{file}.wasm"));
         println!("cargo:rerun-if-changed={}", wasm.display());
         if wasm.is_file() {
             code.push_str(&format!(
-                "    ({name:?}, include_bytes!({:?})),\n",
+                "    ({name:?}, {world:?}, include_bytes!({:?})),\n",
                 wasm.canonicalize().unwrap()
             ));
         }

@@ -91,6 +91,8 @@ pub mod bindings {
 }
 
 #[cfg(not(target_arch = "wasm32"))]
+// Scanners are not built natively; the world functions the ABI carries go unused then.
+#[cfg_attr(feature = "scanner", allow(dead_code))]
 pub mod native;
 
 /// The registry-adapter world: implement [`registry_adapter::Guest`], export it with
@@ -276,8 +278,9 @@ pub mod http {
     }
 }
 
-/// Read-only access to the paths the user passed (list generators).
-#[cfg(feature = "list-generator")]
+/// Read-only access to the paths the user passed (list generators' inputs, scanners'
+/// databases).
+#[cfg(any(feature = "list-generator", feature = "scanner"))]
 pub mod files {
     pub fn read(path: &str) -> Result<Vec<u8>, String> {
         #[cfg(target_arch = "wasm32")]

@@ -277,12 +277,12 @@ pub(crate) fn host_http(
     })
 }
 
-#[cfg(feature = "list-generator")]
+#[cfg(any(feature = "list-generator", feature = "scanner"))]
 pub(crate) fn host_files_read(path: &str) -> Result<Vec<u8>, String> {
     decode(&host_call("files.read", serde_json::json!({"path": path}))?)
 }
 
-#[cfg(feature = "list-generator")]
+#[cfg(any(feature = "list-generator", feature = "scanner"))]
 pub(crate) fn host_files_list(dir: &str) -> Result<Vec<String>, String> {
     Ok(strings(&host_call(
         "files.list",

@@ -532,14 +532,9 @@ pub async fn test(global: &super::Global, args: TestArgs) -> anyhow::Result<Stat
                             (None, None) => bail!("scan needs --image REF or --rootfs DIR"),
                         };
                     scanner
-                        .scan(&label, &platform, tree)
+                        .scan(&label, &platform, tree, &args.options, args.paths.clone())
                         .await
-                        .map(|r| {
-                            json!({
-                                "packages": r.packages.iter().map(|p| json!({"name": p.name, "version": p.version, "ecosystem": p.ecosystem})).collect::<Vec<_>>(),
-                                "findings": r.findings.iter().map(|f| json!({"id": f.id, "package": f.package_name, "severity": f.severity, "summary": f.summary})).collect::<Vec<_>>(),
-                            })
-                        })
+                        .map(|r| crate::plugin::scanner::report_json(&r))
                 }
                 other => bail!("a scanner has describe and scan, not {other}"),
             }

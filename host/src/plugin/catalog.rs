@@ -74,6 +74,16 @@ impl Catalog {
     /// Every plugin, shadowed ones left out, sorted by world then name. A plugin that cannot
     /// be described is reported by itself; the others are still listed.
     pub async fn list(&self, runtime: &Arc<Runtime>) -> Vec<Result<Found, CatalogError>> {
+        self.list_of(runtime, None).await
+    }
+
+    /// [`Catalog::list`], leaving out built-in plugins of another world than `world` (their
+    /// world is known without compiling them).
+    async fn list_of(
+        &self,
+        runtime: &Arc<Runtime>,
+        world: Option<World>,
+    ) -> Vec<Result<Found, CatalogError>> {
         let mut all: Vec<Result<Found, CatalogError>> = Vec::new();
         for path in &self.given {
             all.push(self.given_plugin(runtime, path).await);
@@ -87,7 +97,10 @@ impl Catalog {
                 all.push(read_installed(&plugin_dir));
             }
         }
-        for (name, bytes) in super::EMBEDDED {
+        for (name, embedded_world, bytes) in super::EMBEDDED {
+            if world.is_some_and(|w| w.interface() != *embedded_world) {
+                continue;
+            }
             all.push(
                 manifest::describe(runtime, name, bytes)
                     .await
@@ -131,7 +144,7 @@ impl Catalog {
     /// Every plugin of `world` (shadowing applied).
     pub async fn of_world(&self, runtime: &Arc<Runtime>, world: World) -> Vec<Found> {
         let mut found = Vec::new();
-        for entry in self.list(runtime).await {
+        for entry in self.list_of(runtime, Some(world)).await {
             match entry {
                 Ok(f) if f.manifest.world == world => found.push(f),
                 Ok(_) => {}

@@ -720,7 +720,7 @@ mod scanner_over_layers {
             variant: Some("v8".into()),
         };
         let report = scanner
-            .scan("app:1", &platform, std::sync::Arc::new(tree))
+            .scan("app:1", &platform, std::sync::Arc::new(tree), &[], vec![])
             .await
             .unwrap();
         let packages: Vec<_> = report

@@ -30,8 +30,8 @@ include!(concat!(env!("OUT_DIR"), "/embedded_plugins.rs"));
 pub fn embedded(name: &str) -> Option<&'static [u8]> {
     EMBEDDED
         .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, bytes)| *bytes)
+        .find(|(n, _, _)| *n == name)
+        .map(|(_, _, bytes)| *bytes)
 }
 
 pub use runtime::{Limits, PluginError, Runtime};

@@ -16,6 +16,7 @@ wasmtime::component::bindgen!({
     with: {
         "hangar:plugin/types": super::registry_adapter::hangar::plugin::types,
         "hangar:plugin/log": super::registry_adapter::hangar::plugin::log,
+        "hangar:plugin/files": super::list_generator::hangar::plugin::files,
         "hangar:plugin/image-fs.filesystem": super::image_fs::Filesystem,
     },
 });
@@ -93,7 +94,9 @@ impl Scanner {
             version: String::new(),
         };
         let info = scanner
-            .call(async |plugin, store| plugin.hangar_plugin_scanner().call_describe(store).await)
+            .call(Grants::default(), async |plugin, store| {
+                plugin.hangar_plugin_scanner().call_describe(store).await
+            })
             .await?;
         scanner.name = info.name;
         scanner.version = info.version;
@@ -108,19 +111,28 @@ impl Scanner {
         &self.version
     }
 
+    /// Scans one image platform. `options` are the user's settings; `paths` what the scanner
+    /// may read besides the image (its database).
     pub async fn scan(
         &self,
         image: &str,
         platform: &Platform,
         tree: Arc<dyn Tree>,
+        options: &[(String, String)],
+        paths: Vec<std::path::PathBuf>,
     ) -> Result<Report, PluginError> {
         let image = image.to_string();
         let platform = platform.clone();
-        self.call(async move |plugin, store| {
+        let options = options.to_vec();
+        let grants = Grants {
+            hosts: Vec::new(),
+            paths,
+        };
+        self.call(grants, async move |plugin, store| {
             let fs = store.data_mut().table.push(Filesystem(tree))?;
             plugin
                 .hangar_plugin_scanner()
-                .call_scan(&mut *store, &image, &platform, fs)
+                .call_scan(&mut *store, &image, &platform, fs, &options)
                 .await
         })
         .await?
@@ -130,13 +142,14 @@ impl Scanner {
         })
     }
 
-    async fn call<R, F>(&self, f: F) -> Result<R, PluginError>
+    async fn call<R, F>(&self, grants: Grants, f: F) -> Result<R, PluginError>
     where
         F: AsyncFnOnce(&ScannerPlugin, &mut wasmtime::Store<State>) -> wasmtime::Result<R>,
     {
-        // Scanners get no network and no files: only the image filesystem handed to `scan`.
+        // Scanners get no network: the image filesystem handed to `scan`, and the files the
+        // user passed (a vulnerability database).
         let http = sandbox::Transport::Live(reqwest::Client::new());
-        let mut store = sandbox::store(&self.runtime, &self.name, Grants::default(), http);
+        let mut store = sandbox::store(&self.runtime, &self.name, grants, http);
         let result = async {
             let plugin = self.pre.instantiate_async(&mut store).await?;
             f(&plugin, &mut store).await
@@ -144,4 +157,31 @@ impl Scanner {
         .await;
         result.map_err(|e| sandbox::trap(&self.name, e, self.runtime.limits))
     }
+}
+
+/// A report as JSON, field names as in the WIT record.
+pub fn report_json(report: &Report) -> serde_json::Value {
+    use serde_json::json;
+    json!({
+        "os": report.os,
+        "packages": report.packages.iter().map(|p| json!({
+            "name": p.name,
+            "version": p.version,
+            "ecosystem": p.ecosystem,
+            "source": p.source,
+            "architecture": p.architecture,
+            "purl": p.purl,
+            "licenses": p.licenses,
+        })).collect::<Vec<_>>(),
+        "findings": report.findings.iter().map(|f| json!({
+            "id": f.id,
+            "aliases": f.aliases,
+            "package": f.package_name,
+            "installed-version": f.installed_version,
+            "fixed-version": f.fixed_version,
+            "severity": f.severity,
+            "summary": f.summary,
+            "url": f.url,
+        })).collect::<Vec<_>>(),
+    })
 }

@@ -286,7 +286,10 @@ async fn the_catalog_installs_shadows_verifies_and_removes() {
     };
     assert_eq!(
         listed(&catalog).await,
-        [("harbor".to_string(), Origin::Embedded)]
+        [
+            ("harbor".to_string(), Origin::Embedded),
+            ("osv-scanner".to_string(), Origin::Embedded)
+        ]
     );
 
     let hostile = plugin("hostile");
@@ -460,7 +463,13 @@ async fn scanners_read_the_image_filesystem_on_demand() {
         variant: None,
     };
     let report = scanner
-        .scan("test:1", &platform, std::sync::Arc::new(DirTree::new(r)))
+        .scan(
+            "test:1",
+            &platform,
+            std::sync::Arc::new(DirTree::new(r)),
+            &[],
+            vec![],
+        )
         .await
         .unwrap();
     let packages: Vec<_> = report
@@ -478,7 +487,13 @@ async fn scanners_read_the_image_filesystem_on_demand() {
     );
     std::fs::write(r.join("etc/shadow"), "root:*:").unwrap();
     let report = scanner
-        .scan("test:1", &platform, std::sync::Arc::new(DirTree::new(r)))
+        .scan(
+            "test:1",
+            &platform,
+            std::sync::Arc::new(DirTree::new(r)),
+            &[],
+            vec![],
+        )
         .await
         .unwrap();
     assert_eq!(report.findings.len(), 1);

@@ -17,7 +17,12 @@ impl Guest for Census {
         }
     }
 
-    fn scan(_image: String, _platform: Platform, fs: &Filesystem) -> Result<Report, String> {
+    fn scan(
+        _image: String,
+        _platform: Platform,
+        fs: &Filesystem,
+        _options: Vec<(String, String)>,
+    ) -> Result<Report, String> {
         let os_release = read_file(fs, "/etc/os-release").ok_or("no /etc/os-release")?;
         let os_release = String::from_utf8_lossy(&os_release);
         let id = os_release
@@ -41,18 +46,30 @@ impl Guest for Census {
                     .to_string(),
                 version: String::from_utf8_lossy(&head).trim().to_string(),
                 ecosystem: id.clone(),
+                source: None,
+                architecture: None,
+                purl: None,
+                licenses: Vec::new(),
             });
         }
         let mut findings = Vec::new();
         if read_file(fs, "/etc/shadow").is_some() {
             findings.push(Finding {
                 id: "CENSUS-1".into(),
+                aliases: Vec::new(),
                 package_name: "shadow".into(),
+                installed_version: String::new(),
+                fixed_version: None,
                 severity: "LOW".into(),
                 summary: "/etc/shadow is in the image".into(),
+                url: None,
             });
         }
-        Ok(Report { packages, findings })
+        Ok(Report {
+            os: Some(id),
+            packages,
+            findings,
+        })
     }
 }
 
