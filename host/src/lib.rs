@@ -13,5 +13,6 @@ pub mod image;
 pub mod plugin;
 pub mod progress;
 pub mod registry;
+pub mod scan;
 pub mod serve;
 pub mod sign;

@@ -34,8 +34,9 @@ fn advisory(id: &str, cve: &str, name: &str, fixed: &str, vector: Option<&str>) 
     a
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn osv_scanner_matches_debian_packages_offline() {
+/// A registry with `debian:old` (expat vulnerable) and `debian:patched` (an upgrade layer fixes
+/// it), and an OSV database in `db/` of `env`.
+async fn debian_images(env: &Env) -> RegistryServer {
     let registry = RegistryServer::plain();
     let base = files_layer(
         Format::Oci,
@@ -65,7 +66,6 @@ async fn osv_scanner_matches_debian_packages_offline() {
     pusher.push_image("debian", Some("patched"), &patched).await;
 
     // The database: osv-scanner's layout (Debian/all.zip) plus a loose JSON advisory.
-    let env = Env::new();
     std::fs::create_dir_all(env.path("db/Debian")).unwrap();
     let mut zip =
         zip::ZipWriter::new(std::fs::File::create(env.path("db/Debian/all.zip")).unwrap());
@@ -113,6 +113,13 @@ async fn osv_scanner_matches_debian_packages_offline() {
     )
     .unwrap();
 
+    registry
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn osv_scanner_matches_debian_packages_offline() {
+    let env = Env::new();
+    let registry = debian_images(&env).await;
     let scan = |tag: &str| {
         let run = env.run(&[
             "plugin",
@@ -233,4 +240,178 @@ async fn osv_scanner_matches_debian_packages_offline() {
     let listed: Value = serde_json::from_str(&listed.stdout).unwrap();
     assert_eq!(listed["result"]["packages"].as_array().unwrap().len(), 4);
     assert_eq!(listed["result"]["findings"], json!([]));
+}
+
+/// `hangar scan` over the list: every format, failures counted, CI gates.
+#[tokio::test(flavor = "multi_thread")]
+async fn scan_writes_every_report_format_and_gates_ci() {
+    let env = Env::new();
+    let registry = debian_images(&env).await;
+    env.write(
+        "list.txt",
+        &format!("{0}/debian:old\n{0}/debian:patched\n", registry.addr),
+    );
+    let scan = |format: &str, extra: &[&str]| {
+        let mut args = vec![
+            "scan",
+            "-f",
+            "list.txt",
+            "--db",
+            "db",
+            "--tls-verify=false",
+            "--format",
+            format,
+            "-a",
+            "amd64",
+        ];
+        args.extend_from_slice(extra);
+        env.run(&args)
+    };
+    let read = |name: &str| -> Value {
+        serde_json::from_slice(&std::fs::read(env.path(name)).unwrap()).unwrap()
+    };
+
+    let json_run = scan("json", &[]);
+    assert_eq!(json_run.code, 0, "{}", json_run.output());
+    let report = read("scan-report.json");
+    let results = report["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2);
+    // Unlike Hangar, json has the vulnerabilities.
+    let ids = |r: &Value| -> Vec<String> {
+        r["images"][0]["vulnerabilities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(ids(&results[0]), ["DSA-5757-1", "DSA-5800-1"]);
+    assert_eq!(ids(&results[1]), ["DSA-5800-1"]);
+    assert_eq!(results[0]["images"][0]["platform"]["arch"], "amd64");
+
+    assert_eq!(scan("yaml", &[]).code, 0);
+    assert!(
+        std::fs::read_to_string(env.path("scan-report.yaml"))
+            .unwrap()
+            .contains("\nresult:\n")
+    );
+    assert_eq!(scan("csv", &[]).code, 0);
+    let csv = std::fs::read_to_string(env.path("scan-report.csv")).unwrap();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        rows[0],
+        "image,arch,os,package,title,id,severity,installed,fixed,url"
+    );
+    assert_eq!(rows.len(), 4, "{csv}");
+    assert!(
+        rows[1].contains(
+            ",libexpat1,expat - security update,DSA-5757-1,CRITICAL,2.5.0-1,2.5.0-1+deb12u1,"
+        ),
+        "{}",
+        rows[1]
+    );
+
+    assert_eq!(scan("trivy-json", &[]).code, 0);
+    let trivy = read("scan-report.trivy.json");
+    let first = &trivy.as_array().unwrap()[0];
+    assert_eq!(first["SchemaVersion"], 2);
+    assert_eq!(
+        first["Metadata"]["OS"],
+        json!({"Family": "debian", "Name": "12"})
+    );
+    let vuln = &first["Results"][0]["Vulnerabilities"][0];
+    assert_eq!(vuln["VulnerabilityID"], "CVE-2024-45490");
+    assert_eq!(vuln["VendorIDs"], json!(["DSA-5757-1"]));
+    assert_eq!(vuln["PkgName"], "libexpat1");
+    assert_eq!(vuln["FixedVersion"], "2.5.0-1+deb12u1");
+    assert_eq!(vuln["Severity"], "CRITICAL");
+
+    assert_eq!(scan("sarif", &[]).code, 0);
+    let sarif = read("scan-report.sarif");
+    assert_eq!(sarif["version"], "2.1.0");
+    assert_eq!(sarif["runs"][0]["results"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        sarif["runs"][0]["tool"]["driver"]["rules"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(sarif["runs"][0]["results"][0]["level"], "error");
+
+    assert_eq!(scan("cyclonedx", &[]).code, 0);
+    let boms = read("scan-report.cdx.json");
+    let bom = &boms.as_array().unwrap()[0];
+    assert_eq!(
+        (bom["bomFormat"].as_str(), bom["specVersion"].as_str()),
+        (Some("CycloneDX"), Some("1.5"))
+    );
+    assert_eq!(bom["components"].as_array().unwrap().len(), 4);
+    assert_eq!(
+        bom["components"][0]["purl"],
+        "pkg:deb/debian/libexpat1@2.5.0-1?arch=amd64&distro=debian-12"
+    );
+    assert_eq!(bom["vulnerabilities"][0]["affects"][0]["ref"], "pkg-0");
+
+    assert_eq!(scan("spdx-json", &[]).code, 0);
+    let spdx = &read("scan-report.spdx.json")["results"][0]["images"][0]["spdx"];
+    assert_eq!(spdx["spdxVersion"], "SPDX-2.3");
+    assert_eq!(
+        spdx["packages"].as_array().unwrap().len(),
+        5,
+        "the image and its 4 packages"
+    );
+    assert_eq!(spdx["relationships"][1]["relationshipType"], "CONTAINS");
+
+    // CI gates: a critical finding exits with the requested code; the patched image passes.
+    let gated = scan("json", &["--exit-code", "3", "--severity", "CRITICAL"]);
+    assert_eq!(gated.code, 3, "{}", gated.output());
+    env.write(
+        "patched.txt",
+        &format!("{}/debian:patched\n", registry.addr),
+    );
+    let passes = env.run(&[
+        "scan",
+        "-f",
+        "patched.txt",
+        "--db",
+        "db",
+        "--tls-verify=false",
+        "--exit-code",
+        "3",
+        "--severity",
+        "CRITICAL,HIGH",
+    ]);
+    assert_eq!(passes.code, 0, "{}", passes.output());
+
+    // An image that cannot be scanned fails the run (Hangar exits 0) and is listed.
+    env.write(
+        "broken.txt",
+        &format!("{0}/debian:old\n{0}/debian:missing\n", registry.addr),
+    );
+    let broken = env.run(&[
+        "scan",
+        "-f",
+        "broken.txt",
+        "--db",
+        "db",
+        "--tls-verify=false",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(broken.code, 1, "{}", broken.output());
+    assert_eq!(
+        std::fs::read_to_string(env.path("scan-failed.txt"))
+            .unwrap()
+            .trim(),
+        format!("{}/debian:missing", registry.addr)
+    );
+    assert_eq!(
+        read("scan-report.json")["results"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1,
+        "the report still has what was scanned"
+    );
 }

@@ -18,6 +18,7 @@ mod merge_manifest;
 mod mirror;
 mod plugin;
 mod save;
+mod scan;
 mod serve;
 mod sign;
 
@@ -83,6 +84,8 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Sign images with a cosign key (offline); `sign validate` verifies them
     Sign(Box<sign::SignCommand>),
+    /// Scan images for vulnerable packages with a scanner plugin (offline, --db)
+    Scan(Box<scan::ScanArgs>),
     /// Generate a cosign key pair (PREFIX.key, PREFIX.pub)
     GenerateSigstoreKey(sign::GenerateKeyArgs),
     /// List, inspect, install, remove and push plugins
@@ -114,6 +117,8 @@ pub enum Status {
     Success,
     SomeFailed,
     Interrupted,
+    /// A code the user asked for (`scan --exit-code`).
+    Exit(u8),
 }
 
 pub fn main() -> ExitCode {
@@ -144,6 +149,7 @@ pub fn main() -> ExitCode {
         Ok(Status::Success) => ExitCode::SUCCESS,
         Ok(Status::SomeFailed) => ExitCode::from(1),
         Ok(Status::Interrupted) => ExitCode::from(130),
+        Ok(Status::Exit(code)) => ExitCode::from(code),
         Err(e) => {
             // One line: the context chain joined, never a Debug dump.
             tracing::error!("{}", format!("{e:#}"));
@@ -169,6 +175,7 @@ async fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Plugin(a) => plugin::run(a, &global).await,
         Command::Sign(a) => sign::run(*a, &global).await,
         Command::GenerateSigstoreKey(a) => sign::generate_key(a),
+        Command::Scan(a) => scan::run(*a, &global).await,
         Command::Inspect(a) => inspect::run(a).await,
         Command::ListTags(a) => list_tags::run(a).await,
         Command::Delete(a) => delete::run(a).await,

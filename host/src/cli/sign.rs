@@ -40,38 +40,42 @@ enum SignAction {
     Validate(ValidateArgs),
 }
 
-/// What sign and sign validate share: the list and how its images are found.
+/// What sign, sign validate and scan share: the list and how its images are found.
 #[derive(Args, Debug)]
-struct ListArgs {
+pub(super) struct ListArgs {
     /// Image list (default format)
     #[arg(short = 'f', long = "file", value_name = "FILE")]
-    file: Option<PathBuf>,
+    pub(super) file: Option<PathBuf>,
     /// Override the registry of every image
     #[arg(long = "registry", value_name = "REGISTRY")]
-    registry: Option<String>,
+    pub(super) registry: Option<String>,
     /// Override the project (first path segment) of every image
     #[arg(long = "project", value_name = "PROJECT")]
-    project: Option<String>,
-    /// File that receives the lines that failed
-    #[arg(
-        short = 'o',
-        long = "failed",
-        default_value = "sign-failed.txt",
-        value_name = "FILE"
-    )]
-    failed: PathBuf,
+    pub(super) project: Option<String>,
+    /// File that receives the lines that failed [default: sign-failed.txt, scan-failed.txt]
+    #[arg(short = 'o', long = "failed", value_name = "FILE")]
+    pub(super) failed: Option<PathBuf>,
     #[command(flatten)]
-    run: RunArgs,
+    pub(super) run: RunArgs,
     #[command(flatten)]
-    platform: PlatformArgs,
+    pub(super) platform: PlatformArgs,
     #[command(flatten)]
-    tls: TlsArgs,
+    pub(super) tls: TlsArgs,
     /// Accepted for compatibility; credentials come from the auth files
     #[arg(long, hide = true)]
-    skip_login: bool,
+    pub(super) skip_login: bool,
     /// Do not ask questions
     #[arg(short = 'y', long = "auto-yes")]
-    yes: bool,
+    pub(super) yes: bool,
+}
+
+impl ListArgs {
+    /// The failed list's path: `-o`, else `default` (each command has its own name).
+    pub(super) fn failed_or(&self, default: &str) -> PathBuf {
+        self.failed
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(default))
+    }
 }
 
 #[derive(Args, Debug)]
@@ -172,19 +176,19 @@ pub async fn run(cmd: SignCommand, _global: &Global) -> anyhow::Result<Status> {
 
 /// A digest to sign or check: the index itself or one platform image.
 #[derive(Clone, Debug)]
-struct Target {
-    digest: Digest,
-    media_type: String,
-    platform: Option<Platform>,
+pub(super) struct Target {
+    pub(super) digest: Digest,
+    pub(super) media_type: String,
+    pub(super) platform: Option<Platform>,
 }
 
 /// One listed image, resolved.
-struct Job {
-    text: String,
-    reference: Reference,
+pub(super) struct Job {
+    pub(super) text: String,
+    pub(super) reference: Reference,
 }
 
-fn jobs(args: &ListArgs) -> anyhow::Result<Vec<Job>> {
+pub(super) fn jobs(args: &ListArgs) -> anyhow::Result<Vec<Job>> {
     let path = args
         .file
         .as_ref()
@@ -218,7 +222,7 @@ fn jobs(args: &ListArgs) -> anyhow::Result<Vec<Job>> {
 
 /// The digests of an image to sign or check: the index (when `with_index`) and each
 /// platform image the filter keeps (attestations left out), or the single manifest.
-async fn targets(
+pub(super) async fn targets(
     registry: &Registry,
     reference: &Reference,
     filter: &PlatformFilter,
@@ -409,7 +413,7 @@ async fn sign(args: SignArgs) -> anyhow::Result<Status> {
     .await;
     let failed_lines = report_failures(&jobs, &results, "sign");
     finish_run(
-        &list.failed,
+        &list.failed_or("sign-failed.txt"),
         &failed_lines,
         "Sign",
         "sign",
@@ -528,7 +532,7 @@ async fn validate(args: ValidateArgs) -> anyhow::Result<Status> {
     let path = write_report(&args, &report)?;
     tracing::info!("Report exported to {:?}", path.display().to_string());
     finish_run(
-        &list.failed,
+        &list.failed_or("sign-failed.txt"),
         &failed_lines,
         "Signature validate",
         "validate",

@@ -1,0 +1,454 @@
+//! Scan reports in the formats operators and dashboards read: Hangar's json/yaml/csv, Trivy's
+//! JSON report schema, SARIF 2.1.0, CycloneDX 1.5 and SPDX 2.3 (JSON, and Hangar's spdx-csv).
+
+use crate::image::platform::Platform;
+use serde_json::{Value, json};
+
+/// One scanned image platform.
+#[derive(Clone, Debug)]
+pub struct Scanned {
+    /// The list line's reference (`registry/repo:tag`).
+    pub reference: String,
+    pub digest: String,
+    pub platform: Platform,
+    pub report: crate::plugin::scanner::Report,
+    pub scanner: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Json,
+    Yaml,
+    Csv,
+    SpdxJson,
+    SpdxCsv,
+    Cyclonedx,
+    Sarif,
+    TrivyJson,
+}
+
+impl Format {
+    /// What replaces `[FORMAT]` in the report file name.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Json => "json",
+            Format::Yaml => "yaml",
+            Format::Csv => "csv",
+            Format::SpdxJson => "spdx.json",
+            Format::SpdxCsv => "spdx.csv",
+            Format::Cyclonedx => "cdx.json",
+            Format::Sarif => "sarif",
+            Format::TrivyJson => "trivy.json",
+        }
+    }
+}
+
+/// CSV field quoting (RFC 4180).
+fn csv(field: &str) -> String {
+    if field.contains([',', '"', '\n']) {
+        format!("\"{}\"", field.replace('"', "\"\""))
+    } else {
+        field.to_string()
+    }
+}
+
+fn platform_json(p: &Platform) -> Value {
+    json!({
+        "arch": p.architecture,
+        "os": p.os,
+        "osVersion": p.os_version.clone().unwrap_or_default(),
+        "osFeatures": p.os_features,
+        "variant": p.variant.clone().unwrap_or_default(),
+    })
+}
+
+fn vulnerabilities(s: &Scanned) -> Vec<Value> {
+    s.report
+        .findings
+        .iter()
+        .map(|f| {
+            json!({
+                "title": f.summary,
+                "id": f.id,
+                "severity": f.severity,
+                "package": f.package_name,
+                "installed": f.installed_version,
+                "fixed": f.fixed_version.clone().unwrap_or_default(),
+                "url": f.url.clone().unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+/// Hangar's report: `{time, results: [{reference, images: [...]}]}` (YAML: `result`).
+fn hangar(scanned: &[Scanned], time: &str, key: &str, with_spdx: bool) -> Value {
+    let mut results: Vec<Value> = Vec::new();
+    for s in scanned {
+        let mut image = json!({
+            "digest": s.digest,
+            "platform": platform_json(&s.platform),
+            "os": s.report.os,
+            "packages": s.report.packages.len(),
+            "vulnerabilities": vulnerabilities(s),
+        });
+        if with_spdx {
+            image["spdx"] = spdx(s, time);
+        }
+        match results
+            .iter_mut()
+            .find(|r| r["reference"] == s.reference.as_str())
+        {
+            Some(r) => r["images"].as_array_mut().expect("images").push(image),
+            None => results.push(json!({"reference": s.reference, "images": [image]})),
+        }
+    }
+    json!({"time": time, key: results})
+}
+
+pub fn render(format: Format, scanned: &[Scanned], time: &str) -> Vec<u8> {
+    match format {
+        Format::Json => pretty(&hangar(scanned, time, "results", false)),
+        Format::SpdxJson => pretty(&hangar(scanned, time, "results", true)),
+        Format::Yaml => serde_yaml::to_string(&hangar(scanned, time, "result", false))
+            .expect("yaml")
+            .into_bytes(),
+        Format::Csv => {
+            let mut out =
+                String::from("image,arch,os,package,title,id,severity,installed,fixed,url\n");
+            for s in scanned {
+                for f in &s.report.findings {
+                    let row = [
+                        s.reference.as_str(),
+                        &s.platform.architecture,
+                        &s.platform.os,
+                        &f.package_name,
+                        &f.summary,
+                        &f.id,
+                        &f.severity,
+                        &f.installed_version,
+                        f.fixed_version.as_deref().unwrap_or_default(),
+                        f.url.as_deref().unwrap_or_default(),
+                    ];
+                    out.push_str(&row.iter().map(|f| csv(f)).collect::<Vec<_>>().join(","));
+                    out.push('\n');
+                }
+            }
+            out.into_bytes()
+        }
+        Format::SpdxCsv => {
+            let mut out = String::from(
+                "image,arch,os,package,license,versionInfo,supplier,originator,SPDXID\n",
+            );
+            for s in scanned {
+                for (i, p) in s.report.packages.iter().enumerate() {
+                    let license = if p.licenses.is_empty() {
+                        "NOASSERTION".to_string()
+                    } else {
+                        p.licenses.join(" AND ")
+                    };
+                    let id = format!("SPDXRef-Package-{i}");
+                    let row = [
+                        s.reference.as_str(),
+                        &s.platform.architecture,
+                        &s.platform.os,
+                        &p.name,
+                        &license,
+                        &p.version,
+                        "NOASSERTION",
+                        "NOASSERTION",
+                        &id,
+                    ];
+                    out.push_str(&row.iter().map(|f| csv(f)).collect::<Vec<_>>().join(","));
+                    out.push('\n');
+                }
+            }
+            out.into_bytes()
+        }
+        Format::Cyclonedx => {
+            let boms: Vec<Value> = scanned.iter().map(|s| cyclonedx(s, time)).collect();
+            pretty(&one_or_many(boms))
+        }
+        Format::TrivyJson => {
+            let reports: Vec<Value> = scanned.iter().map(|s| trivy(s, time)).collect();
+            pretty(&one_or_many(reports))
+        }
+        Format::Sarif => pretty(&sarif(scanned)),
+    }
+}
+
+/// One document for one image platform (what single-image tools expect), an array for more.
+fn one_or_many(mut documents: Vec<Value>) -> Value {
+    if documents.len() == 1 {
+        documents.remove(0)
+    } else {
+        Value::Array(documents)
+    }
+}
+
+fn pretty(v: &Value) -> Vec<u8> {
+    let mut out = serde_json::to_vec_pretty(v).expect("json");
+    out.push(b'\n');
+    out
+}
+
+/// A deterministic UUID-shaped id from text (SPDX namespaces, CycloneDX serial numbers).
+fn uuid_of(text: &str) -> String {
+    use sha2::{Digest as _, Sha256};
+    let h = hex::encode(Sha256::digest(text.as_bytes()));
+    format!(
+        "{}-{}-4{}-8{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[13..16],
+        &h[17..20],
+        &h[20..32]
+    )
+}
+
+/// SPDX 2.3: the image as the described package, every installed package contained in it.
+pub fn spdx(s: &Scanned, time: &str) -> Value {
+    let name = format!("{}@{}", s.reference, s.digest);
+    let mut packages = vec![json!({
+        "SPDXID": "SPDXRef-Image",
+        "name": s.reference,
+        "versionInfo": s.digest,
+        "downloadLocation": "NOASSERTION",
+        "filesAnalyzed": false,
+        "primaryPackagePurpose": "CONTAINER",
+    })];
+    let mut relationships = vec![json!({
+        "spdxElementId": "SPDXRef-DOCUMENT",
+        "relationshipType": "DESCRIBES",
+        "relatedSpdxElement": "SPDXRef-Image",
+    })];
+    for (i, p) in s.report.packages.iter().enumerate() {
+        let id = format!("SPDXRef-Package-{i}");
+        let license = if p.licenses.is_empty() {
+            "NOASSERTION".to_string()
+        } else {
+            p.licenses.join(" AND ")
+        };
+        let mut package = json!({
+            "SPDXID": id,
+            "name": p.name,
+            "versionInfo": p.version,
+            "downloadLocation": "NOASSERTION",
+            "filesAnalyzed": false,
+            "licenseConcluded": "NOASSERTION",
+            "licenseDeclared": license,
+            "supplier": "NOASSERTION",
+        });
+        if let Some(purl) = &p.purl {
+            package["externalRefs"] = json!([{
+                "referenceCategory": "PACKAGE-MANAGER",
+                "referenceType": "purl",
+                "referenceLocator": purl,
+            }]);
+        }
+        if let Some(source) = &p.source {
+            package["sourceInfo"] = json!(format!("built package from: {source}"));
+        }
+        packages.push(package);
+        relationships.push(json!({
+            "spdxElementId": "SPDXRef-Image",
+            "relationshipType": "CONTAINS",
+            "relatedSpdxElement": id,
+        }));
+    }
+    json!({
+        "spdxVersion": "SPDX-2.3",
+        "dataLicense": "CC0-1.0",
+        "SPDXID": "SPDXRef-DOCUMENT",
+        "name": name,
+        "documentNamespace": format!("https://hangar.dev/spdx/{}", uuid_of(&format!("{name}{time}"))),
+        "creationInfo": {
+            "created": time.split('.').next().map(|t| format!("{}Z", t.trim_end_matches('Z'))).unwrap_or_default(),
+            "creators": [format!("Tool: hangar-{}", crate::cli::VERSION), format!("Tool: {}", s.scanner)],
+        },
+        "packages": packages,
+        "relationships": relationships,
+    })
+}
+
+/// CycloneDX 1.5: the image as metadata component, packages as library components, findings
+/// as vulnerabilities affecting them.
+pub fn cyclonedx(s: &Scanned, time: &str) -> Value {
+    let bom_ref = |i: usize| format!("pkg-{i}");
+    let components: Vec<Value> = s
+        .report
+        .packages
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let mut c = json!({"type": "library", "bom-ref": bom_ref(i), "name": p.name, "version": p.version});
+            if let Some(purl) = &p.purl {
+                c["purl"] = json!(purl);
+            }
+            if !p.licenses.is_empty() {
+                c["licenses"] = json!(p.licenses.iter().map(|l| json!({"expression": l})).collect::<Vec<_>>());
+            }
+            c
+        })
+        .collect();
+    let vulnerabilities: Vec<Value> = s
+        .report
+        .findings
+        .iter()
+        .map(|f| {
+            let affects: Vec<Value> = s
+                .report
+                .packages
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.name == f.package_name)
+                .map(|(i, _)| json!({"ref": bom_ref(i)}))
+                .collect();
+            let mut v = json!({
+                "id": f.id,
+                "description": f.summary,
+                "ratings": [{"severity": f.severity.to_ascii_lowercase()}],
+                "affects": affects,
+            });
+            if let Some(url) = &f.url {
+                v["source"] = json!({"url": url});
+            }
+            if let Some(fixed) = &f.fixed_version {
+                v["recommendation"] = json!(format!("Upgrade {} to {fixed}", f.package_name));
+            }
+            v
+        })
+        .collect();
+    json!({
+        "bomFormat": "CycloneDX",
+        "specVersion": "1.5",
+        "serialNumber": format!("urn:uuid:{}", uuid_of(&format!("{}{}{time}", s.reference, s.digest))),
+        "version": 1,
+        "metadata": {
+            "timestamp": time.split('.').next().map(|t| format!("{}Z", t.trim_end_matches('Z'))).unwrap_or_default(),
+            "tools": {"components": [{"type": "application", "name": "hangar", "version": crate::cli::VERSION}]},
+            "component": {"type": "container", "bom-ref": "image", "name": s.reference, "version": s.digest},
+        },
+        "components": components,
+        "vulnerabilities": vulnerabilities,
+    })
+}
+
+/// Trivy's JSON report (`SchemaVersion` 2), so dashboards that read Trivy read this.
+fn trivy(s: &Scanned, time: &str) -> Value {
+    let os = s.report.os.clone().unwrap_or_default();
+    let (family, name) = os.split_once(' ').unwrap_or((os.as_str(), ""));
+    let vulnerabilities: Vec<Value> = s
+        .report
+        .findings
+        .iter()
+        .map(|f| {
+            let purl = s
+                .report
+                .packages
+                .iter()
+                .find(|p| p.name == f.package_name)
+                .and_then(|p| p.purl.clone());
+            let mut v = json!({
+                "VulnerabilityID": f.aliases.iter().find(|a| a.starts_with("CVE-")).cloned().unwrap_or_else(|| f.id.clone()),
+                "VendorIDs": [f.id],
+                "PkgID": format!("{}@{}", f.package_name, f.installed_version),
+                "PkgName": f.package_name,
+                "InstalledVersion": f.installed_version,
+                "Status": if f.fixed_version.is_some() { "fixed" } else { "affected" },
+                "SeveritySource": s.scanner,
+                "Title": f.summary,
+                "Severity": f.severity,
+            });
+            if let Some(purl) = purl {
+                v["PkgIdentifier"] = json!({"PURL": purl});
+            }
+            if let Some(fixed) = &f.fixed_version {
+                v["FixedVersion"] = json!(fixed);
+            }
+            if let Some(url) = &f.url {
+                v["PrimaryURL"] = json!(url);
+                v["References"] = json!([url]);
+            }
+            v
+        })
+        .collect();
+    let mut result = json!({
+        "Target": format!("{} ({os})", s.reference),
+        "Class": "os-pkgs",
+        "Type": family,
+    });
+    if !vulnerabilities.is_empty() {
+        result["Vulnerabilities"] = json!(vulnerabilities);
+    }
+    json!({
+        "SchemaVersion": 2,
+        "CreatedAt": time,
+        "ArtifactName": s.reference,
+        "ArtifactType": "container_image",
+        "Metadata": {
+            "OS": {"Family": family, "Name": name},
+            "RepoDigests": [format!("{}@{}", s.reference.rsplit_once(':').map(|(r, _)| r).unwrap_or(&s.reference), s.digest)],
+            "ImageConfig": {"architecture": s.platform.architecture, "os": s.platform.os},
+        },
+        "Results": [result],
+    })
+}
+
+/// SARIF 2.1.0: one run, a rule per advisory, a result per affected package and image.
+fn sarif(scanned: &[Scanned]) -> Value {
+    let mut rules: Vec<Value> = Vec::new();
+    let mut results: Vec<Value> = Vec::new();
+    for s in scanned {
+        for f in &s.report.findings {
+            if !rules.iter().any(|r| r["id"] == f.id.as_str()) {
+                let mut rule = json!({
+                    "id": f.id,
+                    "shortDescription": {"text": f.summary},
+                    "properties": {"security-severity": severity_score(&f.severity), "tags": ["vulnerability", f.severity.to_ascii_lowercase()]},
+                });
+                if let Some(url) = &f.url {
+                    rule["helpUri"] = json!(url);
+                }
+                rules.push(rule);
+            }
+            let level = match f.severity.as_str() {
+                "CRITICAL" | "HIGH" => "error",
+                "MEDIUM" => "warning",
+                _ => "note",
+            };
+            results.push(json!({
+                "ruleId": f.id,
+                "level": level,
+                "message": {"text": format!(
+                    "{} {} in {} ({}): {}{}",
+                    f.package_name,
+                    f.installed_version,
+                    s.reference,
+                    s.platform,
+                    f.id,
+                    f.fixed_version.as_ref().map(|v| format!(", fixed in {v}")).unwrap_or_default()
+                )},
+                "locations": [{"physicalLocation": {"artifactLocation": {"uri": format!("{}@{}", s.reference, s.digest)}}}],
+            }));
+        }
+    }
+    json!({
+        "version": "2.1.0",
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "runs": [{
+            "tool": {"driver": {"name": "hangar", "version": crate::cli::VERSION, "informationUri": "https://github.com/cnrancher/hangar", "rules": rules}},
+            "results": results,
+        }],
+    })
+}
+
+/// GitHub code scanning's numeric severity for a rating.
+fn severity_score(severity: &str) -> &'static str {
+    match severity {
+        "CRITICAL" => "9.5",
+        "HIGH" => "8.0",
+        "MEDIUM" => "5.5",
+        "LOW" => "2.0",
+        _ => "0.0",
+    }
+}
