@@ -21,6 +21,7 @@ mod save;
 mod scan;
 mod serve;
 mod sign;
+mod view;
 
 use crate::progress::{self, LogFormat};
 use clap::{Parser, Subcommand};
@@ -86,6 +87,8 @@ pub enum Command {
     Sign(Box<sign::SignCommand>),
     /// Scan images for vulnerable packages with a scanner plugin (offline, --db)
     Scan(Box<scan::ScanArgs>),
+    /// Show the provenance or SBOM attached to an image
+    View(view::ViewCommand),
     /// Generate a cosign key pair (PREFIX.key, PREFIX.pub)
     GenerateSigstoreKey(sign::GenerateKeyArgs),
     /// List, inspect, install, remove and push plugins
@@ -176,6 +179,7 @@ async fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Sign(a) => sign::run(*a, &global).await,
         Command::GenerateSigstoreKey(a) => sign::generate_key(a),
         Command::Scan(a) => scan::run(*a, &global).await,
+        Command::View(a) => view::run(a).await,
         Command::Inspect(a) => inspect::run(a).await,
         Command::ListTags(a) => list_tags::run(a).await,
         Command::Delete(a) => delete::run(a).await,
