@@ -179,8 +179,10 @@ pub async fn run(args: ScanArgs, global: &Global) -> anyhow::Result<Status> {
                             .unwrap_or_default()
                         }
                     };
+                    let reading = std::time::Instant::now();
                     let tree =
                         crate::plugin::image_source::layer_tree(registries, &at, &platform).await?;
+                    let read_in = reading.elapsed();
                     let wit = WitPlatform {
                         os: platform.os.clone(),
                         architecture: platform.architecture.clone(),
@@ -196,10 +198,12 @@ pub async fn run(args: ScanArgs, global: &Global) -> anyhow::Result<Status> {
                         )
                         .await?;
                     tracing::info!(
-                        "[{}@{digest}] ({platform}): {} packages, {} vulnerabilities",
+                        "[{}@{digest}] ({platform}): {} packages, {} vulnerabilities (layers read in {:.0?}, scanned in {:.0?})",
                         job.reference.name(),
                         report.packages.len(),
-                        report.findings.len()
+                        report.findings.len(),
+                        read_in,
+                        reading.elapsed() - read_in
                     );
                     scanned.push(Scanned {
                         reference: job.reference.to_string(),

@@ -195,13 +195,17 @@ impl<R: std::io::Read, W: std::io::Write> std::io::Read for Tee<R, W> {
 struct Hashing<R> {
     inner: R,
     hasher: sha2::Sha256,
+    /// Off when the caller hashes the same bytes elsewhere.
+    enabled: bool,
 }
 
 impl<R: std::io::Read> std::io::Read for Hashing<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         use sha2::Digest as _;
         let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
+        if self.enabled {
+            self.hasher.update(&buf[..n]);
+        }
         Ok(n)
     }
 }
@@ -211,6 +215,71 @@ pub struct Layer<R> {
     pub digest: String,
     pub media_type: String,
     pub reader: R,
+    /// A hasher the caller feeds with the same bytes as they arrive (on another thread, so
+    /// hashing overlaps decompression); `None`: hashed here while read.
+    pub hashed_elsewhere: Option<std::sync::Arc<std::sync::Mutex<sha2::Sha256>>>,
+}
+
+/// Writes a layer's decompressed bytes to its temporary file on a thread of its own, so the
+/// tar walk does not wait for the disk. At most a few chunks are in flight.
+struct Spill {
+    buffer: Vec<u8>,
+    tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    writer: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+}
+
+const SPILL_CHUNK: usize = 256 << 10;
+
+impl Spill {
+    fn new(file: std::fs::File) -> Spill {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(8);
+        let writer = std::thread::spawn(move || {
+            use std::io::Write as _;
+            let mut file = file;
+            for chunk in rx {
+                file.write_all(&chunk)?;
+            }
+            Ok(())
+        });
+        Spill {
+            buffer: Vec::with_capacity(SPILL_CHUNK),
+            tx: Some(tx),
+            writer: Some(writer),
+        }
+    }
+
+    /// Everything written to the file (or the writer's error).
+    fn finish(&mut self) -> std::io::Result<()> {
+        std::io::Write::flush(self)?;
+        drop(self.tx.take());
+        match self.writer.take().map(|w| w.join()) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(std::io::Error::other("the spill writer panicked")),
+            None => Ok(()),
+        }
+    }
+}
+
+impl std::io::Write for Spill {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.buffer.extend_from_slice(buf);
+        if self.buffer.len() >= SPILL_CHUNK {
+            self.flush()?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let chunk = std::mem::replace(&mut self.buffer, Vec::with_capacity(SPILL_CHUNK));
+        self.tx
+            .as_ref()
+            .ok_or_else(|| std::io::Error::other("spill finished"))?
+            .send(chunk)
+            .map_err(|_| std::io::Error::other("the spill writer stopped"))
+    }
 }
 
 /// `/a/b` from a tar path (`./a/b`, `a/b/`, `/a/b`).
@@ -252,13 +321,12 @@ impl LayerTree {
         use sha2::Digest as _;
         let what = format!("layer {}", layer.digest);
         let spill = tempfile::tempfile().map_err(|e| format!("{what}: temporary file: {e}"))?;
-        let copy = std::io::BufWriter::with_capacity(
-            1 << 20,
-            spill.try_clone().map_err(|e| format!("{what}: {e}"))?,
-        );
+        let copy = Spill::new(spill.try_clone().map_err(|e| format!("{what}: {e}"))?);
+        let shared = layer.hashed_elsewhere.clone();
         let mut hashing = Hashing {
             inner: layer.reader,
             hasher: sha2::Sha256::new(),
+            enabled: shared.is_none(),
         };
         let media = layer.media_type.as_str();
         let decompressed: Box<dyn std::io::Read + '_> = if media.contains("zstd") {
@@ -347,10 +415,14 @@ impl LayerTree {
         // The rest of the stream (tar padding, gzip trailer) still counts for the digest.
         let mut rest = archive.into_inner();
         std::io::copy(&mut rest, &mut std::io::sink()).map_err(|e| format!("{what}: {e}"))?;
-        std::io::Write::flush(&mut rest.copy).map_err(|e| format!("{what}: {e}"))?;
+        rest.copy.finish().map_err(|e| format!("{what}: {e}"))?;
         drop(rest);
         std::io::copy(&mut hashing, &mut std::io::sink()).map_err(|e| format!("{what}: {e}"))?;
-        let actual = format!("sha256:{}", hex::encode(hashing.hasher.finalize()));
+        let hasher = match shared {
+            Some(shared) => shared.lock().expect("hasher lock").clone(),
+            None => hashing.hasher,
+        };
+        let actual = format!("sha256:{}", hex::encode(hasher.finalize()));
         if actual != layer.digest {
             return Err(format!(
                 "{what}: digest mismatch: the bytes hash to {actual}"
@@ -569,6 +641,7 @@ pub(crate) mod layer_tests {
                 digest,
                 media_type,
                 reader: std::io::Cursor::new(bytes),
+                hashed_elsewhere: None,
             })
         }))
     }

@@ -8,7 +8,9 @@ use crate::image::media;
 use crate::image::platform::Platform;
 use crate::image::reference::Reference;
 use crate::registry::Registries;
-use futures_util::TryStreamExt as _;
+use futures_util::StreamExt as _;
+use sha2::{Digest as _, Sha256};
+use std::sync::{Arc, Mutex};
 
 pub async fn layer_tree(
     registries: &Registries,
@@ -49,19 +51,56 @@ pub async fn layer_tree(
             let response = handle
                 .block_on(registry.get_blob(&repo, &layer.digest))
                 .map_err(|e| e.to_string())?;
-            let stream = response.bytes_stream().map_err(std::io::Error::other);
-            let reader = tokio_util::io::SyncIoBridge::new_with_handle(
-                tokio_util::io::StreamReader::new(stream),
-                handle.clone(),
-            );
+            // Downloaded and hashed by a task on the runtime while this thread inflates and
+            // indexes: the two overlap. A few chunks at most are in flight.
+            let hasher = Arc::new(Mutex::new(Sha256::new()));
+            let feeding = hasher.clone();
+            let (tx, rx) = tokio::sync::mpsc::channel(16);
+            handle.spawn(async move {
+                let mut stream = response.bytes_stream();
+                while let Some(chunk) = stream.next().await {
+                    let chunk = chunk.map_err(std::io::Error::other);
+                    if let Ok(bytes) = &chunk {
+                        feeding.lock().expect("hasher lock").update(bytes);
+                    }
+                    if tx.send(chunk).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            let reader = ChannelReader {
+                rx,
+                current: bytes::Bytes::new(),
+            };
             Ok(Layer {
                 digest: layer.digest.to_string(),
                 media_type: layer.media_type.clone(),
                 reader,
+                hashed_elsewhere: Some(hasher),
             })
         }))
     })
     .await?
     .map_err(|e| anyhow::anyhow!("{reference}: {e}"))?;
     Ok(tree)
+}
+
+/// The bytes a download task sends, read from a blocking thread.
+struct ChannelReader {
+    rx: tokio::sync::mpsc::Receiver<std::io::Result<bytes::Bytes>>,
+    current: bytes::Bytes,
+}
+
+impl std::io::Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(chunk) => self.current = chunk?,
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current.split_to(n));
+        Ok(n)
+    }
 }

@@ -10,6 +10,7 @@
 mod bench;
 mod bench_archive;
 mod bench_plugins;
+mod bench_scan;
 
 use hangar_tests::images::{self, Format, MultiArch, Platform};
 use hangar_tests::pusher::Pusher;
@@ -34,8 +35,9 @@ async fn main() {
         "bench" => bench::run().await,
         "bench-archive" => bench_archive::run().await,
         "bench-plugins" => bench_plugins::run().await,
+        "bench-scan" => bench_scan::run().await,
         _ => {
-            eprintln!("usage: hangar-testbed demo|bench|bench-archive|bench-plugins");
+            eprintln!("usage: hangar-testbed demo|bench|bench-archive|bench-plugins|bench-scan");
             std::process::exit(2);
         }
     }
