@@ -11,6 +11,7 @@ mod bench;
 mod bench_archive;
 mod bench_plugins;
 mod bench_scan;
+mod bench_sign;
 
 use hangar_tests::images::{self, Format, MultiArch, Platform};
 use hangar_tests::pusher::Pusher;
@@ -36,8 +37,9 @@ async fn main() {
         "bench-archive" => bench_archive::run().await,
         "bench-plugins" => bench_plugins::run().await,
         "bench-scan" => bench_scan::run().await,
+        "bench-sign" => bench_sign::run().await,
         _ => {
-            eprintln!("usage: hangar-testbed demo|bench|bench-archive|bench-plugins|bench-scan");
+            eprintln!("usage: hangar-testbed demo|bench|bench-archive|bench-plugins|bench-scan|bench-sign");
             std::process::exit(2);
         }
     }
