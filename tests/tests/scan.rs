@@ -362,6 +362,19 @@ async fn scan_writes_every_report_format_and_gates_ci() {
         "the image and its 4 packages"
     );
     assert_eq!(spdx["relationships"][1]["relationshipType"], "CONTAINS");
+    // Valid by the SPDX and CycloneDX projects' own validators.
+    std::fs::write(
+        env.path("image.spdx.json"),
+        serde_json::to_vec_pretty(spdx).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        env.path("image.cdx.json"),
+        serde_json::to_vec_pretty(bom).unwrap(),
+    )
+    .unwrap();
+    let verdict = validate_sboms(&env, "image.spdx.json", "image.cdx.json");
+    assert_eq!(verdict, "spdx: valid\ncyclonedx: valid\n");
 
     // CI gates: a critical finding exits with the requested code; the patched image passes.
     let gated = scan("json", &["--exit-code", "3", "--severity", "CRITICAL"]);
@@ -414,4 +427,38 @@ async fn scan_writes_every_report_format_and_gates_ci() {
         1,
         "the report still has what was scanned"
     );
+}
+
+/// Runs the SPDX project's validator (spdx-tools) and CycloneDX's schema validator
+/// (cyclonedx-python-lib) that tests/install-deps puts in target/test-python.
+fn validate_sboms(env: &Env, spdx: &str, cyclonedx: &str) -> String {
+    let python =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-python/bin/python");
+    assert!(
+        python.is_file(),
+        "{}: missing; tests/install-deps creates it",
+        python.display()
+    );
+    let script = r#"
+import sys
+from spdx_tools.spdx.parser.parse_anything import parse_file
+from spdx_tools.spdx.validation.document_validator import validate_full_spdx_document
+from cyclonedx.schema import SchemaVersion
+from cyclonedx.validation.json import JsonStrictValidator
+problems = validate_full_spdx_document(parse_file(sys.argv[1]))
+print("spdx: " + ("valid" if not problems else "; ".join(p.validation_message for p in problems)))
+error = JsonStrictValidator(SchemaVersion.V1_5).validate_str(open(sys.argv[2]).read())
+print("cyclonedx: " + ("valid" if error is None else str(error)))
+"#;
+    let out = std::process::Command::new(python)
+        .args(["-c", script, spdx, cyclonedx])
+        .current_dir(env.path(""))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
 }

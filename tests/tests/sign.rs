@@ -66,6 +66,35 @@ fn python(env: &Env, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// `hangar sign -f LIST -p KEY --passphrase-file pass.txt` against the plain-HTTP test registry.
+fn sign_list(env: &Env, list: &str, key: &str) -> Run {
+    env.run(&[
+        "sign",
+        "-f",
+        list,
+        "-p",
+        key,
+        "--passphrase-file",
+        "pass.txt",
+        "--tls-verify=false",
+    ])
+}
+
+/// `hangar sign validate -f LIST -k KEY EXTRA...` against the plain-HTTP test registry.
+fn validate_list(env: &Env, list: &str, key: &str, extra: &[&str]) -> Run {
+    let mut args = vec![
+        "sign",
+        "validate",
+        "-f",
+        list,
+        "-k",
+        key,
+        "--tls-verify=false",
+    ];
+    args.extend_from_slice(extra);
+    env.run(&args)
+}
+
 fn keypair(env: &Env, prefix: &str, passphrase: &str) {
     env.write("pass.txt", &format!("{passphrase}\n"));
     let run = env.run(&[
@@ -372,16 +401,7 @@ async fn signatures_can_live_in_another_repository_and_offline_limits_are_clear(
         "COSIGN_REPOSITORY",
         &format!("{}/signatures/team", registry.addr),
     );
-    let signed = env.run(&[
-        "sign",
-        "-f",
-        "list.txt",
-        "-p",
-        "k.key",
-        "--passphrase-file",
-        "pass.txt",
-        "--tls-verify=false",
-    ]);
+    let signed = sign_list(&env, "list.txt", "k.key");
     assert_eq!(signed.code, 0, "{}", signed.output());
     assert!(
         signatures(&pusher, "signatures/team", &image.manifest.digest)
@@ -393,15 +413,7 @@ async fn signatures_can_live_in_another_repository_and_offline_limits_are_clear(
             .await
             .is_none()
     );
-    let valid = env.run(&[
-        "sign",
-        "validate",
-        "-f",
-        "list.txt",
-        "-k",
-        "k.pub",
-        "--tls-verify=false",
-    ]);
+    let valid = validate_list(&env, "list.txt", "k.pub", &[]);
     assert_eq!(valid.code, 0, "{}", valid.output());
 
     let wrong = env.write("wrong.txt", "not-it\n");
@@ -464,16 +476,7 @@ async fn mirror_carries_signatures_attestations_and_referrers() {
     let env = Env::new();
     keypair(&env, "k", "passphrase-3");
     env.write("src.txt", &format!("{}/team/app:1\n", src.addr));
-    let signed = env.run(&[
-        "sign",
-        "-f",
-        "src.txt",
-        "-p",
-        "k.key",
-        "--passphrase-file",
-        "pass.txt",
-        "--tls-verify=false",
-    ]);
+    let signed = sign_list(&env, "src.txt", "k.key");
     assert_eq!(signed.code, 0, "{}", signed.output());
 
     // An in-toto attestation in cosign's .att tag, and an SBOM referrer (OCI 1.1 subject)
@@ -572,29 +575,12 @@ async fn mirror_carries_signatures_attestations_and_referrers() {
 
     // Verifiable at the destination.
     env.write("dst.txt", &format!("{}/team/app:1\n", dst.addr));
-    let valid = env.run(&[
-        "sign",
-        "validate",
-        "-f",
-        "dst.txt",
-        "-k",
-        "k.pub",
-        "--tls-verify=false",
-    ]);
+    let valid = validate_list(&env, "dst.txt", "k.pub", &[]);
     assert_eq!(valid.code, 0, "{}", valid.output());
 
     // The destination's own signatures survive a new mirror run.
     keypair(&env, "site", "site-pass");
-    let site_signed = env.run(&[
-        "sign",
-        "-f",
-        "dst.txt",
-        "-p",
-        "site.key",
-        "--passphrase-file",
-        "pass.txt",
-        "--tls-verify=false",
-    ]);
+    let site_signed = sign_list(&env, "dst.txt", "site.key");
     assert_eq!(site_signed.code, 0, "{}", site_signed.output());
     let again = env.mirror(&dst.addr, &all);
     assert_eq!(again.code, 0, "{}", again.output());
@@ -665,16 +651,7 @@ async fn archives_carry_signatures_across_the_gap() {
         "list.txt",
         &format!("{0}/team/app:1\n{0}/team/other:1\n", src.addr),
     );
-    let signed = env.run(&[
-        "sign",
-        "-f",
-        "list.txt",
-        "-p",
-        "k.key",
-        "--passphrase-file",
-        "pass.txt",
-        "--tls-verify=false",
-    ]);
+    let signed = sign_list(&env, "list.txt", "k.key");
     assert_eq!(signed.code, 0, "{}", signed.output());
     let saved = env.run(&[
         "save",
@@ -872,15 +849,7 @@ async fn a_key_in_a_pkcs11_token_signs() {
         "--tls-verify=false",
     ]);
     assert_eq!(signed.code, 0, "{}", signed.output());
-    let valid = env.run(&[
-        "sign",
-        "validate",
-        "-f",
-        "list.txt",
-        "-k",
-        "hsm.pub",
-        "--tls-verify=false",
-    ]);
+    let valid = validate_list(&env, "list.txt", "hsm.pub", &[]);
     assert_eq!(valid.code, 0, "{}", valid.output());
     // Signing again with the PIN in the URI finds the token's earlier signature.
     let again = env.run(&[

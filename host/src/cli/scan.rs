@@ -4,21 +4,18 @@
 //! failed image fails the run, `--format json` has the vulnerabilities, and `--exit-code` with
 //! `--severity` makes CI gates.
 
-use super::sign::{ListArgs, Target, jobs, targets};
+use super::sign::{ListArgs, ListRun, Target, targets};
 use super::{Global, Status};
-use crate::copy::runner;
 use crate::plugin::catalog::Found;
 use crate::plugin::manifest::World;
 use crate::plugin::runtime::Runtime;
 use crate::plugin::scanner::{Platform as WitPlatform, Scanner};
 use crate::plugin::settings::Overrides;
-use crate::registry::Registries;
 use crate::scan::report::{self, Format, Scanned};
 use anyhow::{Context as _, bail};
 use clap::Args;
 use std::path::PathBuf;
 use std::sync::Arc;
-use tokio_util::sync::CancellationToken;
 
 #[derive(Args, Debug)]
 pub struct ScanArgs {
@@ -127,10 +124,7 @@ pub async fn run(args: ScanArgs, global: &Global) -> anyhow::Result<Status> {
         }
     };
     let list = &args.list;
-    let jobs = jobs(list)?;
-    let filter = list.platform.filter();
-    tracing::info!("Arch List: [{}]", filter.arch.join(","));
-    tracing::info!("OS List: [{}]", filter.os.join(","));
+    let run = ListRun::start(list)?;
     tracing::info!("Scanners: [{}]", args.scanner.join(","));
     tracing::info!(
         "Output Format: [{}]",
@@ -142,17 +136,10 @@ pub async fn run(args: ScanArgs, global: &Global) -> anyhow::Result<Status> {
         found.manifest.version,
         found.origin
     );
-    let registries = Registries::new(list.tls.registry_options());
-    let cancel = CancellationToken::new();
-    super::bulk::watch_interrupts(cancel.clone());
-    let results = runner::run(
-        jobs.iter().collect(),
-        super::bulk::workers(list.run.jobs),
-        list.run.time_limit(),
-        &cancel,
-        |i, job: &super::sign::Job| {
+    let results = run
+        .each(list, |i, job: &super::sign::Job| {
             let (registries, filter, scanner, options, paths) =
-                (&registries, &filter, &scanner, &options, &paths);
+                (&run.registries, &run.filter, &scanner, &options, &paths);
             async move {
                 tracing::info!("[IMG:{}] Scanning [{}]", i + 1, job.reference);
                 let registry = registries.get(job.reference.registry()).await?;
@@ -215,12 +202,11 @@ pub async fn run(args: ScanArgs, global: &Global) -> anyhow::Result<Status> {
                 }
                 anyhow::Ok(scanned)
             }
-        },
-    )
-    .await;
+        })
+        .await;
     let mut failed_lines = Vec::new();
     let mut all = Vec::new();
-    for (job, result) in jobs.iter().zip(results) {
+    for (job, result) in run.jobs.iter().zip(results) {
         match result {
             Ok(scanned) => all.extend(scanned),
             Err(e) => {
@@ -249,7 +235,7 @@ pub async fn run(args: ScanArgs, global: &Global) -> anyhow::Result<Status> {
         &failed_lines,
         "Scan",
         "scan",
-        cancel.is_cancelled(),
+        run.cancel.is_cancelled(),
     )?;
     if status == Status::Success && args.exit_code != 0 && gated > 0 {
         tracing::warn!(

@@ -220,6 +220,54 @@ pub(super) fn jobs(args: &ListArgs) -> anyhow::Result<Vec<Job>> {
     Ok(jobs)
 }
 
+/// A run over the listed images: the jobs, the platform filter (logged as Hangar does), the
+/// registries and Ctrl-C handling, shared by sign, sign validate and scan.
+pub(super) struct ListRun {
+    pub(super) jobs: Vec<Job>,
+    pub(super) filter: PlatformFilter,
+    pub(super) registries: Registries,
+    pub(super) cancel: CancellationToken,
+}
+
+impl ListRun {
+    pub(super) fn start(list: &ListArgs) -> anyhow::Result<ListRun> {
+        let jobs = jobs(list)?;
+        let filter = list.platform.filter();
+        tracing::info!("Arch List: [{}]", filter.arch.join(","));
+        tracing::info!("OS List: [{}]", filter.os.join(","));
+        let cancel = CancellationToken::new();
+        watch_interrupts(cancel.clone());
+        Ok(ListRun {
+            jobs,
+            filter,
+            registries: Registries::new(list.tls.registry_options()),
+            cancel,
+        })
+    }
+
+    /// Runs `job` for every listed image with the list's workers and time limit; results in
+    /// list order.
+    pub(super) async fn each<'a, O, E, F, Fut>(
+        &'a self,
+        list: &ListArgs,
+        job: F,
+    ) -> Vec<Result<O, JobError>>
+    where
+        F: Fn(usize, &'a Job) -> Fut,
+        Fut: std::future::Future<Output = Result<O, E>>,
+        E: std::fmt::Display,
+    {
+        runner::run(
+            self.jobs.iter().collect(),
+            workers(list.run.jobs),
+            list.run.time_limit(),
+            &self.cancel,
+            job,
+        )
+        .await
+    }
+}
+
 /// The digests of an image to sign or check: the index (when `with_index`) and each
 /// platform image the filter keeps (attestations left out), or the single manifest.
 pub(super) async fn targets(
@@ -366,20 +414,10 @@ fn signing_key(args: &SignArgs) -> anyhow::Result<Box<dyn Signer>> {
 async fn sign(args: SignArgs) -> anyhow::Result<Status> {
     let key = signing_key(&args)?;
     let list = &args.list;
-    let jobs = jobs(list)?;
-    let filter = list.platform.filter();
-    tracing::info!("Arch List: [{}]", filter.arch.join(","));
-    tracing::info!("OS List: [{}]", filter.os.join(","));
-    let registries = Registries::new(list.tls.registry_options());
-    let cancel = CancellationToken::new();
-    watch_interrupts(cancel.clone());
-    let results = runner::run(
-        jobs.iter().collect(),
-        workers(list.run.jobs),
-        list.run.time_limit(),
-        &cancel,
-        |i, job: &Job| {
-            let (registries, filter, key) = (&registries, &filter, key.as_ref());
+    let run = ListRun::start(list)?;
+    let results = run
+        .each(list, |i, job: &Job| {
+            let (registries, filter, key) = (&run.registries, &run.filter, key.as_ref());
             async move {
                 tracing::info!("[IMG:{}] Signing [{}]", i + 1, job.reference);
                 let registry = registries.get(job.reference.registry()).await?;
@@ -408,16 +446,15 @@ async fn sign(args: SignArgs) -> anyhow::Result<Status> {
                 }
                 anyhow::Ok(targets.len())
             }
-        },
-    )
-    .await;
-    let failed_lines = report_failures(&jobs, &results, "sign");
+        })
+        .await;
+    let failed_lines = report_failures(&run.jobs, &results, "sign");
     finish_run(
         &list.failed_or("sign-failed.txt"),
         &failed_lines,
         "Sign",
         "sign",
-        cancel.is_cancelled(),
+        run.cancel.is_cancelled(),
     )
 }
 
@@ -456,20 +493,10 @@ async fn validate(args: ValidateArgs) -> anyhow::Result<Status> {
         .with_context(|| format!("cannot read public key {}", key_path.display()))?;
     let key: VerifyingKey = keys::public(&key_text, &key_path.display().to_string())?;
     let list = &args.list;
-    let jobs = jobs(list)?;
-    let filter = list.platform.filter();
-    tracing::info!("Arch List: [{}]", filter.arch.join(","));
-    tracing::info!("OS List: [{}]", filter.os.join(","));
-    let registries = Registries::new(list.tls.registry_options());
-    let cancel = CancellationToken::new();
-    watch_interrupts(cancel.clone());
-    let results = runner::run(
-        jobs.iter().collect(),
-        workers(list.run.jobs),
-        list.run.time_limit(),
-        &cancel,
-        |_, job: &Job| {
-            let (registries, filter, key) = (&registries, &filter, &key);
+    let run = ListRun::start(list)?;
+    let results = run
+        .each(list, |_, job: &Job| {
+            let (registries, filter, key) = (&run.registries, &run.filter, &key);
             async move {
                 let registry = registries.get(job.reference.registry()).await?;
                 let targets = targets(
@@ -495,12 +522,11 @@ async fn validate(args: ValidateArgs) -> anyhow::Result<Status> {
                     targets: checked,
                 })
             }
-        },
-    )
-    .await;
+        })
+        .await;
     let mut failed_lines = Vec::new();
     let mut report = Vec::new();
-    for (job, result) in jobs.iter().zip(&results) {
+    for (job, result) in run.jobs.iter().zip(&results) {
         match result {
             Ok(checked) => {
                 let mut ok = true;
@@ -536,7 +562,7 @@ async fn validate(args: ValidateArgs) -> anyhow::Result<Status> {
         &failed_lines,
         "Signature validate",
         "validate",
-        cancel.is_cancelled(),
+        run.cancel.is_cancelled(),
     )
 }
 

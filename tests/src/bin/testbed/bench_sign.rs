@@ -15,12 +15,24 @@ pub async fn run() {
     let hangar = hangar_tests::hangar::bin();
     std::fs::write(work.path().join("pass.txt"), "bench-passphrase\n").unwrap();
     let keygen = Command::new(&hangar)
-        .args(["generate-sigstore-key", "-p", "k", "--passphrase-file", "pass.txt"])
+        .args([
+            "generate-sigstore-key",
+            "-p",
+            "k",
+            "--passphrase-file",
+            "pass.txt",
+        ])
         .current_dir(work.path())
         .output()
         .unwrap();
-    assert!(keygen.status.success(), "{}", String::from_utf8_lossy(&keygen.stderr));
-    println!("| {count} images | sign, 1 worker | sign, 8 workers | validate, 8 workers |\n|---|---|---|---|");
+    assert!(
+        keygen.status.success(),
+        "{}",
+        String::from_utf8_lossy(&keygen.stderr)
+    );
+    println!(
+        "| {count} images | sign, 1 worker | sign, 8 workers | validate, 8 workers |\n|---|---|---|---|"
+    );
     let mut cells = Vec::new();
     for (verb, jobs) in [("sign", "1"), ("sign", "8"), ("validate", "8")] {
         let mut runs = Vec::new();
@@ -31,21 +43,44 @@ pub async fn run() {
             let mut list = String::new();
             for i in 0..count {
                 let image = images::single(20_000 + i as u64, 256);
-                pusher.push_image(&format!("bench/app{i}"), Some("1"), &image).await;
+                pusher
+                    .push_image(&format!("bench/app{i}"), Some("1"), &image)
+                    .await;
                 list.push_str(&format!("{}/bench/app{i}:1\n", registry.addr));
             }
             std::fs::write(work.path().join("list.txt"), &list).unwrap();
             let sign = |jobs: &str| {
                 let mut c = Command::new(&hangar);
-                c.args(["sign", "-f", "list.txt", "-p", "k.key", "--passphrase-file", "pass.txt", "--tls-verify=false", "-j", jobs])
-                    .current_dir(work.path());
+                c.args([
+                    "sign",
+                    "-f",
+                    "list.txt",
+                    "-p",
+                    "k.key",
+                    "--passphrase-file",
+                    "pass.txt",
+                    "--tls-verify=false",
+                    "-j",
+                    jobs,
+                ])
+                .current_dir(work.path());
                 c
             };
             if verb == "validate" {
                 assert!(run_batch(vec![sign("8")], 1).ok);
                 let mut c = Command::new(&hangar);
-                c.args(["sign", "validate", "-f", "list.txt", "-k", "k.pub", "--tls-verify=false", "-j", jobs])
-                    .current_dir(work.path());
+                c.args([
+                    "sign",
+                    "validate",
+                    "-f",
+                    "list.txt",
+                    "-k",
+                    "k.pub",
+                    "--tls-verify=false",
+                    "-j",
+                    jobs,
+                ])
+                .current_dir(work.path());
                 runs.push(run_batch(vec![c], 1));
             } else {
                 runs.push(run_batch(vec![sign(jobs)], 1));

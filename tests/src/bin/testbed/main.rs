@@ -39,7 +39,9 @@ async fn main() {
         "bench-scan" => bench_scan::run().await,
         "bench-sign" => bench_sign::run().await,
         _ => {
-            eprintln!("usage: hangar-testbed demo|bench|bench-archive|bench-plugins|bench-scan|bench-sign");
+            eprintln!(
+                "usage: hangar-testbed demo|bench|bench-archive|bench-plugins|bench-scan|bench-sign"
+            );
             std::process::exit(2);
         }
     }
