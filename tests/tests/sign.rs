@@ -624,6 +624,12 @@ async fn mirror_carries_signatures_attestations_and_referrers() {
     ]);
     assert_eq!(platforms_only.code, 0, "{}", platforms_only.output());
 
+    // A dry run writes nothing, attachments included.
+    let dry = RegistryServer::plain();
+    let run = env.mirror(&dry.addr, &["--dry-run"]);
+    assert_eq!(run.code, 0, "{}", run.output());
+    assert!(Pusher::new(&dry).tags("team/app").await.is_empty());
+
     // --remove-signatures copies the image alone.
     let bare = RegistryServer::plain();
     let run = env.mirror(&bare.addr, &["--remove-signatures"]);

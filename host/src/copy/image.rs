@@ -294,6 +294,7 @@ impl ImageCopier<'_> {
             ManifestKind::Schema1 => self.copy_schema1(&ends, &top).await?,
         };
         if self.options.attachments
+            && !self.options.dry_run
             && let Outcome::Copied { digest, .. } | Outcome::UpToDate { digest } = &outcome
         {
             // Signatures of the top digest only apply when it arrived unchanged.
@@ -301,7 +302,13 @@ impl ImageCopier<'_> {
             if *digest == top.digest {
                 subjects.insert(0, top.digest.clone());
             }
-            self.copy_attachments(&ends, &subjects).await?;
+            // The image itself arrived: attachments that cannot follow are a warning, not a
+            // failed image (a registry may refuse tag listings or odd endpoints).
+            if let Err(e) = self.copy_attachments(&ends, &subjects).await {
+                tracing::warn!(
+                    "[IMG:{id}] signatures and attestations of [{source}] not copied: {e}"
+                );
+            }
         }
         Ok(outcome)
     }

@@ -116,8 +116,10 @@ impl<'a> ImageSaver<'a> {
             .filter_map(|s| s.digest.parse().ok())
             .collect();
         let outcome = self.record(id, source, &top.digest, specs);
-        if self.options.attachments {
-            self.save_attachments(id, source, &src, &subjects).await?;
+        if self.options.attachments
+            && let Err(e) = self.save_attachments(id, source, &src, &subjects).await
+        {
+            tracing::warn!("[IMG:{id}] signatures and attestations of [{source}] not saved: {e}");
         }
         Ok(outcome)
     }

@@ -230,7 +230,10 @@ impl NativePlugin {
         };
         let name = function.to_string();
         let input = input.to_string();
-        let work = tokio::task::spawn_blocking(move || {
+        // A thread of its own, not the blocking pool: a call that never returns is abandoned
+        // at the time limit and must not hold the runtime's shutdown.
+        let (done, work) = tokio::sync::oneshot::channel();
+        std::thread::spawn(move || {
             let mut out = Buffer::empty();
             let context = Box::new(context);
             let ctx = &*context as *const CallContext as *mut c_void;
@@ -249,7 +252,7 @@ impl NativePlugin {
             let bytes = unsafe { out.to_vec() };
             unsafe { (this.free)(out) };
             drop(context);
-            (code, bytes)
+            let _ = done.send((code, bytes));
         });
         let fail = |message: String| PluginError::Failed {
             plugin: plugin.to_string(),
@@ -262,8 +265,12 @@ impl NativePlugin {
                     limit: timeout,
                 });
             }
-            Ok(Err(e)) => return Err(fail(e.to_string())),
-            Ok(Ok(done)) => done,
+            Ok(Err(_)) => {
+                return Err(fail(format!(
+                    "{function}: the call ended without an answer"
+                )));
+            }
+            Ok(Ok(answer)) => answer,
         };
         let text = String::from_utf8_lossy(&bytes).into_owned();
         match code {

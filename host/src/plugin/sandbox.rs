@@ -38,7 +38,12 @@ pub struct State {
 /// Where plugin HTTP requests go: the network, or recorded answers (`hangar plugin test`).
 #[derive(Clone, Debug)]
 pub enum Transport {
-    Live(reqwest::Client),
+    Live {
+        client: reqwest::Client,
+        /// Credentials may go over plain HTTP: the user accepted insecure registries
+        /// (`--tls-verify=false`).
+        plain_credentials: bool,
+    },
     Fixtures(std::sync::Arc<super::fixtures::Fixtures>),
 }
 
@@ -107,8 +112,14 @@ pub fn http_client(runtime: &Runtime, tls_verify: bool) -> Result<Transport, Str
     reqwest::Client::builder()
         .tls_danger_accept_invalid_certs(!tls_verify)
         .timeout(runtime.limits.time)
+        // A redirect would lead past the host allow-list; plugins see the 3xx and may follow
+        // it themselves, through the same checks.
+        .redirect(reqwest::redirect::Policy::none())
         .build()
-        .map(Transport::Live)
+        .map(|client| Transport::Live {
+            client,
+            plain_credentials: !tls_verify,
+        })
         .map_err(|e| e.to_string())
 }
 
@@ -196,8 +207,11 @@ pub async fn send(
     }
     let method = reqwest::Method::from_bytes(request.method.as_bytes())
         .map_err(|_| format!("bad method {:?}", request.method))?;
-    let client = match transport {
-        Transport::Live(client) => client,
+    let (client, plain_credentials) = match transport {
+        Transport::Live {
+            client,
+            plain_credentials,
+        } => (client, *plain_credentials),
         Transport::Fixtures(fixtures) => {
             let (status, headers, body) = fixtures.answer(
                 method.as_str(),
@@ -218,6 +232,12 @@ pub async fn send(
     let mut builder = client.request(method, url.clone());
     for Header { name, value } in &request.headers {
         builder = builder.header(name, value);
+    }
+    if with_credentials && url.scheme() == "http" && !plain_credentials {
+        return Err(format!(
+            "{}: credentials are only sent over https (use --tls-verify=false to allow plain http for this registry)",
+            request.url
+        ));
     }
     if with_credentials
         && let Ok(Some(Credential::Basic { username, password })) = lookup_credential(&host, None)

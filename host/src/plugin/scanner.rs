@@ -148,7 +148,10 @@ impl Scanner {
     {
         // Scanners get no network: the image filesystem handed to `scan`, and the files the
         // user passed (a vulnerability database).
-        let http = sandbox::Transport::Live(reqwest::Client::new());
+        let http = sandbox::Transport::Live {
+            client: reqwest::Client::new(),
+            plain_credentials: false,
+        };
         let mut store = sandbox::store(&self.runtime, &self.name, grants, http);
         let result = async {
             let plugin = self.pre.instantiate_async(&mut store).await?;

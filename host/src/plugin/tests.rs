@@ -641,3 +641,29 @@ async fn a_panicking_native_plugin_is_caught_at_the_boundary() {
         "{refused}"
     );
 }
+
+/// A declared host that redirects elsewhere does not take the plugin past the allow-list:
+/// redirects are not followed, the plugin sees the 3xx.
+#[tokio::test(flavor = "multi_thread")]
+async fn redirects_do_not_lead_past_the_allow_list() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut buf = [0u8; 1024];
+            let _ = socket.read(&mut buf).await;
+            let _ = socket
+                .write_all(b"HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:9/secret\r\nContent-Length: 0\r\n\r\n")
+                .await;
+        }
+    });
+    let adapter = hostile(Limits::default()).await;
+    assert_eq!(
+        adapter
+            .prepare_push(&addr, &["fetch".into()], &[])
+            .await
+            .unwrap(),
+        ["302"]
+    );
+}

@@ -759,7 +759,8 @@ impl Registry {
                     })
                     .await?;
                 match response.status() {
-                    StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => Ok(None),
+                    // Registries and proxies without the endpoint answer all sorts of 4xx.
+                    s if s.is_client_error() => Ok(None),
                     s if s.is_success() => Ok(Some(read_limited(response, 4 << 20, &what).await?)),
                     _ => Err(self.fail(&what, response).await),
                 }

@@ -114,6 +114,15 @@ impl SignatureStore<'_> {
     ) -> Result<bool, SignError> {
         let payload = payload(docker_reference, digest);
         let verifying = key.public_key();
+        // Read, add, write back: one at a time per signature tag in this process (two list
+        // lines may sign the same digest into one COSIGN_REPOSITORY).
+        let lock = tag_lock(&format!(
+            "{}/{}:{}",
+            self.registry.name(),
+            self.repository,
+            signature_tag(digest)
+        ));
+        let _one_at_a_time = lock.lock().await;
         let existing = self.manifest(digest).await?;
         if existing.is_some() {
             for found in self.read(digest).await? {
@@ -160,6 +169,19 @@ impl SignatureStore<'_> {
         .await?;
         Ok(true)
     }
+}
+
+/// The lock of one signature tag (see [`SignatureStore::sign`]).
+fn tag_lock(key: &str) -> std::sync::Arc<tokio::sync::Mutex<()>> {
+    static LOCKS: std::sync::LazyLock<
+        std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>,
+    > = std::sync::LazyLock::new(Default::default);
+    LOCKS
+        .lock()
+        .expect("signature locks")
+        .entry(key.to_string())
+        .or_default()
+        .clone()
 }
 
 /// Adds the layers of `ours` that `theirs` lacks (two signature-style manifests for the same

@@ -148,10 +148,13 @@ fn unpem(text: &str, what: &str) -> Result<(String, Vec<u8>), KeyError> {
         .ok_or_else(|| invalid(what, "broken PEM header"))?;
     let label = rest[..label_end].to_string();
     let end_marker = format!("-----END {label}-----");
+    let body_start = label_end + 5;
     let body_end = rest
-        .find(&end_marker)
+        .get(body_start..)
+        .and_then(|r| r.find(&end_marker))
+        .map(|i| body_start + i)
         .ok_or_else(|| invalid(what, format!("no {end_marker}")))?;
-    let body: String = rest[label_end + 5..body_end]
+    let body: String = rest[body_start..body_end]
         .lines()
         .filter(|l| !l.contains(':'))
         .collect::<Vec<_>>()
@@ -267,5 +270,9 @@ mod tests {
         assert_eq!(open(&old, b"correct horse", "old").unwrap(), key);
         let not_a_key = open("hello", b"", "x").unwrap_err().to_string();
         assert_eq!(not_a_key, "x: not a PEM file");
+        let squashed = open("-----BEGIN X-----END X-----", b"", "x")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(squashed, "x: no -----END X-----");
     }
 }

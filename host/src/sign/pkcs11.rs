@@ -175,7 +175,8 @@ impl Pkcs11Key {
         };
         // CKA_EC_POINT is a DER OCTET STRING around the SEC1 point (some modules omit it).
         let sec1 = match point.as_slice() {
-            [0x04, len, rest @ ..] if *len as usize == rest.len() => rest.to_vec(),
+            // OCTET STRING (0x04), length 65, then the uncompressed point (0x04, X, Y).
+            [0x04, 65, rest @ ..] if rest.len() == 65 && rest[0] == 0x04 => rest.to_vec(),
             _ => point.clone(),
         };
         let public = VerifyingKey::from_sec1_bytes(&sec1)

@@ -188,13 +188,23 @@ impl Database {
             let advisory = &self.advisories[index];
             for affected in &advisory.affected {
                 // `Debian:12` advisories apply to Debian 12; a bare `Debian` to every release.
-                let scoped = &affected.package.ecosystem;
-                if affected.package.name != package.source
-                    || !(scoped == ecosystem || scoped == base(ecosystem))
-                {
+                // `Debian:12` advisories apply to Debian 12 and a bare `Debian` to every
+                // release; Ubuntu qualifies its releases (`Ubuntu:22.04:LTS`).
+                let scoped = affected.package.ecosystem.as_str();
+                let same_release = scoped == ecosystem
+                    || scoped == base(ecosystem)
+                    || scoped
+                        .strip_prefix(ecosystem)
+                        .is_some_and(|rest| rest.starts_with(':'));
+                if affected.package.name != package.source || !same_release {
                     continue;
                 }
-                if let Some(fixed) = affects(affected, &package.version, cmp) {
+                // Advisories give source versions; a binary package can be versioned apart.
+                let compared = package
+                    .source_version
+                    .as_deref()
+                    .unwrap_or(&package.version);
+                if let Some(fixed) = affects(affected, compared, cmp) {
                     found.push(Match {
                         id: advisory.id.clone(),
                         aliases: advisory.aliases.clone(),
@@ -329,6 +339,7 @@ mod tests {
             name: name.into(),
             version: version.into(),
             source: source.into(),
+            source_version: None,
             architecture: None,
             licenses: Vec::new(),
         }

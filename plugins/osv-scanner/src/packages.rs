@@ -9,6 +9,8 @@ pub struct Package {
     pub version: String,
     /// The source package (Debian) or origin (Alpine) advisories name.
     pub source: String,
+    /// The source package's version when it differs from the binary's (`Source: x (v)`).
+    pub source_version: Option<String>,
     pub architecture: Option<String>,
     pub licenses: Vec<String>,
 }
@@ -107,14 +109,22 @@ pub fn dpkg(text: &str) -> Vec<Package> {
             continue;
         }
         // `Source: name (version)` when the source version differs.
-        let source = get("Source")
-            .and_then(|s| s.split_whitespace().next())
+        let source_field = get("Source").unwrap_or_default();
+        let source = source_field
+            .split_whitespace()
+            .next()
             .filter(|s| !s.is_empty())
             .unwrap_or(name);
+        let source_version = source_field
+            .split_once('(')
+            .and_then(|(_, v)| v.split(')').next())
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty());
         packages.push(Package {
             name: name.to_string(),
             version: version.to_string(),
             source: source.to_string(),
+            source_version,
             architecture: get("Architecture").map(str::to_string),
             licenses: Vec::new(),
         });
@@ -152,6 +162,7 @@ pub fn apk(text: &str) -> Vec<Package> {
             name: name.to_string(),
             version: version.to_string(),
             source: origin.filter(|o| !o.is_empty()).unwrap_or(name).to_string(),
+            source_version: None,
             architecture: arch.map(str::to_string),
             licenses: license.map(|l| vec![l.to_string()]).unwrap_or_default(),
         });

@@ -48,6 +48,11 @@ impl Guest for Hostile {
         repositories: Vec<String>,
         _options: Vec<(String, String)>,
     ) -> Result<Vec<String>, String> {
+        // "fetch": what a GET of the registry's root answers (the redirect test).
+        if repositories == ["fetch"] {
+            let response = http::get(&format!("http://{_registry}/"), false)?;
+            return Ok(vec![response.status.to_string()]);
+        }
         Ok(repositories)
     }
 
