@@ -36,6 +36,22 @@ pub struct Run {
 }
 
 impl Run {
+    /// Asserts the run failed (exit 1) and said `text`.
+    pub fn fails_with(&self, text: &str) -> &Self {
+        assert_eq!(
+            self.code,
+            1,
+            "expected a failure saying {text:?}:\n{}",
+            self.output()
+        );
+        assert!(
+            self.output().contains(text),
+            "expected {text:?} in:\n{}",
+            self.output()
+        );
+        self
+    }
+
     pub fn ok(&self) -> &Self {
         assert_eq!(
             self.code, 0,

@@ -98,12 +98,7 @@ async fn plugins_travel_through_registries_and_archives() {
         &format!("oci://{}/library/app:1", registry.addr),
         "--tls-verify=false",
     ]);
-    assert_eq!(not_plugin.code, 1);
-    assert!(
-        not_plugin.output().contains("is not a hangar plugin"),
-        "{}",
-        not_plugin.output()
-    );
+    not_plugin.fails_with("is not a hangar plugin");
 
     // Into an archive with the images, across the gap, and installed from it or from the
     // registry it was loaded into.
@@ -201,14 +196,7 @@ async fn native_adapters_load_only_when_allowed_and_unchanged() {
     let library = built("native/libharbor.so");
 
     let refused = env.run(&["plugin", "install", library.to_str().unwrap()]);
-    assert_eq!(refused.code, 1);
-    assert!(
-        refused
-            .output()
-            .contains("loads only with --allow-native-plugins"),
-        "{}",
-        refused.output()
-    );
+    refused.fails_with("loads only with --allow-native-plugins");
     let installed = env.run(&[
         "plugin",
         "install",
@@ -219,14 +207,7 @@ async fn native_adapters_load_only_when_allowed_and_unchanged() {
 
     // The installed native harbor shadows the built-in one; without the flag it is refused.
     let denied = env.mirror(&harbor.addr, &["--registry-adapter", "harbor"]);
-    assert_eq!(denied.code, 1);
-    assert!(
-        denied
-            .output()
-            .contains("plugin harbor is a native plugin: it runs unsandboxed"),
-        "{}",
-        denied.output()
-    );
+    denied.fails_with("plugin harbor is a native plugin: it runs unsandboxed");
     assert!(harbor.projects().is_empty());
 
     let allowed = env.mirror(
@@ -263,12 +244,7 @@ async fn native_adapters_load_only_when_allowed_and_unchanged() {
         &harbor.addr,
         &["--registry-adapter", "harbor", "--allow-native-plugins"],
     );
-    assert_eq!(changed.code, 1);
-    assert!(
-        changed.output().contains("but its manifest says"),
-        "{}",
-        changed.output()
-    );
+    changed.fails_with("but its manifest says");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -296,12 +272,7 @@ async fn the_config_file_chooses_the_adapter_and_flags_override_it() {
     )
     .unwrap();
     let off = env.mirror(&harbor.addr, &[]);
-    assert_eq!(off.code, 1, "{}", off.output());
-    assert!(
-        off.output().contains("authentication required"),
-        "{}",
-        off.output()
-    );
+    off.fails_with("authentication required");
     assert!(harbor.projects().is_empty());
 
     let on = env.mirror(&harbor.addr, &["--registry-adapter", "auto"]);
@@ -498,12 +469,5 @@ async fn a_scanner_reads_an_image_from_a_registry() {
         )
     );
     let missing = scan("linux/s390x");
-    assert_eq!(missing.code, 1);
-    assert!(
-        missing
-            .output()
-            .contains("no linux/s390x image (available: linux/amd64, linux/arm64/v8)"),
-        "{}",
-        missing.output()
-    );
+    missing.fails_with("no linux/s390x image (available: linux/amd64, linux/arm64/v8)");
 }

@@ -158,12 +158,7 @@ fn keys_are_cosigns_format_both_ways() {
         "--passphrase-file",
         "pass.txt",
     ]);
-    assert_eq!(again.code, 1);
-    assert!(
-        again.output().contains("team.key already exists"),
-        "{}",
-        again.output()
-    );
+    again.fails_with("team.key already exists");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -318,14 +313,7 @@ async fn sign_then_validate_a_multi_arch_image() {
     keypair(&stranger, "x", "stranger-pass");
     std::fs::copy(stranger.path("x.pub"), env.path("x.pub")).unwrap();
     let unknown = validate(&env, "x.pub", "list.txt", &[]);
-    assert_eq!(unknown.code, 1, "{}", unknown.output());
-    assert!(
-        unknown
-            .output()
-            .contains("no signature verifies with this key"),
-        "{}",
-        unknown.output()
-    );
+    unknown.fails_with("no signature verifies with this key");
     assert_eq!(
         std::fs::read_to_string(env.path("sign-failed.txt"))
             .unwrap()
@@ -343,12 +331,7 @@ async fn sign_then_validate_a_multi_arch_image() {
         &format!("{0}/team/app:1\n{0}/team/unsigned:1\n", registry.addr),
     );
     let mixed = validate(&env, "k.pub", "both.txt", &[]);
-    assert_eq!(mixed.code, 1);
-    assert!(
-        mixed.output().contains("/team/unsigned@sha256:"),
-        "{}",
-        mixed.output()
-    );
+    mixed.fails_with("/team/unsigned@sha256:");
     assert!(
         mixed.output().contains("no signature"),
         "{}",
@@ -378,14 +361,7 @@ async fn sign_then_validate_a_multi_arch_image() {
         )
         .await;
     let tampered = validate(&env, "k.pub", "list.txt", &["--arch", "arm"]);
-    assert_eq!(tampered.code, 1, "{}", tampered.output());
-    assert!(
-        tampered
-            .output()
-            .contains(&format!("the signature is for {}", digests[1])),
-        "{}",
-        tampered.output()
-    );
+    tampered.fails_with(&format!("the signature is for {}", digests[1]));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -427,12 +403,7 @@ async fn signatures_can_live_in_another_repository_and_offline_limits_are_clear(
         wrong.to_str().unwrap(),
         "--tls-verify=false",
     ]);
-    assert_eq!(bad_pass.code, 1);
-    assert!(
-        bad_pass.output().contains("k.key: wrong passphrase"),
-        "{}",
-        bad_pass.output()
-    );
+    bad_pass.fails_with("k.key: wrong passphrase");
     let keyless = env.run(&[
         "sign",
         "-f",
@@ -440,21 +411,9 @@ async fn signatures_can_live_in_another_repository_and_offline_limits_are_clear(
         "--oidc-provider",
         "github-actions",
     ]);
-    assert_eq!(keyless.code, 1);
-    assert!(
-        keyless
-            .output()
-            .contains("keyless signing (--oidc-provider github-actions) needs network access"),
-        "{}",
-        keyless.output()
-    );
+    keyless.fails_with("keyless signing (--oidc-provider github-actions) needs network access");
     let tlog = env.run(&["sign", "-f", "list.txt", "-p", "k.key", "--tlog-upload"]);
-    assert_eq!(tlog.code, 1);
-    assert!(
-        tlog.output().contains("--tlog-upload needs network access"),
-        "{}",
-        tlog.output()
-    );
+    tlog.fails_with("--tlog-upload needs network access");
     let no_key = env.run(&["sign", "-f", "list.txt"]);
     assert!(
         no_key.output().contains("private key file not provided"),
@@ -884,12 +843,7 @@ async fn a_key_in_a_pkcs11_token_signs() {
         "wrong.txt",
         "--tls-verify=false",
     ]);
-    assert_eq!(wrong.code, 1);
-    assert!(
-        wrong.output().contains("PKCS#11 login to token \"hangar\""),
-        "{}",
-        wrong.output()
-    );
+    wrong.fails_with("PKCS#11 login to token \"hangar\"");
     let missing = env.run(&[
         "sign",
         "-f",
@@ -898,10 +852,5 @@ async fn a_key_in_a_pkcs11_token_signs() {
         &format!("pkcs11:token=hangar;object=nope?module-path={MODULE}&pin-value=1234"),
         "--tls-verify=false",
     ]);
-    assert_eq!(missing.code, 1);
-    assert!(
-        missing.output().contains("no private key matching"),
-        "{}",
-        missing.output()
-    );
+    missing.fails_with("no private key matching");
 }
