@@ -183,12 +183,8 @@ async fn native_adapters_load_only_when_allowed_and_unchanged() {
     Pusher::new(&src)
         .push_image("vendor/app", Some("1"), &image)
         .await;
-    let mut env = Env::new();
+    let env = Env::new();
     harbor.write_auth_file(&env.path("auth.json"));
-    env.set(
-        "REGISTRY_AUTH_FILE",
-        env.path("auth.json").to_str().unwrap(),
-    );
     env.write(
         "list.txt",
         &format!("{}/vendor/app:1 vendor/app 1\n", src.addr),
@@ -255,12 +251,8 @@ async fn the_config_file_chooses_the_adapter_and_flags_override_it() {
     Pusher::new(&src)
         .push_image("team-x/app", Some("1"), &images::single(8600, 8000))
         .await;
-    let mut env = Env::new();
+    let env = Env::new();
     harbor.write_auth_file(&env.path("auth.json"));
-    env.set(
-        "REGISTRY_AUTH_FILE",
-        env.path("auth.json").to_str().unwrap(),
-    );
     env.write(
         "list.txt",
         &format!("{}/team-x/app:1 team-x/app 1\n", src.addr),

@@ -19,12 +19,8 @@ async fn harbor_projects_are_created_before_load_and_mirror_push() {
     let tool = images::single(8200, 20_000);
     sp.push_image("team-a/app", Some("1"), &app).await;
     sp.push_image("library/tool", Some("2"), &tool).await;
-    let mut env = Env::new();
+    let env = Env::new();
     harbor.write_auth_file(&env.path("auth.json"));
-    env.set(
-        "REGISTRY_AUTH_FILE",
-        env.path("auth.json").to_str().unwrap(),
-    );
     env.write(
         "list.txt",
         &format!("{0}/team-a/app:1\n{0}/library/tool:2\n", src.addr),
@@ -134,7 +130,7 @@ async fn wrong_harbor_credentials_warn_and_the_push_explains() {
     let sp = Pusher::new(&src);
     sp.push_image("team-c/app", Some("1"), &images::single(8300, 10_000))
         .await;
-    let mut env = Env::new();
+    let env = Env::new();
     std::fs::write(
         env.path("auth.json"),
         format!(
@@ -143,10 +139,6 @@ async fn wrong_harbor_credentials_warn_and_the_push_explains() {
         ),
     )
     .unwrap();
-    env.set(
-        "REGISTRY_AUTH_FILE",
-        env.path("auth.json").to_str().unwrap(),
-    );
     env.write(
         "list.txt",
         &format!("{}/team-c/app:1 team-c/app 1\n", src.addr),
