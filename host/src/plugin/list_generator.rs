@@ -3,6 +3,7 @@
 //! reaches only the hosts it declared and the user allowed.
 
 use super::native::{self, NativePlugin};
+use super::registry_adapter::hangar::plugin::types::Info;
 use super::runtime::{PluginError, Runtime};
 use super::sandbox::{self, Grants, State};
 use std::path::PathBuf;
@@ -31,9 +32,8 @@ enum Backend {
 pub struct ListGenerator {
     runtime: Arc<Runtime>,
     backend: Backend,
-    name: String,
-    version: String,
-    declared: Vec<String>,
+    /// What the plugin said about itself (`describe`).
+    info: Info,
     http: sandbox::Transport,
 }
 
@@ -59,9 +59,11 @@ impl ListGenerator {
         let mut generator = ListGenerator {
             runtime,
             backend: Backend::Wasm(pre),
-            name: name.to_string(),
-            version: String::new(),
-            declared: Vec::new(),
+            info: Info {
+                name: name.to_string(),
+                version: String::new(),
+                hosts: Vec::new(),
+            },
             http,
         };
         let info = generator
@@ -72,9 +74,7 @@ impl ListGenerator {
                     .await
             })
             .await?;
-        generator.name = info.name;
-        generator.version = info.version;
-        generator.declared = info.hosts;
+        generator.info = info;
         Ok(generator)
     }
 
@@ -93,9 +93,11 @@ impl ListGenerator {
         let mut generator = ListGenerator {
             runtime,
             backend: Backend::Native(plugin.clone()),
-            name: name.to_string(),
-            version: String::new(),
-            declared: Vec::new(),
+            info: Info {
+                name: name.to_string(),
+                version: String::new(),
+                hosts: Vec::new(),
+            },
             http,
         };
         let (name, version, hosts) = plugin
@@ -105,14 +107,16 @@ impl ListGenerator {
                 generator.runtime.limits.time,
             )
             .await?;
-        generator.name = name;
-        generator.version = version;
-        generator.declared = hosts;
+        generator.info = Info {
+            name,
+            version,
+            hosts,
+        };
         Ok(generator)
     }
 
     pub fn name(&self) -> &str {
-        &self.name
+        &self.info.name
     }
 
     /// Sends the plugin's HTTP requests to `transport` (recorded answers, in `plugin test`).
@@ -121,11 +125,11 @@ impl ListGenerator {
     }
 
     pub fn version(&self) -> &str {
-        &self.version
+        &self.info.version
     }
 
     pub fn declared_hosts(&self) -> &[String] {
-        &self.declared
+        &self.info.hosts
     }
 
     /// Runs the generator over `options`; it may read `paths` and reach the declared hosts
@@ -138,7 +142,8 @@ impl ListGenerator {
     ) -> Result<Vec<ImageEntry>, PluginError> {
         let grants = Grants {
             hosts: self
-                .declared
+                .info
+                .hosts
                 .iter()
                 .filter(|h| allowed_hosts.contains(h))
                 .cloned()
@@ -179,7 +184,7 @@ impl ListGenerator {
                 }),
         };
         answer.map_err(|message| PluginError::Failed {
-            plugin: self.name.clone(),
+            plugin: self.info.name.clone(),
             message,
         })
     }
@@ -195,7 +200,7 @@ impl ListGenerator {
         };
         plugin
             .call(
-                &self.name,
+                &self.info.name,
                 function,
                 input,
                 grants,
@@ -212,12 +217,12 @@ impl ListGenerator {
         let Backend::Wasm(pre) = &self.backend else {
             unreachable!("component calls are only made on the wasm backend");
         };
-        let mut store = sandbox::store(&self.runtime, &self.name, grants, self.http.clone());
+        let mut store = sandbox::store(&self.runtime, &self.info.name, grants, self.http.clone());
         let result = async {
             let plugin = pre.instantiate_async(&mut store).await?;
             f(&plugin, &mut store).await
         }
         .await;
-        result.map_err(|e| sandbox::trap(&self.name, e, self.runtime.limits))
+        result.map_err(|e| sandbox::trap(&self.info.name, e, self.runtime.limits))
     }
 }

@@ -29,10 +29,9 @@ enum Backend {
 pub struct RegistryAdapter {
     runtime: Arc<Runtime>,
     backend: Backend,
-    name: String,
-    version: String,
-    /// Hosts the plugin declared (`$registry` included).
-    declared: Vec<String>,
+    /// What the plugin said about itself (`describe`): name, version, hosts (`$registry`
+    /// included).
+    info: Info,
     /// Hosts the user allowed beyond the registry being worked on.
     user_allowed: Vec<String>,
     http: sandbox::Transport,
@@ -92,9 +91,11 @@ impl RegistryAdapter {
         let mut adapter = RegistryAdapter {
             runtime,
             backend,
-            name: name.to_string(),
-            version: String::new(),
-            declared: Vec::new(),
+            info: Info {
+                name: name.to_string(),
+                version: String::new(),
+                hosts: Vec::new(),
+            },
             user_allowed,
             http,
         };
@@ -129,14 +130,12 @@ impl RegistryAdapter {
                 "declares the host pattern {wild:?}; only exact hosts are allowed"
             )));
         }
-        adapter.name = info.name;
-        adapter.version = info.version;
-        adapter.declared = info.hosts;
+        adapter.info = info;
         Ok(adapter)
     }
 
     pub fn name(&self) -> &str {
-        &self.name
+        &self.info.name
     }
 
     /// Sends the plugin's HTTP requests to `transport` (recorded answers, in `plugin test`).
@@ -145,11 +144,11 @@ impl RegistryAdapter {
     }
 
     pub fn version(&self) -> &str {
-        &self.version
+        &self.info.version
     }
 
     pub fn declared_hosts(&self) -> &[String] {
-        &self.declared
+        &self.info.hosts
     }
 
     pub fn is_native(&self) -> bool {
@@ -237,7 +236,7 @@ impl RegistryAdapter {
 
     fn failed(&self, message: String) -> PluginError {
         PluginError::Failed {
-            plugin: self.name.clone(),
+            plugin: self.info.name.clone(),
             message,
         }
     }
@@ -246,13 +245,14 @@ impl RegistryAdapter {
     /// registry itself when the plugin declared `$registry`.
     fn grants(&self, registry: Option<&str>) -> Grants {
         let mut hosts: Vec<String> = self
-            .declared
+            .info
+            .hosts
             .iter()
             .filter(|h| self.user_allowed.contains(h))
             .cloned()
             .collect();
         if let Some(registry) = registry
-            && self.declared.iter().any(|h| h == "$registry")
+            && self.info.hosts.iter().any(|h| h == "$registry")
         {
             hosts.push(registry.to_string());
         }
@@ -272,7 +272,7 @@ impl RegistryAdapter {
         };
         let mut store = sandbox::store(
             &self.runtime,
-            &self.name,
+            &self.info.name,
             self.grants(registry),
             self.http.clone(),
         );
@@ -281,7 +281,7 @@ impl RegistryAdapter {
             f(&plugin, &mut store).await
         }
         .await;
-        result.map_err(|e| sandbox::trap(&self.name, e, self.runtime.limits))
+        result.map_err(|e| sandbox::trap(&self.info.name, e, self.runtime.limits))
     }
 
     /// A native call's answer: the plugin's `ok` value or its `err` message.
@@ -296,7 +296,7 @@ impl RegistryAdapter {
         };
         plugin
             .call(
-                &self.name,
+                &self.info.name,
                 function,
                 input,
                 self.grants(registry),

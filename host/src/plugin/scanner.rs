@@ -22,6 +22,7 @@ wasmtime::component::bindgen!({
 });
 
 pub use self::exports::hangar::plugin::scanner::{Finding, InstalledPackage, Report};
+use super::registry_adapter::hangar::plugin::types::Info;
 pub use super::registry_adapter::hangar::plugin::types::Platform;
 
 /// Largest single read a scanner gets.
@@ -69,8 +70,8 @@ impl State {
 pub struct Scanner {
     runtime: Arc<Runtime>,
     pre: ScannerPluginPre<State>,
-    name: String,
-    version: String,
+    /// What the plugin said about itself (`describe`).
+    info: Info,
 }
 
 impl Scanner {
@@ -90,25 +91,27 @@ impl Scanner {
         let mut scanner = Scanner {
             runtime,
             pre,
-            name: name.to_string(),
-            version: String::new(),
+            info: Info {
+                name: name.to_string(),
+                version: String::new(),
+                hosts: Vec::new(),
+            },
         };
         let info = scanner
             .call(Grants::default(), async |plugin, store| {
                 plugin.hangar_plugin_scanner().call_describe(store).await
             })
             .await?;
-        scanner.name = info.name;
-        scanner.version = info.version;
+        scanner.info = info;
         Ok(scanner)
     }
 
     pub fn name(&self) -> &str {
-        &self.name
+        &self.info.name
     }
 
     pub fn version(&self) -> &str {
-        &self.version
+        &self.info.version
     }
 
     /// Scans one image platform. `options` are the user's settings; `paths` what the scanner
@@ -137,7 +140,7 @@ impl Scanner {
         })
         .await?
         .map_err(|message| PluginError::Failed {
-            plugin: self.name.clone(),
+            plugin: self.info.name.clone(),
             message,
         })
     }
@@ -152,13 +155,13 @@ impl Scanner {
             client: reqwest::Client::new(),
             plain_credentials: false,
         };
-        let mut store = sandbox::store(&self.runtime, &self.name, grants, http);
+        let mut store = sandbox::store(&self.runtime, &self.info.name, grants, http);
         let result = async {
             let plugin = self.pre.instantiate_async(&mut store).await?;
             f(&plugin, &mut store).await
         }
         .await;
-        result.map_err(|e| sandbox::trap(&self.name, e, self.runtime.limits))
+        result.map_err(|e| sandbox::trap(&self.info.name, e, self.runtime.limits))
     }
 }
 
