@@ -9,6 +9,7 @@ use std::path::PathBuf;
 const FIRST_PARTY: &[(&str, &str, &str)] = &[
     ("harbor", "harbor", "registry-adapter"),
     ("osv-scanner", "osv_scanner", "scanner"),
+    ("sbom", "sbom", "sbom-generator"),
 ];
 
 fn main() {

@@ -5,7 +5,8 @@
 //! |---|---|---|---|
 //! | registry adapter (Harbor projects, vendor errors) | `registry-adapter` | [`registry_adapter::Guest`] | [`export_registry_adapter!`] |
 //! | image-list generator (charts, release files) | `list-generator` | [`list_generator::Guest`] | [`export_list_generator!`] |
-//! | scanner (packages, vulnerabilities, SBOM) | `scanner` | [`scanner::Guest`] | [`export_scanner!`] |
+//! | scanner (packages, vulnerabilities) | `scanner` | [`scanner::Guest`] | [`export_scanner!`] |
+//! | SBOM generator (SPDX, CycloneDX documents) | `sbom` | [`sbom::Guest`] | [`export_sbom!`] |
 //!
 //! Enable exactly one feature. Talk to the host only through this crate's helpers ([`log`],
 //! [`http`], [`files`]): they work in both builds below.
@@ -26,7 +27,8 @@
 //! versioned C ABI ([`native`]). hangar loads it only with `--allow-native-plugins` and only
 //! when its SHA-256 matches the manifest recorded at install. It runs with hangar's
 //! privileges, without a sandbox: use it for in-house code that needs native speed or
-//! libraries. Registry adapters and list generators can be built natively; scanners cannot.
+//! libraries. Registry adapters and list generators can be built natively; scanners and SBOM
+//! generators cannot.
 //!
 //! Hosts: `describe().hosts` lists what the plugin may reach over HTTP. `"$registry"` means
 //! "the registry the current call is about"; any other entry is an exact `host[:port]` that the
@@ -40,19 +42,23 @@
 #[cfg(not(any(
     feature = "registry-adapter",
     feature = "list-generator",
-    feature = "scanner"
+    feature = "scanner",
+    feature = "sbom"
 )))]
 compile_error!(
-    "enable the feature of the world this plugin implements: registry-adapter, list-generator or scanner"
+    "enable the feature of the world this plugin implements: registry-adapter, list-generator, scanner or sbom"
 );
 
 #[cfg(any(
     all(feature = "registry-adapter", feature = "list-generator"),
     all(feature = "registry-adapter", feature = "scanner"),
-    all(feature = "list-generator", feature = "scanner")
+    all(feature = "registry-adapter", feature = "sbom"),
+    all(feature = "list-generator", feature = "scanner"),
+    all(feature = "list-generator", feature = "sbom"),
+    all(feature = "scanner", feature = "sbom")
 ))]
 compile_error!(
-    "a plugin implements exactly one world: enable only one of registry-adapter, list-generator, scanner"
+    "a plugin implements exactly one world: enable only one of registry-adapter, list-generator, scanner, sbom"
 );
 
 /// The generated bindings of the enabled world (`world`); use the modules below instead.
@@ -88,11 +94,22 @@ pub mod bindings {
             default_bindings_module: "hangar_plugin_sdk::bindings::world",
         });
     }
+    #[cfg(feature = "sbom")]
+    pub mod world {
+        wit_bindgen::generate!({
+            path: "../wit",
+            world: "sbom-plugin",
+            pub_export_macro: true,
+            export_macro_name: "__export_sbom_wasm",
+            default_bindings_module: "hangar_plugin_sdk::bindings::world",
+        });
+    }
 }
 
 #[cfg(not(target_arch = "wasm32"))]
-// Scanners are not built natively; the world functions the ABI carries go unused then.
-#[cfg_attr(feature = "scanner", allow(dead_code))]
+// Scanners and SBOM generators are not built natively; the world functions the ABI carries go
+// unused then.
+#[cfg_attr(any(feature = "scanner", feature = "sbom"), allow(dead_code))]
 pub mod native;
 
 /// The registry-adapter world: implement [`registry_adapter::Guest`], export it with
@@ -187,11 +204,11 @@ pub mod list_generator {
 /// needs ([`scanner::read_file`] reads a whole file).
 #[cfg(feature = "scanner")]
 pub mod scanner {
-    pub use crate::bindings::world::exports::hangar::plugin::scanner::{
-        Finding, Guest, InstalledPackage, Report,
-    };
+    pub use crate::bindings::world::exports::hangar::plugin::scanner::Guest;
     pub use crate::bindings::world::hangar::plugin::image_fs::{Entry, Filesystem, Kind};
-    pub use crate::bindings::world::hangar::plugin::types::{Info, Platform};
+    pub use crate::bindings::world::hangar::plugin::types::{
+        Finding, Info, InstalledPackage, Platform, Report,
+    };
 
     /// A whole file (read in 1 MiB pieces), or `None` when it does not exist or is not a file.
     pub fn read_file(fs: &Filesystem, path: &str) -> Option<Vec<u8>> {
@@ -204,6 +221,43 @@ pub mod scanner {
             out.extend_from_slice(&piece);
         }
     }
+}
+
+/// The SBOM world: implement [`sbom::Guest`], export it with [`export_sbom!`]. `generate`
+/// turns one scanner report (the packages and findings of one image platform) into a document
+/// in one of the formats `formats` lists; hangar picks the plugin with `--sbom-plugin` or the
+/// config file's `plugins.sbom`, and asks for `spdx-json` or `cyclonedx` when the user runs
+/// `hangar scan --format spdx-json|cyclonedx`.
+///
+/// ```no_run
+/// use hangar_plugin_sdk::sbom::{Guest, Info, Report, Subject};
+///
+/// struct Names;
+///
+/// impl Guest for Names {
+///     fn describe() -> Info {
+///         Info { name: "names".into(), version: "0.1.0".into(), hosts: Vec::new() }
+///     }
+///     fn formats() -> Vec<String> {
+///         vec!["names".into()]
+///     }
+///     fn generate(format: String, subject: Subject, report: Report, _created: String) -> Result<String, String> {
+///         if format != "names" {
+///             return Err(format!("cannot write {format}"));
+///         }
+///         let names: Vec<String> = report.packages.iter().map(|p| format!("{} {}", p.name, p.version)).collect();
+///         Ok(format!("{}\n{}\n", subject.image, names.join("\n")))
+///     }
+/// }
+///
+/// hangar_plugin_sdk::export_sbom!(Names);
+/// ```
+#[cfg(feature = "sbom")]
+pub mod sbom {
+    pub use crate::bindings::world::exports::hangar::plugin::sbom_generator::{Guest, Subject};
+    pub use crate::bindings::world::hangar::plugin::types::{
+        Finding, Info, InstalledPackage, Platform, Report,
+    };
 }
 
 /// Logging into hangar's log (prefixed with the plugin's name).
@@ -328,5 +382,19 @@ macro_rules! export_scanner {
     ($ty:ident) => {
         #[cfg(target_arch = "wasm32")]
         $crate::bindings::world::__export_scanner_wasm!($ty);
+    };
+}
+
+/// Exports an SBOM generator (WebAssembly only).
+#[cfg(feature = "sbom")]
+#[macro_export]
+macro_rules! export_sbom {
+    ($ty:ident) => {
+        #[cfg(target_arch = "wasm32")]
+        $crate::bindings::world::__export_sbom_wasm!($ty);
+        // Natively (the plugin's own unit tests) nothing is exported; this keeps the type
+        // counted as used.
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: fn() -> Vec<String> = <$ty as $crate::sbom::Guest>::formats;
     };
 }

@@ -107,6 +107,9 @@ impl Env {
 
     pub fn write(&self, name: &str, content: &str) -> PathBuf {
         let p = self.path(name);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
         std::fs::write(&p, content).unwrap();
         p
     }

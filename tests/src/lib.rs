@@ -10,6 +10,7 @@ pub mod fault_proxy;
 pub mod hangar;
 pub mod harbor;
 pub mod images;
+pub mod plugins;
 pub mod pusher;
 pub mod registry;
 pub mod token_server;

@@ -5,26 +5,10 @@
 use hangar_tests::hangar::Env;
 use hangar_tests::harbor::HarborServer;
 use hangar_tests::images;
+use hangar_tests::plugins::{built, wasm};
 use hangar_tests::pusher::Pusher;
 use hangar_tests::registry::RegistryServer;
 use std::path::PathBuf;
-
-/// A plugin built by `plugins/build` (tests/run builds them first; missing is a failure).
-fn built(relative: &str) -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../plugins/target")
-        .join(relative);
-    assert!(
-        path.is_file(),
-        "{}: missing; build the plugins first with plugins/build (tests/run does)",
-        path.display()
-    );
-    path
-}
-
-fn wasm(name: &str) -> PathBuf {
-    built(&format!("wasm32-wasip2/release/{name}.wasm"))
-}
 
 fn sha256_file(path: &std::path::Path) -> String {
     images::sha256(&std::fs::read(path).unwrap())

@@ -4,6 +4,7 @@
 
 use hangar_tests::hangar::Env;
 use hangar_tests::images::{Format, Platform, files_layer, image};
+use hangar_tests::plugins::wasm;
 use hangar_tests::pusher::Pusher;
 use hangar_tests::registry::RegistryServer;
 use serde_json::{Value, json};
@@ -419,6 +420,154 @@ async fn scan_writes_every_report_format_and_gates_ci() {
             .len(),
         1,
         "the report still has what was scanned"
+    );
+}
+
+/// A security team swaps the scanner and the SBOM generator with one config line each, or a
+/// flag: the report is then their plugins' work. A plugin of the wrong world, or one that does
+/// not write the asked format, is refused before anything is scanned.
+#[tokio::test(flavor = "multi_thread")]
+async fn scanner_and_sbom_plugins_are_swapped_by_config_or_flag() {
+    let registry = RegistryServer::plain();
+    let layer = files_layer(
+        Format::Oci,
+        &[
+            ("etc/os-release", OS_RELEASE),
+            ("usr/bin/tool", "7.1\n"),
+            ("var/lib/dpkg/status", &status("2.5.0-1")),
+        ],
+    );
+    let app = image(
+        Format::Oci,
+        Platform::new("linux", "amd64", None),
+        std::slice::from_ref(&layer),
+    );
+    Pusher::new(&registry)
+        .push_image("team/app", Some("1"), &app)
+        .await;
+    let env = Env::new();
+    env.write("list.txt", &format!("{}/team/app:1\n", registry.addr));
+    let scan = |extra: &[&str]| {
+        let mut args = vec![
+            "scan",
+            "-f",
+            "list.txt",
+            "--tls-verify=false",
+            "--format",
+            "spdx-json",
+        ];
+        args.extend_from_slice(extra);
+        let run = env.run(&args);
+        assert_eq!(run.code, 0, "{}", run.output());
+        let report: Value =
+            serde_json::from_slice(&std::fs::read(env.path("scan-report.spdx.json")).unwrap())
+                .unwrap();
+        let spdx = report["results"][0]["images"][0]["spdx"].clone();
+        let names: Vec<String> = spdx["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap().to_string())
+            .collect();
+        (spdx["creationInfo"]["creators"].clone(), names)
+    };
+
+    // The built-in pair: osv-scanner reads dpkg, sbom writes the document.
+    let (creators, names) = scan(&[]);
+    assert_eq!(
+        creators,
+        json!([
+            "Organization: NOASSERTION",
+            format!("Tool: hangar-{}", env!("CARGO_PKG_VERSION")),
+            "Tool: osv-scanner-0.1.0",
+            "Tool: sbom-0.1.0"
+        ])
+    );
+    assert_eq!(
+        names[1..],
+        ["libexpat1", "openssl", "zlib1g", "bash"],
+        "{names:?}"
+    );
+
+    // Installed, and chosen by one config line each.
+    for plugin in ["census", "tally"] {
+        let installed = env.run(&["plugin", "install", wasm(plugin).to_str().unwrap()]);
+        assert_eq!(installed.code, 0, "{}", installed.output());
+    }
+    std::fs::create_dir_all(env.path("home/.config/hangar")).unwrap();
+    std::fs::write(
+        env.path("home/.config/hangar/config.yaml"),
+        "plugins:\n  scanner: census\n  sbom: tally\n",
+    )
+    .unwrap();
+    let (creators, names) = scan(&[]);
+    assert_eq!(creators, json!(["Organization: Tally test"]));
+    assert_eq!(names, ["tool"], "census reports the files in /usr/bin");
+
+    // A flag overrides the config file.
+    let (creators, names) = scan(&["--scanner-plugin", "osv-scanner"]);
+    assert_eq!(creators, json!(["Organization: Tally test"]));
+    assert_eq!(names, ["libexpat1", "openssl", "zlib1g", "bash"]);
+
+    // Refused up front, with the reason.
+    env.run(&[
+        "scan",
+        "-f",
+        "list.txt",
+        "--tls-verify=false",
+        "--format",
+        "cyclonedx",
+    ])
+    .fails_with("sbom plugin tally: tally 0.2.0 writes spdx-json, not cyclonedx");
+    env.run(&[
+        "scan",
+        "-f",
+        "list.txt",
+        "--tls-verify=false",
+        "--format",
+        "spdx-json",
+        "--sbom-plugin",
+        "census",
+    ])
+    .fails_with("sbom plugin census: census implements scanner, not sbom-generator");
+
+    // A vendor tries a generator without a registry: a scanner's report in, a document out.
+    env.write("rootfs/etc/os-release", OS_RELEASE);
+    env.write("rootfs/var/lib/dpkg/status", &status("2.5.0-1"));
+    let report = env.run(&[
+        "plugin",
+        "test",
+        "osv-scanner",
+        "scan",
+        "--rootfs",
+        "rootfs",
+    ]);
+    assert_eq!(report.code, 0, "{}", report.output());
+    env.write("report.json", &report.stdout);
+    let generated = env.run(&[
+        "plugin",
+        "test",
+        "sbom",
+        "generate",
+        "cyclonedx",
+        "report.json",
+    ]);
+    assert_eq!(generated.code, 0, "{}", generated.output());
+    let bom: Value = serde_json::from_str(&generated.stdout).unwrap();
+    let purls: Vec<&str> = bom["result"]["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["purl"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        purls,
+        [
+            "pkg:deb/debian/libexpat1@2.5.0-1?arch=amd64&distro=debian-12",
+            "pkg:deb/debian/openssl@3.0.11-1~deb12u2?arch=amd64&distro=debian-12",
+            "pkg:deb/debian/zlib1g@1%3A1.2.13.dfsg-1?arch=amd64&distro=debian-12",
+            "pkg:deb/debian/bash@5.2.15-2%2Bb2?arch=amd64&distro=debian-12",
+        ]
     );
 }
 

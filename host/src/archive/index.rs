@@ -164,6 +164,11 @@ pub fn rfc3339_now() -> String {
     rfc3339(now.as_secs() as i64, now.subsec_nanos())
 }
 
+/// An RFC 3339 UTC time without its fraction of a second (SPDX's `created` allows none).
+pub fn rfc3339_seconds(time: &str) -> String {
+    format!("{}Z", time.split(['.', 'Z']).next().unwrap_or_default())
+}
+
 /// Formats a Unix time as RFC 3339 UTC, with nanoseconds trimmed the way Go's RFC3339Nano does.
 pub fn rfc3339(secs: i64, nanos: u32) -> String {
     let (year, month, day) = civil_from_days(secs.div_euclid(86_400));

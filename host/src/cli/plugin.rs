@@ -354,7 +354,7 @@ pub struct TestArgs {
     #[arg(value_name = "NAME|FILE")]
     plugin: String,
     /// The function: describe | detect REGISTRY | prepare-push REGISTRY REPO... |
-    /// classify-error STATUS BODY | generate | scan
+    /// classify-error STATUS BODY | generate | scan | formats | generate FORMAT REPORT.json
     #[arg(value_name = "FUNCTION")]
     function: String,
     #[arg(value_name = "ARG")]
@@ -537,6 +537,52 @@ pub async fn test(global: &super::Global, args: TestArgs) -> anyhow::Result<Stat
                         .map(|r| crate::plugin::scanner::report_json(&r))
                 }
                 other => bail!("a scanner has describe and scan, not {other}"),
+            }
+        }
+        World::SbomGenerator => {
+            use crate::plugin::sbom::{SbomGenerator, Subject};
+            use crate::plugin::scanner::{Platform, report_from_json};
+            let generator = SbomGenerator::load(runtime.clone(), &name, &bytes).await?;
+            match args.function.as_str() {
+                "describe" => Ok(json!({"name": generator.name(), "version": generator.version()})),
+                "formats" => Ok(json!(generator.formats())),
+                "generate" => {
+                    let format = arg(0, "FORMAT")?;
+                    let path = PathBuf::from(arg(1, "REPORT.json (a scanner report)")?);
+                    let text = std::fs::read_to_string(&path)
+                        .with_context(|| path.display().to_string())?;
+                    let value: serde_json::Value = serde_json::from_str(&text)
+                        .with_context(|| format!("{}: not JSON", path.display()))?;
+                    // `plugin test SCANNER scan` output, or the bare report.
+                    let report = report_from_json(value.get("result").unwrap_or(&value));
+                    let mut parts = args.platform.split('/');
+                    let subject = Subject {
+                        image: args
+                            .image
+                            .clone()
+                            .unwrap_or_else(|| path.display().to_string()),
+                        digest: String::new(),
+                        platform: Platform {
+                            os: parts.next().unwrap_or("linux").to_string(),
+                            architecture: parts.next().unwrap_or("amd64").to_string(),
+                            variant: parts.next().map(str::to_string),
+                        },
+                        tools: vec![format!("hangar-{}", super::VERSION)],
+                    };
+                    let created = crate::archive::index::rfc3339_seconds(
+                        &crate::archive::index::rfc3339_now(),
+                    );
+                    match generator
+                        .generate(&format, &subject, &report, &created)
+                        .await
+                    {
+                        // JSON documents are shown as JSON, anything else as text.
+                        Ok(document) => Ok(serde_json::from_str(&document)
+                            .unwrap_or(serde_json::Value::String(document))),
+                        Err(e) => Err(e),
+                    }
+                }
+                other => bail!("an sbom generator has describe, formats and generate, not {other}"),
             }
         }
     };

@@ -9,6 +9,7 @@ use super::{Global, Status};
 use crate::plugin::catalog::Found;
 use crate::plugin::manifest::World;
 use crate::plugin::runtime::Runtime;
+use crate::plugin::sbom::{SbomGenerator, Subject};
 use crate::plugin::scanner::{Platform as WitPlatform, Scanner};
 use crate::plugin::settings::Overrides;
 use crate::scan::report::{self, Format, Scanned};
@@ -39,6 +40,10 @@ pub struct ScanArgs {
     /// osv-scanner]
     #[arg(long = "scanner-plugin", value_name = "PLUGIN")]
     scanner_plugin: Option<String>,
+    /// SBOM plugin writing the spdx-json and cyclonedx documents: a name (sbom) or a .wasm
+    /// file [default: config file, else sbom]
+    #[arg(long = "sbom-plugin", value_name = "PLUGIN")]
+    sbom_plugin: Option<String>,
     /// Exit with this code when a finding has one of the --severity levels
     #[arg(long, value_name = "N", default_value_t = 0)]
     exit_code: u8,
@@ -86,28 +91,40 @@ pub async fn run(args: ScanArgs, global: &Global) -> anyhow::Result<Status> {
     }
     let settings = global.plugin_settings(Overrides {
         scanner: args.scanner_plugin.clone(),
+        sbom: args.sbom_plugin.clone(),
         tls_verify: args.list.tls.tls_verify,
         ..Overrides::default()
     })?;
     let runtime = Runtime::new(settings.limits, Runtime::default_cache())?;
-    let choice = settings
-        .scanner
-        .clone()
-        .unwrap_or_else(|| "osv-scanner".into());
-    let found: Found = settings
-        .catalog
-        .find(&runtime, &choice)
-        .await
-        .with_context(|| format!("scanner plugin {choice}"))?;
-    if found.manifest.world != World::Scanner {
-        bail!(
-            "scanner plugin {choice}: {} is a {}, not a scanner",
-            found.manifest.name,
-            found.manifest.world
-        );
-    }
-    let bytes = settings.catalog.bytes(&found)?;
-    let scanner = Scanner::load(runtime, &found.manifest.name, &bytes).await?;
+    let choice = settings.scanner.as_deref().unwrap_or("osv-scanner");
+    let (found, bytes) = plugin_of(&settings, &runtime, "scanner", choice, World::Scanner).await?;
+    let scanner = Scanner::load(runtime.clone(), &found.manifest.name, &bytes).await?;
+    let sbom = match args.format.sbom() {
+        Some(format) => {
+            let choice = settings.sbom.as_deref().unwrap_or("sbom");
+            let (found, bytes) =
+                plugin_of(&settings, &runtime, "sbom", choice, World::SbomGenerator).await?;
+            let generator = SbomGenerator::load(runtime, &found.manifest.name, &bytes).await?;
+            if !generator.formats().iter().any(|f| f == format) {
+                bail!(
+                    "sbom plugin {choice}: {} {} writes {}, not {format}",
+                    generator.name(),
+                    generator.version(),
+                    generator.formats().join(", ")
+                );
+            }
+            tracing::info!(
+                "SBOM plugin: {} {} ({})",
+                generator.name(),
+                generator.version(),
+                found.origin
+            );
+            Some((generator, format))
+        }
+        None => None,
+    };
+    let time = crate::archive::index::rfc3339_now();
+    let created = crate::archive::index::rfc3339_seconds(&time);
     let (options, paths) = match &args.db {
         Some(db) => {
             if !db.is_dir() {
@@ -138,8 +155,15 @@ pub async fn run(args: ScanArgs, global: &Global) -> anyhow::Result<Status> {
     );
     let results = run
         .each(list, |i, job: &super::sign::Job| {
-            let (registries, filter, scanner, options, paths) =
-                (&run.registries, &run.filter, &scanner, &options, &paths);
+            let (registries, filter, scanner, options, paths, sbom, created) = (
+                &run.registries,
+                &run.filter,
+                &scanner,
+                &options,
+                &paths,
+                &sbom,
+                &created,
+            );
             async move {
                 tracing::info!("[IMG:{}] Scanning [{}]", i + 1, job.reference);
                 let registry = registries.get(job.reference.registry()).await?;
@@ -192,12 +216,35 @@ pub async fn run(args: ScanArgs, global: &Global) -> anyhow::Result<Status> {
                         read_in,
                         reading.elapsed() - read_in
                     );
+                    let document = match sbom {
+                        Some((generator, format)) => {
+                            let subject = Subject {
+                                image: job.reference.to_string(),
+                                digest: digest.to_string(),
+                                platform: wit.clone(),
+                                tools: vec![
+                                    format!("hangar-{}", super::VERSION),
+                                    format!("{}-{}", scanner.name(), scanner.version()),
+                                    format!("{}-{}", generator.name(), generator.version()),
+                                ],
+                            };
+                            let text = generator
+                                .generate(format, &subject, &report, created)
+                                .await?;
+                            let document = serde_json::from_str(&text).with_context(|| {
+                                format!("sbom plugin {}: its {format} document is not JSON", generator.name())
+                            })?;
+                            Some(document)
+                        }
+                        None => None,
+                    };
                     scanned.push(Scanned {
                         reference: job.reference.to_string(),
                         digest: digest.to_string(),
                         platform,
                         report,
                         scanner: scanner.name().to_string(),
+                        document,
                     });
                 }
                 anyhow::Ok(scanned)
@@ -216,7 +263,6 @@ pub async fn run(args: ScanArgs, global: &Global) -> anyhow::Result<Status> {
         }
     }
     let path = PathBuf::from(args.report.replace("[FORMAT]", args.format.extension()));
-    let time = crate::archive::index::rfc3339_now();
     std::fs::write(&path, report::render(args.format, &all, &time))
         .with_context(|| format!("cannot write {}", path.display()))?;
     tracing::info!("Report exported to {:?}", path.display().to_string());
@@ -246,4 +292,28 @@ pub async fn run(args: ScanArgs, global: &Global) -> anyhow::Result<Status> {
         return Ok(Status::Exit(args.exit_code));
     }
     Ok(status)
+}
+
+/// The plugin `choice` names (a name or a file), which must implement `world`, and its bytes.
+async fn plugin_of(
+    settings: &crate::plugin::settings::Settings,
+    runtime: &Arc<Runtime>,
+    role: &str,
+    choice: &str,
+    world: World,
+) -> anyhow::Result<(Found, Vec<u8>)> {
+    let found: Found = settings
+        .catalog
+        .find(runtime, choice)
+        .await
+        .with_context(|| format!("{role} plugin {choice}"))?;
+    if found.manifest.world != world {
+        bail!(
+            "{role} plugin {choice}: {} implements {}, not {world}",
+            found.manifest.name,
+            found.manifest.world
+        );
+    }
+    let bytes = settings.catalog.bytes(&found)?;
+    Ok((found, bytes))
 }

@@ -6,6 +6,7 @@
 use super::list_generator::ListGenerator;
 use super::registry_adapter::RegistryAdapter;
 use super::runtime::{PluginError, Runtime};
+use super::sbom::SbomGenerator;
 use super::scanner::Scanner;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
@@ -22,10 +23,16 @@ pub enum World {
     RegistryAdapter,
     ListGenerator,
     Scanner,
+    SbomGenerator,
 }
 
 impl World {
-    pub const ALL: [World; 3] = [World::RegistryAdapter, World::ListGenerator, World::Scanner];
+    pub const ALL: [World; 4] = [
+        World::RegistryAdapter,
+        World::ListGenerator,
+        World::Scanner,
+        World::SbomGenerator,
+    ];
 
     /// The interface the world exports (`registry-adapter`...).
     pub fn interface(self) -> &'static str {
@@ -33,6 +40,7 @@ impl World {
             World::RegistryAdapter => "registry-adapter",
             World::ListGenerator => "list-generator",
             World::Scanner => "scanner",
+            World::SbomGenerator => "sbom-generator",
         }
     }
 }
@@ -105,7 +113,7 @@ pub fn world_of(
     }
     let world = world.ok_or_else(|| {
         fail(format!(
-            "exports none of the {CONTRACT} worlds (registry-adapter, list-generator, scanner)"
+            "exports none of the {CONTRACT} worlds (registry-adapter, list-generator, scanner, sbom-generator)"
         ))
     })?;
     let mut capabilities = Vec::new();
@@ -153,6 +161,10 @@ pub async fn describe(
         }
         World::Scanner => {
             let p = Scanner::load(runtime.clone(), name, bytes).await?;
+            (p.name().to_string(), p.version().to_string(), Vec::new())
+        }
+        World::SbomGenerator => {
+            let p = SbomGenerator::load(runtime.clone(), name, bytes).await?;
             (p.name().to_string(), p.version().to_string(), Vec::new())
         }
     };

@@ -21,6 +21,7 @@ pub mod oci;
 pub mod registry_adapter;
 pub mod runtime;
 pub mod sandbox;
+pub mod sbom;
 pub mod scanner;
 pub mod settings;
 

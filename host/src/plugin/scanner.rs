@@ -21,9 +21,10 @@ wasmtime::component::bindgen!({
     },
 });
 
-pub use self::exports::hangar::plugin::scanner::{Finding, InstalledPackage, Report};
 use super::registry_adapter::hangar::plugin::types::Info;
-pub use super::registry_adapter::hangar::plugin::types::Platform;
+pub use super::registry_adapter::hangar::plugin::types::{
+    Finding, InstalledPackage, Platform, Report,
+};
 
 /// Largest single read a scanner gets.
 const READ_LIMIT: u32 = 16 << 20;
@@ -190,4 +191,44 @@ pub fn report_json(report: &Report) -> serde_json::Value {
             "url": f.url,
         })).collect::<Vec<_>>(),
     })
+}
+
+/// A report from JSON in [`report_json`]'s shape (what `plugin test ... scan` prints).
+pub fn report_from_json(v: &serde_json::Value) -> Report {
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+    let maybe = |v: &serde_json::Value| v.as_str().map(str::to_string);
+    let strings = |v: &serde_json::Value| {
+        v.as_array()
+            .map(|a| a.iter().map(text).collect())
+            .unwrap_or_default()
+    };
+    let each = |v: &serde_json::Value| v.as_array().cloned().unwrap_or_default();
+    Report {
+        os: maybe(&v["os"]),
+        packages: each(&v["packages"])
+            .iter()
+            .map(|p| InstalledPackage {
+                name: text(&p["name"]),
+                version: text(&p["version"]),
+                ecosystem: text(&p["ecosystem"]),
+                source: maybe(&p["source"]),
+                architecture: maybe(&p["architecture"]),
+                purl: maybe(&p["purl"]),
+                licenses: strings(&p["licenses"]),
+            })
+            .collect(),
+        findings: each(&v["findings"])
+            .iter()
+            .map(|f| Finding {
+                id: text(&f["id"]),
+                aliases: strings(&f["aliases"]),
+                package_name: text(&f["package"]),
+                installed_version: text(&f["installed-version"]),
+                fixed_version: maybe(&f["fixed-version"]),
+                severity: text(&f["severity"]),
+                summary: text(&f["summary"]),
+                url: maybe(&f["url"]),
+            })
+            .collect(),
+    }
 }

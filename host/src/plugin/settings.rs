@@ -6,6 +6,7 @@
 //!   registry-adapter: auto      # auto | none | a plugin name | a .wasm file
 //!   adapter-options: { public: "true" }
 //!   scanner: osv-scanner
+//!   sbom: sbom                  # writes scan's spdx-json and cyclonedx documents
 //!   allow-hosts: [harbor.example.com]
 //!   paths: [/opt/plugins/acme.wasm]
 //!   timeout: 30s
@@ -34,6 +35,7 @@ pub struct PluginConfig {
     #[serde(default)]
     pub adapter_options: BTreeMap<String, String>,
     pub scanner: Option<String>,
+    pub sbom: Option<String>,
     #[serde(default)]
     pub allow_hosts: Vec<String>,
     #[serde(default)]
@@ -84,6 +86,7 @@ pub struct Settings {
     pub registry_adapter: String,
     pub adapter_options: Vec<(String, String)>,
     pub scanner: Option<String>,
+    pub sbom: Option<String>,
     pub tls_verify: bool,
 }
 
@@ -95,6 +98,7 @@ pub struct Overrides {
     pub registry_adapter: Option<String>,
     pub adapter_options: Vec<(String, String)>,
     pub scanner: Option<String>,
+    pub sbom: Option<String>,
     pub allow_hosts: Vec<String>,
     pub timeout: Option<Duration>,
     pub tls_verify: Option<bool>,
@@ -138,6 +142,7 @@ impl Settings {
                 .unwrap_or_else(|| "auto".into()),
             adapter_options: adapter_options.into_iter().collect(),
             scanner: overrides.scanner.or(plugins.scanner),
+            sbom: overrides.sbom.or(plugins.sbom),
             tls_verify: overrides.tls_verify.unwrap_or(true),
         })
     }

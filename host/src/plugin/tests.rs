@@ -288,7 +288,8 @@ async fn the_catalog_installs_shadows_verifies_and_removes() {
         listed(&catalog).await,
         [
             ("harbor".to_string(), Origin::Embedded),
-            ("osv-scanner".to_string(), Origin::Embedded)
+            ("osv-scanner".to_string(), Origin::Embedded),
+            ("sbom".to_string(), Origin::Embedded)
         ]
     );
 

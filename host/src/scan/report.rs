@@ -1,5 +1,7 @@
-//! Scan reports in the formats operators and dashboards read: Hangar's json/yaml/csv, Trivy's
-//! JSON report schema, SARIF 2.1.0, CycloneDX 1.5 and SPDX 2.3 (JSON, and Hangar's spdx-csv).
+//! Scan reports in the formats operators and dashboards read: Hangar's json/yaml/csv and
+//! spdx-csv, Trivy's JSON report schema and SARIF 2.1.0. SPDX and CycloneDX documents come
+//! from the SBOM plugin (`plugins/sbom` unless the user chose another); this module places
+//! them (one per image platform, inside Hangar's JSON report for spdx-json).
 
 use crate::image::platform::Platform;
 use serde_json::{Value, json};
@@ -13,6 +15,8 @@ pub struct Scanned {
     pub platform: Platform,
     pub report: crate::plugin::scanner::Report,
     pub scanner: String,
+    /// The SBOM plugin's document, for the formats that carry one.
+    pub document: Option<Value>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -28,6 +32,15 @@ pub enum Format {
 }
 
 impl Format {
+    /// The SBOM format an SBOM plugin writes for this report format.
+    pub fn sbom(self) -> Option<&'static str> {
+        match self {
+            Format::SpdxJson => Some("spdx-json"),
+            Format::Cyclonedx => Some("cyclonedx"),
+            _ => None,
+        }
+    }
+
     /// What replaces `[FORMAT]` in the report file name.
     pub fn extension(self) -> &'static str {
         match self {
@@ -92,7 +105,7 @@ fn hangar(scanned: &[Scanned], time: &str, key: &str, with_spdx: bool) -> Value 
             "vulnerabilities": vulnerabilities(s),
         });
         if with_spdx {
-            image["spdx"] = spdx(s, time);
+            image["spdx"] = s.document.clone().unwrap_or_default();
         }
         match results
             .iter_mut()
@@ -165,7 +178,10 @@ pub fn render(format: Format, scanned: &[Scanned], time: &str) -> Vec<u8> {
             out.into_bytes()
         }
         Format::Cyclonedx => {
-            let boms: Vec<Value> = scanned.iter().map(|s| cyclonedx(s, time)).collect();
+            let boms: Vec<Value> = scanned
+                .iter()
+                .map(|s| s.document.clone().unwrap_or_default())
+                .collect();
             pretty(&one_or_many(boms))
         }
         Format::TrivyJson => {
@@ -189,148 +205,6 @@ fn pretty(v: &Value) -> Vec<u8> {
     let mut out = serde_json::to_vec_pretty(v).expect("json");
     out.push(b'\n');
     out
-}
-
-/// A deterministic UUID-shaped id from text (SPDX namespaces, CycloneDX serial numbers).
-fn uuid_of(text: &str) -> String {
-    use sha2::{Digest as _, Sha256};
-    let h = hex::encode(Sha256::digest(text.as_bytes()));
-    format!(
-        "{}-{}-4{}-8{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[13..16],
-        &h[17..20],
-        &h[20..32]
-    )
-}
-
-/// SPDX 2.3: the image as the described package, every installed package contained in it.
-pub fn spdx(s: &Scanned, time: &str) -> Value {
-    let name = format!("{}@{}", s.reference, s.digest);
-    let mut packages = vec![json!({
-        "SPDXID": "SPDXRef-Image",
-        "name": s.reference,
-        "versionInfo": s.digest,
-        "downloadLocation": "NOASSERTION",
-        "filesAnalyzed": false,
-        "primaryPackagePurpose": "CONTAINER",
-    })];
-    let mut relationships = vec![json!({
-        "spdxElementId": "SPDXRef-DOCUMENT",
-        "relationshipType": "DESCRIBES",
-        "relatedSpdxElement": "SPDXRef-Image",
-    })];
-    for (i, p) in s.report.packages.iter().enumerate() {
-        let id = format!("SPDXRef-Package-{i}");
-        let license = if p.licenses.is_empty() {
-            "NOASSERTION".to_string()
-        } else {
-            p.licenses.join(" AND ")
-        };
-        let mut package = json!({
-            "SPDXID": id,
-            "name": p.name,
-            "versionInfo": p.version,
-            "downloadLocation": "NOASSERTION",
-            "filesAnalyzed": false,
-            "licenseConcluded": "NOASSERTION",
-            "licenseDeclared": license,
-            "supplier": "NOASSERTION",
-        });
-        if let Some(purl) = &p.purl {
-            package["externalRefs"] = json!([{
-                "referenceCategory": "PACKAGE-MANAGER",
-                "referenceType": "purl",
-                "referenceLocator": purl,
-            }]);
-        }
-        if let Some(source) = &p.source {
-            package["sourceInfo"] = json!(format!("built package from: {source}"));
-        }
-        packages.push(package);
-        relationships.push(json!({
-            "spdxElementId": "SPDXRef-Image",
-            "relationshipType": "CONTAINS",
-            "relatedSpdxElement": id,
-        }));
-    }
-    json!({
-        "spdxVersion": "SPDX-2.3",
-        "dataLicense": "CC0-1.0",
-        "SPDXID": "SPDXRef-DOCUMENT",
-        "name": name,
-        "documentNamespace": format!("https://hangar.dev/spdx/{}", uuid_of(&format!("{name}{time}"))),
-        "creationInfo": {
-            "created": time.split('.').next().map(|t| format!("{}Z", t.trim_end_matches('Z'))).unwrap_or_default(),
-            "creators": [format!("Tool: hangar-{}", crate::cli::VERSION), format!("Tool: {}", s.scanner)],
-        },
-        "packages": packages,
-        "relationships": relationships,
-    })
-}
-
-/// CycloneDX 1.5: the image as metadata component, packages as library components, findings
-/// as vulnerabilities affecting them.
-pub fn cyclonedx(s: &Scanned, time: &str) -> Value {
-    let bom_ref = |i: usize| format!("pkg-{i}");
-    let components: Vec<Value> = s
-        .report
-        .packages
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            let mut c = json!({"type": "library", "bom-ref": bom_ref(i), "name": p.name, "version": p.version});
-            if let Some(purl) = &p.purl {
-                c["purl"] = json!(purl);
-            }
-            if !p.licenses.is_empty() {
-                c["licenses"] = json!(p.licenses.iter().map(|l| json!({"expression": l})).collect::<Vec<_>>());
-            }
-            c
-        })
-        .collect();
-    let vulnerabilities: Vec<Value> = s
-        .report
-        .findings
-        .iter()
-        .map(|f| {
-            let affects: Vec<Value> = s
-                .report
-                .packages
-                .iter()
-                .enumerate()
-                .filter(|(_, p)| p.name == f.package_name)
-                .map(|(i, _)| json!({"ref": bom_ref(i)}))
-                .collect();
-            let mut v = json!({
-                "id": f.id,
-                "description": f.summary,
-                "ratings": [{"severity": f.severity.to_ascii_lowercase()}],
-                "affects": affects,
-            });
-            if let Some(url) = &f.url {
-                v["source"] = json!({"url": url});
-            }
-            if let Some(fixed) = &f.fixed_version {
-                v["recommendation"] = json!(format!("Upgrade {} to {fixed}", f.package_name));
-            }
-            v
-        })
-        .collect();
-    json!({
-        "bomFormat": "CycloneDX",
-        "specVersion": "1.5",
-        "serialNumber": format!("urn:uuid:{}", uuid_of(&format!("{}{}{time}", s.reference, s.digest))),
-        "version": 1,
-        "metadata": {
-            "timestamp": time.split('.').next().map(|t| format!("{}Z", t.trim_end_matches('Z'))).unwrap_or_default(),
-            "tools": {"components": [{"type": "application", "name": "hangar", "version": crate::cli::VERSION}]},
-            "component": {"type": "container", "bom-ref": "image", "name": s.reference, "version": s.digest},
-        },
-        "components": components,
-        "vulnerabilities": vulnerabilities,
-    })
 }
 
 /// Trivy's JSON report (`SchemaVersion` 2), so dashboards that read Trivy read this.
