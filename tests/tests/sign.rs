@@ -422,6 +422,56 @@ async fn signatures_can_live_in_another_repository_and_offline_limits_are_clear(
     );
 }
 
+/// Pushes an SPDX document as an OCI 1.1 referrer of `subject` (a platform manifest) and lists
+/// it in the referrers tag schema's index (`sha256-HEX`), as tools do on registries without
+/// the referrers API. Returns the referrer manifest and the SBOM blob.
+async fn push_sbom_referrer(
+    pusher: &Pusher,
+    repo: &str,
+    subject: &images::Blob,
+) -> (images::Blob, images::Blob) {
+    let sbom = images::Blob::new(
+        "application/spdx+json",
+        format!(
+            r#"{{"spdxVersion":"SPDX-2.3","name":"{}"}}"#,
+            subject.digest
+        ),
+    );
+    let empty = images::Blob::new("application/vnd.oci.empty.v1+json", "{}");
+    pusher.push_blob(repo, &sbom).await;
+    pusher.push_blob(repo, &empty).await;
+    let mut subject_descriptor = subject.descriptor();
+    subject_descriptor
+        .as_object_mut()
+        .unwrap()
+        .remove("platform");
+    let referrer = images::Blob::new(
+        "application/vnd.oci.image.manifest.v1+json",
+        serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "artifactType": "application/spdx+json",
+            "config": empty.descriptor(),
+            "layers": [sbom.descriptor()], "subject": subject_descriptor,
+        }))
+        .unwrap(),
+    );
+    pusher
+        .push_manifest(repo, &referrer.digest, &referrer)
+        .await;
+    let mut listed = referrer.descriptor();
+    listed["artifactType"] = serde_json::json!("application/spdx+json");
+    let fallback = images::Blob::new(
+        "application/vnd.oci.image.index.v1+json",
+        serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [listed],
+        }))
+        .unwrap(),
+    );
+    let tag = format!("sha256-{}", subject.digest.trim_start_matches("sha256:"));
+    pusher.push_manifest(repo, &tag, &fallback).await;
+    (referrer, sbom)
+}
+
 /// A signed image stays verifiable after `mirror`: cosign tags and referrers come along;
 /// signatures already at the destination are kept; `--remove-signatures` leaves them behind.
 #[tokio::test(flavor = "multi_thread")]
@@ -464,33 +514,7 @@ async fn mirror_carries_signatures_attestations_and_referrers() {
         &attestation,
     )
     .await;
-    let sbom = images::Blob::new("application/spdx+json", r#"{"spdxVersion":"SPDX-2.3"}"#);
-    sp.push_blob("team/app", &sbom).await;
-    let mut subject = image.arm64.manifest.descriptor();
-    subject.as_object_mut().unwrap().remove("platform");
-    let referrer = images::Blob::new(
-        "application/vnd.oci.image.manifest.v1+json",
-        serde_json::to_vec(&serde_json::json!({
-            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "artifactType": "application/spdx+json",
-            "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty.digest, "size": empty.data.len()},
-            "layers": [sbom.descriptor()], "subject": subject,
-        }))
-        .unwrap(),
-    );
-    sp.push_manifest("team/app", &referrer.digest, &referrer)
-        .await;
-    let mut listed = referrer.descriptor();
-    listed["artifactType"] = serde_json::json!("application/spdx+json");
-    let fallback = images::Blob::new(
-        "application/vnd.oci.image.index.v1+json",
-        serde_json::to_vec(&serde_json::json!({
-            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [listed],
-        }))
-        .unwrap(),
-    );
-    sp.push_manifest("team/app", &format!("sha256-{}", hex(&arm64)), &fallback)
-        .await;
+    let (referrer, sbom) = push_sbom_referrer(&sp, "team/app", &image.arm64.manifest).await;
 
     // env.mirror reads list.txt.
     env.write("list.txt", &format!("{}/team/app:1 team/app 1\n", src.addr));
@@ -618,6 +642,7 @@ async fn archives_carry_signatures_across_the_gap() {
     );
     let signed = sign_list(&env, "list.txt", "k.key");
     assert_eq!(signed.code, 0, "{}", signed.output());
+    let (referrer, sbom) = push_sbom_referrer(&sp, "team/app", &image.arm64.manifest).await;
     let saved = env.run(&[
         "save",
         "-f",
@@ -638,12 +663,15 @@ async fn archives_carry_signatures_across_the_gap() {
             "{listed:?}"
         );
     }
-    let table = env.run(&["archive", "ls", "a.zip"]);
+    let referrers_tag = format!("sha256-{}", hex(&image.arm64.manifest.digest));
     assert!(
-        table.output().contains("| (cosign signature)"),
-        "{}",
-        table.output()
+        listed.contains(&format!("{}/team/app:{referrers_tag}", src.addr).as_str()),
+        "{listed:?}"
     );
+    let table = env.run(&["archive", "ls", "a.zip"]);
+    for kind in ["| (cosign signature)", "| (referrers)"] {
+        assert!(table.output().contains(kind), "{kind}: {}", table.output());
+    }
 
     let far = RegistryServer::plain();
     let fp = Pusher::new(&far);
@@ -659,6 +687,54 @@ async fn archives_carry_signatures_across_the_gap() {
                 .map(|m| m.digest)
         );
     }
+    // The referrer is back, listed in the tag schema's index with its artifact type, and
+    // `view sbom` finds the document through it.
+    assert_eq!(
+        fp.manifest("team/app", &referrer.digest)
+            .await
+            .map(|m| m.digest),
+        Some(referrer.digest.clone())
+    );
+    assert!(fp.blob_exists("team/app", &sbom.digest).await);
+    let fallback: Value =
+        serde_json::from_slice(&fp.manifest("team/app", &referrers_tag).await.unwrap().bytes)
+            .unwrap();
+    assert_eq!(
+        (
+            fallback["manifests"][0]["digest"].as_str(),
+            fallback["manifests"][0]["artifactType"].as_str()
+        ),
+        (
+            Some(referrer.digest.as_str()),
+            Some("application/spdx+json")
+        )
+    );
+    let viewed = env.run(&[
+        "view",
+        "sbom",
+        &format!("{}/team/app:1", far.addr),
+        "--override-arch",
+        "arm64",
+        "--tls-verify=false",
+    ]);
+    assert_eq!(viewed.code, 0, "{}", viewed.output());
+    assert_eq!(
+        serde_json::from_str::<Value>(&viewed.stdout).unwrap(),
+        serde_json::from_slice::<Value>(&sbom.data).unwrap()
+    );
+    // Loading again changes nothing.
+    let again = env.run(&["load", "-s", "a.zip", "-d", &far.addr, "--tls-verify=false"]);
+    assert_eq!(again.code, 0, "{}", again.output());
+    assert_eq!(
+        serde_json::from_slice::<Value>(
+            &fp.manifest("team/app", &referrers_tag).await.unwrap().bytes
+        )
+        .unwrap()["manifests"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     env.write(
         "far.txt",
         &format!("{0}/team/app:1\n{0}/team/other:1\n", far.addr),
@@ -705,6 +781,7 @@ async fn archives_carry_signatures_across_the_gap() {
     ]);
     assert_eq!(run.code, 0, "{}", run.output());
     assert_eq!(Pusher::new(&bare).tags("team/other").await, ["1"]);
+    assert_eq!(Pusher::new(&bare).tags("team/app").await, ["1"]);
     let unsigned = env.run(&[
         "save",
         "-f",

@@ -7,6 +7,7 @@ use crate::archive::copy::copy_image;
 use crate::archive::index::{ArchiveIndex, Image};
 use crate::archive::reader::{ArchiveReader, INDEX_NAME};
 use crate::archive::writer::ArchiveWriter;
+use crate::copy::image::attachments::attachment_subject;
 use crate::image::list::{self, Formats, Line};
 use anyhow::{Context as _, bail};
 use bytes::Bytes;
@@ -160,13 +161,13 @@ pub fn human_size(bytes: u64) -> String {
 /// What an image without platforms is: a chart, a stored file or a plugin, told by its layer
 /// type.
 fn artifact_kind(blobs: &ArchiveBlobs, image: &Image) -> Option<&'static str> {
-    if image.tag.starts_with("sha256-") {
-        match image.tag.rsplit('.').next() {
-            Some("sig") => return Some("(cosign signature)"),
-            Some("att") => return Some("(cosign attestation)"),
-            Some("sbom") => return Some("(sbom)"),
-            _ => {}
-        }
+    if attachment_subject(&image.tag).is_some() {
+        return Some(match image.tag.rsplit_once('.').map(|(_, suffix)| suffix) {
+            Some("sig") => "(cosign signature)",
+            Some("att") => "(cosign attestation)",
+            Some("sbom") => "(sbom)",
+            _ => "(referrers)",
+        });
     }
     let spec = image.images.first()?;
     let name = format!("share/sha256/{}", spec.digest.trim_start_matches("sha256:"));

@@ -7,6 +7,7 @@ use crate::archive::blobs::ArchiveBlobs;
 use crate::archive::index::Image;
 use crate::archive::reader::ArchiveReader;
 use crate::copy::events::Event;
+use crate::copy::image::attachments::attachment_subject;
 use crate::copy::load::{AsIs, ImageLoader};
 use crate::copy::runner::{self, JobError};
 use crate::copy::validate::Verdict;
@@ -76,16 +77,6 @@ pub struct LoadArgs {
     adapter: AdapterArgs,
     #[command(flatten)]
     signatures: super::args::AttachmentArgs,
-}
-
-/// The subject digest (hex) of a cosign attachment tag (`sha256-HEX.sig|.att|.sbom`).
-fn attachment_subject(tag: &str) -> Option<&str> {
-    let (base, suffix) = tag.rsplit_once('.')?;
-    let hex = base.strip_prefix("sha256-")?;
-    (matches!(suffix, "sig" | "att" | "sbom")
-        && hex.len() == 64
-        && hex.bytes().all(|b| b.is_ascii_hexdigit()))
-    .then_some(hex)
 }
 
 /// One image to load: the failed-list line, the archive image, where it goes.
@@ -181,7 +172,7 @@ fn plan(args: &LoadArgs) -> anyhow::Result<(ArchiveBlobs, Vec<Job>, Vec<String>)
                 {
                     Some(image) => {
                         add(image, &mut jobs)?;
-                        // Its signatures, attestations and SBOMs come with it.
+                        // Its signatures, attestations, SBOMs and referrers come with it.
                         let digests: Vec<&str> = image
                             .images
                             .iter()

@@ -1,10 +1,12 @@
 //! `hangar view provenance|sbom IMAGE`: the build provenance or SBOM attached to an image, as
 //! indented JSON. BuildKit attestations (the `unknown/unknown` manifest of the index whose
 //! `vnd.docker.reference.digest` is the platform's digest) are looked at first, then cosign's
-//! `sha256-HEX.att` (in-toto statements in DSSE envelopes) and `sha256-HEX.sbom` tags.
+//! `sha256-HEX.att` (in-toto statements in DSSE envelopes) and `sha256-HEX.sbom` tags, then
+//! OCI 1.1 referrers whose artifact type is of the kind asked for.
 
 use super::Status;
 use super::args::{TlsArgs, connect_image};
+use crate::copy::image::attachments::Attached;
 use crate::image::digest::Digest;
 use crate::image::manifest::{ImageManifest, Index};
 use crate::image::media;
@@ -132,6 +134,9 @@ pub async fn run(cmd: ViewCommand) -> anyhow::Result<Status> {
     if document.is_none() {
         document = cosign_attached(&registry, repo, &subject, kind).await?;
     }
+    if document.is_none() {
+        document = referred(&registry, repo, &subject, kind).await?;
+    }
     let Some(document) = document else {
         bail!("{reference}: no {} attached to {subject}", kind.name());
     };
@@ -207,17 +212,61 @@ async fn cosign_attached(
                 }
                 continue;
             }
-            // A DSSE envelope: the statement is base64 in `payload`.
-            let statement = value["payload"]
-                .as_str()
-                .and_then(|p| base64::engine::general_purpose::STANDARD.decode(p).ok())
-                .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
-            if let Some(statement) = statement
-                && statement["predicateType"]
-                    .as_str()
-                    .is_some_and(|t| kind.matches(t))
-            {
+            if let Some(statement) = in_toto(&value, kind) {
                 return Ok(Some(statement));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// The statement of a DSSE envelope (base64 in `payload`) whose predicate is of this kind.
+fn in_toto(envelope: &Value, kind: Kind) -> Option<Value> {
+    let statement = envelope["payload"]
+        .as_str()
+        .and_then(|p| base64::engine::general_purpose::STANDARD.decode(p).ok())
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())?;
+    statement["predicateType"]
+        .as_str()
+        .is_some_and(|t| kind.matches(t))
+        .then_some(statement)
+}
+
+/// OCI 1.1 referrers of `subject` with an artifact type of this kind: the first JSON layer
+/// (the document itself, or an in-toto statement in a DSSE envelope).
+async fn referred(
+    registry: &Registry,
+    repo: &str,
+    subject: &Digest,
+    kind: Kind,
+) -> anyhow::Result<Option<Value>> {
+    let referrers = Attached::default()
+        .referrers_of(registry, repo, subject)
+        .await?;
+    for referrer in referrers {
+        if !referrer
+            .artifact_type
+            .as_deref()
+            .is_some_and(|t| kind.matches(t))
+        {
+            continue;
+        }
+        let manifest = registry
+            .get_manifest(repo, referrer.digest.as_str())
+            .await?;
+        let parsed: ImageManifest = serde_json::from_slice(&manifest.bytes)?;
+        for layer in &parsed.layers {
+            let blob = registry
+                .get_blob_bytes(repo, &layer.digest, 64 << 20)
+                .await?;
+            let Ok(value) = serde_json::from_slice::<Value>(&blob) else {
+                continue;
+            };
+            if let Some(statement) = in_toto(&value, kind) {
+                return Ok(Some(statement));
+            }
+            if value.get("payload").is_none() {
+                return Ok(Some(value));
             }
         }
     }

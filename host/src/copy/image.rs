@@ -26,7 +26,7 @@ use futures_util::{StreamExt as _, TryStreamExt as _};
 use std::fmt;
 use std::sync::Arc;
 
-mod attachments;
+pub mod attachments;
 
 /// Blobs copied at once within one image (more across images, bounded per host).
 pub(crate) const BLOBS_PER_IMAGE: usize = 4;
@@ -127,11 +127,8 @@ pub struct ImageCopier<'a> {
     tag_locks: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Destination tags this run has pushed; a planned view of them is stale.
     pushed_tags: std::sync::Mutex<std::collections::HashSet<String>>,
-    /// Tags of source repositories, listed once (attachments are found among them).
-    source_tags:
-        std::sync::Mutex<std::collections::HashMap<String, Arc<std::collections::HashSet<String>>>>,
-    /// Registries found to have no referrers API.
-    no_referrers_api: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Attachment lookups shared by the run's images.
+    attached: attachments::Attached,
 }
 
 /// Manifests and the destination check fetched while planning, reused by the copy so
@@ -243,8 +240,7 @@ impl<'a> ImageCopier<'a> {
             plans: Default::default(),
             tag_locks: Default::default(),
             pushed_tags: Default::default(),
-            source_tags: Default::default(),
-            no_referrers_api: Default::default(),
+            attached: Default::default(),
         }
     }
 }

@@ -7,6 +7,9 @@
 
 use super::blob::{BlobCopy, BlobSource};
 use super::events::{Event, Events};
+use super::image::attachments::{
+    Attached, publish_referrers, referrer_descriptor, referrers_subject,
+};
 use super::image::{
     BLOBS_PER_IMAGE, CopyError, CopyOptions, Outcome, malformed, read_existing_index,
 };
@@ -37,6 +40,8 @@ pub struct ImageLoader<'a> {
     ledger: BlobLedger,
     /// Archive images that land on the same tag merge one at a time.
     tag_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Which destinations have the referrers API.
+    attached: Attached,
 }
 
 /// The destination prepared for an image before anything is pushed: the hook where a
@@ -92,6 +97,7 @@ impl<'a> ImageLoader<'a> {
             archive,
             ledger: BlobLedger::default(),
             tag_locks: Mutex::default(),
+            attached: Attached::default(),
         }
     }
 
@@ -138,6 +144,9 @@ impl<'a> ImageLoader<'a> {
         let repo = destination.repository();
         // Saved by digest: the rebuilt index can only be addressed by its own digest.
         let tag = destination.push_tag();
+        if artifact && let Some(subject) = tag.as_deref().and_then(referrers_subject) {
+            return self.load_referrers(id, &dst, repo, &subject, &kept).await;
+        }
         if artifact {
             // A chart or a stored file: its one manifest is the tag (Hangar's IsHelmChart).
             let [only] = kept.as_slice() else {
@@ -232,6 +241,36 @@ impl<'a> ImageLoader<'a> {
 
     /// One platform manifest: its blobs from the archive, then the manifest by digest. Returns
     /// the manifest bytes (checked against their digest).
+    /// Pushes the referrers of `subject` saved in the archive and makes them findable (the
+    /// referrers API, else the tag schema's index, merged with what the destination lists).
+    async fn load_referrers(
+        &self,
+        id: usize,
+        dst: &Arc<Registry>,
+        repo: &str,
+        subject: &Digest,
+        kept: &[Descriptor],
+    ) -> Result<Outcome, CopyError> {
+        let mut referrers = Vec::with_capacity(kept.len());
+        for entry in kept {
+            let bytes = self.push_platform(id, dst, repo, entry).await?;
+            referrers.push(referrer_descriptor(entry.digest.clone(), &bytes)?);
+        }
+        let digest = referrers
+            .first()
+            .map(|r| r.digest.clone())
+            .ok_or_else(|| malformed(format!("referrers of {subject}"), "none saved"))?;
+        let new = publish_referrers(&self.attached, dst, repo, subject, referrers).await?;
+        Ok(if new == 0 {
+            Outcome::UpToDate { digest }
+        } else {
+            Outcome::Copied {
+                digest,
+                platforms: Vec::new(),
+            }
+        })
+    }
+
     async fn push_platform(
         &self,
         id: usize,

@@ -5,6 +5,7 @@
 //! bytes under `share/sha256/`; the caller writes Hangar's `index.json` last.
 
 use super::events::{Event, Events};
+use super::image::attachments::{Attached, subject_tag};
 use super::image::{
     CopyError, CopyOptions, Outcome, config_platform, fill_platform, kind_of, malformed,
 };
@@ -37,9 +38,8 @@ pub struct ImageSaver<'a> {
     /// Blobs and layouts written (or being written) into the archive.
     ledger: BlobLedger,
     saved: Mutex<Vec<(usize, Image)>>,
-    /// Tags of source repositories, listed once (attachments are found among them).
-    source_tags:
-        Mutex<std::collections::HashMap<String, std::sync::Arc<std::collections::HashSet<String>>>>,
+    /// Attachment lookups shared by the run's images.
+    attached: Attached,
 }
 
 impl<'a> ImageSaver<'a> {
@@ -56,7 +56,7 @@ impl<'a> ImageSaver<'a> {
             writer,
             ledger: BlobLedger::default(),
             saved: Mutex::new(Vec::new()),
-            source_tags: Mutex::default(),
+            attached: Attached::default(),
         }
     }
 
@@ -125,7 +125,9 @@ impl<'a> ImageSaver<'a> {
     }
 
     /// Saves the cosign `.sig`, `.att` and `.sbom` tags of `subjects` as artifact entries of
-    /// the same repository (no platform), which `load` pushes back to the same tags.
+    /// the same repository (no platform), which `load` pushes back to the same tags, and the
+    /// OCI referrers of each subject as one entry tagged like the referrers tag schema
+    /// (`sha256-HEX`), holding every referrer manifest.
     async fn save_attachments(
         &self,
         id: usize,
@@ -134,53 +136,52 @@ impl<'a> ImageSaver<'a> {
         subjects: &[Digest],
     ) -> Result<(), CopyError> {
         let repo = source.repository();
-        let key = format!("{}/{repo}", src.name());
-        let cached = self
-            .source_tags
-            .lock()
-            .expect("tags lock")
-            .get(&key)
-            .cloned();
-        let tags = match cached {
-            Some(tags) => tags,
-            None => {
-                let tags = std::sync::Arc::new(
-                    src.list_tags(repo)
-                        .await?
-                        .into_iter()
-                        .collect::<std::collections::HashSet<_>>(),
-                );
-                self.source_tags
-                    .lock()
-                    .expect("tags lock")
-                    .insert(key, tags.clone());
-                tags
-            }
-        };
+        let tags = self.attached.tags(src, repo).await?;
         for subject in subjects {
-            for suffix in ["sig", "att", "sbom"] {
-                let tag = format!("{}-{}.{suffix}", subject.algorithm(), subject.hex());
-                if !tags.contains(&tag) {
-                    continue;
-                }
+            for (tag, _) in Attached::cosign_tags(subject, &tags) {
                 let manifest = src.get_manifest(repo, &tag).await?;
                 let spec = self
                     .save_platform(src, repo, &manifest, &Platform::default(), None)
                     .await?;
-                self.saved.lock().expect("saved lock").push((
-                    id,
-                    Image {
-                        source: source.name(),
-                        tag: tag.clone(),
-                        arch_list: Vec::new(),
-                        os_list: Vec::new(),
-                        images: vec![spec],
-                    },
-                ));
-                tracing::info!("[IMG:{id}] Saved [{}:{tag}]", source.name());
+                self.record_attachment(id, source, &tag, vec![spec]);
             }
+            let referrers = self.attached.referrers(src, repo, subject, &tags).await?;
+            if referrers.is_empty() {
+                continue;
+            }
+            let mut specs = Vec::with_capacity(referrers.len());
+            for referrer in &referrers {
+                let manifest = src.get_manifest(repo, referrer.digest.as_str()).await?;
+                specs.push(
+                    self.save_platform(src, repo, &manifest, &Platform::default(), None)
+                        .await?,
+                );
+            }
+            self.record_attachment(id, source, &subject_tag(subject), specs);
         }
         Ok(())
+    }
+
+    fn record_attachment(&self, id: usize, source: &Reference, tag: &str, specs: Vec<ImageSpec>) {
+        tracing::info!(
+            "[IMG:{id}] Saved [{}:{tag}]{}",
+            source.name(),
+            if specs.len() > 1 {
+                format!(" ({} manifests)", specs.len())
+            } else {
+                String::new()
+            }
+        );
+        self.saved.lock().expect("saved lock").push((
+            id,
+            Image {
+                source: source.name(),
+                tag: tag.to_string(),
+                arch_list: Vec::new(),
+                os_list: Vec::new(),
+                images: specs,
+            },
+        ));
     }
 
     /// Lists a saved image for the archive index; returns the outcome to report.
