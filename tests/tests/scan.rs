@@ -3,7 +3,7 @@
 //! osv-scanner's layout, with Debian's version order and binary → source package mapping.
 
 use hangar_tests::hangar::Env;
-use hangar_tests::images::{Format, Platform, files_layer, image};
+use hangar_tests::images::{self, Format, Platform, files_layer, image};
 use hangar_tests::plugins::wasm;
 use hangar_tests::pusher::Pusher;
 use hangar_tests::registry::RegistryServer;
@@ -420,6 +420,130 @@ async fn scan_writes_every_report_format_and_gates_ci() {
             .len(),
         1,
         "the report still has what was scanned"
+    );
+}
+
+/// A real Debian root filesystem (bookworm minbase, made by mmdebstrap in tests/install-deps)
+/// as one layer: hangar lists exactly the packages dpkg itself lists from the same database,
+/// with their versions; an advisory about a source package reaches every binary package
+/// built from it (by dpkg's own source mapping); SPDX and CycloneDX of ~100 real packages pass
+/// the projects' validators.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_real_debian_rootfs_is_seen_as_dpkg_sees_it() {
+    let rootfs = images::debian_rootfs();
+    let registry = RegistryServer::plain();
+    let debian = image(
+        Format::Oci,
+        Platform::new("linux", "amd64", None),
+        &[images::rootfs_layer(&rootfs)],
+    );
+    Pusher::new(&registry)
+        .push_image("debian", Some("bookworm"), &debian)
+        .await;
+    let env = Env::new();
+    env.write("list.txt", &format!("{}/debian:bookworm\n", registry.addr));
+
+    // dpkg's view of the same status file.
+    let admin = env.path("dpkg");
+    for dir in ["updates", "info"] {
+        std::fs::create_dir_all(admin.join(dir)).unwrap();
+    }
+    let status = std::process::Command::new("tar")
+        .arg("-xOf")
+        .arg(&rootfs)
+        .arg("./var/lib/dpkg/status")
+        .output()
+        .unwrap();
+    assert!(status.status.success());
+    std::fs::write(admin.join("status"), &status.stdout).unwrap();
+    let listed = std::process::Command::new("dpkg-query")
+        .arg(format!("--admindir={}", admin.display()))
+        .args([
+            "-W",
+            "-f",
+            "${db:Status-Abbrev}|${Package}|${Version}|${source:Package}\n",
+        ])
+        .output()
+        .unwrap();
+    assert!(listed.status.success());
+    let mut expected = std::collections::BTreeSet::new();
+    let mut from_glibc = std::collections::BTreeSet::new();
+    for line in String::from_utf8(listed.stdout).unwrap().lines() {
+        let fields: Vec<&str> = line.split('|').collect();
+        if fields[0].trim() == "ii" {
+            expected.insert((fields[1].to_string(), fields[2].to_string()));
+            if fields[3] == "glibc" {
+                from_glibc.insert(fields[1].to_string());
+            }
+        }
+    }
+    assert!(expected.len() > 80, "{} packages", expected.len());
+    assert!(from_glibc.contains("libc6"), "{from_glibc:?}");
+
+    // One advisory about the glibc source package, fixed after anything bookworm has.
+    std::fs::create_dir_all(env.path("db")).unwrap();
+    std::fs::write(
+        env.path("db/DSA-9999-1.json"),
+        advisory("DSA-9999-1", "CVE-2099-1", "glibc", "9.99-1", None).to_string(),
+    )
+    .unwrap();
+    let scan = |format: &str| {
+        let run = env.run(&[
+            "scan",
+            "-f",
+            "list.txt",
+            "--db",
+            "db",
+            "--tls-verify=false",
+            "--format",
+            format,
+        ]);
+        assert_eq!(run.code, 0, "{}", run.output());
+    };
+    let read = |name: &str| -> Value {
+        serde_json::from_slice(&std::fs::read(env.path(name)).unwrap()).unwrap()
+    };
+
+    scan("cyclonedx");
+    let bom = read("scan-report.cdx.json");
+    let found: std::collections::BTreeSet<(String, String)> = bom["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().to_string(),
+                c["version"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(found, expected);
+    let affected: std::collections::BTreeSet<String> = bom["vulnerabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|v| v["affects"].as_array().unwrap().iter())
+        .map(|a| {
+            let index: usize = a["ref"].as_str().unwrap()["pkg-".len()..].parse().unwrap();
+            bom["components"][index]["name"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(affected, from_glibc);
+
+    scan("spdx-json");
+    let spdx = &read("scan-report.spdx.json")["results"][0]["images"][0]["spdx"];
+    assert_eq!(
+        spdx["packages"].as_array().unwrap().len(),
+        expected.len() + 1
+    );
+    std::fs::write(env.path("debian.spdx.json"), spdx.to_string()).unwrap();
+    std::fs::write(env.path("debian.cdx.json"), bom.to_string()).unwrap();
+    assert_eq!(
+        validate_sboms(&env, "debian.spdx.json", "debian.cdx.json"),
+        "spdx: valid\ncyclonedx: valid\n"
     );
 }
 

@@ -4,7 +4,7 @@
 //! wall times, and the package lists compared.
 
 use super::bench::{env_usize, median, run_batch};
-use hangar_tests::images::{self, Blob, Format, Layer, Platform};
+use hangar_tests::images::{self, Format, Platform};
 use hangar_tests::pusher::Pusher;
 use hangar_tests::registry::RegistryServer;
 use std::collections::BTreeSet;
@@ -13,14 +13,7 @@ use std::process::Command;
 pub async fn run() {
     let rootfs = std::env::var("HANGAR_BENCH_ROOTFS").expect("HANGAR_BENCH_ROOTFS: a rootfs tar");
     let syft = std::env::var("HANGAR_BENCH_SYFT").expect("HANGAR_BENCH_SYFT: the syft binary");
-    let raw = std::fs::read(&rootfs).expect("read the rootfs tar");
-    let diff_id = images::sha256(&raw);
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    std::io::Write::write_all(&mut gz, &raw).unwrap();
-    let layer = Layer {
-        blob: Blob::new(images::OCI_LAYER, gz.finish().unwrap()),
-        diff_id,
-    };
+    let layer = images::rootfs_layer(std::path::Path::new(&rootfs));
     let image = images::image(Format::Oci, Platform::new("linux", "amd64", None), &[layer]);
     let registry = RegistryServer::plain();
     Pusher::new(&registry)
