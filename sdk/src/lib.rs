@@ -382,6 +382,10 @@ macro_rules! export_scanner {
     ($ty:ident) => {
         #[cfg(target_arch = "wasm32")]
         $crate::bindings::world::__export_scanner_wasm!($ty);
+        // Natively (the plugin's own unit tests) nothing is exported; this keeps the type
+        // counted as used.
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: fn() -> $crate::scanner::Info = <$ty as $crate::scanner::Guest>::describe;
     };
 }
 

@@ -128,6 +128,31 @@ pub fn files_layer(format: Format, entries: &[(&str, &str)]) -> Layer {
     }
 }
 
+/// A layer of regular files with any bytes (databases, binaries).
+pub fn bytes_layer(format: Format, entries: &[(&str, &[u8])]) -> Layer {
+    let mut tar = tar::Builder::new(Vec::new());
+    for (path, content) in entries {
+        let mut header = tar::Header::new_gnu();
+        header.set_mode(0o644);
+        header.set_mtime(1_700_000_000);
+        header.set_size(content.len() as u64);
+        tar.append_data(&mut header, path, *content).unwrap();
+    }
+    let raw = tar.into_inner().unwrap();
+    let diff_id = sha256(&raw);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), Compression::fast());
+    std::io::Write::write_all(&mut gz, &raw).unwrap();
+    let media_type = if format == Format::Oci {
+        OCI_LAYER
+    } else {
+        DOCKER_LAYER
+    };
+    Layer {
+        blob: Blob::new(media_type, gz.finish().unwrap()),
+        diff_id,
+    }
+}
+
 /// A root filesystem tar (mmdebstrap's output) as one gzip'd layer, as `docker import` makes.
 pub fn rootfs_layer(tar: &std::path::Path) -> Layer {
     let raw = std::fs::read(tar).unwrap_or_else(|e| panic!("{}: {e}", tar.display()));

@@ -547,6 +547,210 @@ async fn a_real_debian_rootfs_is_seen_as_dpkg_sees_it() {
     );
 }
 
+/// Builds rpm packages from `specs` with rpmbuild and records them in a fresh rpm database
+/// with rpm itself (SQLite, as RHEL 9 and its rebuilds keep it); returns the database file
+/// and what `rpm -qa` says: (name, [epoch:]version-release, license).
+fn rpm_database(
+    env: &Env,
+    specs: &[&str],
+) -> (
+    Vec<u8>,
+    std::collections::BTreeSet<(String, String, String)>,
+) {
+    let top = env.path("rpmbuild");
+    for (i, spec) in specs.iter().enumerate() {
+        let path = env.write(&format!("rpmbuild/SPECS/{i}.spec"), spec);
+        let built = std::process::Command::new("rpmbuild")
+            .arg("--quiet")
+            .arg("--define")
+            .arg(format!("_topdir {}", top.display()))
+            .args(["--define", "debug_package %{nil}", "-bb"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            built.status.success(),
+            "rpmbuild: {}",
+            String::from_utf8_lossy(&built.stderr)
+        );
+    }
+    let db = env.path("rpmdb");
+    let rpm = |args: &[&str]| {
+        let out = std::process::Command::new("rpm")
+            .arg("--dbpath")
+            .arg(&db)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "rpm {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    rpm(&["--initdb"]);
+    let mut packages: Vec<String> = Vec::new();
+    for dir in std::fs::read_dir(top.join("RPMS")).unwrap() {
+        for file in std::fs::read_dir(dir.unwrap().path()).unwrap() {
+            packages.push(file.unwrap().path().display().to_string());
+        }
+    }
+    let mut install = vec!["-i", "--justdb", "--nodeps", "--ignorearch"];
+    install.extend(packages.iter().map(String::as_str));
+    rpm(&install);
+    let listed = rpm(&[
+        "-qa",
+        "--qf",
+        "%{NAME}|%|EPOCH?{%{EPOCH}:}|%{VERSION}-%{RELEASE}|%{LICENSE}\n",
+    ]);
+    let expected = listed
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split('|').collect();
+            (f[0].to_string(), f[1].to_string(), f[2].to_string())
+        })
+        .collect();
+    (std::fs::read(db.join("rpmdb.sqlite")).unwrap(), expected)
+}
+
+/// An rpm database made by real rpm: every package `rpm -qa` lists is found with its epoch,
+/// version, release and license; a header larger than a database page (300 files) is read
+/// through its overflow pages; advisories of Rocky Linux 9 match by rpm's version order and
+/// binary package name, and the SBOMs stay valid with licenses that are not SPDX ids.
+#[tokio::test(flavor = "multi_thread")]
+async fn rpm_databases_are_read_as_rpm_reads_them() {
+    let env = Env::new();
+    let (rpmdb, expected) = rpm_database(
+        &env,
+        &[
+            "Name: openssl\nVersion: 3.0.7\nRelease: 27.el9\nEpoch: 1\nSummary: s\nLicense: ASL 2.0\nBuildArch: noarch\n%description\nd\n\
+             %package libs\nSummary: s\n%description libs\nd\n\
+             %install\nmkdir -p %{buildroot}/usr/share/openssl-data\nfor i in $(seq 1 300); do echo $i > %{buildroot}/usr/share/openssl-data/a-rather-long-file-name-$i.txt; done\n\
+             %files libs\n/usr/share/openssl-data\n",
+            "Name: bash\nVersion: 5.1.8\nRelease: 6.el9\nSummary: s\nLicense: GPL-3.0-or-later\nBuildArch: noarch\n%description\nd\n%files\n",
+            "Name: tzdata\nVersion: 2024a\nRelease: 1.el9\nSummary: s\nLicense: MIT AND Apache-2.0\nBuildArch: noarch\n%description\nd\n%files\n",
+        ],
+    );
+    assert_eq!(expected.len(), 3, "{expected:?}");
+    let registry = RegistryServer::plain();
+    let rocky = image(
+        Format::Oci,
+        Platform::new("linux", "amd64", None),
+        &[images::bytes_layer(
+            Format::Oci,
+            &[
+                (
+                    "etc/os-release",
+                    b"NAME=\"Rocky Linux\"\nVERSION_ID=\"9.3\"\nID=\"rocky\"\n",
+                ),
+                ("var/lib/rpm/rpmdb.sqlite", &rpmdb),
+            ],
+        )],
+    );
+    Pusher::new(&registry)
+        .push_image("rocky", Some("9"), &rocky)
+        .await;
+    env.write("list.txt", &format!("{}/rocky:9\n", registry.addr));
+    let rocky_advisory = |id: &str, ecosystem: &str, name: &str, fixed: &str| {
+        json!({
+            "id": id, "summary": format!("{name} update"),
+            "affected": [{"package": {"ecosystem": ecosystem, "name": name},
+                          "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": fixed}]}]}],
+        })
+        .to_string()
+    };
+    env.write(
+        "db/a.json",
+        &rocky_advisory(
+            "RLSA-2024:0001",
+            "Rocky Linux:9",
+            "openssl-libs",
+            "1:3.0.7-28.el9",
+        ),
+    );
+    env.write(
+        "db/b.json",
+        &rocky_advisory("RLSA-2024:0002", "Rocky Linux:9", "bash", "5.1.8-6.el9"),
+    );
+    env.write(
+        "db/c.json",
+        &rocky_advisory("RLSA-2024:0003", "Rocky Linux:8", "tzdata", "2025a-1.el8"),
+    );
+    let scan = |format: &str| {
+        let run = env.run(&[
+            "scan",
+            "-f",
+            "list.txt",
+            "--db",
+            "db",
+            "--tls-verify=false",
+            "--format",
+            format,
+        ]);
+        assert_eq!(run.code, 0, "{}", run.output());
+    };
+    let read = |name: &str| -> Value {
+        serde_json::from_slice(&std::fs::read(env.path(name)).unwrap()).unwrap()
+    };
+
+    scan("cyclonedx");
+    let bom = read("scan-report.cdx.json");
+    let found: std::collections::BTreeSet<(String, String)> = bom["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().to_string(),
+                c["version"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        expected
+            .iter()
+            .map(|(n, v, _)| (n.clone(), v.clone()))
+            .collect()
+    );
+    let libs = bom["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "openssl-libs")
+        .unwrap();
+    assert_eq!(
+        libs["purl"],
+        "pkg:rpm/rocky/openssl-libs@3.0.7-27.el9?arch=noarch&epoch=1&distro=rocky-9.3"
+    );
+    assert_eq!(libs["licenses"], json!([{"license": {"name": "ASL 2.0"}}]));
+    let ids: Vec<&str> = bom["vulnerabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        ["RLSA-2024:0001"],
+        "only the openssl-libs advisory of Rocky 9 applies"
+    );
+
+    scan("spdx-json");
+    let spdx = &read("scan-report.spdx.json")["results"][0]["images"][0]["spdx"];
+    assert_eq!(
+        spdx["hasExtractedLicensingInfos"],
+        json!([{"licenseId": "LicenseRef-ASL-2.0", "extractedText": "ASL 2.0", "name": "ASL 2.0"}])
+    );
+    std::fs::write(env.path("rocky.spdx.json"), spdx.to_string()).unwrap();
+    std::fs::write(env.path("rocky.cdx.json"), bom.to_string()).unwrap();
+    assert_eq!(
+        validate_sboms(&env, "rocky.spdx.json", "rocky.cdx.json"),
+        "spdx: valid\ncyclonedx: valid\n"
+    );
+}
+
 /// A security team swaps the scanner and the SBOM generator with one config line each, or a
 /// flag: the report is then their plugins' work. A plugin of the wrong world, or one that does
 /// not write the asked format, is refused before anything is scanned.

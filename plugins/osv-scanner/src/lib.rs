@@ -1,4 +1,4 @@
-//! hangar's OSV scanner: installed OS packages (dpkg, apk) read from the image's own package
+//! hangar's OSV scanner: installed OS packages (dpkg, apk, rpm) read from the image's own package
 //! databases through the image filesystem, matched against an OSV database on disk that the
 //! user passes (`--db DIR`: osv-scanner's offline layout `<DIR>/<Ecosystem>/all.zip`, or OSV
 //! JSON files). Without a database it only lists packages (for SBOMs). Nothing goes to the
@@ -7,6 +7,8 @@
 pub mod cvss;
 pub mod osv;
 pub mod packages;
+pub mod rpm;
+pub mod sqlite;
 pub mod version;
 
 use hangar_plugin_sdk::scanner::{
@@ -52,7 +54,47 @@ fn installed(fs: &Filesystem) -> (Vec<Package>, Option<Order>, &'static str) {
             "apk",
         );
     }
+    for path in [
+        "/var/lib/rpm/rpmdb.sqlite",
+        "/usr/lib/sysimage/rpm/rpmdb.sqlite",
+    ] {
+        let Some(db) = read_file(fs, path) else {
+            continue;
+        };
+        if read_file(fs, &format!("{path}-wal")).is_some_and(|wal| !wal.is_empty()) {
+            log::warn(&format!(
+                "{path}-wal is not empty: packages still in the write-ahead log are not listed"
+            ));
+        }
+        return match rpm::sqlite(&db) {
+            Ok((found, unreadable)) => {
+                if unreadable > 0 {
+                    log::warn(&format!("{path}: {unreadable} package headers unreadable"));
+                }
+                (found, Some(version::rpm), "rpm")
+            }
+            Err(e) => {
+                log::warn(&format!("{path}: {e}"));
+                (Vec::new(), None, "")
+            }
+        };
+    }
+    if read_file(fs, "/var/lib/rpm/Packages").is_some() {
+        log::warn(
+            "/var/lib/rpm/Packages: rpm's BerkeleyDB database (RHEL/CentOS 7 and 8) is not read; packages not listed",
+        );
+    }
     (Vec::new(), None, "")
+}
+
+/// The name advisories use for a package: Debian and Alpine advisories name the source
+/// package (origin), rpm distributions' advisories the binary package.
+fn advisory_name<'p>(kind: &str, package: &'p Package) -> &'p str {
+    if kind == "rpm" {
+        &package.name
+    } else {
+        &package.source
+    }
 }
 
 /// `pkg:deb/debian/bash@5.2.15-2?arch=amd64&distro=debian-12` (the purl spec's encoding of
@@ -66,15 +108,23 @@ fn purl(kind: &str, os: &OsRelease, package: &Package) -> Option<String> {
             .replace('+', "%2B")
             .replace(':', "%3A")
     };
+    // The purl spec keeps an rpm epoch in a qualifier, out of the version.
+    let (epoch, version) = match package.version.split_once(':') {
+        Some((epoch, version)) if kind == "rpm" => (Some(epoch), version),
+        _ => (None, package.version.as_str()),
+    };
     let mut purl = format!(
         "pkg:{kind}/{}/{}@{}",
         os.id,
         escape(&package.name),
-        escape(&package.version)
+        escape(version)
     );
     let mut qualifiers = Vec::new();
     if let Some(arch) = &package.architecture {
         qualifiers.push(format!("arch={arch}"));
+    }
+    if let Some(epoch) = epoch {
+        qualifiers.push(format!("epoch={epoch}"));
     }
     if !os.version_id.is_empty() {
         qualifiers.push(format!("distro={}-{}", os.id, os.version_id));
@@ -144,7 +194,7 @@ impl Guest for OsvScanner {
             let mut db = osv::Database::for_packages(
                 found
                     .iter()
-                    .map(|p| (ecosystem.as_str(), p.source.as_str())),
+                    .map(|p| (ecosystem.as_str(), advisory_name(kind, p))),
             );
             load(&mut db, dir, ecosystem)?;
             log::debug(&format!(
@@ -153,7 +203,7 @@ impl Guest for OsvScanner {
                 db.len()
             ));
             for package in &found {
-                for m in db.matches(ecosystem, package, order) {
+                for m in db.matches(ecosystem, advisory_name(kind, package), package, order) {
                     findings.push(Finding {
                         id: m.id,
                         aliases: m.aliases,

@@ -174,20 +174,21 @@ impl Database {
         self.advisories.is_empty()
     }
 
-    /// The advisories that affect `package` (of `ecosystem`, e.g. `Debian:12`), with `cmp` the
+    /// The advisories that affect `package` (of `ecosystem`, e.g. `Debian:12`), which
+    /// advisories call `name` (its source package on Debian and Alpine), with `cmp` the
     /// ecosystem's version order.
     pub fn matches(
         &self,
         ecosystem: &str,
+        name: &str,
         package: &Package,
         cmp: fn(&str, &str) -> Ordering,
     ) -> Vec<Match> {
-        let key = (base(ecosystem).to_string(), package.source.clone());
+        let key = (base(ecosystem).to_string(), name.to_string());
         let mut found = Vec::new();
         for &index in self.by_package.get(&key).into_iter().flatten() {
             let advisory = &self.advisories[index];
             for affected in &advisory.affected {
-                // `Debian:12` advisories apply to Debian 12; a bare `Debian` to every release.
                 // `Debian:12` advisories apply to Debian 12 and a bare `Debian` to every
                 // release; Ubuntu qualifies its releases (`Ubuntu:22.04:LTS`).
                 let scoped = affected.package.ecosystem.as_str();
@@ -196,7 +197,7 @@ impl Database {
                     || scoped
                         .strip_prefix(ecosystem)
                         .is_some_and(|rest| rest.starts_with(':'));
-                if affected.package.name != package.source || !same_release {
+                if affected.package.name != name || !same_release {
                     continue;
                 }
                 // Advisories give source versions; a binary package can be versioned apart.
@@ -361,6 +362,7 @@ mod tests {
         assert_eq!(db.len(), 1, "advisories about other packages are not kept");
         let old = db.matches(
             "Debian:12",
+            "expat",
             &pkg("libexpat1", "expat", "2.5.0-1"),
             version::dpkg,
         );
@@ -371,6 +373,7 @@ mod tests {
         assert!(
             db.matches(
                 "Debian:12",
+                "expat",
                 &pkg("libexpat1", "expat", "2.5.0-1+deb12u1"),
                 version::dpkg
             )
@@ -379,6 +382,7 @@ mod tests {
         assert!(
             db.matches(
                 "Debian:11",
+                "expat",
                 &pkg("libexpat1", "expat", "2.2.10-2"),
                 version::dpkg
             )
@@ -399,6 +403,7 @@ mod tests {
         db.add_json(&bytes).unwrap();
         let hit = db.matches(
             "Debian:7",
+            "nginx",
             &pkg("nginx-light", "nginx", "1.2.1-2.2+wheezy2"),
             version::dpkg,
         );
@@ -412,6 +417,7 @@ mod tests {
         assert!(
             db.matches(
                 "Debian:7",
+                "nginx",
                 &pkg("nginx", "nginx", "1.2.1-2.2+wheezy3"),
                 version::dpkg
             )

@@ -1,6 +1,6 @@
 //! Installed packages from the package databases in an image: dpkg (`/var/lib/dpkg/status`,
 //! and the `status.d/` files distroless images use) and apk (`/lib/apk/db/installed`), with
-//! the distribution from `/etc/os-release`.
+//! the distribution from `/etc/os-release` (rpm databases: `rpm.rs`).
 
 /// One installed package as the database records it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -60,8 +60,17 @@ impl OsRelease {
                 }
             }
             "ubuntu" => Some(format!("Ubuntu:{}", self.version_id)),
+            // osv.dev's names; Red Hat qualifies further (`...:9::appstream`), which matches
+            // as a sub-release.
+            "rhel" => Some(format!("Red Hat:enterprise_linux:{}", self.major())),
+            "rocky" => Some(format!("Rocky Linux:{}", self.major())),
+            "almalinux" => Some(format!("AlmaLinux:{}", self.major())),
             _ => None,
         }
+    }
+
+    fn major(&self) -> &str {
+        self.version_id.split('.').next().unwrap_or_default()
     }
 
     /// `debian 12`, as reports name the OS.

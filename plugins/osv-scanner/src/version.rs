@@ -1,5 +1,5 @@
 //! Version ordering of the package managers whose databases the scanner reads: dpkg (Debian
-//! policy §5.6.12) and apk (apk-tools). Advisories give fixed versions in these orders, so
+//! policy §5.6.12), apk (apk-tools) and rpm (`rpmvercmp`). Advisories give fixed versions in these orders, so
 //! matching is only as right as the comparison.
 
 use std::cmp::Ordering;
@@ -204,9 +204,170 @@ fn rank(t: Option<&Token>) -> i32 {
     }
 }
 
+/// rpm's order: `[epoch:]version[-release]`, epoch numerically (missing is 0), then version
+/// and release with `rpmvercmp`; a release is only compared when both sides have one.
+pub fn rpm(a: &str, b: &str) -> Ordering {
+    let (ea, va, ra) = rpm_parts(a);
+    let (eb, vb, rb) = rpm_parts(b);
+    ea.cmp(&eb)
+        .then_with(|| rpmvercmp(va, vb))
+        .then_with(|| match (ra, rb) {
+            (Some(ra), Some(rb)) => rpmvercmp(ra, rb),
+            _ => Ordering::Equal,
+        })
+}
+
+fn rpm_parts(v: &str) -> (u64, &str, Option<&str>) {
+    let v = v.trim();
+    let (epoch, rest) = match v.split_once(':') {
+        Some((e, r)) if !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit()) => {
+            (e.parse().unwrap_or(0), r)
+        }
+        _ => (0, v),
+    };
+    match rest.rsplit_once('-') {
+        Some((version, release)) => (epoch, version, Some(release)),
+        None => (epoch, rest, None),
+    }
+}
+
+/// rpm's `rpmvercmp` (lib/rpmvercmp.c): alternating numeric and alphabetic segments, other
+/// characters separate them; `~` sorts before anything (pre-releases), `^` after the base
+/// version but before anything else (snapshots).
+pub fn rpmvercmp(a: &str, b: &str) -> Ordering {
+    if a == b {
+        return Ordering::Equal;
+    }
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let (mut i, mut j) = (0, 0);
+    let separator = |c: u8| !c.is_ascii_alphanumeric() && c != b'~' && c != b'^';
+    while i < a.len() || j < b.len() {
+        while i < a.len() && separator(a[i]) {
+            i += 1;
+        }
+        while j < b.len() && separator(b[j]) {
+            j += 1;
+        }
+        let (ca, cb) = (a.get(i).copied(), b.get(j).copied());
+        if ca == Some(b'~') || cb == Some(b'~') {
+            if ca != Some(b'~') {
+                return Ordering::Greater;
+            }
+            if cb != Some(b'~') {
+                return Ordering::Less;
+            }
+            i += 1;
+            j += 1;
+            continue;
+        }
+        if ca == Some(b'^') || cb == Some(b'^') {
+            if ca.is_none() {
+                return Ordering::Less;
+            }
+            if cb.is_none() {
+                return Ordering::Greater;
+            }
+            if ca != Some(b'^') {
+                return Ordering::Greater;
+            }
+            if cb != Some(b'^') {
+                return Ordering::Less;
+            }
+            i += 1;
+            j += 1;
+            continue;
+        }
+        if ca.is_none() || cb.is_none() {
+            break;
+        }
+        let numeric = a[i].is_ascii_digit();
+        let take = |s: &[u8], mut k: usize| {
+            while k < s.len()
+                && (if numeric {
+                    s[k].is_ascii_digit()
+                } else {
+                    s[k].is_ascii_alphabetic()
+                })
+            {
+                k += 1;
+            }
+            k
+        };
+        let (ei, ej) = (take(a, i), take(b, j));
+        if ej == j {
+            // Different kinds of segment: numeric is newer.
+            return if numeric {
+                Ordering::Greater
+            } else {
+                Ordering::Less
+            };
+        }
+        let (mut sa, mut sb) = (&a[i..ei], &b[j..ej]);
+        if numeric {
+            while sa.first() == Some(&b'0') {
+                sa = &sa[1..];
+            }
+            while sb.first() == Some(&b'0') {
+                sb = &sb[1..];
+            }
+            match sa.len().cmp(&sb.len()) {
+                Ordering::Equal => {}
+                longer => return longer,
+            }
+        }
+        match sa.cmp(sb) {
+            Ordering::Equal => {}
+            other => return other,
+        }
+        i = ei;
+        j = ej;
+    }
+    match (i >= a.len(), j >= b.len()) {
+        (true, true) => Ordering::Equal,
+        (true, false) => Ordering::Less,
+        _ => Ordering::Greater,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Cases from rpm's own test suite (tests/rpmvercmp.at).
+    #[test]
+    fn rpmvercmp_cases() {
+        use Ordering::{Equal, Greater, Less};
+        for (a, b, want) in [
+            ("1.0", "1.0", Equal),
+            ("1.0", "2.0", Less),
+            ("2.0", "1.0", Greater),
+            ("2.0.1", "2.0.1", Equal),
+            ("2.0", "2.0.1", Less),
+            ("2.0.1a", "2.0.1", Greater),
+            ("5.5p1", "5.5p2", Less),
+            ("5.5p10", "5.5p1", Greater),
+            ("10xyz", "10.1xyz", Less),
+            ("xyz10", "xyz10.1", Less),
+            ("xyz.4", "8", Less),
+            ("8", "xyz.4", Greater),
+            ("1b.fc17", "1.fc17", Less),
+            ("2a", "2.0", Less),
+            ("1.0", "1.fc4", Greater),
+            ("3.0.0_fc", "3.0.0.fc", Equal),
+            ("1.0~rc1", "1.0", Less),
+            ("1.0~rc1~git123", "1.0~rc1", Less),
+            ("1.0^", "1.0", Greater),
+            ("1.0^git1", "1.0^git2", Less),
+            ("1.0^git1~pre", "1.0^git1", Less),
+            ("1.01", "1.0^git1", Greater),
+        ] {
+            assert_eq!(rpmvercmp(a, b), want, "{a} vs {b}");
+        }
+        assert_eq!(rpm("1:1.0-1.el9", "2.0-1.el9"), Greater);
+        assert_eq!(rpm("3.0.7-27.el9", "3.0.7-28.el9"), Less);
+        assert_eq!(rpm("0:3.0.7-27.el9", "3.0.7-27.el9"), Equal);
+        assert_eq!(rpm("3.0.7", "3.0.7-27.el9"), Equal);
+    }
 
     #[test]
     fn dpkg_basics() {

@@ -3,7 +3,10 @@
 //! deterministic for the same report and time: ids and namespaces are derived from the
 //! image digest and the scan time, never random.
 
+mod licenses;
+
 use hangar_plugin_sdk::sbom::{Guest, Info, InstalledPackage, Report, Subject};
+use licenses::Spdx;
 use serde_json::{Value, json};
 
 struct Sbom;
@@ -58,13 +61,30 @@ fn uuid_of(text: &str) -> String {
     )
 }
 
-/// SPDX license expression of a package: what its copyright file declares, else
-/// NOASSERTION (SPDX's "the tool did not determine it").
-fn license_expression(package: &InstalledPackage) -> String {
-    if package.licenses.is_empty() {
+/// A package's declared licenses as one SPDX expression (NOASSERTION when there are none),
+/// adding the LicenseRefs it needs to `references` (id → original words).
+fn license_expression(
+    package: &InstalledPackage,
+    references: &mut std::collections::BTreeMap<String, String>,
+) -> String {
+    let parts: Vec<String> = package
+        .licenses
+        .iter()
+        .map(|declared| match licenses::classify(declared) {
+            Spdx::Expression(e) if package.licenses.len() > 1 && e.contains(' ') => {
+                format!("({e})")
+            }
+            Spdx::Expression(e) => e,
+            Spdx::Reference { id, text } => {
+                references.insert(id.clone(), text);
+                id
+            }
+        })
+        .collect();
+    if parts.is_empty() {
         "NOASSERTION".to_string()
     } else {
-        package.licenses.join(" AND ")
+        parts.join(" AND ")
     }
 }
 
@@ -100,6 +120,7 @@ pub fn spdx(subject: &Subject, report: &Report, created: &str) -> Value {
         "relationshipType": "DESCRIBES",
         "relatedSpdxElement": "SPDXRef-Image",
     })];
+    let mut references = std::collections::BTreeMap::new();
     for (i, p) in report.packages.iter().enumerate() {
         let id = spdx_id(i, p);
         let mut package = json!({
@@ -109,7 +130,7 @@ pub fn spdx(subject: &Subject, report: &Report, created: &str) -> Value {
             "downloadLocation": "NOASSERTION",
             "filesAnalyzed": false,
             "licenseConcluded": "NOASSERTION",
-            "licenseDeclared": license_expression(p),
+            "licenseDeclared": license_expression(p, &mut references),
             "supplier": "NOASSERTION",
             "primaryPackagePurpose": "LIBRARY",
         });
@@ -132,7 +153,11 @@ pub fn spdx(subject: &Subject, report: &Report, created: &str) -> Value {
     }
     let mut creators = vec!["Organization: NOASSERTION".to_string()];
     creators.extend(subject.tools.iter().map(|t| format!("Tool: {t}")));
-    json!({
+    let extracted: Vec<Value> = references
+        .into_iter()
+        .map(|(id, text)| json!({"licenseId": id, "extractedText": text, "name": text}))
+        .collect();
+    let mut document = json!({
         "spdxVersion": "SPDX-2.3",
         "dataLicense": "CC0-1.0",
         "SPDXID": "SPDXRef-DOCUMENT",
@@ -141,7 +166,11 @@ pub fn spdx(subject: &Subject, report: &Report, created: &str) -> Value {
         "creationInfo": {"created": created, "creators": creators},
         "packages": packages,
         "relationships": relationships,
-    })
+    });
+    if !extracted.is_empty() {
+        document["hasExtractedLicensingInfos"] = json!(extracted);
+    }
+    document
 }
 
 /// CycloneDX 1.5: the image as the metadata component, packages as library components,
@@ -157,8 +186,20 @@ pub fn cyclonedx(subject: &Subject, report: &Report, created: &str) -> Value {
             if let Some(purl) = &p.purl {
                 c["purl"] = json!(purl);
             }
-            if !p.licenses.is_empty() {
-                c["licenses"] = json!([{"expression": p.licenses.join(" AND ")}]);
+            // CycloneDX takes one SPDX expression, or a list of licenses (by name here: ids
+            // must come from its enumeration), never both.
+            let licenses: Vec<Value> = match p.licenses.as_slice() {
+                [one] => match licenses::classify(one) {
+                    Spdx::Expression(e) => vec![json!({"expression": e})],
+                    Spdx::Reference { text, .. } => vec![json!({"license": {"name": text}})],
+                },
+                many => many
+                    .iter()
+                    .map(|l| json!({"license": {"name": l}}))
+                    .collect(),
+            };
+            if !licenses.is_empty() {
+                c["licenses"] = json!(licenses);
             }
             c
         })
