@@ -10,6 +10,8 @@ const FIRST_PARTY: &[(&str, &str, &str)] = &[
     ("harbor", "harbor", "registry-adapter"),
     ("osv-scanner", "osv_scanner", "scanner"),
     ("sbom", "sbom", "sbom-generator"),
+    ("helm", "helm", "list-generator"),
+    ("rancher", "rancher", "list-generator"),
 ];
 
 fn main() {

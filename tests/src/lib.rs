@@ -9,10 +9,12 @@ pub mod certs;
 pub mod fault_proxy;
 pub mod hangar;
 pub mod harbor;
+pub mod http_files;
 pub mod images;
 pub mod plugins;
 pub mod pusher;
 pub mod registry;
+pub mod serving;
 pub mod token_server;
 
 /// A free TCP port on 127.0.0.1 (bound then released; the race is acceptable for tests).

@@ -320,3 +320,144 @@ fn convert_list_completion_and_version() {
     flag.ok();
     assert!(flag.stdout.contains(env!("CARGO_PKG_VERSION")));
 }
+
+/// `inspect list`: every listed image's platforms, digests and media types in Hangar's four
+/// report formats; an image that is not there goes to the failed list and fails the run,
+/// the report still holds the rest.
+#[tokio::test(flavor = "multi_thread")]
+async fn inspect_list_reports_in_every_format() {
+    let reg = RegistryServer::plain();
+    let rp = Pusher::new(&reg);
+    let img = MultiArch::build(970, 1000);
+    rp.push_index("team/multi", "v1", &img.index, &img.children())
+        .await;
+    let lone = images::image(
+        Format::Docker,
+        Platform::new("linux", "s390x", None),
+        &[images::layer(Format::Docker, 971, 100)],
+    );
+    rp.push_image("team/lone", Some("s390x"), &lone).await;
+    let env = Env::new();
+    std::fs::write(
+        env.path("list.txt"),
+        "# what the site needs\nteam/multi:v1\nteam/lone:s390x\nteam/missing:v9\n",
+    )
+    .unwrap();
+    let multi = format!("{}/team/multi:v1", reg.addr);
+    let lone_ref = format!("{}/team/lone:s390x", reg.addr);
+    let inspect = |format: &str| {
+        env.run(&[
+            "inspect",
+            "list",
+            "-f",
+            "list.txt",
+            "--registry",
+            &reg.addr,
+            "--format",
+            format,
+            "--tls-verify=false",
+            "-j",
+            "2",
+            "-y",
+        ])
+    };
+
+    let txt = inspect("txt");
+    assert_eq!(txt.code, 1, "{}", txt.output());
+    assert_eq!(
+        std::fs::read_to_string(env.path("inspect-report.txt")).unwrap(),
+        format!(
+            "   1 | {multi} | linux/amd64,linux/arm64/v8,linux/arm/v7\n   2 | {lone_ref} | linux/s390x\n"
+        )
+    );
+    assert_eq!(
+        std::fs::read_to_string(env.path("inspect-failed.txt")).unwrap(),
+        "team/missing:v9\n"
+    );
+    assert!(
+        txt.output().contains(&format!(
+            "Image [{multi}]: \"linux/amd64,linux/arm64/v8,linux/arm/v7\""
+        )),
+        "{}",
+        txt.output()
+    );
+
+    inspect("json");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(env.path("inspect-report.json")).unwrap()).unwrap();
+    assert_eq!(report["version"], "v1.2.0");
+    let list = report["list"].as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    assert_eq!(list[0]["source"], format!("{}/team/multi", reg.addr));
+    assert_eq!(list[0]["tag"], "v1");
+    assert_eq!(
+        list[0]["archList"],
+        serde_json::json!(["amd64", "arm64", "arm"])
+    );
+    let specs = list[0]["images"].as_array().unwrap();
+    assert_eq!(specs.len(), 3, "attestations are not platforms");
+    assert_eq!(specs[1]["digest"], img.arm64.manifest.digest.as_str());
+    assert_eq!(specs[1]["variant"], "v8");
+    assert!(specs.iter().all(|s| s.get("layers").is_none()));
+    assert_eq!(list[1]["images"][0]["config"], lone.config.digest.as_str());
+    assert_eq!(
+        list[1]["images"][0]["mediaType"],
+        "application/vnd.docker.distribution.manifest.v2+json"
+    );
+
+    inspect("yaml");
+    let yaml: serde_json::Value =
+        serde_yaml::from_slice(&std::fs::read(env.path("inspect-report.yaml")).unwrap()).unwrap();
+    assert_eq!(yaml["list"], report["list"]);
+
+    inspect("csv");
+    let csv = std::fs::read_to_string(env.path("inspect-report.csv")).unwrap();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        rows[0],
+        "image,digest,platform,osVersion,osFeature,mediaType"
+    );
+    assert_eq!(rows.len(), 5, "{csv}");
+    assert_eq!(
+        rows[2],
+        format!(
+            "{multi},{},linux/arm64/v8,,,application/vnd.oci.image.manifest.v1+json",
+            img.arm64.manifest.digest
+        )
+    );
+    assert_eq!(
+        rows[4],
+        format!(
+            "{lone_ref},{},linux/s390x,,,application/vnd.docker.distribution.manifest.v2+json",
+            lone.manifest.digest
+        )
+    );
+
+    // Unknown formats are txt (as Hangar), -r names the report, and without a list the run
+    // says what is missing.
+    std::fs::write(env.path("list.txt"), "team/lone:s390x\n").unwrap();
+    let other = env.run(&[
+        "inspect",
+        "list",
+        "-f",
+        "list.txt",
+        "--registry",
+        &reg.addr,
+        "--format",
+        "xml",
+        "-r",
+        "lone.report",
+        "--tls-verify=false",
+    ]);
+    assert_eq!(other.code, 0, "{}", other.output());
+    assert_eq!(
+        std::fs::read_to_string(env.path("lone.report")).unwrap(),
+        format!("   1 | {lone_ref} | linux/s390x\n")
+    );
+    assert!(
+        !env.path("inspect-failed.txt").exists(),
+        "a clean run removes the stale failed list"
+    );
+    env.run(&["inspect", "list"])
+        .fails_with("image list not provided");
+}

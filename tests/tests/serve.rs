@@ -5,37 +5,8 @@ use hangar_tests::hangar::Env;
 use hangar_tests::images::{self, MultiArch};
 use hangar_tests::pusher::Pusher;
 use hangar_tests::registry::RegistryServer;
+use hangar_tests::serving::serve;
 use std::process::Command;
-
-struct Serving {
-    child: std::process::Child,
-    addr: String,
-}
-
-impl Drop for Serving {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(env: &Env, archive: &str) -> Serving {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
-    let child = env.spawn(&["serve", archive, "--addr", &addr]);
-    let serving = Serving { child, addr };
-    for _ in 0..200 {
-        if std::net::TcpStream::connect(&serving.addr).is_ok() {
-            return serving;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(25));
-    }
-    panic!("hangar serve did not start on {}", serving.addr);
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn skopeo_pulls_from_serve_with_the_same_digests() {

@@ -7,11 +7,14 @@ use crate::image::manifest::{ImageManifest, Index};
 use crate::image::media::{self, ManifestKind};
 use crate::image::platform::Platform;
 use anyhow::{Context as _, bail};
-use clap::Args;
+use clap::{Args, Subcommand};
 use std::io::Write as _;
 
 #[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct InspectArgs {
+    #[command(subcommand)]
+    action: Option<InspectAction>,
     /// Image reference (docker:// prefix optional)
     image: Option<String>,
     /// Print the raw manifest bytes
@@ -33,6 +36,12 @@ pub struct InspectArgs {
     tls: TlsArgs,
 }
 
+#[derive(Subcommand, Debug)]
+enum InspectAction {
+    /// Inspect every image of a list and write a report (txt, json, yaml, csv)
+    List(super::inspect_list::InspectListArgs),
+}
+
 fn host_arch() -> &'static str {
     match std::env::consts::ARCH {
         "x86_64" => "amd64",
@@ -42,6 +51,9 @@ fn host_arch() -> &'static str {
 }
 
 pub async fn run(args: InspectArgs) -> anyhow::Result<Status> {
+    if let Some(InspectAction::List(list)) = args.action {
+        return super::inspect_list::run(list).await;
+    }
     if let Some((transport, _)) = args.image.as_deref().and_then(|t| t.split_once(':'))
         && [
             "docker-daemon",

@@ -10,7 +10,9 @@ mod bulk;
 mod completion;
 mod convert_list;
 mod delete;
+mod generate_list;
 mod inspect;
+mod inspect_list;
 mod list_tags;
 mod load;
 mod login;
@@ -108,6 +110,8 @@ pub enum Command {
     Logout(login::LogoutArgs),
     /// Convert a default-format image list to the mirror format (SOURCE DEST TAG)
     ConvertList(convert_list::ConvertListArgs),
+    /// Generate image lists with list-generator plugins (Helm charts, Rancher releases, ...)
+    GenerateList(Box<generate_list::GenerateListCommand>),
     /// Print the version
     Version,
     /// Generate shell completions
@@ -187,6 +191,7 @@ async fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Login(a) => login::login(a).await,
         Command::Logout(a) => login::logout(a),
         Command::ConvertList(a) => convert_list::run(a),
+        Command::GenerateList(a) => generate_list::run(*a, &global).await,
         Command::Version => {
             println!(
                 "hangar version v{VERSION}{}",

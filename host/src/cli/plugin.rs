@@ -482,8 +482,8 @@ pub async fn test(global: &super::Global, args: TestArgs) -> anyhow::Result<Stat
                 "generate" => generator
                     .generate(&args.options, args.paths.clone(), &args.allow_host)
                     .await
-                    .map(|entries| {
-                        json!(entries
+                    .map(|generated| {
+                        json!(generated.entries
                             .iter()
                             .map(|e| json!({"reference": e.reference, "os": e.os, "source": e.source}))
                             .collect::<Vec<_>>())
@@ -554,7 +554,13 @@ pub async fn test(global: &super::Global, args: TestArgs) -> anyhow::Result<Stat
                     let value: serde_json::Value = serde_json::from_str(&text)
                         .with_context(|| format!("{}: not JSON", path.display()))?;
                     // `plugin test SCANNER scan` output, or the bare report.
-                    let report = report_from_json(value.get("result").unwrap_or(&value));
+                    let report = report_from_json(value.get("result").unwrap_or(&value))
+                        .with_context(|| {
+                            format!(
+                                "{}: not a scanner report (no \"packages\" array)",
+                                path.display()
+                            )
+                        })?;
                     let mut parts = args.platform.split('/');
                     let subject = Subject {
                         image: args

@@ -189,10 +189,21 @@ pub(super) struct Job {
 }
 
 pub(super) fn jobs(args: &ListArgs) -> anyhow::Result<Vec<Job>> {
-    let path = args
-        .file
-        .as_ref()
-        .context("image list not provided, use '--file' to specify the image list file")?;
+    list_jobs(
+        args.file.as_deref(),
+        args.registry.as_deref(),
+        args.project.as_deref(),
+    )
+}
+
+/// The images of a default-format list, with `--registry`/`--project` applied.
+pub(super) fn list_jobs(
+    file: Option<&Path>,
+    registry: Option<&str>,
+    project: Option<&str>,
+) -> anyhow::Result<Vec<Job>> {
+    let path =
+        file.context("image list not provided, use '--file' to specify the image list file")?;
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read image list {}", path.display()))?;
     let parsed = list::parse(&text, Formats::DefaultOnly);
@@ -204,10 +215,10 @@ pub(super) fn jobs(args: &ListArgs) -> anyhow::Result<Vec<Job>> {
         let Line::Default(mut reference) = entry.line else {
             continue;
         };
-        if let Some(registry) = args.registry.as_deref().filter(|r| !r.is_empty()) {
+        if let Some(registry) = registry.filter(|r| !r.is_empty()) {
             reference = reference.with_registry(registry);
         }
-        if let Some(project) = args.project.as_deref().filter(|p| !p.is_empty()) {
+        if let Some(project) = project.filter(|p| !p.is_empty()) {
             reference = reference
                 .with_project(project)
                 .with_context(|| format!("--project {project}"))?;
@@ -658,7 +669,7 @@ fn write_report(args: &ValidateArgs, checked: &[&Checked]) -> anyhow::Result<Pat
 }
 
 /// A CSV field, quoted when it holds a comma, quote or newline (RFC 4180).
-fn csv_field(field: &str) -> String {
+pub(super) fn csv_field(field: &str) -> String {
     if field.contains([',', '"', '\n']) {
         format!("\"{}\"", field.replace('"', "\"\""))
     } else {

@@ -24,6 +24,31 @@ wasmtime::component::bindgen!({
 
 pub use self::exports::hangar::plugin::list_generator::ImageEntry;
 
+/// What one `generate` call produced.
+#[derive(Debug)]
+pub struct Generated {
+    pub entries: Vec<ImageEntry>,
+    /// Inputs the plugin could not read (it logged an error for each and went on).
+    pub errors: usize,
+}
+
+/// The `host[:port]` of each http(s) URL among the user's option values: a generator that
+/// declares `$options` may reach these, since the user named them.
+fn option_hosts(options: &[(String, String)]) -> Vec<String> {
+    options
+        .iter()
+        .filter_map(|(_, value)| reqwest::Url::parse(value).ok())
+        .filter(|url| matches!(url.scheme(), "http" | "https"))
+        .filter_map(|url| {
+            let host = url.host_str()?.to_string();
+            Some(match url.port() {
+                Some(port) => format!("{host}:{port}"),
+                None => host,
+            })
+        })
+        .collect()
+}
+
 enum Backend {
     Wasm(ListGeneratorPluginPre<State>),
     Native(Arc<NativePlugin>),
@@ -133,23 +158,33 @@ impl ListGenerator {
     }
 
     /// Runs the generator over `options`; it may read `paths` and reach the declared hosts
-    /// that are in `allowed_hosts`.
+    /// that are in `allowed_hosts`. A generator declaring `$options` may also reach the
+    /// hosts of URLs in `options`, and any host in `allowed_hosts` (the user's choice, e.g.
+    /// where a chart repository's archives live).
     pub async fn generate(
         &self,
         options: &[(String, String)],
         paths: Vec<PathBuf>,
         allowed_hosts: &[String],
-    ) -> Result<Vec<ImageEntry>, PluginError> {
+    ) -> Result<Generated, PluginError> {
+        let open = self.info.hosts.iter().any(|h| h == "$options");
+        let mut hosts: Vec<String> = self
+            .info
+            .hosts
+            .iter()
+            .filter(|h| allowed_hosts.contains(h))
+            .cloned()
+            .collect();
+        if open {
+            hosts.extend(option_hosts(options));
+            hosts.extend(allowed_hosts.iter().cloned());
+        }
         let grants = Grants {
-            hosts: self
-                .info
-                .hosts
-                .iter()
-                .filter(|h| allowed_hosts.contains(h))
-                .cloned()
-                .collect(),
+            hosts,
             paths,
+            logged_errors: Default::default(),
         };
+        let logged_errors = grants.logged_errors.clone();
         let answer = match &self.backend {
             Backend::Wasm(_) => {
                 let options = options.to_vec();
@@ -183,10 +218,15 @@ impl ListGenerator {
                         .unwrap_or_default()
                 }),
         };
-        answer.map_err(|message| PluginError::Failed {
-            plugin: self.info.name.clone(),
-            message,
-        })
+        answer
+            .map(|entries| Generated {
+                entries,
+                errors: logged_errors.load(std::sync::atomic::Ordering::Relaxed),
+            })
+            .map_err(|message| PluginError::Failed {
+                plugin: self.info.name.clone(),
+                message,
+            })
     }
 
     async fn native(

@@ -368,7 +368,12 @@ fn host_function(context: &CallContext, name: &str, input: &Value) -> Value {
                 Some("error") => Level::Error,
                 _ => Level::Info,
             };
-            sandbox::emit_log(&context.plugin, level, &text(&input["message"]));
+            sandbox::emit_log(
+                &context.plugin,
+                &context.grants,
+                level,
+                &text(&input["message"]),
+            );
             json!({ "ok": null })
         }
         "http.send" => {

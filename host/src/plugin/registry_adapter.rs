@@ -259,6 +259,7 @@ impl RegistryAdapter {
         Grants {
             hosts,
             paths: Vec::new(),
+            logged_errors: Default::default(),
         }
     }
 

@@ -24,6 +24,10 @@ pub struct Grants {
     pub hosts: Vec<String>,
     /// Files and directories the user passed; `files` reads nothing else.
     pub paths: Vec<PathBuf>,
+    /// Error lines the plugin logged during the call: list generators report an input they
+    /// could not read this way and carry on, and the command then fails after writing the
+    /// rest.
+    pub logged_errors: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 pub struct State {
@@ -160,11 +164,16 @@ impl super::registry_adapter::hangar::plugin::types::Host for State {}
 
 impl log::Host for State {
     async fn log(&mut self, level: Level, message: String) {
-        emit_log(&self.plugin, level, &message);
+        emit_log(&self.plugin, &self.grants, level, &message);
     }
 }
 
-pub fn emit_log(plugin: &str, level: Level, message: &str) {
+pub fn emit_log(plugin: &str, grants: &Grants, level: Level, message: &str) {
+    if matches!(level, Level::Error) {
+        grants
+            .logged_errors
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
     match level {
         Level::Debug => tracing::debug!("[{plugin}] {message}"),
         Level::Info => tracing::info!("[{plugin}] {message}"),

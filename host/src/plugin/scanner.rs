@@ -131,6 +131,7 @@ impl Scanner {
         let grants = Grants {
             hosts: Vec::new(),
             paths,
+            logged_errors: Default::default(),
         };
         self.call(grants, async move |plugin, store| {
             let fs = store.data_mut().table.push(Filesystem(tree))?;
@@ -193,8 +194,12 @@ pub fn report_json(report: &Report) -> serde_json::Value {
     })
 }
 
-/// A report from JSON in [`report_json`]'s shape (what `plugin test ... scan` prints).
-pub fn report_from_json(v: &serde_json::Value) -> Report {
+/// A report from JSON in [`report_json`]'s shape (what `plugin test ... scan` prints); `None`
+/// when it has no `packages` array (some other JSON file was given).
+pub fn report_from_json(v: &serde_json::Value) -> Option<Report> {
+    if !v["packages"].is_array() {
+        return None;
+    }
     let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
     let maybe = |v: &serde_json::Value| v.as_str().map(str::to_string);
     let strings = |v: &serde_json::Value| {
@@ -203,7 +208,7 @@ pub fn report_from_json(v: &serde_json::Value) -> Report {
             .unwrap_or_default()
     };
     let each = |v: &serde_json::Value| v.as_array().cloned().unwrap_or_default();
-    Report {
+    Some(Report {
         os: maybe(&v["os"]),
         packages: each(&v["packages"])
             .iter()
@@ -230,5 +235,5 @@ pub fn report_from_json(v: &serde_json::Value) -> Report {
                 url: maybe(&f["url"]),
             })
             .collect(),
-    }
+    })
 }

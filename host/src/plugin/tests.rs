@@ -288,6 +288,8 @@ async fn the_catalog_installs_shadows_verifies_and_removes() {
         listed(&catalog).await,
         [
             ("harbor".to_string(), Origin::Embedded),
+            ("helm".to_string(), Origin::Embedded),
+            ("rancher".to_string(), Origin::Embedded),
             ("osv-scanner".to_string(), Origin::Embedded),
             ("sbom".to_string(), Origin::Embedded)
         ]
@@ -385,7 +387,8 @@ async fn list_generators_read_only_the_paths_they_were_given() {
                 &[],
             )
             .await
-            .unwrap();
+            .unwrap()
+            .entries;
         let got: Vec<_> = entries
             .iter()
             .map(|e| (e.reference.as_str(), e.os.as_deref()))
