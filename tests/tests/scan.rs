@@ -356,6 +356,41 @@ async fn scan_writes_every_report_format_and_gates_ci() {
         "the image and its 4 packages"
     );
     assert_eq!(spdx["relationships"][1]["relationshipType"], "CONTAINS");
+    // spdx-csv: the same document's packages, one row each, with its ids and licenses.
+    assert_eq!(scan("spdx-csv", &[]).code, 0);
+    let csv = std::fs::read_to_string(env.path("scan-report.spdx.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = csv.lines().map(|l| l.split(',').collect()).collect();
+    assert_eq!(
+        rows[0],
+        [
+            "image",
+            "arch",
+            "os",
+            "package",
+            "license",
+            "versionInfo",
+            "supplier",
+            "originator",
+            "SPDXID"
+        ]
+    );
+    let old_rows: Vec<&Vec<&str>> = rows
+        .iter()
+        .filter(|r| r[0] == format!("{}/debian:old", registry.addr))
+        .collect();
+    let packages = &spdx["packages"].as_array().unwrap()[1..];
+    assert_eq!(old_rows.len(), packages.len(), "{csv}");
+    for (row, package) in old_rows.iter().zip(packages) {
+        assert_eq!(
+            (row[3], row[4], row[5], row[8]),
+            (
+                package["name"].as_str().unwrap(),
+                package["licenseDeclared"].as_str().unwrap(),
+                package["versionInfo"].as_str().unwrap(),
+                package["SPDXID"].as_str().unwrap()
+            )
+        );
+    }
     // Valid by the SPDX and CycloneDX projects' own validators.
     std::fs::write(
         env.path("image.spdx.json"),
@@ -897,6 +932,17 @@ async fn scanner_and_sbom_plugins_are_swapped_by_config_or_flag() {
             "pkg:deb/debian/bash@5.2.15-2%2Bb2?arch=amd64&distro=debian-12",
         ]
     );
+    // Some other JSON is not taken for an empty report.
+    env.write("bom.json", &generated.stdout);
+    env.run(&[
+        "plugin",
+        "test",
+        "sbom",
+        "generate",
+        "spdx-json",
+        "bom.json",
+    ])
+    .fails_with("bom.json: not a scanner report (no \"packages\" array)");
 }
 
 /// Runs the SPDX project's validator (spdx-tools) and CycloneDX's schema validator

@@ -6,6 +6,7 @@ use hangar_tests::hangar::{Env, Run};
 use hangar_tests::images::{self, MultiArch};
 use hangar_tests::pusher::Pusher;
 use hangar_tests::registry::RegistryServer;
+use hangar_tests::serving;
 use serde_json::Value;
 
 /// Cosign's key format and signatures written independently of hangar.
@@ -725,6 +726,69 @@ async fn archives_carry_signatures_across_the_gap() {
     // Loading again changes nothing.
     let again = env.run(&["load", "-s", "a.zip", "-d", &far.addr, "--tls-verify=false"]);
     assert_eq!(again.code, 0, "{}", again.output());
+    assert!(
+        again
+            .output()
+            .lines()
+            .any(|l| l.contains(&referrers_tag) && l.contains("up to date")),
+        "the referrers are known the second time: {}",
+        again.output()
+    );
+    // load validate finds the referrers where load put them; where they were left out it
+    // names the missing one.
+    let validated = env.run(&[
+        "load",
+        "validate",
+        "-s",
+        "a.zip",
+        "-d",
+        &far.addr,
+        "--tls-verify=false",
+    ]);
+    assert_eq!(validated.code, 0, "{}", validated.output());
+    let partial = RegistryServer::plain();
+    let run = env.run(&[
+        "load",
+        "-s",
+        "a.zip",
+        "-d",
+        &partial.addr,
+        "--tls-verify=false",
+        "--remove-signatures",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.output());
+    let invalid = env.run(&[
+        "load",
+        "validate",
+        "-s",
+        "a.zip",
+        "-d",
+        &partial.addr,
+        "--tls-verify=false",
+    ]);
+    assert_eq!(invalid.code, 1, "{}", invalid.output());
+    assert!(
+        invalid
+            .output()
+            .contains(&format!("Referrer [{}] of [", referrer.digest)),
+        "{}",
+        invalid.output()
+    );
+    // serve shows the saved referrers as the tag schema's index, so clients find them.
+    let served = serving::serve(&env, "a.zip");
+    let viewed = env.run(&[
+        "view",
+        "sbom",
+        &format!("{}/team/app:1", served.addr),
+        "--override-arch",
+        "arm64",
+        "--tls-verify=false",
+    ]);
+    assert_eq!(viewed.code, 0, "{}", viewed.output());
+    assert_eq!(
+        serde_json::from_str::<Value>(&viewed.stdout).unwrap(),
+        serde_json::from_slice::<Value>(&sbom.data).unwrap()
+    );
     assert_eq!(
         serde_json::from_slice::<Value>(
             &fp.manifest("team/app", &referrers_tag).await.unwrap().bytes

@@ -185,6 +185,60 @@ async fn provenance_and_sboms_are_found_where_builders_put_them() {
         "CycloneDX"
     );
 
+    // cosign 2 with OCI 1.1 referrers: the attestation is typed as a DSSE envelope and
+    // listed in the referrers tag schema's index; its statement says it is provenance.
+    let referred = images::image(
+        Format::Oci,
+        Platform::new("linux", "arm64", None),
+        &[images::layer(Format::Oci, 9803, 700)],
+    );
+    pusher
+        .push_image("team/referred", Some("3"), &referred)
+        .await;
+    pusher.push_blob("team/referred", &envelope).await;
+    pusher.push_blob("team/referred", &empty).await;
+    let mut subject = referred.manifest.descriptor();
+    subject.as_object_mut().unwrap().remove("platform");
+    let attestation = Blob::new(
+        "application/vnd.oci.image.manifest.v1+json",
+        serde_json::to_vec(&json!({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "artifactType": "application/vnd.dsse.envelope.v1+json",
+            "config": empty.descriptor(), "layers": [envelope.descriptor()], "subject": subject,
+        }))
+        .unwrap(),
+    );
+    pusher
+        .push_manifest("team/referred", &attestation.digest, &attestation)
+        .await;
+    let mut listed = attestation.descriptor();
+    listed["artifactType"] = json!("application/vnd.dsse.envelope.v1+json");
+    let referrers_tag = format!(
+        "sha256-{}",
+        referred.manifest.digest.trim_start_matches("sha256:")
+    );
+    pusher
+        .push_manifest(
+            "team/referred",
+            &referrers_tag,
+            &Blob::new(
+                "application/vnd.oci.image.index.v1+json",
+                serde_json::to_vec(&json!({"schemaVersion": 2,
+                    "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [listed]}))
+                .unwrap(),
+            ),
+        )
+        .await;
+    let referred_ref = format!("{}/team/referred:3", registry.addr);
+    let run = view("provenance", &referred_ref);
+    assert_eq!(run.code, 0, "{}", run.output());
+    assert_eq!(
+        serde_json::from_str::<Value>(&run.stdout).unwrap()["predicateType"],
+        "https://slsa.dev/provenance/v1"
+    );
+    // The envelope is provenance, not an SBOM.
+    view("sbom", &referred_ref).fails_with("no SBOM attached to sha256:");
+
     // Nothing attached: one clear line, exit 1.
     pusher
         .push_image("team/bare", Some("1"), &images::single(9802, 500))

@@ -244,11 +244,11 @@ async fn referred(
         .referrers_of(registry, repo, subject)
         .await?;
     for referrer in referrers {
-        if !referrer
-            .artifact_type
-            .as_deref()
-            .is_some_and(|t| kind.matches(t))
-        {
+        let artifact_type = referrer.artifact_type.as_deref().unwrap_or_default();
+        // cosign's OCI 1.1 attestations are typed as envelopes: what they hold is told by
+        // the statement's predicate type inside.
+        let envelope = artifact_type.contains("dsse") || artifact_type.contains("in-toto");
+        if !envelope && !kind.matches(artifact_type) {
             continue;
         }
         let manifest = registry
@@ -265,7 +265,7 @@ async fn referred(
             if let Some(statement) = in_toto(&value, kind) {
                 return Ok(Some(statement));
             }
-            if value.get("payload").is_none() {
+            if !envelope && value.get("payload").is_none() {
                 return Ok(Some(value));
             }
         }

@@ -8,7 +8,7 @@
 use super::blob::{BlobCopy, BlobSource};
 use super::events::{Event, Events};
 use super::image::attachments::{
-    Attached, publish_referrers, referrer_descriptor, referrers_subject,
+    Attached, publish_referrers, referrer_descriptor, referrers_subject, subject_tag,
 };
 use super::image::{
     BLOBS_PER_IMAGE, CopyError, CopyOptions, Outcome, malformed, read_existing_index,
@@ -25,7 +25,7 @@ use crate::image::reference::Reference;
 use crate::registry::{Registries, Registry};
 use bytes::Bytes;
 use futures_util::{StreamExt as _, TryStreamExt as _};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 /// Largest manifest read from an archive.
@@ -99,6 +99,17 @@ impl<'a> ImageLoader<'a> {
             tag_locks: Mutex::default(),
             attached: Attached::default(),
         }
+    }
+
+    /// The lock of one destination tag (`registry/repo:tag`): indexes at a tag are read,
+    /// merged and written by one job at a time.
+    fn tag_lock(&self, key: String) -> Arc<tokio::sync::Mutex<()>> {
+        self.tag_locks
+            .lock()
+            .expect("tag lock")
+            .entry(key)
+            .or_default()
+            .clone()
     }
 
     pub async fn load(
@@ -202,14 +213,11 @@ impl<'a> ImageLoader<'a> {
             });
         }
 
-        let tag_key = format!("{}/{repo}:{}", dst.name(), tag.as_deref().unwrap_or(""));
-        let lock = self
-            .tag_locks
-            .lock()
-            .expect("tag lock")
-            .entry(tag_key)
-            .or_default()
-            .clone();
+        let lock = self.tag_lock(format!(
+            "{}/{repo}:{}",
+            dst.name(),
+            tag.as_deref().unwrap_or("")
+        ));
         let _merging = lock.lock().await;
         let existing = match (&tag, self.options.overwrite) {
             (Some(tag), false) => read_existing_index(&dst, repo, tag).await?,
@@ -239,8 +247,6 @@ impl<'a> ImageLoader<'a> {
         Ok(Outcome::Copied { digest, platforms })
     }
 
-    /// One platform manifest: its blobs from the archive, then the manifest by digest. Returns
-    /// the manifest bytes (checked against their digest).
     /// Pushes the referrers of `subject` saved in the archive and makes them findable (the
     /// referrers API, else the tag schema's index, merged with what the destination lists).
     async fn load_referrers(
@@ -251,6 +257,17 @@ impl<'a> ImageLoader<'a> {
         subject: &Digest,
         kept: &[Descriptor],
     ) -> Result<Outcome, CopyError> {
+        // Two archives (or two lines) may carry referrers of one subject: the fallback
+        // index at its tag is read, extended and written by one of them at a time.
+        let lock = self.tag_lock(format!("{}/{repo}:{}", dst.name(), subject_tag(subject)));
+        let _publishing = lock.lock().await;
+        let known: HashSet<Digest> = self
+            .attached
+            .referrers_of(dst, repo, subject)
+            .await?
+            .into_iter()
+            .map(|d| d.digest)
+            .collect();
         let mut referrers = Vec::with_capacity(kept.len());
         for entry in kept {
             let bytes = self.push_platform(id, dst, repo, entry).await?;
@@ -260,7 +277,11 @@ impl<'a> ImageLoader<'a> {
             .first()
             .map(|r| r.digest.clone())
             .ok_or_else(|| malformed(format!("referrers of {subject}"), "none saved"))?;
-        let new = publish_referrers(&self.attached, dst, repo, subject, referrers).await?;
+        let new = referrers
+            .iter()
+            .filter(|r| !known.contains(&r.digest))
+            .count();
+        publish_referrers(&self.attached, dst, repo, subject, referrers).await?;
         Ok(if new == 0 {
             Outcome::UpToDate { digest }
         } else {
@@ -271,6 +292,8 @@ impl<'a> ImageLoader<'a> {
         })
     }
 
+    /// One platform manifest: its blobs from the archive, then the manifest by digest. Returns
+    /// the manifest bytes (checked against their digest).
     async fn push_platform(
         &self,
         id: usize,

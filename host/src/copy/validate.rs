@@ -3,6 +3,7 @@
 //! must be in the destination index, or the destination must be the very same manifest.
 
 use super::image::CopyError;
+use super::image::attachments::{Attached, referrers_subject};
 use super::index;
 use crate::image::manifest::{ConfigPlatform, ImageManifest, Index};
 use crate::image::media::{self, ManifestKind};
@@ -181,6 +182,39 @@ pub async fn validate_loaded(
     destination: &Reference,
 ) -> Result<Verdict, CopyError> {
     let dst = registries.get(destination.registry()).await?;
+    let artifact = image.arch_list.is_empty() && image.os_list.is_empty();
+    if artifact
+        && let Some(subject) = destination
+            .push_tag()
+            .as_deref()
+            .and_then(referrers_subject)
+    {
+        // Saved referrers: load made them findable through the referrers API or the tag
+        // schema, whichever the destination has; ask the same way.
+        let listed: Vec<String> = Attached::default()
+            .referrers_of(&dst, destination.repository(), &subject)
+            .await?
+            .into_iter()
+            .map(|d| d.digest.to_string())
+            .collect();
+        let missing: Vec<String> = image
+            .images
+            .iter()
+            .filter(|spec| !listed.contains(&spec.digest))
+            .map(|spec| {
+                format!(
+                    "Referrer [{}] of [{}@{subject}] is not listed in destination registry",
+                    spec.digest,
+                    destination.name()
+                )
+            })
+            .collect();
+        return Ok(match (image.images.len(), missing.is_empty()) {
+            (0, _) => Verdict::NothingToCheck,
+            (_, true) => Verdict::Pass,
+            (_, false) => Verdict::Fail(missing.join("; ")),
+        });
+    }
     let reference = destination.manifest_reference();
     let found = match dst.get_manifest(destination.repository(), &reference).await {
         Ok(m) => m,
@@ -200,7 +234,6 @@ pub async fn validate_loaded(
             .unwrap_or_default(),
         _ => vec![found.digest.to_string()],
     };
-    let artifact = image.arch_list.is_empty() && image.os_list.is_empty();
     let mut checked = 0;
     let mut missing = Vec::new();
     for spec in &image.images {

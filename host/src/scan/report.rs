@@ -35,7 +35,7 @@ impl Format {
     /// The SBOM format an SBOM plugin writes for this report format.
     pub fn sbom(self) -> Option<&'static str> {
         match self {
-            Format::SpdxJson => Some("spdx-json"),
+            Format::SpdxJson | Format::SpdxCsv => Some("spdx-json"),
             Format::Cyclonedx => Some("cyclonedx"),
             _ => None,
         }
@@ -149,27 +149,44 @@ pub fn render(format: Format, scanned: &[Scanned], time: &str) -> Vec<u8> {
             out.into_bytes()
         }
         Format::SpdxCsv => {
+            // The rows of the SPDX document the SBOM plugin wrote, so the CSV and the
+            // document agree on ids and licenses.
             let mut out = String::from(
                 "image,arch,os,package,license,versionInfo,supplier,originator,SPDXID\n",
             );
             for s in scanned {
-                for (i, p) in s.report.packages.iter().enumerate() {
-                    let license = if p.licenses.is_empty() {
-                        "NOASSERTION".to_string()
-                    } else {
-                        p.licenses.join(" AND ")
-                    };
-                    let id = format!("SPDXRef-Package-{i}");
+                let Some(document) = &s.document else {
+                    continue;
+                };
+                // The image itself (what the document describes) is not one of its packages.
+                let mut described: Vec<&Value> = document["documentDescribes"]
+                    .as_array()
+                    .map(|d| d.iter().collect())
+                    .unwrap_or_default();
+                described.extend(
+                    document["relationships"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter(|r| r["relationshipType"] == "DESCRIBES")
+                        .map(|r| &r["relatedSpdxElement"]),
+                );
+                let packages = document["packages"].as_array().cloned().unwrap_or_default();
+                for p in packages
+                    .iter()
+                    .filter(|p| !described.contains(&&p["SPDXID"]))
+                {
+                    let field = |key: &str| p[key].as_str().unwrap_or("NOASSERTION").to_string();
                     let row = [
-                        s.reference.as_str(),
-                        &s.platform.architecture,
-                        &s.platform.os,
-                        &p.name,
-                        &license,
-                        &p.version,
-                        "NOASSERTION",
-                        "NOASSERTION",
-                        &id,
+                        s.reference.clone(),
+                        s.platform.architecture.clone(),
+                        s.platform.os.clone(),
+                        field("name"),
+                        field("licenseDeclared"),
+                        p["versionInfo"].as_str().unwrap_or_default().to_string(),
+                        field("supplier"),
+                        field("originator"),
+                        field("SPDXID"),
                     ];
                     out.push_str(&row.iter().map(|f| csv(f)).collect::<Vec<_>>().join(","));
                     out.push('\n');

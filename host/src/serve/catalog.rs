@@ -3,6 +3,7 @@
 
 use crate::archive::blobs::ArchiveBlobs;
 use crate::archive::index::{ArchiveIndex, Image};
+use crate::copy::image::attachments::{referrer_descriptor, referrers_subject};
 use crate::copy::index as index_rules;
 use crate::image::digest::Digest;
 use crate::image::manifest::Descriptor;
@@ -122,7 +123,28 @@ impl Catalog {
             }
         }
         let artifact = image.arch_list.is_empty() && image.os_list.is_empty();
-        let top = if artifact && manifests.len() == 1 {
+        let top = if artifact && referrers_subject(&image.tag).is_some() {
+            // Saved referrers: the tag schema's index, which lists each referrer with its
+            // artifact type (what clients without the referrers API read).
+            let listed = manifests
+                .iter()
+                .map(|m| referrer_descriptor(m.digest.clone(), &m.bytes))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| fail(e.to_string()))?;
+            let bytes = Bytes::from(
+                serde_json::to_vec(&serde_json::json!({
+                    "schemaVersion": 2,
+                    "mediaType": media::OCI_INDEX,
+                    "manifests": listed,
+                }))
+                .expect("index serializes"),
+            );
+            Served {
+                digest: Digest::sha256_of(&bytes),
+                bytes,
+                media_type: media::OCI_INDEX.to_string(),
+            }
+        } else if artifact && manifests.len() == 1 {
             manifests[0].clone()
         } else {
             let bytes = Bytes::from(index_rules::build(entries));

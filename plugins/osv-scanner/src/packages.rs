@@ -173,7 +173,10 @@ pub fn apk(text: &str) -> Vec<Package> {
             source: origin.filter(|o| !o.is_empty()).unwrap_or(name).to_string(),
             source_version: None,
             architecture: arch.map(str::to_string),
-            licenses: license.map(|l| vec![l.to_string()]).unwrap_or_default(),
+            licenses: license
+                .filter(|l| !l.is_empty())
+                .map(|l| vec![l.to_string()])
+                .unwrap_or_default(),
         });
     }
     packages

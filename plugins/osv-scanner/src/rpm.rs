@@ -42,15 +42,20 @@ pub fn sqlite(bytes: &[u8]) -> Result<(Vec<Package>, usize), String> {
 /// length, the index entries, the data store.
 pub fn header(blob: &[u8]) -> Result<Option<Package>, String> {
     let be32 = |at: usize| -> Result<u32, String> {
-        blob.get(at..at + 4)
+        at.checked_add(4)
+            .and_then(|end| blob.get(at..end))
             .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
             .ok_or_else(|| "header shorter than its index".to_string())
     };
     let entries = be32(0)? as usize;
     let data_len = be32(4)? as usize;
-    let store_start = 8 + entries.checked_mul(16).ok_or("index too long")?;
-    let store = blob
-        .get(store_start..store_start + data_len)
+    let store_start = entries
+        .checked_mul(16)
+        .and_then(|n| n.checked_add(8))
+        .ok_or("index too long")?;
+    let store = store_start
+        .checked_add(data_len)
+        .and_then(|end| blob.get(store_start..end))
         .ok_or("header shorter than its data")?;
     let mut fields: Vec<(u32, u32, usize, usize)> = Vec::with_capacity(entries);
     for i in 0..entries {
@@ -76,8 +81,9 @@ pub fn header(blob: &[u8]) -> Result<Option<Package>, String> {
         if kind != INT32 || count == 0 {
             return None;
         }
-        store
-            .get(offset..offset + 4)
+        offset
+            .checked_add(4)
+            .and_then(|end| store.get(offset..end))
             .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     };
     let (Some(name), Some(version)) = (string(NAME), string(VERSION)) else {
@@ -105,7 +111,10 @@ pub fn header(blob: &[u8]) -> Result<Option<Package>, String> {
         source,
         source_version: None,
         architecture: string(ARCH),
-        licenses: string(LICENSE).into_iter().collect(),
+        licenses: string(LICENSE)
+            .filter(|l| !l.trim().is_empty())
+            .into_iter()
+            .collect(),
     }))
 }
 

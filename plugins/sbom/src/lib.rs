@@ -67,18 +67,20 @@ fn license_expression(
     package: &InstalledPackage,
     references: &mut std::collections::BTreeMap<String, String>,
 ) -> String {
-    let parts: Vec<String> = package
+    let declared: Vec<&String> = package
         .licenses
         .iter()
-        .map(|declared| match licenses::classify(declared) {
-            Spdx::Expression(e) if package.licenses.len() > 1 && e.contains(' ') => {
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    let several = declared.len() > 1;
+    let parts: Vec<String> = declared
+        .iter()
+        .map(|license| match licenses::classify(license) {
+            Spdx::Expression(e) if several && e.contains(' ') => {
                 format!("({e})")
             }
             Spdx::Expression(e) => e,
-            Spdx::Reference { id, text } => {
-                references.insert(id.clone(), text);
-                id
-            }
+            Spdx::Reference { id, text } => reference_id(references, id, text),
         })
         .collect();
     if parts.is_empty() {
@@ -86,6 +88,26 @@ fn license_expression(
     } else {
         parts.join(" AND ")
     }
+}
+
+/// The LicenseRef for `text`: `id`, or `id-2`, `id-3`... when different words already took
+/// `id` ("ASL 2.0" and "ASL-2.0" spell the same id).
+fn reference_id(
+    references: &mut std::collections::BTreeMap<String, String>,
+    id: String,
+    text: String,
+) -> String {
+    let mut candidate = id.clone();
+    let mut n = 1;
+    while let Some(taken) = references.get(&candidate) {
+        if *taken == text {
+            return candidate;
+        }
+        n += 1;
+        candidate = format!("{id}-{n}");
+    }
+    references.insert(candidate.clone(), text);
+    candidate
 }
 
 /// SPDX element ids allow letters, digits, `.` and `-` only.
@@ -188,7 +210,9 @@ pub fn cyclonedx(subject: &Subject, report: &Report, created: &str) -> Value {
             }
             // CycloneDX takes one SPDX expression, or a list of licenses (by name here: ids
             // must come from its enumeration), never both.
-            let licenses: Vec<Value> = match p.licenses.as_slice() {
+            let declared: Vec<&String> =
+                p.licenses.iter().filter(|l| !l.trim().is_empty()).collect();
+            let licenses: Vec<Value> = match declared.as_slice() {
                 [one] => match licenses::classify(one) {
                     Spdx::Expression(e) => vec![json!({"expression": e})],
                     Spdx::Reference { text, .. } => vec![json!({"license": {"name": text}})],
@@ -356,6 +380,75 @@ mod tests {
             doc["components"][1]["purl"],
             "pkg:deb/debian/g++@4:12.2.0-3"
         );
+    }
+
+    #[test]
+    fn license_words_keep_distinct_references_and_empty_ones_are_dropped() {
+        let (subject, mut report) = sample();
+        let words = [
+            vec!["GPLv2".to_string()],
+            vec!["GPLv2+".to_string()],
+            vec!["ASL 2.0".to_string()],
+            vec!["ASL-2.0".to_string()],
+            vec!["".to_string(), "MIT".to_string()],
+            vec![" ".to_string()],
+        ];
+        report.packages.truncate(1);
+        let template = report.packages[0].clone();
+        report.packages = words
+            .iter()
+            .enumerate()
+            .map(|(i, licenses)| InstalledPackage {
+                name: format!("p{i}"),
+                licenses: licenses.clone(),
+                ..template.clone()
+            })
+            .collect();
+        let doc = spdx(&subject, &report, "2026-01-01T00:00:00Z");
+        let declared: Vec<&str> = doc["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .skip(1)
+            .map(|p| p["licenseDeclared"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            declared,
+            [
+                "LicenseRef-GPLv2",
+                "LicenseRef-GPLv2-plus",
+                "LicenseRef-ASL-2.0",
+                "LicenseRef-ASL-2.0-2",
+                "MIT",
+                "NOASSERTION"
+            ]
+        );
+        let extracted: Vec<(&str, &str)> = doc["hasExtractedLicensingInfos"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["licenseId"].as_str().unwrap(),
+                    e["extractedText"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            extracted,
+            [
+                ("LicenseRef-ASL-2.0", "ASL 2.0"),
+                ("LicenseRef-ASL-2.0-2", "ASL-2.0"),
+                ("LicenseRef-GPLv2", "GPLv2"),
+                ("LicenseRef-GPLv2-plus", "GPLv2+"),
+            ]
+        );
+        let bom = cyclonedx(&subject, &report, "2026-01-01T00:00:00Z");
+        assert_eq!(
+            bom["components"][4]["licenses"],
+            serde_json::json!([{"expression": "MIT"}])
+        );
+        assert!(bom["components"][5].get("licenses").is_none());
     }
 
     #[test]

@@ -105,7 +105,9 @@ pub fn classify(declared: &str) -> Spdx {
     if is_expression(declared) {
         return Spdx::Expression(declared.to_string());
     }
+    // `+` means "or later": it must not vanish, or GPLv2 and GPLv2+ would share an id.
     let id: String = declared
+        .replace('+', "-plus")
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '.' {
@@ -177,6 +179,14 @@ mod tests {
             Spdx::Reference {
                 id: "LicenseRef-ASL-2.0".into(),
                 text: "ASL 2.0".into()
+            }
+        );
+        assert_ne!(classify("GPLv2"), classify("GPLv2+"));
+        assert_eq!(
+            classify("GPLv2+"),
+            Spdx::Reference {
+                id: "LicenseRef-GPLv2-plus".into(),
+                text: "GPLv2+".into()
             }
         );
         for bad in [

@@ -152,7 +152,8 @@ impl Attached {
 
 /// Makes `referrers` of `subject`, already pushed to `repo`, findable there: a registry with
 /// the referrers API indexes them itself; otherwise they join the tag schema's index
-/// (`sha256-HEX`), keeping what it listed. Returns how many were new.
+/// (`sha256-HEX`), keeping what it listed. Returns how many the fallback index gained (all
+/// of them when the registry indexes them itself: it does not say which it knew).
 pub async fn publish_referrers(
     attached: &Attached,
     dst: &Registry,
@@ -161,13 +162,20 @@ pub async fn publish_referrers(
     referrers: Vec<Descriptor>,
 ) -> Result<usize, CopyError> {
     if attached.referrers_api(dst, repo, subject).await?.is_some() {
+        // The registry indexes pushed referrers itself.
         return Ok(referrers.len());
     }
     let tag = subject_tag(subject);
     let mut entries: Vec<Descriptor> = match dst.get_manifest(repo, &tag).await {
-        Ok(m) => serde_json::from_slice::<Index>(&m.bytes)
-            .map(|i| i.manifests)
-            .unwrap_or_default(),
+        Ok(m) => match serde_json::from_slice::<Index>(&m.bytes) {
+            Ok(index) => index.manifests,
+            Err(e) => {
+                tracing::warn!(
+                    "{repo}:{tag} is not a referrers index ({e}); it is replaced by one listing the referrers loaded now"
+                );
+                Vec::new()
+            }
+        },
         Err(e) if e.is_not_found() => Vec::new(),
         Err(e) => return Err(e.into()),
     };
