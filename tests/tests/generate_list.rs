@@ -657,3 +657,127 @@ fn rancher_lists_from_the_real_chart_repository() {
     assert!(fleet[0].contains(";fleet:104."), "{}", fleet[0]);
     assert!(fleet[1].contains(";fleet:103."), "{}", fleet[1]);
 }
+
+/// KDM's channel files (what data.json is generated from) instead of data.json: made here
+/// with the anchors and server-argument schemas the real ones have, and the real ones from
+/// the shared fixtures (skipped when absent).
+#[test]
+fn rancher_releases_from_kdm_channel_files() {
+    let env = Env::new();
+    rancher_release(&env);
+    let channels = |distro: &str, releases: &[(&str, &str, &str)]| {
+        let mut text = format!(
+            "channels:\n  - name: stable\n    latest: {}\nreleases:\n",
+            releases[0].0
+        );
+        for (i, (version, min, max)) in releases.iter().enumerate() {
+            text.push_str(&format!(
+                "  - version: {version}\n    minChannelServerVersion: {min}\n    maxChannelServerVersion: {max}\n"
+            ));
+            text.push_str(if i == 0 {
+                "    serverArgs: &args\n      tls-san:\n        type: array\n"
+            } else {
+                "    serverArgs: *args\n"
+            });
+        }
+        write(
+            &env.path(&format!("kdm/channels-{distro}.yaml")),
+            text.as_bytes(),
+        );
+    };
+    channels(
+        "k3s",
+        &[
+            ("v1.28.9+k3s1", "v2.8.0-alpha1", "v2.9.99"),
+            ("v1.28.10+k3s1", "v2.8.0-alpha1", "v2.9.99"),
+            ("v1.30.2+k3s1", "v2.9.0-alpha1", "v2.10.99"),
+        ],
+    );
+    channels("rke2", &[("v1.30.2+rke2r1", "v2.9.0-alpha1", "v2.10.99")]);
+    let run = env.run(&[
+        "generate-list",
+        "--rancher",
+        "v2.9.3",
+        "--k3s-channels",
+        "kdm/channels-k3s.yaml",
+        "--rke2-channels",
+        "kdm/channels-rke2.yaml",
+        "--k3s-release",
+        "k3s",
+        "--rke2-release",
+        "rke2",
+        "--k3s-images",
+        "k3s.txt",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.output());
+    assert_eq!(
+        lines(&env, "k3s.txt"),
+        [
+            "rancher/k3s-upgrade:v1.28.10-k3s1",
+            "rancher/k3s-upgrade:v1.30.2-k3s1",
+            "rancher/klipper-lb:v0.4.7",
+            "rancher/klipper-lb:v0.4.9",
+            "rancher/mirrored-pause:3.6",
+            "rancher/system-agent-installer-k3s:v1.28.10-k3s1",
+            "rancher/system-agent-installer-k3s:v1.30.2-k3s1",
+        ]
+    );
+    assert_eq!(
+        std::fs::read_to_string(env.path("v2.9.3-versions.txt")).unwrap(),
+        "K3s, RKE2, RKE versions for Rancher v2.9.3:\n\nK3s Versions:\nv1.30.2+k3s1\n\
+         v1.28.10+k3s1\n\nRKE2 Versions:\nv1.30.2+rke2r1\n\nRKE Versions:\n"
+    );
+    // A channel file that is not one is named, and the run fails after writing the rest.
+    write(&env.path("kdm/broken.yaml"), b"channels: []\n");
+    let run = env.run(&[
+        "generate-list",
+        "--rancher",
+        "v2.9.3",
+        "--k3s-channels",
+        "kdm/broken.yaml",
+        "--rke2-channels",
+        "kdm/channels-rke2.yaml",
+        "-o",
+        "partial.txt",
+        "-y",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.output());
+    assert!(
+        run.output()
+            .contains("k3s channels kdm/broken.yaml: no releases list"),
+        "{}",
+        run.output()
+    );
+    assert!(
+        lines(&env, "partial.txt").contains(&"rancher/rke2-upgrade:v1.30.2-rke2r1".to_string())
+    );
+
+    // The real channel files of KDM (shared fixtures).
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/rancher");
+    if !fixtures.is_dir() {
+        eprintln!("skipped: {} is absent", fixtures.display());
+        return;
+    }
+    let run = env.run(&[
+        "generate-list",
+        "--rancher",
+        "v2.9.3",
+        "--k3s-channels",
+        fixtures.join("channels.yaml").to_str().unwrap(),
+        "--rke2-channels",
+        fixtures.join("channels-rke2.yaml").to_str().unwrap(),
+        "--output-versions",
+        "real-versions.txt",
+        "-o",
+        "real.txt",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.output());
+    // Newest patch of each Kubernetes minor from 1.27 (2.9's default minimum) whose channel
+    // server range holds 2.9.3, as read from the files with a separate script.
+    assert_eq!(
+        std::fs::read_to_string(env.path("real-versions.txt")).unwrap(),
+        "K3s, RKE2, RKE versions for Rancher v2.9.3:\n\nK3s Versions:\nv1.30.5+k3s1\n\
+         v1.29.9+k3s1\nv1.28.14+k3s1\nv1.27.16+k3s1\n\nRKE2 Versions:\nv1.30.5+rke2r1\n\
+         v1.29.9+rke2r1\nv1.28.14+rke2r1\nv1.27.16+rke2r2\n\nRKE Versions:\n"
+    );
+}

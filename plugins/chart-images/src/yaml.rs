@@ -2,7 +2,8 @@
 //! (yaml-rust2's own loader refuses the whole file, and real charts do repeat keys).
 //! Scalars keep the text the author wrote for numbers (`1.10` stays `1.10`).
 
-use yaml_rust2::Yaml;
+/// The node type documents load into (re-exported so users need no YAML crate of their own).
+pub use yaml_rust2::Yaml;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 use yaml_rust2::yaml::Hash;

@@ -86,6 +86,38 @@ pub fn releases(
     Ok(kept.into_iter().map(|(_, text)| text).collect())
 }
 
+/// The `releases` of a KDM channel file (`channels.yaml`, `channels-rke2.yaml`: what KDM's
+/// data.json is generated from), shaped as data.json has them under `<distro>.releases`.
+pub fn channel_releases(text: &str) -> Result<Value, String> {
+    use chart_images::yaml::Yaml;
+    let doc = chart_images::yaml::first(text)?;
+    let Yaml::Array(list) = &doc["releases"] else {
+        return Err("no releases list".into());
+    };
+    let scalar = |node: &Yaml| match node {
+        Yaml::String(text) | Yaml::Real(text) => Some(text.clone()),
+        Yaml::Integer(n) => Some(n.to_string()),
+        _ => None,
+    };
+    let releases = list
+        .iter()
+        .map(|release| {
+            let mut entry = serde_json::Map::new();
+            for key in [
+                "version",
+                "minChannelServerVersion",
+                "maxChannelServerVersion",
+            ] {
+                if let Some(text) = scalar(&release[key]) {
+                    entry.insert(key.into(), Value::String(text));
+                }
+            }
+            Value::Object(entry)
+        })
+        .collect();
+    Ok(Value::Array(releases))
+}
+
 /// The RKE system images of one Kubernetes version.
 #[derive(Debug, PartialEq, Eq)]
 pub struct RkeVersion {

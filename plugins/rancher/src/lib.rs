@@ -10,6 +10,9 @@
 //! - `kdm=PATH|URL`: KDM `data.json`: the K3s and RKE2 releases whose channel server
 //!   versions hold the release (upgrade and system-agent-installer images), and RKE1 system
 //!   images before 2.12;
+//! - `k3s-channels=PATH|URL`, `rke2-channels=PATH|URL`: KDM's channel files
+//!   (`channels.yaml`, `channels-rke2.yaml`, what data.json is generated from), read instead
+//!   of data.json's K3s/RKE2 releases;
 //! - `k3s-release=DIR|URL`, `rke2-release=DIR|URL`: where the release image lists are,
 //!   `<base>/<version>/k3s-images.txt`, `rke2-images-all.linux-amd64.txt`,
 //!   `rke2-images.windows-amd64.txt` (GitHub's release download layout, e.g.
@@ -58,6 +61,8 @@ pub struct Settings {
     pub remove_deprecated: bool,
     pub k3s_release: Option<String>,
     pub rke2_release: Option<String>,
+    pub k3s_channels: Option<String>,
+    pub rke2_channels: Option<String>,
 }
 
 impl Settings {
@@ -85,10 +90,13 @@ impl Settings {
                 }
                 "k3s-release" => s.k3s_release = Some(value),
                 "rke2-release" => s.rke2_release = Some(value),
+                "k3s-channels" => s.k3s_channels = Some(value),
+                "rke2-channels" => s.rke2_channels = Some(value),
                 other => {
                     return Err(format!(
-                        "unknown option {other:?} (rancher, chart, system-chart, kdm, k3s-release, \
-                         rke2-release, min-kube-version, kdm-remove-deprecated)"
+                        "unknown option {other:?} (rancher, chart, system-chart, kdm, k3s-channels, \
+                         rke2-channels, k3s-release, rke2-release, min-kube-version, \
+                         kdm-remove-deprecated)"
                     ));
                 }
             }
@@ -96,10 +104,16 @@ impl Settings {
         if s.rancher.is_none() {
             return Err("no Rancher version (rancher=vX.Y.Z)".into());
         }
-        if s.charts.is_empty() && s.system_charts.is_empty() && s.kdm.is_none() {
+        if s.charts.is_empty()
+            && s.system_charts.is_empty()
+            && s.kdm.is_none()
+            && s.k3s_channels.is_none()
+            && s.rke2_channels.is_none()
+        {
             return Err(
-                "no inputs: give chart=, system-chart= or kdm= (clones of Rancher's \
-                        repositories and a KDM data.json, local or by URL)"
+                "no inputs: give chart=, system-chart=, kdm= or k3s-channels=/rke2-channels= \
+                 (clones of Rancher's repositories, a KDM data.json or its channel files, local \
+                 or by URL)"
                     .into(),
             );
         }
@@ -132,36 +146,61 @@ pub fn generate(files: &dyn Files, settings: &Settings, out: &mut dyn Out) -> Re
     for input in &settings.system_charts {
         charts::images(files, input, true, &rancher.for_charts(), &mut ent);
     }
-    let Some(kdm) = &settings.kdm else {
-        return Ok(());
-    };
-    let data = match fetch(files, kdm).and_then(|bytes| {
-        serde_json::from_slice::<serde_json::Value>(&bytes).map_err(|e| format!("not JSON: {e}"))
-    }) {
-        Ok(data) => data,
-        Err(e) => {
-            ent.error(&format!("KDM {kdm}: {e}"));
-            return Ok(());
+    let data = settings.kdm.as_ref().and_then(|kdm| {
+        match fetch(files, kdm).and_then(|bytes| {
+            serde_json::from_slice::<serde_json::Value>(&bytes)
+                .map_err(|e| format!("not JSON: {e}"))
+        }) {
+            Ok(data) => Some((kdm, data)),
+            Err(e) => {
+                ent.error(&format!("KDM {kdm}: {e}"));
+                None
+            }
         }
-    };
+    });
     let select = Selection {
         rancher,
         min_kube: &min_kube,
         newest_patches: settings.remove_deprecated,
     };
-    for (distro, base) in [
-        (Distro::K3s, &settings.k3s_release),
-        (Distro::Rke2, &settings.rke2_release),
+    for (distro, channels, base) in [
+        (Distro::K3s, &settings.k3s_channels, &settings.k3s_release),
+        (
+            Distro::Rke2,
+            &settings.rke2_channels,
+            &settings.rke2_release,
+        ),
     ] {
-        let versions = match kdm::releases(&data, distro, &select) {
-            Ok(versions) => versions,
-            Err(e) => {
-                ent.warn(&format!("KDM {kdm}: {e}"));
-                continue;
+        let versions = match (channels, &data) {
+            (Some(location), _) => {
+                let name = distro.name();
+                match fetch(files, location)
+                    .and_then(|bytes| kdm::channel_releases(&String::from_utf8_lossy(&bytes)))
+                    .and_then(|releases| {
+                        let data = serde_json::json!({ name: { "releases": releases } });
+                        kdm::releases(&data, distro, &select)
+                    }) {
+                    Ok(versions) => versions,
+                    Err(e) => {
+                        ent.error(&format!("{name} channels {location}: {e}"));
+                        continue;
+                    }
+                }
             }
+            (None, Some((kdm, data))) => match kdm::releases(data, distro, &select) {
+                Ok(versions) => versions,
+                Err(e) => {
+                    ent.warn(&format!("KDM {kdm}: {e}"));
+                    continue;
+                }
+            },
+            (None, None) => continue,
         };
         release_images(files, distro, base.as_deref(), &versions, &mut ent);
     }
+    let Some((_, data)) = data else {
+        return Ok(());
+    };
     if rancher.has_rke1() {
         for rke in kdm::rke(&data, &select) {
             let source = format!("rke-system {}", rke.version);

@@ -477,6 +477,94 @@ fn kdm_releases_rke_and_release_lists() {
     assert!(out.references("rke-").is_empty());
 }
 
+/// KDM's channel files, as its repository has them: app defaults, anchors and aliases,
+/// server argument schemas between the releases.
+const CHANNELS: &str = r#"channels:
+  - name: default
+    latest: v1.28.10+k3s1
+appDefaults:
+  - appName: rancher
+    defaults:
+      - appVersion: '>= 2.9.0-0 < 2.9.100-0'
+        defaultVersion: '1.28.x'
+releases:
+  - version: v1.27.16+k3s1
+    minChannelServerVersion: v2.7.0-alpha1
+    maxChannelServerVersion: v2.9.99
+    serverArgs: &serverArgs-v1
+      tls-san:
+        type: array
+  - version: v1.28.9+k3s1
+    minChannelServerVersion: v2.8.0-alpha1
+    maxChannelServerVersion: v2.9.99
+    serverArgs: *serverArgs-v1
+  - version: v1.28.10+k3s1
+    minChannelServerVersion: v2.8.0-alpha1
+    maxChannelServerVersion: v2.9.99
+    serverArgs: *serverArgs-v1
+  - version: v1.31.1+k3s1
+    minChannelServerVersion: v2.10.0-alpha1
+    maxChannelServerVersion: v2.10.99
+"#;
+
+#[test]
+fn channel_files_stand_in_for_data_json_releases() {
+    let mut files = Memory::default();
+    files.put("kdm/channels.yaml", CHANNELS);
+    files.put("kdm/channels-rke2.yaml", CHANNELS.replace("k3s", "rke2r"));
+    files.put("kdm/data.json", serde_json::to_vec(&kdm()).unwrap());
+    let mut out = Collected::default();
+    generate(
+        &files,
+        &settings(&[
+            ("rancher", "v2.9.0"),
+            ("k3s-channels", "kdm/channels.yaml"),
+            ("kdm", "kdm/data.json"),
+        ]),
+        &mut out,
+    )
+    .unwrap();
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
+    // K3s from the channel file (1.27.16 and the newest 1.28), RKE2 and RKE1 from data.json.
+    assert_eq!(
+        out.references("k3s-upgrade"),
+        [
+            "rancher/k3s-upgrade:v1.27.16-k3s1",
+            "rancher/k3s-upgrade:v1.28.10-k3s1"
+        ]
+    );
+    assert_eq!(
+        out.references("rke2-upgrade"),
+        ["rancher/rke2-upgrade:v1.28.10-rke2r1"]
+    );
+    assert!(!out.references("rke-system").is_empty());
+
+    // Channel files alone are enough input; one without releases is named.
+    files.put("kdm/empty.yaml", "channels: []\n");
+    let mut out = Collected::default();
+    generate(
+        &files,
+        &settings(&[
+            ("rancher", "v2.9.0"),
+            ("k3s-channels", "kdm/empty.yaml"),
+            ("rke2-channels", "kdm/channels-rke2.yaml"),
+        ]),
+        &mut out,
+    )
+    .unwrap();
+    assert_eq!(
+        out.errors,
+        ["k3s channels kdm/empty.yaml: no releases list"]
+    );
+    assert_eq!(
+        out.references("rke2-upgrade"),
+        [
+            "rancher/rke2-upgrade:v1.27.16-rke2r1",
+            "rancher/rke2-upgrade:v1.28.10-rke2r1"
+        ]
+    );
+}
+
 #[test]
 fn bad_inputs_are_named() {
     let options = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {

@@ -22,6 +22,12 @@ pub struct RancherArgs {
     /// KDM data.json, a file or URL
     #[arg(long, value_name = "PATH|URL")]
     kdm: Option<String>,
+    /// KDM's K3s channel file (channels.yaml), read instead of data.json's K3s releases
+    #[arg(long = "k3s-channels", value_name = "PATH|URL")]
+    k3s_channels: Option<String>,
+    /// KDM's RKE2 channel file (channels-rke2.yaml), read instead of data.json's RKE2 releases
+    #[arg(long = "rke2-channels", value_name = "PATH|URL")]
+    rke2_channels: Option<String>,
     /// Accepted for Hangar's scripts; give the dev branches' clones and KDM instead
     #[arg(long)]
     dev: bool,
@@ -94,11 +100,17 @@ pub fn job(args: RancherArgs) -> anyhow::Result<Job> {
     let plain = name.strip_suffix("-ent").unwrap_or(&name);
     let version = Version::parse(&plain[1..])
         .map_err(|e| anyhow::anyhow!("--rancher {given:?} is not vX.Y.Z[-ent]: {e}"))?;
-    if args.charts.is_empty() && args.system_charts.is_empty() && args.kdm.is_none() {
+    if args.charts.is_empty()
+        && args.system_charts.is_empty()
+        && args.kdm.is_none()
+        && args.k3s_channels.is_none()
+        && args.rke2_channels.is_none()
+    {
         anyhow::bail!(
             "say where Rancher's charts and KDM are: --chart (a clone of rancher/charts), \
-             --system-chart (rancher/system-charts), --kdm (a data.json file or URL); \
-             hangar fetches nothing it is not given"
+             --system-chart (rancher/system-charts), --kdm (a data.json file or URL), \
+             --k3s-channels/--rke2-channels (KDM's channel files); hangar fetches nothing it \
+             is not given"
         );
     }
     if args.dev {
@@ -125,6 +137,8 @@ pub fn job(args: RancherArgs) -> anyhow::Result<Job> {
     }
     for (key, value) in [
         ("kdm", &args.kdm),
+        ("k3s-channels", &args.k3s_channels),
+        ("rke2-channels", &args.rke2_channels),
         ("k3s-release", &args.k3s_release),
         ("rke2-release", &args.rke2_release),
     ] {
