@@ -1,7 +1,7 @@
 //! `hangar archive …`: look into archives (ls, verify), make them (init, merge, export), and
 //! store or extract charts and files (`archive_store.rs`).
 
-use super::{Status, confirm};
+use super::Status;
 use crate::archive::blobs::ArchiveBlobs;
 use crate::archive::copy::copy_image;
 use crate::archive::index::{ArchiveIndex, Image};
@@ -308,19 +308,6 @@ async fn init(args: InitArgs) -> anyhow::Result<Status> {
     Ok(Status::Success)
 }
 
-fn may_write(path: &Path, yes: bool) -> anyhow::Result<()> {
-    if path.exists()
-        && !yes
-        && !confirm(&format!(
-            "File {:?} already exists! Overwrite?",
-            path.display().to_string()
-        ))?
-    {
-        bail!("file {:?} already exists", path.display().to_string());
-    }
-    Ok(())
-}
-
 async fn merge(args: MergeArgs) -> anyhow::Result<Status> {
     if args.files.len() < 2 {
         bail!("use '--file' option to specify at least 2 archive files");
@@ -328,7 +315,7 @@ async fn merge(args: MergeArgs) -> anyhow::Result<Status> {
     let output = args
         .output
         .context("output file not provided, use '--output' to specify the output file")?;
-    may_write(&output, args.yes)?;
+    super::may_overwrite(&output, args.yes)?;
     let writer = ArchiveWriter::create(&output)?;
     let mut index = ArchiveIndex::new();
     let mut written = HashSet::new();
@@ -365,7 +352,7 @@ async fn export(args: ExportArgs) -> anyhow::Result<Status> {
         .with_context(|| format!("cannot read image list {}", list_path.display()))?;
     let (mut reader, input) = open(&source)?;
     let blobs = ArchiveBlobs::new(&source, &mut reader)?;
-    may_write(&destination, args.yes)?;
+    super::may_overwrite(&destination, args.yes)?;
     let writer = ArchiveWriter::create(&destination)?;
     let mut index = ArchiveIndex::new();
     let mut written = HashSet::new();

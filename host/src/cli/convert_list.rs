@@ -1,8 +1,8 @@
 //! `hangar convert-list`: default-format lines → mirror-format `SOURCE DEST TAG` lines.
 
-use super::{Status, confirm};
+use super::Status;
 use crate::image::reference::{DOCKER_HUB, Reference};
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -67,15 +67,7 @@ pub fn run(args: ConvertListArgs) -> anyhow::Result<Status> {
     });
     let text = std::fs::read_to_string(input)
         .with_context(|| format!("cannot read {}", input.display()))?;
-    if output.exists()
-        && !args.yes
-        && !confirm(&format!(
-            "File {:?} already exists! Overwrite?",
-            output.display().to_string()
-        ))?
-    {
-        bail!("file {:?} already exists", output.display().to_string());
-    }
+    super::may_overwrite(&output, args.yes)?;
     let mut lines = Vec::new();
     for (i, line) in text.lines().enumerate() {
         match convert_line(line, args.source.as_deref(), args.destination.as_deref()) {

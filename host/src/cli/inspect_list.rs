@@ -6,7 +6,7 @@
 use super::args::{TlsArgs, parse_duration};
 use super::bulk::{finish_run, watch_interrupts, workers};
 use super::sign::{Job, csv_field, list_jobs};
-use super::{Status, confirm};
+use super::{Status, may_overwrite};
 use crate::archive::index::{ArchiveIndex, INDEX_VERSION, Image, ImageSpec, rfc3339_now};
 use crate::copy::runner;
 use crate::image::manifest::{ImageManifest, Index};
@@ -107,15 +107,7 @@ pub async fn run(args: InspectListArgs) -> anyhow::Result<Status> {
         args.registry.as_deref(),
         args.project.as_deref(),
     )?;
-    if report.exists()
-        && !args.yes
-        && !confirm(&format!(
-            "File {:?} already exists! Overwrite?",
-            report.display().to_string()
-        ))?
-    {
-        anyhow::bail!("file {:?} already exists", report.display().to_string());
-    }
+    may_overwrite(&report, args.yes)?;
     let registries = Registries::new(args.tls.registry_options());
     let cancel = CancellationToken::new();
     watch_interrupts(cancel.clone());

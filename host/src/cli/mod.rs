@@ -238,6 +238,21 @@ impl Global {
 }
 
 /// Asks a yes/no question on the terminal; anything but y/Y is no.
+/// Hangar's overwrite question for an output file that exists (skipped with `-y`); a "no" is
+/// an error naming the file.
+pub fn may_overwrite(path: &std::path::Path, yes: bool) -> anyhow::Result<()> {
+    if path.exists()
+        && !yes
+        && !confirm(&format!(
+            "File {:?} already exists! Overwrite?",
+            path.display().to_string()
+        ))?
+    {
+        anyhow::bail!("file {:?} already exists", path.display().to_string());
+    }
+    Ok(())
+}
+
 pub fn confirm(question: &str) -> anyhow::Result<bool> {
     use std::io::{BufRead as _, IsTerminal as _, Write as _};
     if !std::io::stdin().is_terminal() {

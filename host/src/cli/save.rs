@@ -4,7 +4,7 @@
 
 use super::args::{PlatformArgs, RunArgs, TlsArgs};
 use super::bulk::{BulkRun, finish_run, workers};
-use super::{Global, Status, confirm};
+use super::{Global, Status};
 use crate::archive::index::{ArchiveIndex, rfc3339_now};
 use crate::archive::journal;
 use crate::archive::reader::{ArchiveReader, INDEX_NAME};
@@ -227,18 +227,7 @@ async fn run_save(args: SaveArgs, global: &Global) -> anyhow::Result<Status> {
             let (writer, continued) = reopen(&args.destination, &recovered, &registries).await?;
             (writer, index, continued)
         } else {
-            if args.destination.exists()
-                && !args.yes
-                && !confirm(&format!(
-                    "File {:?} already exists! Overwrite?",
-                    args.destination.display().to_string()
-                ))?
-            {
-                bail!(
-                    "file {:?} already exists",
-                    args.destination.display().to_string()
-                );
-            }
+            super::may_overwrite(&args.destination, args.yes)?;
             (
                 ArchiveWriter::create(&args.destination)?,
                 ArchiveIndex::new(),

@@ -6,7 +6,7 @@
 
 mod rancher;
 
-use super::{Global, Status, confirm};
+use super::{Global, Status, may_overwrite};
 use crate::image::reference::Reference;
 use crate::plugin::list_generator::{Generated, ListGenerator};
 use crate::plugin::manifest::{Kind, World};
@@ -164,15 +164,7 @@ pub async fn run(cmd: GenerateListCommand, global: &Global) -> anyhow::Result<St
         .chain(rancher.iter().flat_map(rancher::Outputs::files))
         .collect();
     for output in &outputs {
-        if output.exists()
-            && !common.yes
-            && !confirm(&format!(
-                "File {:?} already exists! Overwrite?",
-                output.display().to_string()
-            ))?
-        {
-            bail!("file {:?} already exists", output.display().to_string());
-        }
+        may_overwrite(output, common.yes)?;
     }
     let settings = global.plugin_settings(Overrides {
         allow_hosts: common.allow_host.clone(),
