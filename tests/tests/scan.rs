@@ -757,7 +757,7 @@ async fn rpm_databases_are_read_as_rpm_reads_them() {
         .unwrap();
     assert_eq!(
         libs["purl"],
-        "pkg:rpm/rocky/openssl-libs@3.0.7-27.el9?arch=noarch&epoch=1&distro=rocky-9.3"
+        "pkg:rpm/rocky/openssl-libs@3.0.7-27.el9?arch=noarch&distro=rocky-9.3&epoch=1"
     );
     assert_eq!(libs["licenses"], json!([{"license": {"name": "ASL 2.0"}}]));
     let ids: Vec<&str> = bom["vulnerabilities"]

@@ -79,10 +79,23 @@ fn installed(fs: &Filesystem) -> (Vec<Package>, Option<Order>, &'static str) {
             }
         };
     }
-    if read_file(fs, "/var/lib/rpm/Packages").is_some() {
-        log::warn(
-            "/var/lib/rpm/Packages: rpm's BerkeleyDB database (RHEL/CentOS 7 and 8) is not read; packages not listed",
-        );
+    for (path, what) in [
+        (
+            "/var/lib/rpm/Packages",
+            "rpm's BerkeleyDB database (RHEL/CentOS 7 and 8)",
+        ),
+        (
+            "/usr/lib/sysimage/rpm/Packages.db",
+            "rpm's ndb database (SUSE)",
+        ),
+        ("/var/lib/rpm/Packages.db", "rpm's ndb database (SUSE)"),
+    ] {
+        if read_file(fs, path).is_some() {
+            log::warn(&format!(
+                "{path}: {what} is not read; its packages are not listed"
+            ));
+            break;
+        }
     }
     (Vec::new(), None, "")
 }
@@ -113,9 +126,13 @@ fn purl(kind: &str, os: &OsRelease, package: &Package) -> Option<String> {
         Some((epoch, version)) if kind == "rpm" => (Some(epoch), version),
         _ => (None, package.version.as_str()),
     };
+    // The purl namespace is the vendor: Red Hat's os-release id (`rhel`) is not its name.
+    let namespace = match (kind, os.id.as_str()) {
+        ("rpm", "rhel") => "redhat",
+        (_, id) => id,
+    };
     let mut purl = format!(
-        "pkg:{kind}/{}/{}@{}",
-        os.id,
+        "pkg:{kind}/{namespace}/{}@{}",
         escape(&package.name),
         escape(version)
     );
@@ -130,6 +147,8 @@ fn purl(kind: &str, os: &OsRelease, package: &Package) -> Option<String> {
         qualifiers.push(format!("distro={}-{}", os.id, os.version_id));
     }
     if !qualifiers.is_empty() {
+        // The spec's canonical form sorts qualifiers by key.
+        qualifiers.sort();
         purl.push('?');
         purl.push_str(&qualifiers.join("&"));
     }
@@ -243,3 +262,44 @@ impl Guest for OsvScanner {
 }
 
 hangar_plugin_sdk::export_scanner!(OsvScanner);
+
+#[cfg(test)]
+mod purl_tests {
+    use super::*;
+
+    #[test]
+    fn purls_name_the_vendor_and_sort_qualifiers() {
+        let os = OsRelease {
+            id: "rhel".into(),
+            version_id: "9.4".into(),
+            pretty_name: String::new(),
+        };
+        let package = Package {
+            name: "openssl-libs".into(),
+            version: "1:3.0.7-27.el9".into(),
+            source: "openssl".into(),
+            source_version: None,
+            architecture: Some("x86_64".into()),
+            licenses: Vec::new(),
+        };
+        assert_eq!(
+            purl("rpm", &os, &package).as_deref(),
+            Some("pkg:rpm/redhat/openssl-libs@3.0.7-27.el9?arch=x86_64&distro=rhel-9.4&epoch=1")
+        );
+        let debian = OsRelease {
+            id: "debian".into(),
+            version_id: "12".into(),
+            pretty_name: String::new(),
+        };
+        let bash = Package {
+            name: "bash".into(),
+            version: "5.2.15-2+b2".into(),
+            architecture: Some("amd64".into()),
+            ..package
+        };
+        assert_eq!(
+            purl("deb", &debian, &bash).as_deref(),
+            Some("pkg:deb/debian/bash@5.2.15-2%2Bb2?arch=amd64&distro=debian-12")
+        );
+    }
+}
