@@ -112,8 +112,8 @@ fn bound(text: &str) -> Result<Bound, String> {
     );
     let low = Version::parse(&low_text).map_err(|e| format!("{text:?}: {e}"))?;
     let high = match (minor, patch) {
-        (None, _) => Some(floor(major + 1, 0, 0)),
-        (Some(minor), None) => Some(floor(major, minor + 1, 0)),
+        (None, _) => Some(floor(major.saturating_add(1), 0, 0)),
+        (Some(minor), None) => Some(floor(major, minor.saturating_add(1), 0)),
         _ => None,
     };
     Ok(Bound {
@@ -149,16 +149,16 @@ fn check(op: &str, text: &str, v: &Version) -> Result<bool, String> {
         },
         "~" | "~>" => {
             let high = match b.minor {
-                Some(minor) => floor(b.major, minor + 1, 0),
-                None => floor(b.major + 1, 0, 0),
+                Some(minor) => floor(b.major, minor.saturating_add(1), 0),
+                None => floor(b.major.saturating_add(1), 0, 0),
             };
             cmp(&b.low) != Less && cmp(&high) == Less
         }
         "^" => {
             let high = if b.major > 0 || b.minor.is_none() {
-                floor(b.major + 1, 0, 0)
+                floor(b.major.saturating_add(1), 0, 0)
             } else {
-                floor(0, b.minor.unwrap_or(0) + 1, 0)
+                floor(0, b.minor.unwrap_or(0).saturating_add(1), 0)
             };
             cmp(&b.low) != Less && cmp(&high) == Less
         }

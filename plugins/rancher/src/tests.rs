@@ -114,6 +114,14 @@ fn constraints_as_charts_write_them() {
     assert!(yes("!= 2.9.1", "2.9.2"));
     assert!(yes("^2.8.1", "2.9.0"));
     assert!(constraint::satisfies(">= banana", &v("2.9.0")).is_err());
+    // Numbers at the edge of u64 do not overflow.
+    for edge in [
+        "~18446744073709551615",
+        "^0.18446744073709551615",
+        "18446744073709551615.x",
+    ] {
+        let _ = constraint::satisfies(edge, &v("2.9.0"));
+    }
     assert!(constraint::satisfies("", &v("2.9.0")).is_err());
     let questions = constraint::from_min_max(Some("2.6.0-rc1"), Some("2.6.99")).unwrap();
     assert!(yes(&questions, "2.6.98"));
