@@ -43,12 +43,15 @@ pub struct State {
 #[derive(Clone, Debug)]
 pub enum Transport {
     Live {
-        client: reqwest::Client,
+        client: LazyClient,
         /// Credentials may go over plain HTTP: the user accepted insecure registries
         /// (`--tls-verify=false`).
         plain_credentials: bool,
     },
     Fixtures(std::sync::Arc<super::fixtures::Fixtures>),
+    /// No network at all (scanners, SBOM generators): nothing to set up, every request
+    /// refused. (A live client would load the system's CA certificates for nothing.)
+    Offline,
 }
 
 impl WasiView for State {
@@ -113,18 +116,41 @@ pub fn link<P>(
 
 /// The HTTP client plugins' requests go through.
 pub fn http_client(runtime: &Runtime, tls_verify: bool) -> Result<Transport, String> {
-    reqwest::Client::builder()
-        .tls_danger_accept_invalid_certs(!tls_verify)
-        .timeout(runtime.limits.time)
-        // A redirect would lead past the host allow-list; plugins see the 3xx and may follow
-        // it themselves, through the same checks.
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map(|client| Transport::Live {
-            client,
-            plain_credentials: !tls_verify,
-        })
-        .map_err(|e| e.to_string())
+    Ok(Transport::Live {
+        client: LazyClient {
+            tls_verify,
+            timeout: runtime.limits.time,
+            client: Default::default(),
+        },
+        plain_credentials: !tls_verify,
+    })
+}
+
+/// A client built on a plugin's first request: building one loads the system's CA
+/// certificates (hundreds of files, ~25 ms), which most plugin calls (describe, detect on a
+/// registry that is not the plugin's) never need.
+#[derive(Clone, Debug)]
+pub struct LazyClient {
+    tls_verify: bool,
+    timeout: std::time::Duration,
+    client: std::sync::Arc<std::sync::OnceLock<reqwest::Client>>,
+}
+
+impl LazyClient {
+    fn get(&self) -> Result<&reqwest::Client, String> {
+        if let Some(client) = self.client.get() {
+            return Ok(client);
+        }
+        let client = reqwest::Client::builder()
+            .tls_danger_accept_invalid_certs(!self.tls_verify)
+            .timeout(self.timeout)
+            // A redirect would lead past the host allow-list; plugins see the 3xx and may
+            // follow it themselves, through the same checks.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(self.client.get_or_init(|| client))
+    }
 }
 
 /// A trap or host error as the user should read it.
@@ -220,7 +246,8 @@ pub async fn send(
         Transport::Live {
             client,
             plain_credentials,
-        } => (client, *plain_credentials),
+        } => (client.get()?, *plain_credentials),
+        Transport::Offline => return Err("this plugin has no network access".into()),
         Transport::Fixtures(fixtures) => {
             let (status, headers, body) = fixtures.answer(
                 method.as_str(),

@@ -110,11 +110,12 @@ impl SbomGenerator {
         F: AsyncFnOnce(&SbomPlugin, &mut wasmtime::Store<State>) -> wasmtime::Result<R>,
     {
         // No network and no files: the report is all a generator gets.
-        let http = sandbox::Transport::Live {
-            client: reqwest::Client::new(),
-            plain_credentials: false,
-        };
-        let mut store = sandbox::store(&self.runtime, &self.info.name, Grants::default(), http);
+        let mut store = sandbox::store(
+            &self.runtime,
+            &self.info.name,
+            Grants::default(),
+            sandbox::Transport::Offline,
+        );
         let result = async {
             let plugin = self.pre.instantiate_async(&mut store).await?;
             f(&plugin, &mut store).await

@@ -153,11 +153,12 @@ impl Scanner {
     {
         // Scanners get no network: the image filesystem handed to `scan`, and the files the
         // user passed (a vulnerability database).
-        let http = sandbox::Transport::Live {
-            client: reqwest::Client::new(),
-            plain_credentials: false,
-        };
-        let mut store = sandbox::store(&self.runtime, &self.info.name, grants, http);
+        let mut store = sandbox::store(
+            &self.runtime,
+            &self.info.name,
+            grants,
+            sandbox::Transport::Offline,
+        );
         let result = async {
             let plugin = self.pre.instantiate_async(&mut store).await?;
             f(&plugin, &mut store).await
