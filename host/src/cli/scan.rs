@@ -153,6 +153,10 @@ pub async fn run(args: ScanArgs, global: &Global) -> anyhow::Result<Status> {
         found.manifest.version,
         found.origin
     );
+    tracing::debug!(
+        "gzip layers are inflated by {}",
+        crate::image::gzip::inflater()
+    );
     let results = run
         .each(list, |i, job: &super::sign::Job| {
             let (registries, filter, scanner, options, paths, sbom, created) = (

@@ -2,6 +2,7 @@
 //! the schema1 conversion. Everything here is pure (no I/O) so it can be tested with tables.
 
 pub mod digest;
+pub mod gzip;
 pub mod list;
 pub mod manifest;
 pub mod media;

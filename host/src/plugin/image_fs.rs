@@ -335,7 +335,7 @@ impl LayerTree {
             || media.contains("tar.gzip")
             || media.ends_with("tar+gzip")
         {
-            Box::new(flate2::read::MultiGzDecoder::new(&mut hashing))
+            crate::image::gzip::decoder(&mut hashing)
         } else {
             Box::new(&mut hashing)
         };
