@@ -153,11 +153,18 @@ pub fn bytes_layer(format: Format, entries: &[(&str, &[u8])]) -> Layer {
     }
 }
 
-/// A root filesystem tar (mmdebstrap's output) as one gzip'd layer, as `docker import` makes.
+/// A root filesystem tar (mmdebstrap's output) as one gzip'd layer (fast compression: the
+/// tests build it often).
 pub fn rootfs_layer(tar: &std::path::Path) -> Layer {
+    rootfs_layer_at(tar, Compression::fast())
+}
+
+/// A root filesystem tar as one gzip'd layer at `level`; `Compression::default()` is what
+/// `docker import`, `docker push` and BuildKit write (Go's gzip default level).
+pub fn rootfs_layer_at(tar: &std::path::Path, level: Compression) -> Layer {
     let raw = std::fs::read(tar).unwrap_or_else(|e| panic!("{}: {e}", tar.display()));
     let diff_id = sha256(&raw);
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), Compression::fast());
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), level);
     std::io::Write::write_all(&mut gz, &raw).unwrap();
     Layer {
         blob: Blob::new(OCI_LAYER, gz.finish().unwrap()),

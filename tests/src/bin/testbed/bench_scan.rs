@@ -13,7 +13,11 @@ use std::process::Command;
 pub async fn run() {
     let rootfs = std::env::var("HANGAR_BENCH_ROOTFS").expect("HANGAR_BENCH_ROOTFS: a rootfs tar");
     let syft = std::env::var("HANGAR_BENCH_SYFT").expect("HANGAR_BENCH_SYFT: the syft binary");
-    let layer = images::rootfs_layer(std::path::Path::new(&rootfs));
+    // Compressed as registries hold real images: gzip's default level (docker, BuildKit).
+    let layer = images::rootfs_layer_at(
+        std::path::Path::new(&rootfs),
+        flate2::Compression::default(),
+    );
     let image = images::image(Format::Oci, Platform::new("linux", "amd64", None), &[layer]);
     let registry = RegistryServer::plain();
     Pusher::new(&registry)
