@@ -252,13 +252,25 @@ mod isal {
                 }
                 if !self.member_done && consumed == 0 {
                     // ISA-L wants more than is buffered before it can give anything.
-                    if self.eof {
-                        return Err(io::Error::new(
-                            io::ErrorKind::UnexpectedEof,
-                            "gzip: the stream ends before its last member does",
-                        ));
+                    let buffered = self.end - self.start;
+                    if !self.eof {
+                        self.fill()?;
                     }
-                    self.fill()?;
+                    if self.end - self.start == buffered {
+                        // Nothing more to give it: the input ended, or a full buffer did not
+                        // move it (which a valid stream never does).
+                        return Err(if self.eof {
+                            io::Error::new(
+                                io::ErrorKind::UnexpectedEof,
+                                "gzip: the stream ends before its last member does",
+                            )
+                        } else {
+                            io::Error::new(
+                                io::ErrorKind::InvalidData,
+                                "gzip: the inflater makes no progress (corrupt stream)",
+                            )
+                        });
+                    }
                 }
             }
         }
@@ -370,6 +382,13 @@ mod tests {
                 inflate(b"not gzip at all", 65_536, inflater).is_err(),
                 "{inflater}"
             );
+            // Damage anywhere ends in an answer (bytes or an error), never a hang or a panic.
+            for at in (0..single.len()).step_by(97) {
+                let mut damaged = single.clone();
+                damaged[at] ^= 0xa5;
+                let _ = inflate(&damaged, 4_099, inflater);
+                let _ = inflate(&single[..at], 4_099, inflater);
+            }
         }
     }
 }
