@@ -329,6 +329,8 @@ async fn run_validate(args: LoadArgs) -> anyhow::Result<Status> {
     let (_, jobs, not_found) = plan(&args)?;
     let options = options(&args);
     let registries = Registries::new(args.tls.registry_options());
+    // Which destinations lack the referrers API is learnt once for the whole run.
+    let attached = crate::copy::image::attachments::Attached::default();
     let cancel = CancellationToken::new();
     watch_interrupts(cancel.clone());
     let results = runner::run(
@@ -337,10 +339,11 @@ async fn run_validate(args: LoadArgs) -> anyhow::Result<Status> {
         args.run.time_limit(),
         &cancel,
         |_, job: &Job| {
-            let (registries, options) = (&registries, &options);
+            let (registries, options, attached) = (&registries, &options, &attached);
             async move {
                 crate::copy::validate::validate_loaded(
                     registries,
+                    attached,
                     options,
                     &job.image,
                     &job.destination,

@@ -177,6 +177,7 @@ pub async fn validate_saved(
 /// destination (the tag itself, or an entry of the index at the tag). Hangar's wording.
 pub async fn validate_loaded(
     registries: &Registries,
+    attached: &Attached,
     options: &super::CopyOptions,
     image: &crate::archive::index::Image,
     destination: &Reference,
@@ -191,7 +192,7 @@ pub async fn validate_loaded(
     {
         // Saved referrers: load made them findable through the referrers API or the tag
         // schema, whichever the destination has; ask the same way.
-        let listed: Vec<String> = Attached::default()
+        let listed: Vec<String> = attached
             .referrers_of(&dst, destination.repository(), &subject)
             .await?
             .into_iter()
