@@ -10,6 +10,7 @@ pub mod archive;
 pub mod cli;
 pub mod copy;
 pub mod image;
+pub mod outfile;
 pub mod plugin;
 pub mod progress;
 pub mod registry;

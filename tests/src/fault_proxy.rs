@@ -1,8 +1,9 @@
 //! A fault-injecting HTTP proxy in front of a plain registry. Each rule matches requests by
 //! method and path fragment and misbehaves a given number of times: it resets the
-//! connection, answers 500 or 429 with `Retry-After`, truncates the body, or flips bytes in
-//! it (same length). Everything else is forwarded. `Location` headers are rewritten so
-//! clients stay behind the proxy. Every request is logged for assertions.
+//! connection, answers 500 or 429 with `Retry-After`, truncates the body, flips bytes in it
+//! (same length), or sends it slowly. Everything else is forwarded, or, in chaos mode, hit by
+//! a transient fault drawn from a seed. `Location` headers are rewritten so clients stay
+//! behind the proxy. Every request is logged for assertions.
 
 use bytes::Bytes;
 use futures_util::StreamExt as _;
@@ -13,6 +14,9 @@ use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 
 pub type BoxBody = http_body_util::combinators::BoxBody<Bytes, std::io::Error>;
+
+/// The pieces a throttled body is cut into.
+const THROTTLE_PIECE: usize = 8 * 1024;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Fault {
@@ -33,6 +37,8 @@ pub enum Fault {
     DropQuery,
     /// Hold the request this long before forwarding it (a hung server).
     Stall(std::time::Duration),
+    /// Forward, but wait this long before each piece of the answer's body (a slow link).
+    Throttle(std::time::Duration),
     /// Answer 200 with this body and Content-Type instead of asking the registry
     /// (a registry serving something it should not).
     Replace {
@@ -54,6 +60,67 @@ pub struct Rule {
 struct Shared {
     rules: Mutex<Vec<Rule>>,
     log: Mutex<Vec<String>>,
+    chaos: Mutex<Option<Chaos>>,
+}
+
+/// Transient faults at random, but replayable: whether the n-th request for one resource
+/// (method, path without upload session ids, digest) misbehaves, and how, depends only on the
+/// seed, not on the order concurrent requests arrive in.
+struct Chaos {
+    seed: u64,
+    per_mille: u64,
+    seen: std::collections::HashMap<String, u64>,
+    injected: Vec<String>,
+}
+
+impl Chaos {
+    fn key(method: &str, path: &str) -> String {
+        let (path, query) = path.split_once('?').unwrap_or((path, ""));
+        let path = match path.split_once("/blobs/uploads/") {
+            Some((repo, _session)) => format!("{repo}/blobs/uploads/"),
+            None => path.to_string(),
+        };
+        let digest = query
+            .split('&')
+            .find(|p| p.starts_with("digest="))
+            .unwrap_or("");
+        format!("{method} {path} {digest}")
+    }
+
+    fn draw(&mut self, method: &str, path: &str) -> Option<Fault> {
+        let key = Self::key(method, path);
+        let n = self.seen.entry(key.clone()).or_default();
+        *n += 1;
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        std::hash::Hash::hash(&(self.seed, &key, *n), &mut hasher);
+        let roll = std::hash::Hasher::finish(&hasher);
+        if roll % 1000 >= self.per_mille {
+            return None;
+        }
+        let choices: &[Fault] = if method == "GET" {
+            &[
+                Fault::Reset,
+                Fault::Status(500),
+                Fault::Status(503),
+                Fault::TooManyRequests {
+                    retry_after_secs: 0,
+                },
+                Fault::Truncate,
+            ]
+        } else {
+            &[
+                Fault::Reset,
+                Fault::Status(502),
+                Fault::Status(503),
+                Fault::TooManyRequests {
+                    retry_after_secs: 0,
+                },
+            ]
+        };
+        let fault = choices[((roll / 1000) % choices.len() as u64) as usize].clone();
+        self.injected.push(format!("{key} #{n}: {fault:?}"));
+        Some(fault)
+    }
 }
 
 /// An HTTP/1 server on its own thread and runtime, handing each request, with a shared
@@ -172,6 +239,28 @@ impl FaultProxy {
         self.shared.log.lock().unwrap().clear();
     }
 
+    /// From now on, `per_mille` of requests (decided by `seed`, see `Chaos`) get a transient
+    /// fault: a reset, a 5xx, a 429, or a truncated body.
+    pub fn chaos(&self, seed: u64, per_mille: u64) {
+        *self.shared.chaos.lock().unwrap() = Some(Chaos {
+            seed,
+            per_mille,
+            seen: Default::default(),
+            injected: Vec::new(),
+        });
+    }
+
+    /// The faults chaos mode injected so far.
+    pub fn injected(&self) -> Vec<String> {
+        self.shared
+            .chaos
+            .lock()
+            .unwrap()
+            .as_ref()
+            .map(|c| c.injected.clone())
+            .unwrap_or_default()
+    }
+
     /// Rules that still have misbehaviour left.
     pub fn pending_rules(&self) -> usize {
         self.shared
@@ -228,6 +317,15 @@ async fn handle(
                 r.times -= 1;
                 r.fault.clone()
             })
+    };
+    let fault = match fault {
+        Some(f) => Some(f),
+        None => shared
+            .chaos
+            .lock()
+            .unwrap()
+            .as_mut()
+            .and_then(|c| c.draw(&method, &path)),
     };
     if let Some(Fault::Stall(d)) = &fault {
         tokio::time::sleep(*d).await;
@@ -310,7 +408,30 @@ pub async fn forward(
     }
     let length = upstream_resp.content_length().unwrap_or(0);
     let mut sent: u64 = 0;
-    let stream = upstream_resp.bytes_stream().map(move |chunk| {
+    let delay = match &fault {
+        Some(Fault::Throttle(d)) => Some(*d),
+        _ => None,
+    };
+    // A throttled body goes out in small pieces, each after the delay.
+    let stream = upstream_resp
+        .bytes_stream()
+        .flat_map(move |chunk| {
+            let pieces: Vec<Result<Bytes, reqwest::Error>> = match chunk {
+                Ok(bytes) if delay.is_some() => (0..bytes.len())
+                    .step_by(THROTTLE_PIECE)
+                    .map(|at| Ok(bytes.slice(at..(at + THROTTLE_PIECE).min(bytes.len()))))
+                    .collect(),
+                other => vec![other],
+            };
+            futures_util::stream::iter(pieces)
+        })
+        .then(move |chunk| async move {
+            if let Some(d) = delay {
+                tokio::time::sleep(d).await;
+            }
+            chunk
+        });
+    let stream = stream.map(move |chunk| {
         let mut chunk = chunk.map_err(std::io::Error::other)?;
         match fault {
             Some(Fault::Truncate) if sent + chunk.len() as u64 > length / 2 => {

@@ -1,6 +1,7 @@
 //! `hangar save`: registry → Hangar archive, checked with independent tools (unzip, Python's
 //! zipfile) and field by field against Hangar's format.
 
+use hangar_tests::fault_proxy::{Fault, FaultProxy, Rule};
 use hangar_tests::hangar::Env;
 use hangar_tests::images::{self, Format, MultiArch, Platform, sha256};
 use hangar_tests::pusher::Pusher;
@@ -601,4 +602,272 @@ async fn schema1_images_are_converted_when_saved() {
         "--tls-verify=false",
     ]);
     assert_eq!(validate.code, 0, "{}", validate.output());
+}
+
+/// The entry names of an archive (read with Python's zipfile).
+fn entry_names(path: &std::path::Path) -> Vec<String> {
+    zip_entries(path).0.into_keys().collect()
+}
+
+/// The blob GETs a proxy saw (`sha256:HEX` of each).
+fn blob_gets(proxy: &FaultProxy) -> Vec<String> {
+    proxy
+        .log()
+        .iter()
+        .filter(|l| l.starts_with("GET ") && l.contains("/blobs/sha256:"))
+        .filter_map(|l| l.split("/blobs/").nth(1))
+        .map(|d| d.split('?').next().unwrap_or(d).to_string())
+        .collect()
+}
+
+/// What a resumed save must not fetch again: the blobs the stopped save had finished.
+fn assert_nothing_refetched(before: &[String], fetched_again: &[String]) {
+    for name in before {
+        if let Some(hex) = name.strip_prefix("share/sha256/") {
+            let digest = format!("sha256:{hex}");
+            assert!(
+                !fetched_again.contains(&digest),
+                "{digest} was finished before the stop and fetched again"
+            );
+        }
+    }
+}
+
+/// A save stopped by Ctrl-C (SIGINT) in the middle of a layer leaves a valid zip, usable as a
+/// partial archive, with a checkpoint beside it; the same command (no -y: it must not ask to
+/// overwrite) resumes it without fetching anything that was finished, and the result equals
+/// an uninterrupted save, with under 1% of dead space. SIGTERM does the same.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_save_stopped_by_a_signal_resumes_to_the_same_archive() {
+    for (signal, name) in [(libc::SIGINT, "SIGINT"), (libc::SIGTERM, "SIGTERM")] {
+        let src = RegistryServer::plain();
+        let proxy = FaultProxy::start(&src.addr);
+        let env = Env::new();
+        let sp = Pusher::new(&src);
+        let mut list = String::new();
+        let mut layers = Vec::new();
+        for n in 0..4u64 {
+            let multi = MultiArch::build(9400 + n * 10, 1_200_000);
+            sp.push_index(
+                &format!("test/app{n}"),
+                "v1",
+                &multi.index,
+                &multi.children(),
+            )
+            .await;
+            layers.push(multi.amd64.layers[1].digest.clone());
+            list.push_str(&format!("{}/test/app{n}:v1\n", proxy.addr));
+        }
+        env.write("list.txt", &list);
+        let args = |archive: &'static str| {
+            vec![
+                "save",
+                "-f",
+                "list.txt",
+                "-d",
+                archive,
+                "--tls-verify=false",
+                "-j",
+                "1",
+            ]
+        };
+        env.run(&args("reference.zip")).ok();
+        // The third image's own layer arrives slowly, so the signal lands in the middle of it.
+        proxy.clear_log();
+        proxy.add(Rule {
+            method: "GET",
+            path_contains: format!("/blobs/{}", layers[2]),
+            fault: Fault::Throttle(std::time::Duration::from_millis(30)),
+            times: 1,
+        });
+        let mut child = env.spawn(&args("out.zip"));
+        let started = std::time::Instant::now();
+        while !proxy
+            .log()
+            .iter()
+            .any(|l| l.contains(&format!("/blobs/{}", layers[2])))
+        {
+            assert!(
+                started.elapsed().as_secs() < 60,
+                "the save never reached the slow layer"
+            );
+            assert!(child.try_wait().unwrap().is_none(), "the save ended early");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        unsafe { libc::kill(child.id() as i32, signal) };
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert_eq!(output.status.code(), Some(130), "{name}: {stderr}");
+        assert!(stderr.contains("partial archive"), "{name}: {stderr}");
+        let out = env.path("out.zip");
+        // A valid zip with the finished images in its index, marked as resumable.
+        let unzip = Command::new("unzip").arg("-tq").arg(&out).output().unwrap();
+        assert!(
+            unzip.status.success(),
+            "{name}: the stopped archive is a valid zip"
+        );
+        let checkpoint = std::fs::read_to_string(hangar_tests::hangar::journal_of(&out)).unwrap();
+        assert!(checkpoint.contains("\"readable\":true"), "{checkpoint}");
+        let (partial_list, _) = contents(&out);
+        let saved = partial_list.as_array().unwrap().len();
+        assert!(
+            (1..4).contains(&saved),
+            "{name}: {saved} images in the partial index"
+        );
+        let listed = env.run(&["archive", "ls", "-f", "out.zip"]);
+        listed.ok();
+        assert!(listed.output().contains("test/app0"), "{}", listed.output());
+        let before = entry_names(&out);
+        assert!(
+            !before.contains(&format!(
+                "share/sha256/{}",
+                layers[2].trim_start_matches("sha256:")
+            )),
+            "the interrupted layer's bytes were dropped"
+        );
+        proxy.clear_log();
+        let rerun = env.run(&args("out.zip"));
+        rerun.ok();
+        assert!(
+            rerun.output().contains("Resuming interrupted archive"),
+            "{}",
+            rerun.output()
+        );
+        assert_nothing_refetched(&before, &blob_gets(&proxy));
+        assert_same_as_reference(&env, &env.path("reference.zip"), &out);
+        let (size, want) = (
+            std::fs::metadata(&out).unwrap().len(),
+            std::fs::metadata(env.path("reference.zip")).unwrap().len(),
+        );
+        assert!(
+            size <= want + want / 100,
+            "{name}: dead space: {size} vs {want}"
+        );
+        env.run(&["archive", "verify", "out.zip"]).ok();
+    }
+}
+
+/// A tmpfs mounted for one test, unmounted when dropped.
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn mount(dir: std::path::PathBuf, bytes: u64) -> SmallDisk {
+        std::fs::create_dir_all(&dir).unwrap();
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "tmpfs"])
+            .arg(&dir)
+            .status()
+            .unwrap();
+        assert!(status.success(), "mount tmpfs on {}", dir.display());
+        SmallDisk(dir)
+    }
+
+    fn grow(&self, bytes: u64) {
+        let status = Command::new("mount")
+            .args(["-o", &format!("remount,size={bytes}")])
+            .arg(&self.0)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// A save that fills its disk stops (one line naming the cause), closes the archive as a
+/// partial one, and once there is room the same command resumes it: nothing finished is
+/// fetched again, and the result equals an uninterrupted save.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_save_stopped_by_a_full_disk_resumes_once_there_is_room() {
+    if unsafe { libc::geteuid() } != 0 {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "this test mounts a tmpfs (root), and CI runs as root"
+        );
+        eprintln!("skipping: mounting a tmpfs needs root");
+        return;
+    }
+    let src = RegistryServer::plain();
+    let proxy = FaultProxy::start(&src.addr);
+    let env = Env::new();
+    let sp = Pusher::new(&src);
+    let mut list = String::new();
+    for n in 0..5u64 {
+        let multi = MultiArch::build(9500 + n * 10, 1_000_000);
+        sp.push_index(
+            &format!("test/app{n}"),
+            "v1",
+            &multi.index,
+            &multi.children(),
+        )
+        .await;
+        list.push_str(&format!("{}/test/app{n}:v1\n", proxy.addr));
+    }
+    env.write("list.txt", &list);
+    let args = |archive: &str| -> Vec<String> {
+        [
+            "save",
+            "-f",
+            "list.txt",
+            "-d",
+            archive,
+            "--tls-verify=false",
+            "-j",
+            "2",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let run = |archive: &str| {
+        let owned = args(archive);
+        env.run(&owned.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    run("reference.zip").ok();
+    let reference = std::fs::metadata(env.path("reference.zip")).unwrap().len();
+    let disk = SmallDisk::mount(env.path("disk"), reference / 2);
+    let out = env.path("disk/out.zip");
+    proxy.clear_log();
+    let full = run(out.to_str().unwrap());
+    let output = full.output();
+    assert_eq!(full.code, 1, "{output}");
+    assert!(!output.contains("panicked"), "{output}");
+    assert!(
+        output.contains("No space left on device") && output.contains("stopping"),
+        "{output}"
+    );
+    assert!(
+        std::fs::read_to_string(env.path("save-failed.txt"))
+            .unwrap()
+            .lines()
+            .count()
+            >= 1
+    );
+    let before = entry_names(&out);
+    assert!(
+        before.iter().any(|n| n.starts_with("share/sha256/")),
+        "{before:?}"
+    );
+    disk.grow(reference * 2);
+    proxy.clear_log();
+    let resumed = run(out.to_str().unwrap());
+    resumed.ok();
+    assert!(
+        resumed.output().contains("Resuming interrupted archive"),
+        "{}",
+        resumed.output()
+    );
+    assert_nothing_refetched(&before, &blob_gets(&proxy));
+    assert_same_as_reference(&env, &env.path("reference.zip"), &out);
+    let size = std::fs::metadata(&out).unwrap().len();
+    assert!(
+        size <= reference + reference / 100,
+        "dead space: {size} vs {reference}"
+    );
+    env.run(&["archive", "verify", out.to_str().unwrap()]).ok();
 }

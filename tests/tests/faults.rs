@@ -352,3 +352,93 @@ async fn a_declined_mount_falls_back_to_uploading_through_the_same_session() {
         assert!(dp.blob_exists("mnt/dst", &b.digest).await);
     }
 }
+
+/// Soak: 200 images through proxies that hit about 2% of requests on both sides with
+/// transient faults (resets, truncated bodies, 5xx, 429) drawn from a seed (printed; set
+/// HANGAR_SOAK_SEED to replay). Every image arrives with its digests, every blob at the
+/// destination hashes to its digest, and the faults cost a bounded number of extra requests
+/// compared with the same mirror without faults.
+#[tokio::test(flavor = "multi_thread")]
+async fn soak_two_hundred_images_through_random_faults() {
+    let seed: u64 = std::env::var("HANGAR_SOAK_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        });
+    eprintln!("soak faults seeded with HANGAR_SOAK_SEED={seed}");
+    let src = RegistryServer::plain();
+    let sp = Pusher::new(&src);
+    let mut list = String::new();
+    let mut expected: Vec<(String, String, Vec<String>)> = Vec::new();
+    let source_proxy = FaultProxy::start(&src.addr);
+    for n in 0..200u64 {
+        let repo = format!("soak/app{n}");
+        if n % 20 == 0 {
+            let multi = MultiArch::build(20_000 + n * 10, 30_000);
+            sp.push_index(&repo, "1", &multi.index, &multi.children())
+                .await;
+            let blobs = multi
+                .children()
+                .iter()
+                .flat_map(|c| c.blobs().map(|b| b.digest.clone()))
+                .collect();
+            expected.push((repo.clone(), multi.index.digest.clone(), blobs));
+        } else {
+            let image = images::single(20_000 + n * 10, 8_000 + (n as usize % 7) * 3_000);
+            sp.push_image(&repo, Some("1"), &image).await;
+            let blobs = image.blobs().map(|b| b.digest.clone()).collect();
+            expected.push((repo.clone(), image.manifest.digest.clone(), blobs));
+        }
+        list.push_str(&format!("{}/{repo}:1\n", source_proxy.addr));
+    }
+    let env = Env::new();
+    env.write("list.txt", &list);
+    let all = ["-a", "", "--os", "", "-j", "8"];
+
+    // Without faults: how many requests the mirror takes.
+    let calm = RegistryServer::plain();
+    let calm_proxy = FaultProxy::start(&calm.addr);
+    env.mirror(&calm_proxy.addr, &all).ok();
+    let calm_requests = source_proxy.log().len() + calm_proxy.log().len();
+    source_proxy.clear_log();
+
+    let dst = RegistryServer::plain();
+    let dst_proxy = FaultProxy::start(&dst.addr);
+    source_proxy.chaos(seed, 20);
+    dst_proxy.chaos(seed ^ 0x9e37_79b9_7f4a_7c15, 20);
+    let run = env.mirror(&dst_proxy.addr, &all);
+    let injected = source_proxy.injected().len() + dst_proxy.injected().len();
+    let requests = source_proxy.log().len() + dst_proxy.log().len();
+    eprintln!(
+        "soak: {injected} faults injected; {requests} requests (without faults: {calm_requests})"
+    );
+    run.ok();
+    assert!(
+        injected >= 20,
+        "only {injected} faults: the soak did not soak"
+    );
+
+    let dp = Pusher::new(&dst);
+    let mut blobs_checked = 0;
+    for (repo, digest, blobs) in &expected {
+        let got = dp.manifest(repo, "1").await.expect("every image arrived");
+        assert_eq!(&got.digest, digest, "{repo}");
+        for blob in blobs {
+            let bytes = dp.blob(repo, blob).await;
+            assert_eq!(&images::sha256(&bytes), blob, "{repo}: a corrupt blob");
+            blobs_checked += 1;
+        }
+    }
+    eprintln!(
+        "soak: {} images, {blobs_checked} blobs hash to their digests",
+        expected.len()
+    );
+    assert!(
+        requests <= calm_requests + 12 * injected && requests <= calm_requests * 2,
+        "{requests} requests for {injected} faults (without faults: {calm_requests})"
+    );
+}

@@ -167,3 +167,62 @@ async fn wrong_harbor_credentials_warn_and_the_push_explains() {
     assert!(out.contains("(from the harbor adapter)"), "{out}");
     assert!(harbor.projects().is_empty());
 }
+
+/// `plugin test` without fixtures reports the requests the plugin really made over the network
+/// (it used to report only requests answered from fixtures, so a live call showed none).
+#[tokio::test(flavor = "multi_thread")]
+async fn plugin_test_records_live_requests() {
+    let upstream = RegistryServer::plain();
+    let harbor = HarborServer::start(&upstream.addr);
+    harbor.add_project("library");
+    let env = Env::new();
+    harbor.write_auth_file(&env.path("auth.json"));
+    let run = env.run(&[
+        "plugin",
+        "test",
+        "harbor",
+        "prepare-push",
+        &harbor.addr,
+        "team-x/app",
+        "library/tool",
+        "--tls-verify=false",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.output());
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let calls: Vec<String> = report["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} {}",
+                r["method"].as_str().unwrap(),
+                r["url"].as_str().unwrap(),
+                match r.get("status") {
+                    Some(status) => status.to_string(),
+                    None => format!("error: {}", r["error"].as_str().unwrap_or("")),
+                }
+            )
+        })
+        .collect();
+    let base = format!("http://{}/api/v2.0", harbor.addr);
+    // HTTPS is tried first and fails (a plain-HTTP server); that attempt is reported too.
+    assert!(
+        calls[0].starts_with(&format!(
+            "GET https://{}/api/v2.0/ping error: ",
+            harbor.addr
+        )),
+        "{calls:?}"
+    );
+    assert_eq!(
+        calls[1..],
+        [
+            format!("GET {base}/ping 200"),
+            format!("HEAD {base}/projects?project_name=library 200"),
+            format!("HEAD {base}/projects?project_name=team-x 404"),
+            format!("POST {base}/projects 201"),
+        ]
+    );
+    assert!(report["requests"][0].get("matched").is_none());
+    assert!(harbor.projects().contains_key("team-x"));
+}

@@ -161,6 +161,51 @@ async fn skopeo_pulls_from_serve_with_the_same_digests() {
         format!("bytes 100-1099/{}", layer.data.len())
     );
     assert_eq!(part.bytes().await.unwrap(), layer.data.slice(100..1100));
+    // RFC 9110: a unit other than bytes, several ranges, an invalid range or an If-Range
+    // that does not match are ignored (the whole blob); a range past the end is 416; HEAD
+    // describes the whole blob.
+    let blob_url = format!("{base}/v2/test/multi/blobs/{}", layer.digest);
+    let whole = layer.data.len().to_string();
+    let with_range = |range: &str| http.get(&blob_url).header("Range", range.to_string());
+    for (range, if_range) in [
+        ("items=0-5", None),
+        ("bytes=0-0,5-9", None),
+        ("bytes=9-2", None),
+        ("bytes=0-9", Some("\"sha256:0000\"")),
+    ] {
+        let mut request = with_range(range);
+        if let Some(tag) = if_range {
+            request = request.header("If-Range", tag);
+        }
+        let answer = request.send().await.unwrap();
+        assert_eq!(answer.status(), 200, "{range} {if_range:?}");
+        assert!(answer.headers().get("content-range").is_none(), "{range}");
+        assert_eq!(answer.bytes().await.unwrap(), layer.data, "{range}");
+    }
+    let matching = with_range("bytes=0-9")
+        .header("If-Range", format!("\"{}\"", layer.digest))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(matching.status(), 206);
+    assert_eq!(matching.bytes().await.unwrap(), layer.data.slice(0..10));
+    let suffix = with_range("bytes=-10").send().await.unwrap();
+    assert_eq!(suffix.status(), 206);
+    assert_eq!(
+        suffix.bytes().await.unwrap(),
+        layer.data.slice(layer.data.len() - 10..)
+    );
+    let past = with_range(&format!("bytes={whole}-")).send().await.unwrap();
+    assert_eq!(past.status(), 416);
+    assert_eq!(past.headers()["content-range"], format!("bytes */{whole}"));
+    let head_ranged = http
+        .head(&blob_url)
+        .header("Range", "bytes=0-9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head_ranged.status(), 200);
+    assert_eq!(head_ranged.headers()["content-length"], whole.as_str());
     let head = http
         .head(format!("{base}/v2/{}/test/multi/manifests/v1", src.addr))
         .send()

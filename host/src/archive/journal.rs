@@ -5,6 +5,11 @@
 //! moment therefore leaves a journal that names exactly the complete entries, and `recover`
 //! turns the file back into a valid archive holding all of them. Power loss is not covered
 //! (the journal is not fsynced per entry; that would cost a disk flush per blob).
+//!
+//! A run that is stopped (Ctrl-C, SIGTERM, a full disk) rather than killed closes the archive
+//! itself: a central directory makes it a valid zip, usable as a partial archive, and the
+//! journal becomes a checkpoint (one line, `readable`) that marks it as not finished, so the
+//! same command resumes it instead of asking to overwrite it.
 
 use super::zipfmt::{self, CentralRecord};
 use serde::{Deserialize, Serialize};
@@ -26,6 +31,38 @@ pub enum JournalError {
 struct Base {
     base: u64,
     records: Vec<String>,
+    /// A checkpoint: the archive is a valid zip with its central directory at `base`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    readable: bool,
+}
+
+/// What the journal beside an archive says about it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// No journal: the archive is complete.
+    Complete,
+    /// Being written, or killed while it was: not a valid zip until recovered.
+    Writing,
+    /// Stopped before its work was done, and closed: a valid zip, to be resumed.
+    Partial,
+}
+
+/// Whether `archive` is complete, being written, or a partial (resumable) one.
+pub fn state(archive: &Path) -> State {
+    let path = path_for(archive);
+    let Ok(file) = File::open(&path) else {
+        return if path.exists() {
+            State::Writing
+        } else {
+            State::Complete
+        };
+    };
+    let mut first = String::new();
+    let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(file), &mut first);
+    match serde_json::from_str::<Base>(&first) {
+        Ok(base) if base.readable => State::Partial,
+        _ => State::Writing,
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -83,26 +120,23 @@ impl Journal {
         base: u64,
         records: &[CentralRecord],
     ) -> Result<Journal, JournalError> {
-        let path = path_for(archive);
-        let mut temporary = path.clone().into_os_string();
-        temporary.push(".tmp");
-        let temporary = PathBuf::from(temporary);
-        let mut line = serde_json::to_vec(&Base {
-            base,
-            records: records.iter().map(|r| hex::encode(&r.raw)).collect(),
-        })
-        .map_err(|e| io_error(&path, e))?;
-        line.push(b'\n');
-        let mut file = File::create(&temporary).map_err(|e| io_error(&temporary, e))?;
-        file.write_all(&line)
-            .and_then(|_| file.sync_all())
-            .map_err(|e| io_error(&temporary, e))?;
-        std::fs::rename(&temporary, &path).map_err(|e| io_error(&path, e))?;
+        let path = write_first_line(archive, base, records, false)?;
         let file = OpenOptions::new()
             .append(true)
             .open(&path)
             .map_err(|e| io_error(&path, e))?;
         Ok(Journal { file, path })
+    }
+
+    /// Marks `archive`, whose central directory (listing `records`) was just written at
+    /// `directory`, as a partial archive to be resumed; replaces the journal it was written
+    /// with.
+    pub fn checkpoint(
+        archive: &Path,
+        directory: u64,
+        records: &[CentralRecord],
+    ) -> Result<(), JournalError> {
+        write_first_line(archive, directory, records, true).map(|_| ())
     }
 
     /// Records a finished entry that ends at `end` (one `write`, so a kill never splits a line
@@ -132,6 +166,33 @@ impl Journal {
     pub fn remove(self) -> Result<(), JournalError> {
         std::fs::remove_file(&self.path).map_err(|e| io_error(&self.path, e))
     }
+}
+
+/// Writes a journal's first line to a temporary file and renames it into place, so a journal
+/// always has it whole.
+fn write_first_line(
+    archive: &Path,
+    base: u64,
+    records: &[CentralRecord],
+    readable: bool,
+) -> Result<PathBuf, JournalError> {
+    let path = path_for(archive);
+    let mut temporary = path.clone().into_os_string();
+    temporary.push(".tmp");
+    let temporary = PathBuf::from(temporary);
+    let mut line = serde_json::to_vec(&Base {
+        base,
+        records: records.iter().map(|r| hex::encode(&r.raw)).collect(),
+        readable,
+    })
+    .map_err(|e| io_error(&path, e))?;
+    line.push(b'\n');
+    let mut file = File::create(&temporary).map_err(|e| io_error(&temporary, e))?;
+    file.write_all(&line)
+        .and_then(|_| file.sync_all())
+        .map_err(|e| io_error(&temporary, e))?;
+    std::fs::rename(&temporary, &path).map_err(|e| io_error(&path, e))?;
+    Ok(path)
 }
 
 /// The records a central directory lists: the last one of each name wins, so an entry written
@@ -251,8 +312,14 @@ pub fn recover(archive: &Path) -> Result<Option<Recovered>, JournalError> {
         .map_err(|e| io_error(archive, e))?;
     std::fs::remove_file(&path).map_err(|e| io_error(&path, e))?;
     Ok(Some(Recovered {
-        entries,
-        dropped_bytes: len - directory_at,
+        // A checkpoint's archive was closed cleanly: every entry it lists is kept, and its
+        // directory was rewritten as it was.
+        entries: if base.readable {
+            records.len()
+        } else {
+            entries
+        },
+        dropped_bytes: if base.readable { 0 } else { len - directory_at },
         partial,
     }))
 }

@@ -48,12 +48,20 @@ impl ArchiveReader {
             path: path.display().to_string(),
             message,
         };
-        if super::journal::path_for(path).exists() {
-            return Err(open_err(
-                "the archive was interrupted while being written; re-run the same save or \
-                 sync to resume it"
-                    .into(),
-            ));
+        match super::journal::state(path) {
+            super::journal::State::Complete => {}
+            super::journal::State::Partial => tracing::warn!(
+                "{} is a partial archive (its save or sync was stopped); it holds what was \
+                 finished, and the same command completes it",
+                path.display()
+            ),
+            super::journal::State::Writing => {
+                return Err(open_err(
+                    "the archive was interrupted while being written; re-run the same save or \
+                     sync to resume it"
+                        .into(),
+                ));
+            }
         }
         let mut file = File::open(path).map_err(|e| open_err(e.to_string()))?;
         let file_len = file.metadata().map_err(|e| open_err(e.to_string()))?.len();

@@ -4,6 +4,11 @@
 //! interleave; memory stays at the channel's few chunks. Every entry is Stored (layers are
 //! already compressed), written strictly forwards (header, data, descriptor) and journaled
 //! once complete, so a killed save resumes with everything it finished (see `journal.rs`).
+//!
+//! A producer that goes away mid-entry (its image was interrupted) leaves no bytes behind: the
+//! next entry, or the end, drops them. A write that fails (a full disk) fails its entry and is
+//! remembered as [`ArchiveWriter::failure`], so the run can stop and close the archive as a
+//! resumable one ([`ArchiveWriter::finish_interrupted`]).
 
 use super::journal::{self, Journal, Partial, Started};
 use super::zipfmt::{self, CentralRecord, DosTime, NewEntry};
@@ -13,6 +18,7 @@ use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Seek as _, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 /// Chunks in flight between a producer and the writer thread.
@@ -48,7 +54,9 @@ enum Command {
         failed: Option<String>,
         done: oneshot::Sender<Result<u64, WriteError>>,
     },
+    /// Writes the central directory; `complete: false` keeps the archive resumable.
     Finish {
+        complete: bool,
         done: oneshot::Sender<Result<(), WriteError>>,
     },
 }
@@ -58,6 +66,8 @@ pub struct ArchiveWriter {
     entry_slot: Mutex<()>,
     thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
     existing: HashSet<String>,
+    /// The first failed write to the archive or its journal.
+    failure: Arc<OnceLock<String>>,
 }
 
 impl ArchiveWriter {
@@ -145,6 +155,7 @@ impl ArchiveWriter {
     ) -> Result<ArchiveWriter, WriteError> {
         let existing = records.iter().map(|r| r.name.clone()).collect();
         let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
+        let failure = Arc::new(OnceLock::new());
         let state = State {
             path: path.to_path_buf(),
             out: BufWriter::with_capacity(1 << 20, file),
@@ -152,6 +163,7 @@ impl ArchiveWriter {
             records,
             journal: Some(journal),
             current: None,
+            failure: failure.clone(),
         };
         let thread = std::thread::Builder::new()
             .name("archive-writer".into())
@@ -162,7 +174,14 @@ impl ArchiveWriter {
             entry_slot: Mutex::new(()),
             thread: std::sync::Mutex::new(Some(thread)),
             existing,
+            failure,
         })
+    }
+
+    /// Why writing to the archive failed (`No space left on device`...), once it has: every
+    /// later entry is likely to fail the same way.
+    pub fn failure(&self) -> Option<&str> {
+        self.failure.get().map(String::as_str)
     }
 
     /// The names the archive held when it was opened (an append or a resume skips them).
@@ -268,9 +287,22 @@ impl ArchiveWriter {
 
     /// Writes the central directory, syncs the file and removes the journal.
     pub async fn finish(&self) -> Result<(), WriteError> {
+        self.close(true).await
+    }
+
+    /// Closes an archive whose work was cut short (Ctrl-C, SIGTERM, a full disk): the entries
+    /// written so far get a central directory, so the file is a valid zip that readers can
+    /// use as a partial archive, and the journal is replaced by a checkpoint saying so, so
+    /// the same save or sync resumes it. When even that cannot be written, the journal stays
+    /// as it is, and resuming works as after a kill.
+    pub async fn finish_interrupted(&self) -> Result<(), WriteError> {
+        self.close(false).await
+    }
+
+    async fn close(&self, complete: bool) -> Result<(), WriteError> {
         let _slot = self.entry_slot.lock().await;
         let (done, finished) = oneshot::channel();
-        self.send(Command::Finish { done }).await?;
+        self.send(Command::Finish { complete, done }).await?;
         finished.await.map_err(|_| WriteError::Stopped)??;
         if let Some(t) = self.thread.lock().expect("writer thread lock").take() {
             let _ = t.join();
@@ -316,6 +348,7 @@ struct State {
     records: Vec<CentralRecord>,
     journal: Option<Journal>,
     current: Option<Current>,
+    failure: Arc<OnceLock<String>>,
 }
 
 impl State {
@@ -328,15 +361,27 @@ impl State {
                     origin,
                     done,
                 } => {
-                    let _ = done.send(self.start_entry(name, size, origin));
+                    let result = self.start_entry(name, size, origin);
+                    if let Err(e) = &result {
+                        self.failed(e);
+                    }
+                    let _ = done.send(result);
                 }
                 Command::Continue(current) => self.current = Some(*current),
                 Command::Data(bytes) => self.data(&bytes),
                 Command::End { failed, done } => {
-                    let _ = done.send(self.end_entry(failed));
+                    let result = self.end_entry(failed);
+                    if let Err(e) = &result {
+                        self.failed(e);
+                    }
+                    let _ = done.send(result);
                 }
-                Command::Finish { done } => {
-                    let _ = done.send(self.finish());
+                Command::Finish { complete, done } => {
+                    let result = self.finish(complete);
+                    if let Err(e) = &result {
+                        self.failed(e);
+                    }
+                    let _ = done.send(result);
                     return;
                 }
             }
@@ -345,7 +390,23 @@ impl State {
         let _ = self.out.flush();
     }
 
+    /// Remembers a failed write (not a failed source: the registry's problem, not the disk's).
+    fn failed(&self, error: &WriteError) {
+        if !matches!(error, WriteError::Source { .. } | WriteError::Stopped) {
+            let _ = self.failure.set(error.to_string());
+        }
+    }
+
+    /// Drops the bytes of an entry whose producer went away without ending it (its image was
+    /// interrupted): the entry slot is free again only once that producer is gone.
+    fn drop_abandoned(&mut self) {
+        if let Some(current) = self.current.take() {
+            self.rewind(current.entry.header_offset);
+        }
+    }
+
     fn start_entry(&mut self, name: String, size: u64, origin: String) -> Result<(), WriteError> {
+        self.drop_abandoned();
         let entry = NewEntry {
             name,
             header_offset: self.position,
@@ -464,7 +525,8 @@ impl State {
         }
     }
 
-    fn finish(&mut self) -> Result<(), WriteError> {
+    fn finish(&mut self, complete: bool) -> Result<(), WriteError> {
+        self.drop_abandoned();
         let io = |e: std::io::Error| io_error(&self.path, e);
         let tail = zipfmt::directory_and_end(&journal::effective(&self.records), self.position);
         self.out.write_all(&tail).map_err(io)?;
@@ -475,7 +537,11 @@ impl State {
             .and_then(|_| file.sync_all())
             .map_err(io)?;
         if let Some(journal) = self.journal.take() {
-            journal.remove()?;
+            if complete {
+                journal.remove()?;
+            } else {
+                Journal::checkpoint(&self.path, self.position, &self.records)?;
+            }
         }
         Ok(())
     }

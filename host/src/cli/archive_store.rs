@@ -162,10 +162,14 @@ impl Store {
         let (_, index) = open(path)?;
         let writer = ArchiveWriter::append(path)?;
         let written = writer.existing().clone();
-        let http = reqwest::Client::builder()
-            .tls_danger_accept_invalid_certs(!tls_verify)
-            .build()
-            .context("HTTP client")?;
+        let timeouts = crate::registry::Timeouts::default();
+        let mut http = reqwest::Client::builder().tls_danger_accept_invalid_certs(!tls_verify);
+        if !timeouts.silence.is_zero() {
+            http = http
+                .connect_timeout(timeouts.connect)
+                .read_timeout(timeouts.silence);
+        }
+        let http = http.build().context("HTTP client")?;
         Ok(Store {
             path: path.to_path_buf(),
             writer,
@@ -551,19 +555,20 @@ pub fn export_file(args: ExportFileArgs) -> anyhow::Result<Status> {
         .first()
         .context("the stored file has no layer")?;
     let out = PathBuf::from(&name);
-    if out.exists()
+    if crate::outfile::is_regular_file(&out)
         && !args.yes
         && !super::confirm(&format!("File {name:?} already exists! Overwrite?"))?
     {
         bail!("file {name:?} already exists");
     }
-    // Written beside the target and renamed once its digest checked out.
-    let partial = PathBuf::from(format!(".{name}.part"));
+    // Written beside the target and renamed once its digest checked out (a device or FIFO is
+    // written in place).
     let result = (|| -> anyhow::Result<()> {
         use sha2::Digest as _;
         use std::io::Write as _;
         let entry = format!("share/sha256/{}", layer.digest.hex());
-        let mut file = std::fs::File::create(&partial)?;
+        let mut file = crate::outfile::Replacement::begin(&out)
+            .with_context(|| format!("cannot write {name}"))?;
         let mut hasher = sha2::Sha256::new();
         let runtime = tokio::runtime::Handle::current();
         let mut stream = blobs.stream(&entry)?;
@@ -575,13 +580,9 @@ pub fn export_file(args: ExportFileArgs) -> anyhow::Result<Status> {
         if Digest::from_sha256(&hasher.finalize()) != layer.digest {
             bail!("entry {entry} does not match its digest (corrupted archive)");
         }
-        file.sync_all()?;
-        std::fs::rename(&partial, &out)?;
+        file.commit()?;
         Ok(())
     })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&partial);
-    }
     result?;
     tracing::info!("Exported file {name:?} ({})", human_size(layer.size));
     Ok(Status::Success)

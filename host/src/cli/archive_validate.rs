@@ -35,6 +35,7 @@ pub async fn run(job: Job<'_>) -> anyhow::Result<Status> {
         workers(job.run.jobs),
         job.run.time_limit(),
         &cancel,
+        |(text, _)| text.clone(),
         |_, (_, source)| {
             let (registries, options, index, entries) = (&registries, &options, &index, &entries);
             async move { validate_saved(registries, options, source, index, entries).await }

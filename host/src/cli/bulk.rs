@@ -54,19 +54,33 @@ pub fn workers(jobs: usize) -> usize {
     }
 }
 
-/// First Ctrl-C cancels cleanly; a second one exits at once with 130.
+/// The first Ctrl-C (SIGINT) or SIGTERM (what Kubernetes and CI runners send) cancels
+/// cleanly; a second one exits at once with 130.
 pub fn watch_interrupts(cancel: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut interrupt), Ok(mut terminate)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        tracing::warn!("cannot watch for Ctrl-C: an interruption will stop hangar at once");
+        return;
+    };
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_err() {
-            return;
-        }
-        tracing::warn!("Abort: [interrupt] received, stopping (the failed list will be written)");
+        let name = tokio::select! {
+            Some(()) = interrupt.recv() => "interrupt",
+            Some(()) = terminate.recv() => "terminated",
+            else => return,
+        };
+        tracing::warn!("Abort: [{name}] received, stopping (the failed list will be written)");
         tracing::warn!("Use 'Ctrl-C' again to force exit (not recommended)");
         cancel.cancel();
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("hangar was forced to stop.");
-            std::process::exit(130);
+        tokio::select! {
+            Some(()) = interrupt.recv() => {}
+            Some(()) = terminate.recv() => {}
+            else => return,
         }
+        eprintln!("hangar was forced to stop.");
+        std::process::exit(130);
     });
 }
 

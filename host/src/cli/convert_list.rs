@@ -78,7 +78,8 @@ pub fn run(args: ConvertListArgs) -> anyhow::Result<Status> {
     }
     let mut body = lines.join("\n");
     body.push('\n');
-    std::fs::write(&output, body).with_context(|| format!("cannot write {}", output.display()))?;
+    crate::outfile::write(&output, body.as_bytes())
+        .with_context(|| format!("cannot write {}", output.display()))?;
     tracing::info!(
         "Converted {} lines to {:?}",
         lines.len(),

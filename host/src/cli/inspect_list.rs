@@ -117,6 +117,7 @@ pub async fn run(args: InspectListArgs) -> anyhow::Result<Status> {
         workers(args.jobs),
         limit,
         &cancel,
+        |job| job.text.clone(),
         |_, job: &Job| inspect(&registries, &job.reference),
     )
     .await;
@@ -139,7 +140,8 @@ pub async fn run(args: InspectListArgs) -> anyhow::Result<Status> {
         }
     }
     let body = render(format, &inspected)?;
-    std::fs::write(&report, body).with_context(|| format!("cannot write {}", report.display()))?;
+    crate::outfile::write(&report, body.as_ref())
+        .with_context(|| format!("cannot write {}", report.display()))?;
     tracing::info!("Report exported to {:?}", report.display().to_string());
     finish_run(
         &args.failed,

@@ -248,6 +248,7 @@ async fn run_load(args: LoadArgs, global: &Global) -> anyhow::Result<Status> {
         workers(args.run.jobs),
         args.run.time_limit(),
         cancel,
+        |(_, job)| job.text.clone(),
         |_, (i, job): (usize, &Job)| {
             let (loader, events, adapters) = (&loader, &events, &adapters);
             async move {
@@ -338,6 +339,7 @@ async fn run_validate(args: LoadArgs) -> anyhow::Result<Status> {
         workers(args.run.jobs),
         args.run.time_limit(),
         &cancel,
+        |job| job.text.clone(),
         |_, job: &Job| {
             let (registries, options, attached) = (&registries, &options, &attached);
             async move {

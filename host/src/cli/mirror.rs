@@ -181,7 +181,8 @@ async fn run_mirror(args: MirrorArgs, global: &Global) -> anyhow::Result<Status>
     let workers = workers(args.run.jobs);
     let order = plan_order(&copier, &jobs, workers, timeout, cancel, progress).await;
     let items: Vec<(usize, &Job)> = order.iter().map(|&i| (i, &jobs[i])).collect();
-    let in_run_order = runner::run(items, workers, timeout, cancel, |_, (i, job)| {
+    let label = |(_, job): &(usize, &Job)| job.text.clone();
+    let in_run_order = runner::run(items, workers, timeout, cancel, label, |_, (i, job)| {
         let (copier, events, adapters) = (&copier, &events, &adapters);
         let id = i + 1;
         async move {
@@ -282,6 +283,7 @@ async fn plan_order(
         PLANNING_CONCURRENCY,
         timeout,
         cancel,
+        |job| job.text.clone(),
         |i, job: &Job| async move {
             Ok::<u64, std::convert::Infallible>(
                 copier.estimate(i + 1, &job.source, &job.destination).await,
@@ -305,19 +307,27 @@ async fn run_validate(args: MirrorArgs, global: &Global) -> anyhow::Result<Statu
     watch_interrupts(cancel.clone());
     let items: Vec<&Job> = jobs.iter().collect();
     let timeout = args.run.time_limit();
-    let results = runner::run(items, workers(args.run.jobs), timeout, &cancel, |_, job| {
-        let (registries, filter) = (&registries, &filter);
-        async move {
-            validate(
-                registries,
-                filter,
-                args.run.provenance,
-                &job.source,
-                &job.destination,
-            )
-            .await
-        }
-    })
+    let label = |job: &&Job| job.text.clone();
+    let results = runner::run(
+        items,
+        workers(args.run.jobs),
+        timeout,
+        &cancel,
+        label,
+        |_, job| {
+            let (registries, filter) = (&registries, &filter);
+            async move {
+                validate(
+                    registries,
+                    filter,
+                    args.run.provenance,
+                    &job.source,
+                    &job.destination,
+                )
+                .await
+            }
+        },
+    )
     .await;
     let mut failed_lines = Vec::new();
     for (job, result) in jobs.iter().zip(results) {

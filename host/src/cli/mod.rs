@@ -54,6 +54,18 @@ pub struct Cli {
     /// Replace log timestamps with "-" (stable output for scripts and tests)
     #[arg(long, global = true, hide = true)]
     pub hide_log_time: bool,
+    /// The longest a registry may keep hangar waiting: for a connection (at most 15s), for an
+    /// answer to begin, and between two pieces of data. A host that stays silent twice in a
+    /// row is given up for the rest of the run. 0 waits forever
+    #[arg(
+        long,
+        global = true,
+        env = "HANGAR_NETWORK_TIMEOUT",
+        default_value = "60s",
+        value_parser = args::parse_duration,
+        value_name = "DURATION"
+    )]
+    pub network_timeout: std::time::Duration,
     /// A plugin file to use in this run besides the installed ones (repeatable)
     #[arg(long = "plugin", global = true, value_name = "PATH")]
     pub plugin_paths: Vec<std::path::PathBuf>,
@@ -136,6 +148,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
+    crate::registry::set_network_timeout(cli.network_timeout);
     progress::init_logging(
         cli.debug,
         cli.log_format,
@@ -241,7 +254,8 @@ impl Global {
 /// Hangar's overwrite question for an output file that exists (skipped with `-y`); a "no" is
 /// an error naming the file.
 pub fn may_overwrite(path: &std::path::Path, yes: bool) -> anyhow::Result<()> {
-    if path.exists()
+    // Only a regular file has content to lose: a device or FIFO (`-o /dev/stdout`) is written.
+    if crate::outfile::is_regular_file(path)
         && !yes
         && !confirm(&format!(
             "File {:?} already exists! Overwrite?",

@@ -374,7 +374,8 @@ pub struct TestArgs {
     /// An image in a registry whose layers a scanner reads (the platform from --platform)
     #[arg(long, value_name = "REGISTRY/REPO:TAG")]
     image: Option<String>,
-    /// Verify TLS certificates of the registry (--image)
+    /// Verify TLS certificates (the registry of --image, and a plugin's own requests; false
+    /// also lets credentials go over plain HTTP)
     #[arg(long, num_args = 0..=1, require_equals = true, default_value_t = true, default_missing_value = "true", value_name = "BOOL")]
     tls_verify: bool,
     /// The platform handed to a scanner
@@ -418,6 +419,8 @@ pub async fn test(global: &super::Global, args: TestArgs) -> anyhow::Result<Stat
             .cloned()
             .with_context(|| format!("{} needs {what}", args.function))
     };
+    // Every request the plugin makes, answered from fixtures or from the network.
+    let mut recorded = None;
     let result: Result<serde_json::Value, crate::plugin::PluginError> = match found.manifest.world {
         World::RegistryAdapter => {
             use crate::plugin::registry_adapter::RegistryAdapter;
@@ -427,7 +430,7 @@ pub async fn test(global: &super::Global, args: TestArgs) -> anyhow::Result<Stat
                     &name,
                     &bytes,
                     args.allow_host.clone(),
-                    true,
+                    args.tls_verify,
                 )
                 .await?
             } else {
@@ -436,13 +439,14 @@ pub async fn test(global: &super::Global, args: TestArgs) -> anyhow::Result<Stat
                     &name,
                     &bytes,
                     args.allow_host.clone(),
-                    true,
+                    args.tls_verify,
                 )
                 .await?
             };
             if let Some(f) = &fixtures {
                 adapter.set_transport(Transport::Fixtures(f.clone()));
             }
+            recorded = Some(adapter.record_requests());
             match args.function.as_str() {
                 "describe" => Ok(
                     json!({"name": adapter.name(), "version": adapter.version(), "hosts": adapter.declared_hosts()}),
@@ -477,6 +481,7 @@ pub async fn test(global: &super::Global, args: TestArgs) -> anyhow::Result<Stat
             if let Some(f) = &fixtures {
                 generator.set_transport(Transport::Fixtures(f.clone()));
             }
+            recorded = Some(generator.record_requests());
             match args.function.as_str() {
                 "describe" => Ok(json!({"name": generator.name(), "version": generator.version(), "hosts": generator.declared_hosts()})),
                 "generate" => generator
@@ -592,7 +597,7 @@ pub async fn test(global: &super::Global, args: TestArgs) -> anyhow::Result<Stat
             }
         }
     };
-    let requests = fixtures.map(|f| f.exchanges()).unwrap_or_default();
+    let requests = recorded.map(|log| log.exchanges()).unwrap_or_default();
     let failed = result.is_err();
     let report = match result {
         Ok(value) => {

@@ -416,10 +416,22 @@ async fn save_into(
         workers(job.run.jobs),
         job.run.time_limit(),
         cancel,
+        |(text, _)| text.clone(),
         |i, (_, source): &(String, Reference)| {
-            let (saver, events) = (&saver, &events);
+            let (saver, events, writer) = (&saver, &events, &writer);
             async move {
                 let result = saver.save(i + 1, source).await;
+                // A full disk fails every image after it: stop, and keep what was written.
+                if result.is_err()
+                    && let Some(failure) = writer.failure()
+                    && !cancel.is_cancelled()
+                {
+                    tracing::error!(
+                        "cannot write archive {:?}: {failure}; stopping (free space and run the same command again: it resumes)",
+                        job.archive.display().to_string()
+                    );
+                    cancel.cancel();
+                }
                 let (summary, ok) = match &result {
                     Ok(outcome) => (format!("{source}: {past}: {outcome}"), true),
                     Err(e) => (format!("error occurred when {verb} [{source}]: {e}"), false),
@@ -436,7 +448,13 @@ async fn save_into(
     .await;
     run.end();
 
-    // The index goes last, also after Ctrl-C, so what was saved is usable.
+    // The index goes last, also after Ctrl-C, so what was saved is usable. A run that was
+    // stopped (Ctrl-C, SIGTERM, a full disk) closes the archive as a partial one, which the
+    // same command resumes.
+    let stopped = writer.failure().is_some()
+        || results
+            .iter()
+            .any(|r| matches!(r, Err(JobError::Interrupted)));
     for image in saver.images() {
         index.upsert(image);
     }
@@ -445,7 +463,11 @@ async fn save_into(
         writer
             .write_bytes(INDEX_NAME, Bytes::from(index_bytes.clone()))
             .await?;
-        writer.finish().await
+        if stopped {
+            writer.finish_interrupted().await
+        } else {
+            writer.finish().await
+        }
     }
     .await;
     match &completed {
@@ -459,6 +481,12 @@ async fn save_into(
             "cannot complete archive {:?}: {e}; its finished entries are kept, re-run to resume",
             job.archive.display().to_string()
         ),
+    }
+    if stopped && completed.is_ok() {
+        tracing::warn!(
+            "{:?} is a partial archive: it holds the images finished so far; run the same command again to complete it",
+            job.archive.display().to_string()
+        );
     }
     let mut failed_lines = Vec::new();
     let mut saved = 0;
@@ -494,11 +522,7 @@ async fn save_into(
             job.archive.display().to_string()
         );
     }
-    finish_run(
-        job.failed,
-        &failed_lines,
-        title,
-        verb,
-        cancel.is_cancelled(),
-    )
+    // Stopped by a full disk: a failure (exit 1), not an interruption (130).
+    let interrupted = cancel.is_cancelled() && writer.failure().is_none();
+    finish_run(job.failed, &failed_lines, title, verb, interrupted)
 }

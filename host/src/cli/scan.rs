@@ -267,7 +267,7 @@ pub async fn run(args: ScanArgs, global: &Global) -> anyhow::Result<Status> {
         }
     }
     let path = PathBuf::from(args.report.replace("[FORMAT]", args.format.extension()));
-    std::fs::write(&path, report::render(args.format, &all, &time))
+    crate::outfile::write(&path, report::render(args.format, &all, &time).as_ref())
         .with_context(|| format!("cannot write {}", path.display()))?;
     tracing::info!("Report exported to {:?}", path.display().to_string());
     let gate: Vec<String> = args

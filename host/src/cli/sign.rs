@@ -273,6 +273,7 @@ impl ListRun {
             workers(list.run.jobs),
             list.run.time_limit(),
             &self.cancel,
+            |job| job.text.clone(),
             job,
         )
         .await
@@ -664,7 +665,8 @@ fn write_report(args: &ValidateArgs, checked: &[&Checked]) -> anyhow::Result<Pat
             out.into_bytes()
         }
     };
-    std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    crate::outfile::write(&path, bytes.as_ref())
+        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(path)
 }
 

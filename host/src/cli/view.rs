@@ -143,7 +143,7 @@ pub async fn run(cmd: ViewCommand) -> anyhow::Result<Status> {
     let mut text = serde_json::to_string_pretty(&document)?;
     text.push('\n');
     match &args.output {
-        Some(path) => std::fs::write(path, text)
+        Some(path) => crate::outfile::write(path, text.as_bytes())
             .with_context(|| format!("cannot write {}", path.display()))?,
         None => print!("{text}"),
     }

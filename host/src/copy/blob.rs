@@ -231,9 +231,8 @@ impl BlobCopy<'_> {
         );
         let sent = match size {
             Some(n) if dst.prefers_monolithic() => {
-                let body = reqwest::Body::wrap_stream(stream);
                 let accepted = dst
-                    .upload_monolithic(self.destination_repo, session, digest, n, body)
+                    .upload_monolithic(self.destination_repo, session, digest, n, stream)
                     .await;
                 match accepted {
                     Ok(true) => Ok(()),

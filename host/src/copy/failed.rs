@@ -1,29 +1,23 @@
 //! The failed list (`-o/--failed`): the original lines of images that did not make it, in
 //! list order, ready to be fed back as the next run's list. A successful run removes a
 //! stale one (Hangar leaves it behind, which fools scripts that test for its existence).
+//! Written and removed through `outfile`: `-o /dev/null` stays a device, links stay links.
 
-use std::io::Write as _;
+use crate::outfile;
 use std::path::Path;
 
 pub fn write(path: &Path, lines: &[&str]) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        for line in lines {
-            writeln!(f, "{line}")?;
-        }
-        f.sync_all()?;
+    let mut body = String::new();
+    for line in lines {
+        body.push_str(line);
+        body.push('\n');
     }
-    std::fs::rename(&tmp, path)
+    outfile::write(path, body.as_bytes())
 }
 
-/// Removes a failed list left by an earlier run; true when there was one.
+/// Removes a failed list left by an earlier run (only a regular file); true when there was one.
 pub fn clear(path: &Path) -> std::io::Result<bool> {
-    match std::fs::remove_file(path) {
-        Ok(()) => Ok(true),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(e),
-    }
+    outfile::remove_stale(path)
 }
 
 #[cfg(test)]

@@ -214,6 +214,21 @@ impl Ends {
     }
 }
 
+/// How many levels of indexes an image may have, its top index counted as 1. OCI allows
+/// an index to list indexes; real images use one or two levels (an index of platform
+/// manifests, sometimes an index of such indexes). A limit keeps a hostile source from
+/// making the walk unbounded.
+pub const MAX_INDEX_DEPTH: usize = 8;
+
+fn too_deep(what: String) -> CopyError {
+    CopyError::Malformed {
+        what,
+        message: format!(
+            "indexes nested more than {MAX_INDEX_DEPTH} levels deep; refused (real images use one or two)"
+        ),
+    }
+}
+
 pub(crate) fn malformed(what: impl Into<String>, e: impl fmt::Display) -> CopyError {
     CopyError::Malformed {
         what: what.into(),
@@ -320,7 +335,7 @@ impl ImageCopier<'_> {
         let dst = self.registries.get(destination.registry()).await?;
         let mut ends = Ends::new(0, src, source, dst, Some(destination));
         ends.dst_reference = None;
-        self.copy_manifest_by_digest(&ends, digest.clone()).await
+        self.copy_manifest_by_digest(&ends, digest.clone(), 1).await
     }
 
     /// Does the destination already hold exactly `digest` where the top manifest goes?
@@ -570,7 +585,7 @@ impl ImageCopier<'_> {
         futures_util::stream::iter(
             children
                 .iter()
-                .map(|c| self.copy_manifest_by_digest(ends, c.digest.clone())),
+                .map(|c| self.copy_manifest_by_digest(ends, c.digest.clone(), 2)),
         )
         .buffer_unordered(2)
         .try_collect::<Vec<()>>()
@@ -579,10 +594,13 @@ impl ImageCopier<'_> {
     }
 
     /// Copies a child manifest (and everything under it) unless the destination has it.
+    /// `depth` counts the manifests above it and itself (a platform manifest under the top
+    /// index is at 2); an index deeper than [`MAX_INDEX_DEPTH`] fails the image.
     fn copy_manifest_by_digest<'s>(
         &'s self,
         ends: &'s Ends,
         digest: Digest,
+        depth: usize,
     ) -> futures_util::future::BoxFuture<'s, Result<(), CopyError>> {
         Box::pin(async move {
             if ends
@@ -597,10 +615,13 @@ impl ImageCopier<'_> {
             let what = format!("{}/{}@{digest}", ends.src.name(), ends.src_repo);
             match kind_of(&manifest)? {
                 ManifestKind::OciIndex | ManifestKind::DockerList => {
+                    if depth > MAX_INDEX_DEPTH {
+                        return Err(too_deep(what));
+                    }
                     let nested: Index =
                         serde_json::from_slice(&manifest.bytes).map_err(|e| malformed(&what, e))?;
                     for child in &nested.manifests {
-                        self.copy_manifest_by_digest(ends, child.digest.clone())
+                        self.copy_manifest_by_digest(ends, child.digest.clone(), depth + 1)
                             .await?;
                     }
                 }
@@ -770,7 +791,7 @@ pub async fn push_small_blob(
                             url.clone(),
                             digest,
                             size,
-                            reqwest::Body::from(bytes.clone()),
+                            futures_util::stream::iter([Ok(bytes.clone())]),
                         )
                         .await?
                     {

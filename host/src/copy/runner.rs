@@ -1,6 +1,7 @@
 //! Runs one job per list line on N workers with a per-job timeout. Cancellation (first
 //! Ctrl-C) stops jobs in flight and never starts the rest; every job still gets a result,
-//! in list order, so the failed list can be written completely.
+//! in list order, so the failed list can be written completely. Each job runs on behalf of
+//! its image (its `label`), which a registry host given up during it names.
 
 use futures_util::StreamExt as _;
 use std::fmt::Display;
@@ -36,27 +37,30 @@ fn humantime(d: Duration) -> String {
     }
 }
 
-pub async fn run<T, O, E, F, Fut>(
+pub async fn run<T, O, E, L, F, Fut>(
     items: Vec<T>,
     workers: usize,
     timeout: Option<Duration>,
     cancel: &CancellationToken,
+    label: L,
     job: F,
 ) -> Vec<Result<O, JobError>>
 where
+    L: Fn(&T) -> String,
     F: Fn(usize, T) -> Fut,
     Fut: Future<Output = Result<O, E>>,
     E: Display,
 {
     let total = items.len();
-    let job = &job;
+    let (job, label) = (&job, &label);
     let mut results: Vec<Option<Result<O, JobError>>> = (0..total).map(|_| None).collect();
     let mut stream = futures_util::stream::iter(items.into_iter().enumerate())
         .map(|(i, item)| async move {
             if cancel.is_cancelled() {
                 return (i, Err(JobError::Interrupted));
             }
-            let work = async {
+            let image = label(&item);
+            let work = crate::registry::on_behalf_of(image, async {
                 match timeout {
                     Some(t) => match tokio::time::timeout(t, job(i, item)).await {
                         Ok(r) => r.map_err(|e| JobError::Failed(e.to_string())),
@@ -66,7 +70,7 @@ where
                         .await
                         .map_err(|e| JobError::Failed(e.to_string())),
                 }
-            };
+            });
             let result = tokio::select! {
                 _ = cancel.cancelled() => Err(JobError::Interrupted),
                 r = work => r,
@@ -106,6 +110,7 @@ mod tests {
             2,
             Some(Duration::from_millis(200)),
             &cancel,
+            |ms| format!("{ms}ms"),
             |i, ms| {
                 let (running, peak) = (&running, &peak);
                 async move {
@@ -132,16 +137,23 @@ mod tests {
     async fn cancellation_interrupts_the_rest() {
         let cancel = CancellationToken::new();
         let c2 = cancel.clone();
-        let results = run(vec![0u32, 1, 2, 3], 1, None, &cancel, |i, _| {
-            let c2 = c2.clone();
-            async move {
-                if i == 1 {
-                    c2.cancel();
-                    tokio::time::sleep(Duration::from_secs(10)).await;
+        let results = run(
+            vec![0u32, 1, 2, 3],
+            1,
+            None,
+            &cancel,
+            u32::to_string,
+            |i, _| {
+                let c2 = c2.clone();
+                async move {
+                    if i == 1 {
+                        c2.cancel();
+                        tokio::time::sleep(Duration::from_secs(10)).await;
+                    }
+                    Ok::<_, String>(i)
                 }
-                Ok::<_, String>(i)
-            }
-        })
+            },
+        )
         .await;
         assert_eq!(results[0], Ok(0));
         assert!(

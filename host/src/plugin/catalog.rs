@@ -248,8 +248,11 @@ impl Catalog {
         bytes: &[u8],
         replace: bool,
     ) -> Result<PathBuf, CatalogError> {
-        let dir = self.dir()?;
-        let target = dir.join(&manifest.name);
+        // An install that is a link (a shared plugin directory) is replaced at its target;
+        // the link stays.
+        let installed = self.dir()?.join(&manifest.name);
+        let target = crate::outfile::resolve(&installed).map_err(|e| file_error(&installed, e))?;
+        let dir = target.parent().unwrap_or(Path::new("."));
         if target.exists() && !replace {
             let old = read_installed(&target)
                 .map(|f| f.manifest.version)

@@ -7,7 +7,8 @@
 //! ```
 //!
 //! The first entry matching a request's method and URL answers it; a request nothing matches
-//! gets a 404 with a body saying so. Every request is recorded, for the report.
+//! gets a 404 with a body saying so. `plugin test` records every request the plugin makes,
+//! answered from here or from the network ([`RequestLog`]).
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -45,38 +46,58 @@ pub struct Exchange {
     pub with_credentials: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
-    pub status: u16,
-    pub matched: bool,
+    /// The answer's status; none when the request was refused or failed before an answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// With recorded answers: whether one matched (an unmatched request gets a 404).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub matched: Option<bool>,
+    /// Why there was no answer (a host the plugin may not reach, the network).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Every HTTP request a plugin made, live or answered from fixtures (`plugin test`).
+#[derive(Debug, Default)]
+pub struct RequestLog {
+    exchanges: Mutex<Vec<Exchange>>,
+}
+
+impl RequestLog {
+    pub fn push(&self, exchange: Exchange) {
+        self.exchanges.lock().expect("request log").push(exchange);
+    }
+
+    pub fn exchanges(&self) -> Vec<Exchange> {
+        self.exchanges.lock().expect("request log").clone()
+    }
 }
 
 #[derive(Debug, Default)]
 pub struct Fixtures {
     entries: Vec<Fixture>,
-    log: Mutex<Vec<Exchange>>,
 }
 
 impl Fixtures {
     pub fn parse(text: &str) -> Result<Fixtures, String> {
         let entries: Vec<Fixture> = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
-        Ok(Fixtures {
-            entries,
-            log: Mutex::default(),
-        })
+        Ok(Fixtures { entries })
     }
 
-    /// The answer to a request: (status, headers, body), recorded.
-    pub fn answer(
-        &self,
-        method: &str,
-        url: &str,
-        body: Option<&[u8]>,
-        with_credentials: bool,
-    ) -> (u16, Vec<(String, String)>, Vec<u8>) {
-        let found = self
-            .entries
+    fn find(&self, method: &str, url: &str) -> Option<&Fixture> {
+        self.entries
             .iter()
-            .find(|f| f.request.method.eq_ignore_ascii_case(method) && f.request.url == url);
-        let (status, headers, answer) = match found {
+            .find(|f| f.request.method.eq_ignore_ascii_case(method) && f.request.url == url)
+    }
+
+    /// Whether a recorded answer matches the request.
+    pub fn matches(&self, method: &str, url: &str) -> bool {
+        self.find(method, url).is_some()
+    }
+
+    /// The answer to a request: (status, headers, body).
+    pub fn answer(&self, method: &str, url: &str) -> (u16, Vec<(String, String)>, Vec<u8>) {
+        match self.find(method, url) {
             Some(f) => (
                 f.response.status,
                 f.response
@@ -91,19 +112,6 @@ impl Fixtures {
                 Vec::new(),
                 format!("no fixture for {method} {url}").into_bytes(),
             ),
-        };
-        self.log.lock().expect("fixture log").push(Exchange {
-            method: method.to_string(),
-            url: url.to_string(),
-            with_credentials,
-            body: body.map(|b| String::from_utf8_lossy(b).into_owned()),
-            status,
-            matched: found.is_some(),
-        });
-        (status, headers, answer)
-    }
-
-    pub fn exchanges(&self) -> Vec<Exchange> {
-        self.log.lock().expect("fixture log").clone()
+        }
     }
 }

@@ -149,6 +149,14 @@ impl ListGenerator {
         self.http = transport;
     }
 
+    /// Records every HTTP request the plugin makes from now on (`plugin test`).
+    pub fn record_requests(&mut self) -> std::sync::Arc<super::fixtures::RequestLog> {
+        let (recorded, log) =
+            std::mem::replace(&mut self.http, sandbox::Transport::Offline).recorded();
+        self.http = recorded;
+        log
+    }
+
     pub fn version(&self) -> &str {
         &self.info.version
     }

@@ -52,6 +52,16 @@ pub enum Transport {
     /// No network at all (scanners, SBOM generators): nothing to set up, every request
     /// refused. (A live client would load the system's CA certificates for nothing.)
     Offline,
+    /// Another transport, with every request the plugin makes written down (`plugin test`).
+    Recorded(Box<Transport>, std::sync::Arc<super::fixtures::RequestLog>),
+}
+
+impl Transport {
+    /// This transport, recording every request into the returned log.
+    pub fn recorded(self) -> (Transport, std::sync::Arc<super::fixtures::RequestLog>) {
+        let log = std::sync::Arc::new(super::fixtures::RequestLog::default());
+        (Transport::Recorded(Box::new(self), log.clone()), log)
+    }
 }
 
 impl WasiView for State {
@@ -221,6 +231,44 @@ pub async fn send(
     request: Request,
     with_credentials: bool,
 ) -> Result<Response, String> {
+    let Transport::Recorded(inner, log) = transport else {
+        return route(transport, allowed, request, with_credentials).await;
+    };
+    // As `route` will ask for it (fixtures are matched against the parsed URL).
+    let url = url::Url::parse(&request.url)
+        .map(String::from)
+        .unwrap_or_else(|_| request.url.clone());
+    let matched = match inner.as_ref() {
+        Transport::Fixtures(fixtures) => Some(fixtures.matches(&request.method, &url)),
+        _ => None,
+    };
+    let mut exchange = super::fixtures::Exchange {
+        method: request.method.clone(),
+        url,
+        with_credentials,
+        body: request
+            .body
+            .as_deref()
+            .map(|b| String::from_utf8_lossy(b).into_owned()),
+        status: None,
+        matched,
+        error: None,
+    };
+    let result = Box::pin(send(inner, allowed, request, with_credentials)).await;
+    match &result {
+        Ok(response) => exchange.status = Some(response.status),
+        Err(e) => exchange.error = Some(e.clone()),
+    }
+    log.push(exchange);
+    result
+}
+
+async fn route(
+    transport: &Transport,
+    allowed: &[String],
+    request: Request,
+    with_credentials: bool,
+) -> Result<Response, String> {
     let url = url::Url::parse(&request.url).map_err(|e| format!("{}: {e}", request.url))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!("{}: only http and https are allowed", request.url));
@@ -248,13 +296,11 @@ pub async fn send(
             plain_credentials,
         } => (client.get()?, *plain_credentials),
         Transport::Offline => return Err("this plugin has no network access".into()),
+        Transport::Recorded(inner, _) => {
+            return Box::pin(route(inner, allowed, request, with_credentials)).await;
+        }
         Transport::Fixtures(fixtures) => {
-            let (status, headers, body) = fixtures.answer(
-                method.as_str(),
-                url.as_str(),
-                request.body.as_deref(),
-                with_credentials,
-            );
+            let (status, headers, body) = fixtures.answer(method.as_str(), url.as_str());
             return Ok(Response {
                 status,
                 headers: headers

@@ -543,7 +543,8 @@ async fn one_adapter_through_both_paths_gives_identical_results() {
                 .unwrap()
         };
         assert_eq!(adapter.is_native(), native);
-        adapter.set_transport(Transport::Fixtures(fixtures.clone()));
+        let (transport, log) = Transport::Fixtures(fixtures.clone()).recorded();
+        adapter.set_transport(transport);
         let detected = adapter.detect("harbor.test").await.unwrap();
         let notes = adapter
             .prepare_push(
@@ -559,7 +560,7 @@ async fn one_adapter_through_both_paths_gives_identical_results() {
             .unwrap();
         let unknown = adapter.classify_error(500, "oops").await.unwrap();
         let other_host = adapter.detect("elsewhere.test").await.unwrap();
-        let requests: Vec<_> = fixtures
+        let requests: Vec<_> = log
             .exchanges()
             .into_iter()
             .map(|e| (e.method, e.url, e.body, e.with_credentials, e.status))

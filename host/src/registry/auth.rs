@@ -274,7 +274,21 @@ impl Authenticator {
             }
         };
         let started = Instant::now();
-        let resp = request.send().await.map_err(|e| err(describe(&e), true))?;
+        let resp = request.send().await.map_err(|e| {
+            if e.is_timeout() {
+                // Retried once, like any request a host leaves unanswered.
+                RegistryError::NoAnswer {
+                    what: format!("token request to {realm}"),
+                    host: url::Url::parse(realm)
+                        .ok()
+                        .and_then(|u| u.host_str().map(str::to_string))
+                        .unwrap_or_else(|| realm.to_string()),
+                    detail: describe(&e),
+                }
+            } else {
+                err(describe(&e), true)
+            }
+        })?;
         let status = resp.status();
         let body = super::client::read_limited(resp, 1 << 20, realm)
             .await

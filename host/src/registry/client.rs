@@ -6,7 +6,9 @@ use super::auth::{Authenticator, Challenge, Scope};
 use super::credentials::{Credential, lookup_credential};
 use super::error::{RegistryError, describe, error_detail};
 use super::retry::{RetryPolicy, parse_retry_after};
-use super::transport::{TransportConfig, build_client, default_certs_roots};
+use super::transport::{
+    Activity, ClientRecipe, Timeouts, default_certs_roots, in_pieces, send_watched, watched_body,
+};
 use crate::image::digest::Digest;
 use crate::image::media;
 use bytes::{Bytes, BytesMut};
@@ -15,7 +17,8 @@ use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, Heade
 use reqwest::{Method, StatusCode};
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock};
 use tokio::sync::{OnceCell, OwnedSemaphorePermit, Semaphore};
 use url::Url;
 
@@ -30,6 +33,7 @@ pub struct RegistryOptions {
     pub retry: RetryPolicy,
     /// Blob transfers in flight per host, across all images.
     pub max_transfers_per_host: usize,
+    pub timeouts: Timeouts,
 }
 
 impl Default for RegistryOptions {
@@ -43,6 +47,7 @@ impl Default for RegistryOptions {
             ),
             retry: RetryPolicy::default(),
             max_transfers_per_host: 16,
+            timeouts: Timeouts::default(),
         }
     }
 }
@@ -74,6 +79,10 @@ pub struct Registry {
     name: String,
     base: Url,
     http: reqwest::Client,
+    recipe: ClientRecipe,
+    /// Made on the first streamed upload (read-only runs never need it).
+    uploads: OnceLock<reqwest::Client>,
+    health: Health,
     auth: Authenticator,
     retry: RetryPolicy,
     transfers: Arc<Semaphore>,
@@ -103,20 +112,30 @@ impl Registry {
             None => lookup_credential(name, None)?,
         };
         let verify = opts.tls_verify.unwrap_or(true);
-        let mut roots = opts.extra_certs_roots.clone();
-        roots.extend(default_certs_roots());
-        let http = build_client(&TransportConfig {
-            host,
+        let mut certs_roots = opts.extra_certs_roots.clone();
+        certs_roots.extend(default_certs_roots());
+        let recipe = ClientRecipe {
+            host: host.to_string(),
             verify_tls: verify,
-            certs_roots: &roots,
-            user_agent: &opts.user_agent,
-        })?;
-        let (base, challenge) = match probe(&http, "https", host, &opts.retry).await {
+            certs_roots,
+            user_agent: opts.user_agent.clone(),
+            timeouts: opts.timeouts,
+        };
+        let http = recipe.requests()?;
+        // A host that does not answer the probe in time is not asked again: the next try
+        // would cost another full timeout, for every image that names it.
+        let probing = RetryPolicy {
+            no_answer_attempts: 1,
+            ..opts.retry
+        };
+        let (base, challenge) = match probe(&http, "https", host, &probing, &opts.timeouts).await {
             Ok(found) => found,
-            Err(https_err) if !verify => match probe(&http, "http", host, &opts.retry).await {
-                Ok(found) => found,
-                Err(_) => return Err(https_err),
-            },
+            Err(https_err) if !verify => {
+                match probe(&http, "http", host, &probing, &opts.timeouts).await {
+                    Ok(found) => found,
+                    Err(_) => return Err(https_err),
+                }
+            }
             Err(e) => return Err(e),
         };
         tracing::debug!(registry = name, base = %base, ?challenge, "connected");
@@ -124,6 +143,9 @@ impl Registry {
             name: name.to_string(),
             base,
             http,
+            recipe,
+            uploads: OnceLock::new(),
+            health: Health::default(),
             auth: Authenticator::new(name, challenge, credential),
             retry: opts.retry,
             transfers: Arc::new(Semaphore::new(opts.max_transfers_per_host.max(1))),
@@ -166,14 +188,18 @@ impl Registry {
     ) -> Result<reqwest::Response, RegistryError> {
         let mut renewed = false;
         loop {
+            self.health.check(&self.name)?;
             let mut request = build(&self.http);
             if let Some(value) = self.auth.authorization(&self.http, scopes).await? {
                 request = request.header(AUTHORIZATION, value);
             }
-            let response = request
-                .send()
-                .await
-                .map_err(|e| transport_error(&self.name, what, &e))?;
+            let response = self.answered(
+                what,
+                request
+                    .send()
+                    .await
+                    .map_err(|e| transport_error(&self.name, what, &e, &self.recipe.timeouts)),
+            )?;
             if response.status() == StatusCode::UNAUTHORIZED && !renewed {
                 renewed = true;
                 // A registry may leave /v2/ open and protect repositories, or a cached token
@@ -190,6 +216,55 @@ impl Registry {
             }
             return Ok(response);
         }
+    }
+
+    /// Notes whether the host answered: two requests in a row without an answer and it is
+    /// given up for the rest of the run.
+    fn answered<T>(
+        &self,
+        what: &str,
+        result: Result<T, RegistryError>,
+    ) -> Result<T, RegistryError> {
+        match &result {
+            Ok(_) => self.health.answered(),
+            Err(e @ RegistryError::NoAnswer { .. }) => self.health.no_answer(what, e),
+            Err(_) => {}
+        }
+        result
+    }
+
+    /// The client for streamed uploads, made on first use.
+    fn uploads(&self) -> Result<&reqwest::Client, RegistryError> {
+        if let Some(client) = self.uploads.get() {
+            return Ok(client);
+        }
+        let client = self.recipe.uploads()?;
+        Ok(self.uploads.get_or_init(|| client))
+    }
+
+    /// Sends a request whose body streams, watched for silence (see `transport::send_watched`).
+    async fn send_streamed(
+        &self,
+        what: &str,
+        request: reqwest::RequestBuilder,
+        activity: &Activity,
+    ) -> Result<reqwest::Response, RegistryError> {
+        self.health.check(&self.name)?;
+        let silence = self.recipe.timeouts.silence;
+        let result = match send_watched(request, activity, silence).await {
+            Some(sent) => {
+                sent.map_err(|e| transport_error(&self.name, what, &e, &self.recipe.timeouts))
+            }
+            None => Err(RegistryError::NoAnswer {
+                what: what.to_string(),
+                host: self.name.clone(),
+                detail: format!(
+                    "it took no upload data and sent no answer for {}",
+                    seconds(silence)
+                ),
+            }),
+        };
+        self.answered(what, result)
     }
 
     /// Turns a non-success response into the error that names what failed.
@@ -564,14 +639,17 @@ impl Registry {
 
     /// Sends a whole blob in one streaming PUT with a known length, the fast path.
     /// Returns `Ok(false)` when the registry refuses monolithic uploads (use chunked).
-    pub async fn upload_monolithic(
+    pub async fn upload_monolithic<S>(
         &self,
         repo: &str,
         session: Url,
         digest: &Digest,
         size: u64,
-        body: reqwest::Body,
-    ) -> Result<bool, RegistryError> {
+        body: S,
+    ) -> Result<bool, RegistryError>
+    where
+        S: futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
+    {
         let what = self.what("blob", repo, digest.as_str());
         let mut url = session;
         url.query_pairs_mut().append_pair("digest", digest.as_str());
@@ -653,7 +731,7 @@ impl Registry {
                 Method::PUT,
                 location,
                 Some(0),
-                reqwest::Body::from(Bytes::new()),
+                futures_util::stream::empty(),
             )
             .await?;
         if !response.status().is_success() {
@@ -676,13 +754,14 @@ impl Registry {
         // The distribution spec's Content-Range for chunks has no "bytes " prefix.
         let range = format!("{start}-{end}");
         let same_origin = location.origin() == self.base.origin();
+        let activity = Activity::new();
         let mut request = self
-            .http
+            .uploads()?
             .request(Method::PATCH, location)
             .header(CONTENT_TYPE, "application/octet-stream")
             .header(CONTENT_LENGTH, len)
             .header(reqwest::header::CONTENT_RANGE, range)
-            .body(piece);
+            .body(watched_body(in_pieces(piece), activity.clone()));
         if same_origin
             && let Some(value) = self
                 .auth
@@ -691,29 +770,30 @@ impl Registry {
         {
             request = request.header(AUTHORIZATION, value);
         }
-        request
-            .send()
-            .await
-            .map_err(|e| transport_error(&self.name, what, &e))
+        self.send_streamed(what, request, &activity).await
     }
 
     /// Uploads go to the session URL the registry gave us; credentials are only sent when
     /// that URL is on the registry itself (never to a storage backend on another host).
-    async fn send_upload(
+    async fn send_upload<S>(
         &self,
         what: &str,
         repo: &str,
         method: Method,
         url: Url,
         length: Option<u64>,
-        body: reqwest::Body,
-    ) -> Result<reqwest::Response, RegistryError> {
+        body: S,
+    ) -> Result<reqwest::Response, RegistryError>
+    where
+        S: futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
+    {
         let same_origin = url.origin() == self.base.origin();
+        let activity = Activity::new();
         let mut request = self
-            .http
+            .uploads()?
             .request(method, url)
             .header(CONTENT_TYPE, "application/octet-stream")
-            .body(body);
+            .body(watched_body(body, activity.clone()));
         if let Some(n) = length {
             request = request.header(CONTENT_LENGTH, n);
         }
@@ -725,10 +805,7 @@ impl Registry {
         {
             request = request.header(AUTHORIZATION, value);
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| transport_error(&self.name, what, &e))?;
+        let response = self.send_streamed(what, request, &activity).await?;
         if response.status() == StatusCode::UNAUTHORIZED && same_origin {
             // The body stream is spent, so the whole blob attempt restarts with a new token.
             self.auth.invalidate(&[Scope::push(repo)]).await;
@@ -917,7 +994,28 @@ fn next_link(header: &str) -> Option<String> {
     })
 }
 
-fn transport_error(host: &str, what: &str, e: &reqwest::Error) -> RegistryError {
+fn seconds(d: std::time::Duration) -> String {
+    format!("{}s", d.as_secs_f64())
+}
+
+fn transport_error(
+    host: &str,
+    what: &str,
+    e: &reqwest::Error,
+    timeouts: &Timeouts,
+) -> RegistryError {
+    if e.is_timeout() {
+        let detail = if e.is_connect() {
+            format!("no connection within {}", seconds(timeouts.connect))
+        } else {
+            format!("nothing received for {}", seconds(timeouts.silence))
+        };
+        return RegistryError::NoAnswer {
+            what: what.to_string(),
+            host: host.to_string(),
+            detail,
+        };
+    }
     let message = describe(e);
     let lower = message.to_ascii_lowercase();
     if lower.contains("certificate")
@@ -950,6 +1048,7 @@ async fn probe(
     scheme: &str,
     host: &str,
     retry: &RetryPolicy,
+    timeouts: &Timeouts,
 ) -> Result<(Url, Challenge), RegistryError> {
     let base =
         Url::parse(&format!("{scheme}://{host}/")).map_err(|e| RegistryError::Unreachable {
@@ -964,7 +1063,7 @@ async fn probe(
                 .get(url.clone())
                 .send()
                 .await
-                .map_err(|e| transport_error(host, &what, &e))?;
+                .map_err(|e| transport_error(host, &what, &e, timeouts))?;
             let status = response.status();
             if status.is_success() {
                 return Ok((base.clone(), Challenge::None));
@@ -1009,13 +1108,56 @@ async fn probe(
         .await
 }
 
+/// Whether a connected host still answers. Requests that get no answer in time count up; an
+/// answer resets the count; at two in a row the host is given up for the rest of the run, so
+/// every later request to it fails at once instead of waiting through the same timeouts.
+#[derive(Default)]
+struct Health {
+    no_answers: AtomicU32,
+    down: OnceLock<(String, String)>,
+}
+
+impl Health {
+    fn check(&self, host: &str) -> Result<(), RegistryError> {
+        match self.down.get() {
+            Some((first_seen, cause)) => Err(RegistryError::HostDown {
+                host: host.to_string(),
+                first_seen: first_seen.clone(),
+                cause: cause.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    fn answered(&self) {
+        self.no_answers.store(0, Ordering::Relaxed);
+    }
+
+    fn no_answer(&self, what: &str, error: &RegistryError) {
+        if self.no_answers.fetch_add(1, Ordering::Relaxed) + 1 >= GIVE_UP_AFTER {
+            let cause = match error {
+                RegistryError::NoAnswer { detail, .. } => detail.clone(),
+                other => other.to_string(),
+            };
+            let _ = self.down.set((
+                super::current_image().unwrap_or_else(|| what.to_string()),
+                cause,
+            ));
+        }
+    }
+}
+
+/// Requests in a row that a host may leave unanswered before it is given up.
+const GIVE_UP_AFTER: u32 = 2;
+
 /// Connected registries, one per host, created on first use and shared by every job.
 pub struct Registries {
     opts: RegistryOptions,
     hosts: std::sync::Mutex<HashMap<String, Arc<OnceCell<Arc<Registry>>>>>,
-    /// Hosts that could not be reached after every retry: later images fail at once
-    /// instead of waiting through the same timeouts again.
-    unreachable: std::sync::Mutex<HashMap<String, String>>,
+    /// Hosts that could not be reached (refused, or no answer) after every retry, with the
+    /// image that first met them and why: later images fail at once instead of waiting
+    /// through the same timeouts again.
+    down: std::sync::Mutex<HashMap<String, (String, String)>>,
 }
 
 impl Registries {
@@ -1023,7 +1165,7 @@ impl Registries {
         Registries {
             opts,
             hosts: Default::default(),
-            unreachable: Default::default(),
+            down: Default::default(),
         }
     }
 
@@ -1031,17 +1173,14 @@ impl Registries {
         &self.opts
     }
 
-    /// The connected registry for `name`; a failed connection is tried again on the next call.
+    /// The connected registry for `name`; a failed connection is tried again on the next call,
+    /// unless the host refused or did not answer.
     pub async fn get(&self, name: &str) -> Result<Arc<Registry>, RegistryError> {
-        if let Some(message) = self
-            .unreachable
-            .lock()
-            .expect("registry pool lock")
-            .get(name)
-        {
-            return Err(RegistryError::Unreachable {
+        if let Some((first_seen, cause)) = self.down.lock().expect("registry pool lock").get(name) {
+            return Err(RegistryError::HostDown {
                 host: name.to_string(),
-                message: message.clone(),
+                first_seen: first_seen.clone(),
+                cause: cause.clone(),
             });
         }
         let cell = self
@@ -1059,11 +1198,18 @@ impl Registries {
             })
             .await
             .cloned();
-        if let Err(RegistryError::Unreachable { message, .. }) = &result {
-            self.unreachable
+        let cause = match &result {
+            Err(RegistryError::Unreachable { message, .. }) => Some(message.clone()),
+            Err(RegistryError::NoAnswer { detail, .. }) => Some(detail.clone()),
+            _ => None,
+        };
+        if let Some(cause) = cause {
+            let first_seen = super::current_image().unwrap_or_else(|| format!("registry {name}"));
+            self.down
                 .lock()
                 .expect("registry pool lock")
-                .insert(name.to_string(), message.clone());
+                .entry(name.to_string())
+                .or_insert((first_seen, cause));
         }
         result
     }

@@ -219,26 +219,12 @@ impl AuthFile {
         self.auths().clear();
     }
 
-    /// Writes through a temporary file and a rename, so a crash never leaves half a file.
+    /// Writes through a temporary file and a rename, so a crash never leaves half a file; a
+    /// linked auth file (dotfiles, mounted secrets) is rewritten at its target, the link kept.
     pub fn save(&self) -> std::io::Result<()> {
-        if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let tmp = self.path.with_extension("json.tmp");
-        let body = serde_json::to_vec_pretty(&self.doc).map_err(std::io::Error::other)?;
-        {
-            use std::io::Write as _;
-            let mut f = std::fs::File::create(&tmp)?;
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt as _;
-                f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-            }
-            f.write_all(&body)?;
-            f.write_all(b"\n")?;
-            f.sync_all()?;
-        }
-        std::fs::rename(&tmp, &self.path)
+        let mut body = serde_json::to_vec_pretty(&self.doc).map_err(std::io::Error::other)?;
+        body.push(b'\n');
+        crate::outfile::write_private(&self.path, &body)
     }
 }
 

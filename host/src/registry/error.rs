@@ -7,6 +7,20 @@ use std::time::Duration;
 pub enum RegistryError {
     #[error("cannot reach {host}: {message}")]
     Unreachable { host: String, message: String },
+    /// A request the host did not answer in time (connecting, or silent for too long).
+    #[error("{what}: no answer from {host} ({detail})")]
+    NoAnswer {
+        what: String,
+        host: String,
+        detail: String,
+    },
+    /// A host given up for the rest of the run: it refused or did not answer, again and again.
+    #[error("no answer from {host} (first seen at {first_seen}: {cause})")]
+    HostDown {
+        host: String,
+        first_seen: String,
+        cause: String,
+    },
     #[error("{what}: not found ({detail})")]
     NotFound {
         what: String,
@@ -72,7 +86,9 @@ impl RegistryError {
     /// failures, missing things and bad content never are.
     pub fn is_retryable(&self) -> bool {
         match self {
-            RegistryError::Unreachable { .. } | RegistryError::Transfer { .. } => true,
+            RegistryError::Unreachable { .. }
+            | RegistryError::Transfer { .. }
+            | RegistryError::NoAnswer { .. } => true,
             RegistryError::Token { retryable, .. } => *retryable,
             RegistryError::Status { status, .. } => {
                 *status == 408 || *status == 429 || *status >= 500
@@ -100,6 +116,11 @@ impl RegistryError {
             RegistryError::Status { retry_after, .. } => *retry_after,
             _ => None,
         }
+    }
+
+    /// A host that gave no answer in time (retried less: waiting again costs as much).
+    pub fn is_no_answer(&self) -> bool {
+        matches!(self, RegistryError::NoAnswer { .. })
     }
 
     pub fn is_not_found(&self) -> bool {

@@ -20,6 +20,23 @@ pub use client::{BlobUpload, Manifest, ManifestHead, Registries, Registry, Regis
 pub use credentials::{AuthFile, Credential, auth_file_for_login, lookup_credential};
 pub use error::RegistryError;
 pub use retry::RetryPolicy;
+pub use transport::{DEFAULT_NETWORK_TIMEOUT, Timeouts, set_network_timeout};
+
 
 /// Manifests larger than this are refused (distribution's own limit is 4 MiB).
 pub const MAX_MANIFEST_BYTES: usize = 4 * 1024 * 1024;
+
+tokio::task_local! {
+    /// The image a piece of work is for, so a host given up during it can name the image
+    /// that first met it.
+    static IMAGE: String;
+}
+
+/// Runs `work` on behalf of `image` (a list line's image).
+pub async fn on_behalf_of<F: std::future::Future>(image: String, work: F) -> F::Output {
+    IMAGE.scope(image, work).await
+}
+
+fn current_image() -> Option<String> {
+    IMAGE.try_with(|image| image.clone()).ok()
+}

@@ -1,5 +1,7 @@
 //! Retries with exponential backoff and jitter for transient failures (connection errors,
-//! 408, 429 with `Retry-After`, 5xx, corrupted transfers). 401/403/404 are never retried.
+//! 408, 429 with `Retry-After`, 5xx, corrupted transfers). 401/403/404 are never retried, and
+//! a host that gave no answer in time is asked again at most once: each wait costs a full
+//! timeout.
 
 use super::error::RegistryError;
 use rand::Rng as _;
@@ -10,6 +12,8 @@ use std::time::Duration;
 pub struct RetryPolicy {
     /// Total attempts, the first one included.
     pub attempts: u32,
+    /// Attempts that may end in "no answer" (a timeout) before the operation fails.
+    pub no_answer_attempts: u32,
     pub base_delay: Duration,
     pub max_delay: Duration,
 }
@@ -18,6 +22,7 @@ impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
             attempts: 5,
+            no_answer_attempts: 2,
             base_delay: Duration::from_millis(200),
             max_delay: Duration::from_secs(10),
         }
@@ -47,10 +52,15 @@ impl RetryPolicy {
         Fut: Future<Output = Result<T, RegistryError>>,
     {
         let mut attempt = 1;
+        let mut no_answers = 0;
         loop {
             match op().await {
                 Ok(v) => return Ok(v),
+                Err(e) if e.is_no_answer() && no_answers + 1 >= self.no_answer_attempts => {
+                    return Err(e);
+                }
                 Err(e) if e.is_retryable() && attempt < self.attempts => {
+                    no_answers += u32::from(e.is_no_answer());
                     let wait = self.delay(attempt, &e);
                     tracing::warn!(
                         "{what}: {e}; retrying in {wait:.1?} ({attempt}/{})",
@@ -97,6 +107,7 @@ mod tests {
     fn delays_grow_capped_and_honour_retry_after() {
         let p = RetryPolicy {
             attempts: 5,
+            no_answer_attempts: 2,
             base_delay: Duration::from_millis(100),
             max_delay: Duration::from_millis(400),
         };
@@ -123,6 +134,7 @@ mod tests {
     async fn retries_transient_but_not_permanent_errors() {
         let p = RetryPolicy {
             attempts: 3,
+            no_answer_attempts: 2,
             base_delay: Duration::from_millis(1),
             max_delay: Duration::from_millis(2),
         };
@@ -147,5 +159,19 @@ mod tests {
             .await;
         assert!(r.is_err());
         assert_eq!(calls.load(Ordering::SeqCst), 1);
+        // A silent host is asked twice, not five times.
+        let calls = AtomicU32::new(0);
+        let r: Result<(), _> = p
+            .run("t", || async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err(RegistryError::NoAnswer {
+                    what: "x".into(),
+                    host: "h".into(),
+                    detail: String::new(),
+                })
+            })
+            .await;
+        assert!(r.unwrap_err().is_no_answer());
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
     }
 }

@@ -1,11 +1,16 @@
-//! One HTTP client per registry host, carrying that host's TLS settings: verification on by
-//! default, CA certificates (`*.crt`) and client certificates (`*.cert` + `*.key`) from
-//! `certs.d/<host>/` directories, and `--tls-verify=false` to accept self-signed certificates
-//! (the caller then also falls back to plain HTTP, as containers/image does).
+//! The HTTP clients of one registry host, carrying that host's TLS settings and network
+//! timeouts: verification on by default, CA certificates (`*.crt`) and client certificates
+//! (`*.cert` + `*.key`) from `certs.d/<host>/` directories, and `--tls-verify=false` to accept
+//! self-signed certificates (the caller then also falls back to plain HTTP, as
+//! containers/image does). Streamed uploads are watched for silence here too.
 
 use super::error::RegistryError;
+use bytes::Bytes;
+use futures_util::StreamExt as _;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 /// Where per-host certificate directories live, searched in order.
 pub fn default_certs_roots() -> Vec<PathBuf> {
@@ -15,41 +20,179 @@ pub fn default_certs_roots() -> Vec<PathBuf> {
     ]
 }
 
-pub struct TransportConfig<'a> {
-    pub host: &'a str,
-    pub verify_tls: bool,
-    pub certs_roots: &'a [PathBuf],
-    pub user_agent: &'a str,
+/// How long one host may keep hangar waiting. Bounded per host, not per image: a host that
+/// stays silent past these fails the request, and one that does so twice in a row is given up
+/// for the rest of the run (see `client.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    /// TCP connect and TLS handshake together.
+    pub connect: Duration,
+    /// For an answer to begin once the request is sent (its body included), and between two
+    /// pieces of a body, in either direction.
+    pub silence: Duration,
 }
 
-pub fn build_client(cfg: &TransportConfig<'_>) -> Result<reqwest::Client, RegistryError> {
-    let tls_err = |message: String| RegistryError::Tls {
-        host: cfg.host.to_string(),
-        message,
-    };
-    let mut builder = reqwest::Client::builder()
-        .user_agent(cfg.user_agent)
-        .connect_timeout(Duration::from_secs(30))
-        // A stalled stream (no bytes for this long) fails and is retried from the source.
-        .read_timeout(Duration::from_secs(120))
-        .pool_max_idle_per_host(64)
-        .danger_accept_invalid_certs(!cfg.verify_tls);
-    for root in cfg.certs_roots {
-        let dir = root.join(cfg.host);
-        if !dir.is_dir() {
-            continue;
-        }
-        let (cas, identity) = read_cert_dir(&dir).map_err(tls_err)?;
-        for ca in cas {
-            builder = builder.add_root_certificate(ca);
-        }
-        if let Some(id) = identity {
-            builder = builder.identity(id);
+/// `--network-timeout`'s default: generous for a registry committing a large upload, short
+/// enough that a dead host costs a minute, not ten.
+pub const DEFAULT_NETWORK_TIMEOUT: Duration = Duration::from_secs(60);
+/// A connection (with its TLS handshake) that takes longer than this is not coming.
+const MAX_CONNECT: Duration = Duration::from_secs(15);
+
+static NETWORK_TIMEOUT: OnceLock<Duration> = OnceLock::new();
+
+/// Sets the process-wide network timeout (the global `--network-timeout` flag), once, before
+/// any registry is contacted. Zero means no limit.
+pub fn set_network_timeout(timeout: Duration) {
+    let _ = NETWORK_TIMEOUT.set(timeout);
+}
+
+impl Timeouts {
+    pub fn new(network: Duration) -> Timeouts {
+        Timeouts {
+            connect: network.min(MAX_CONNECT),
+            silence: network,
         }
     }
-    builder
-        .build()
-        .map_err(|e| tls_err(super::error::describe(&e)))
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts::new(
+            NETWORK_TIMEOUT
+                .get()
+                .copied()
+                .unwrap_or(DEFAULT_NETWORK_TIMEOUT),
+        )
+    }
+}
+
+/// What the HTTP clients of one registry host are made from.
+#[derive(Clone, Debug)]
+pub struct ClientRecipe {
+    pub host: String,
+    pub verify_tls: bool,
+    pub certs_roots: Vec<PathBuf>,
+    pub user_agent: String,
+    pub timeouts: Timeouts,
+}
+
+impl ClientRecipe {
+    /// The client for every request whose body is small: reqwest's read timeout bounds the
+    /// wait for the answer (counted from the send) and each read of its body.
+    pub fn requests(&self) -> Result<reqwest::Client, RegistryError> {
+        self.build(true)
+    }
+
+    /// The client for streamed uploads. A read timeout would count the whole upload as the
+    /// wait for the answer, so these are watched by [`send_watched`] instead.
+    pub fn uploads(&self) -> Result<reqwest::Client, RegistryError> {
+        self.build(false)
+    }
+
+    fn build(&self, read_timeout: bool) -> Result<reqwest::Client, RegistryError> {
+        let tls_err = |message: String| RegistryError::Tls {
+            host: self.host.clone(),
+            message,
+        };
+        let mut builder = reqwest::Client::builder()
+            .user_agent(&self.user_agent)
+            .pool_max_idle_per_host(64)
+            .danger_accept_invalid_certs(!self.verify_tls);
+        if !self.timeouts.connect.is_zero() {
+            builder = builder.connect_timeout(self.timeouts.connect);
+        }
+        if read_timeout && !self.timeouts.silence.is_zero() {
+            builder = builder.read_timeout(self.timeouts.silence);
+        }
+        for root in &self.certs_roots {
+            let dir = root.join(&self.host);
+            if !dir.is_dir() {
+                continue;
+            }
+            let (cas, identity) = read_cert_dir(&dir).map_err(tls_err)?;
+            for ca in cas {
+                builder = builder.add_root_certificate(ca);
+            }
+            if let Some(id) = identity {
+                builder = builder.identity(id);
+            }
+        }
+        builder
+            .build()
+            .map_err(|e| tls_err(super::error::describe(&e)))
+    }
+}
+
+/// When a streamed request last moved: its start, then each piece of body the connection
+/// took, then its end.
+pub struct Activity {
+    origin: Instant,
+    last_ms: AtomicU64,
+}
+
+impl Activity {
+    pub fn new() -> Arc<Activity> {
+        Arc::new(Activity {
+            origin: Instant::now(),
+            last_ms: AtomicU64::new(0),
+        })
+    }
+
+    fn touch(&self) {
+        let now = self.origin.elapsed().as_millis() as u64;
+        self.last_ms.fetch_max(now, Ordering::Relaxed);
+    }
+
+    fn last(&self) -> Instant {
+        self.origin + Duration::from_millis(self.last_ms.load(Ordering::Relaxed))
+    }
+}
+
+/// A request body that records in `activity` each piece the connection takes (a host that
+/// stops reading stops taking them).
+pub fn watched_body<S, E>(stream: S, activity: Arc<Activity>) -> reqwest::Body
+where
+    S: futures_util::Stream<Item = Result<Bytes, E>> + Send + 'static,
+    E: Into<Box<dyn std::error::Error + Send + Sync>> + 'static,
+{
+    let stream = stream.inspect(move |_| activity.touch());
+    reqwest::Body::wrap_stream(stream)
+}
+
+/// Sends a request with a [`watched_body`]: `None` when the host stayed silent for `silence`,
+/// neither taking body nor answering (zero: no limit).
+pub async fn send_watched(
+    request: reqwest::RequestBuilder,
+    activity: &Activity,
+    silence: Duration,
+) -> Option<Result<reqwest::Response, reqwest::Error>> {
+    let send = request.send();
+    if silence.is_zero() {
+        return Some(send.await);
+    }
+    tokio::pin!(send);
+    loop {
+        let deadline = activity.last() + silence;
+        tokio::select! {
+            result = &mut send => return Some(result),
+            _ = tokio::time::sleep_until(deadline.into()) => {
+                if activity.last() + silence <= Instant::now() {
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+/// Splits a piece of body into pieces a slow link takes in well under a timeout, so that
+/// [`watched_body`] sees steady progress.
+pub fn in_pieces(bytes: Bytes) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> {
+    const PIECE: usize = 64 * 1024;
+    let count = bytes.len().div_ceil(PIECE);
+    futures_util::stream::iter((0..count).map(move |i| {
+        let end = ((i + 1) * PIECE).min(bytes.len());
+        Ok(bytes.slice(i * PIECE..end))
+    }))
 }
 
 /// Reads `*.crt` CAs and a `*.cert`/`*.key` client pair, with the same naming as containers/image.

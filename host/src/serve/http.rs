@@ -84,7 +84,13 @@ async fn dispatch(
         return manifest(&catalog, name, reference, head);
     }
     if let Some((name, digest)) = rest.rsplit_once("/blobs/") {
-        return blob(&catalog, name, digest, head, headers.get(header::RANGE));
+        // Range is defined for GET only (RFC 9110 §14.2): a HEAD describes the whole blob.
+        let range = if head {
+            None
+        } else {
+            requested_range(&headers)
+        };
+        return blob(&catalog, name, digest, head, range);
     }
     error(
         StatusCode::NOT_FOUND,
@@ -146,23 +152,76 @@ fn manifest(catalog: &Catalog, name: &str, reference: &str, head: bool) -> Respo
     with_api_version(response)
 }
 
-/// `bytes=a-b`, `bytes=a-` or `bytes=-n` against `size`: the first and last byte, or `None`
-/// when unsatisfiable or not understood (multiple ranges are not served).
-fn parse_range(value: &str, size: u64) -> Option<(u64, u64)> {
-    let spec = value.trim().strip_prefix("bytes=")?;
-    if spec.contains(',') || size == 0 {
-        return None;
-    }
-    let (first, last) = spec.split_once('-')?;
-    let (first, last) = match (first.trim(), last.trim()) {
-        ("", n) => {
-            let n: u64 = n.parse().ok()?;
-            (size.saturating_sub(n), size - 1)
-        }
-        (a, "") => (a.parse().ok()?, size - 1),
-        (a, b) => (a.parse().ok()?, b.parse::<u64>().ok()?.min(size - 1)),
+/// A `Range` request as RFC 9110 §14 reads it: the header's value and the `If-Range` validator
+/// it is conditional on.
+struct Requested<'a> {
+    range: &'a str,
+    if_range: Option<&'a str>,
+}
+
+fn requested_range(headers: &HeaderMap) -> Option<Requested<'_>> {
+    Some(Requested {
+        range: headers.get(header::RANGE)?.to_str().ok()?,
+        if_range: headers
+            .get(header::IF_RANGE)
+            .map(|v| v.to_str().unwrap_or("")),
+    })
+}
+
+/// What to answer a range request with.
+#[derive(Debug, PartialEq, Eq)]
+enum Ranged {
+    /// 200 with the whole body: no range, a unit other than bytes, an invalid or multiple
+    /// range set, or an `If-Range` that no longer matches (all of which a server may ignore).
+    Whole,
+    /// 206 with bytes `first..=last`.
+    Part(u64, u64),
+    /// 416: every range starts past the end.
+    Unsatisfiable,
+}
+
+/// Reads `Range: bytes=a-b | a- | -n` against a representation of `size` bytes (RFC 9110
+/// §14.1.2). Only single ranges are served; a set of several is ignored (answered whole), as
+/// the RFC allows, unless none of them could be satisfied.
+fn parse_range(value: &str, size: u64) -> Ranged {
+    let Some((unit, set)) = value.trim().split_once('=') else {
+        return Ranged::Whole;
     };
-    (first <= last && first < size).then_some((first, last))
+    if !unit.trim().eq_ignore_ascii_case("bytes") {
+        return Ranged::Whole;
+    }
+    let mut specs = Vec::new();
+    for spec in set.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let Some((first, last)) = spec.split_once('-') else {
+            return Ranged::Whole;
+        };
+        let (first, last) = (first.trim(), last.trim());
+        let number = |text: &str| -> Option<u64> {
+            (!text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| text.parse().unwrap_or(u64::MAX))
+        };
+        let range = match (number(first), number(last)) {
+            // A suffix: the last n bytes.
+            (None, Some(n)) if first.is_empty() => {
+                if n == 0 || size == 0 {
+                    None
+                } else {
+                    Some((size.saturating_sub(n), size - 1))
+                }
+            }
+            (Some(a), None) if last.is_empty() => (a < size).then(|| (a, size - 1)),
+            (Some(a), Some(b)) if a <= b => (a < size).then(|| (a, b.min(size - 1))),
+            // Not a range-spec at all (`5-2`, `x-y`): the whole field may be ignored.
+            _ => return Ranged::Whole,
+        };
+        specs.push(range);
+    }
+    match specs.as_slice() {
+        [] => Ranged::Whole,
+        [Some((first, last))] => Ranged::Part(*first, *last),
+        several if several.iter().all(Option::is_none) => Ranged::Unsatisfiable,
+        _ => Ranged::Whole,
+    }
 }
 
 fn blob(
@@ -170,7 +229,7 @@ fn blob(
     name: &str,
     digest: &str,
     head: bool,
-    range: Option<&HeaderValue>,
+    range: Option<Requested<'_>>,
 ) -> Response {
     let Some(repository) = catalog.repository(name) else {
         return error(
@@ -201,22 +260,27 @@ fn blob(
             );
         }
     };
-    let (status, first, last) = match range.and_then(|r| r.to_str().ok()) {
-        None => (StatusCode::OK, 0, size.saturating_sub(1)),
-        Some(r) => match parse_range(r, size) {
-            Some((first, last)) => (StatusCode::PARTIAL_CONTENT, first, last),
-            None => {
-                let mut response = error(
-                    StatusCode::RANGE_NOT_SATISFIABLE,
-                    "BLOB_UNKNOWN",
-                    "requested range not satisfiable",
-                );
-                if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
-                    response.headers_mut().insert(header::CONTENT_RANGE, v);
-                }
-                return response;
+    let etag = format!("\"{digest}\"");
+    // If-Range with another validator (or a date, which a blob does not have): the client's
+    // copy is not this one, so it gets the whole blob.
+    let ranged = match range {
+        Some(r) if r.if_range.is_none_or(|v| v.trim() == etag) => parse_range(r.range, size),
+        _ => Ranged::Whole,
+    };
+    let (status, first, last) = match ranged {
+        Ranged::Whole => (StatusCode::OK, 0, size.saturating_sub(1)),
+        Ranged::Part(first, last) => (StatusCode::PARTIAL_CONTENT, first, last),
+        Ranged::Unsatisfiable => {
+            let mut response = error(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "BLOB_UNKNOWN",
+                "requested range not satisfiable",
+            );
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                response.headers_mut().insert(header::CONTENT_RANGE, v);
             }
-        },
+            return response;
+        }
     };
     let len = if size == 0 { 0 } else { last - first + 1 };
     let body = if head {
@@ -239,6 +303,9 @@ fn blob(
     if let Ok(v) = HeaderValue::from_str(digest.as_str()) {
         headers.insert("Docker-Content-Digest", v);
     }
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        headers.insert(header::ETAG, v);
+    }
     if status == StatusCode::PARTIAL_CONTENT
         && let Ok(v) = HeaderValue::from_str(&format!("bytes {first}-{last}/{size}"))
     {
@@ -249,17 +316,33 @@ fn blob(
 
 #[cfg(test)]
 mod tests {
-    use super::parse_range;
+    use super::{Ranged, parse_range};
 
     #[test]
-    fn ranges() {
-        assert_eq!(parse_range("bytes=0-9", 100), Some((0, 9)));
-        assert_eq!(parse_range("bytes=90-", 100), Some((90, 99)));
-        assert_eq!(parse_range("bytes=-10", 100), Some((90, 99)));
-        assert_eq!(parse_range("bytes=50-500", 100), Some((50, 99)));
-        assert_eq!(parse_range("bytes=100-", 100), None);
-        assert_eq!(parse_range("bytes=5-2", 100), None);
-        assert_eq!(parse_range("bytes=0-1,5-6", 100), None);
-        assert_eq!(parse_range("items=0-1", 100), None);
+    fn ranges_follow_rfc_9110() {
+        use Ranged::*;
+        assert_eq!(parse_range("bytes=0-9", 100), Part(0, 9));
+        assert_eq!(parse_range("Bytes = 0-9", 100), Part(0, 9));
+        assert_eq!(parse_range("bytes=90-", 100), Part(90, 99));
+        assert_eq!(parse_range("bytes=-10", 100), Part(90, 99));
+        assert_eq!(parse_range("bytes=-500", 100), Part(0, 99));
+        assert_eq!(parse_range("bytes=50-500", 100), Part(50, 99));
+        assert_eq!(
+            parse_range("bytes=0-99999999999999999999999", 100),
+            Part(0, 99)
+        );
+        // Past the end, or an empty suffix: nothing to send.
+        assert_eq!(parse_range("bytes=100-", 100), Unsatisfiable);
+        assert_eq!(parse_range("bytes=-0", 100), Unsatisfiable);
+        assert_eq!(parse_range("bytes=0-", 0), Unsatisfiable);
+        assert_eq!(parse_range("bytes=100-200,300-", 100), Unsatisfiable);
+        // Unknown units, invalid specs and multiple ranges are ignored: the whole blob.
+        assert_eq!(parse_range("items=0-5", 100), Whole);
+        assert_eq!(parse_range("bytes=5-2", 100), Whole);
+        assert_eq!(parse_range("bytes=a-b", 100), Whole);
+        assert_eq!(parse_range("bytes=0-0,5-9", 100), Whole);
+        assert_eq!(parse_range("bytes=", 100), Whole);
+        assert_eq!(parse_range("bytes", 100), Whole);
+        assert_eq!(parse_range("bytes=+1-2", 100), Whole);
     }
 }

@@ -312,7 +312,8 @@ fn write(
         body.push_str(line.as_ref());
         body.push('\n');
     }
-    std::fs::write(path, body).with_context(|| format!("cannot write {}", path.display()))?;
+    crate::outfile::write(path, body.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
     tracing::info!("Wrote {:?}", path.display().to_string());
     Ok(())
 }

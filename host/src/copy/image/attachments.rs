@@ -261,7 +261,7 @@ impl ImageCopier<'_> {
         if existing.as_ref().is_some_and(|m| m.digest == source.digest) {
             return Ok(false);
         }
-        self.copy_manifest_by_digest(ends, source.digest.clone())
+        self.copy_manifest_by_digest(ends, source.digest.clone(), 1)
             .await?;
         match existing.filter(|_| merge) {
             Some(existing) => {
@@ -309,7 +309,7 @@ impl ImageCopier<'_> {
             return Ok(0);
         }
         for referrer in &referrers {
-            self.copy_manifest_by_digest(ends, referrer.digest.clone())
+            self.copy_manifest_by_digest(ends, referrer.digest.clone(), 1)
                 .await?;
         }
         let count = publish_referrers(
