@@ -236,3 +236,24 @@ pub fn journal_of(archive: &std::path::Path) -> PathBuf {
     name.push(".journal");
     PathBuf::from(name)
 }
+
+/// The HTTP requests a `plugin test` report lists, one `METHOD URL STATUS` line each
+/// (`METHOD URL error: WHY` for a request that got no answer).
+pub fn plugin_requests(report: &serde_json::Value) -> Vec<String> {
+    report["requests"]
+        .as_array()
+        .expect("a plugin test report lists its requests")
+        .iter()
+        .map(|r| {
+            let outcome = match r.get("status") {
+                Some(status) => status.to_string(),
+                None => format!("error: {}", r["error"].as_str().unwrap_or("")),
+            };
+            format!(
+                "{} {} {outcome}",
+                r["method"].as_str().unwrap(),
+                r["url"].as_str().unwrap()
+            )
+        })
+        .collect()
+}

@@ -37,3 +37,18 @@ pub fn wait_for_port(addr: &str, secs: u64) {
     }
     panic!("nothing listens on {addr} after {secs}s");
 }
+
+/// Whether this process may do what only root can (mknod, mount): a test that needs it is
+/// skipped with a message on a developer's machine, and fails in CI (`CI=true`), which runs as
+/// root, so that nothing is silently left untested there.
+pub fn running_as_root(test: &str, needs: &str) -> bool {
+    if unsafe { libc::geteuid() } == 0 {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{test} needs root ({needs}), and CI runs as root"
+    );
+    eprintln!("skipping {test}: needs root ({needs})");
+    false
+}

@@ -300,19 +300,7 @@ fn the_template_plugin_runs_against_its_fixtures() {
         report["result"],
         serde_json::json!(["namespace team is ready"])
     );
-    let calls: Vec<String> = report["requests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            format!(
-                "{} {} {}",
-                r["method"].as_str().unwrap(),
-                r["url"].as_str().unwrap(),
-                r["status"]
-            )
-        })
-        .collect();
+    let calls = hangar_tests::hangar::plugin_requests(&report);
     assert_eq!(
         calls,
         [

@@ -189,22 +189,7 @@ async fn plugin_test_records_live_requests() {
     ]);
     assert_eq!(run.code, 0, "{}", run.output());
     let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-    let calls: Vec<String> = report["requests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            format!(
-                "{} {} {}",
-                r["method"].as_str().unwrap(),
-                r["url"].as_str().unwrap(),
-                match r.get("status") {
-                    Some(status) => status.to_string(),
-                    None => format!("error: {}", r["error"].as_str().unwrap_or("")),
-                }
-            )
-        })
-        .collect();
+    let calls = hangar_tests::hangar::plugin_requests(&report);
     let base = format!("http://{}/api/v2.0", harbor.addr);
     // HTTPS is tried first and fails (a plain-HTTP server); that attempt is reported too.
     assert!(

@@ -10,20 +10,6 @@ use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// Whether this test may do what only root can (mknod): on a developer's machine a test that
-/// cannot is skipped with a message; in CI (`CI=true`) it fails instead.
-fn running_as_root(test: &str) -> bool {
-    if unsafe { libc::geteuid() } == 0 {
-        return true;
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "{test} needs root (mknod), and CI runs as root"
-    );
-    eprintln!("skipping {test}: needs root (mknod)");
-    false
-}
-
 /// A character device like /dev/null (1,3), made where the test can watch it.
 fn make_null_device(path: &Path) {
     let status = std::process::Command::new("mknod")
@@ -43,7 +29,10 @@ fn is_null_device(path: &Path) -> bool {
 /// to remove), a run with failures writes the list into it; it is never replaced by a file.
 #[tokio::test(flavor = "multi_thread")]
 async fn failed_lists_on_devices_and_fifos_are_written_never_replaced() {
-    if !running_as_root("failed_lists_on_devices_and_fifos_are_written_never_replaced") {
+    if !hangar_tests::running_as_root(
+        "failed_lists_on_devices_and_fifos_are_written_never_replaced",
+        "mknod",
+    ) {
         return;
     }
     let (src, dst) = (RegistryServer::plain(), RegistryServer::plain());

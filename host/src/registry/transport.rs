@@ -6,9 +6,8 @@
 
 use super::error::RegistryError;
 use bytes::Bytes;
-use futures_util::StreamExt as _;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -123,11 +122,14 @@ impl ClientRecipe {
     }
 }
 
-/// When a streamed request last moved: its start, then each piece of body the connection
-/// took, then its end.
+/// When a streamed request last moved: its start, then each time the connection asked for
+/// more body, then its end; and whether the body itself is waiting for its source (a
+/// registry being read from, whose own timeout then applies: a stalled source must not be
+/// blamed on the destination).
 pub struct Activity {
     origin: Instant,
     last_ms: AtomicU64,
+    waiting_on_source: AtomicBool,
 }
 
 impl Activity {
@@ -135,6 +137,7 @@ impl Activity {
         Arc::new(Activity {
             origin: Instant::now(),
             last_ms: AtomicU64::new(0),
+            waiting_on_source: AtomicBool::new(false),
         })
     }
 
@@ -148,19 +151,45 @@ impl Activity {
     }
 }
 
-/// A request body that records in `activity` each piece the connection takes (a host that
-/// stops reading stops taking them).
+/// A request body that records in `activity` each time the connection asks for more (a host
+/// that stops reading stops asking) and whether it is waiting on its own source.
 pub fn watched_body<S, E>(stream: S, activity: Arc<Activity>) -> reqwest::Body
 where
     S: futures_util::Stream<Item = Result<Bytes, E>> + Send + 'static,
     E: Into<Box<dyn std::error::Error + Send + Sync>> + 'static,
 {
-    let stream = stream.inspect(move |_| activity.touch());
-    reqwest::Body::wrap_stream(stream)
+    reqwest::Body::wrap_stream(Watched {
+        inner: Box::pin(stream),
+        activity,
+    })
+}
+
+struct Watched<S> {
+    inner: std::pin::Pin<Box<S>>,
+    activity: Arc<Activity>,
+}
+
+impl<S: futures_util::Stream> futures_util::Stream for Watched<S> {
+    type Item = S::Item;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<S::Item>> {
+        self.activity.touch();
+        let polled = self.inner.as_mut().poll_next(cx);
+        self.activity
+            .waiting_on_source
+            .store(polled.is_pending(), Ordering::Relaxed);
+        if polled.is_ready() {
+            self.activity.touch();
+        }
+        polled
+    }
 }
 
 /// Sends a request with a [`watched_body`]: `None` when the host stayed silent for `silence`,
-/// neither taking body nor answering (zero: no limit).
+/// neither asking for body nor answering (zero: no limit).
 pub async fn send_watched(
     request: reqwest::RequestBuilder,
     activity: &Activity,
@@ -176,7 +205,10 @@ pub async fn send_watched(
         tokio::select! {
             result = &mut send => return Some(result),
             _ = tokio::time::sleep_until(deadline.into()) => {
-                if activity.last() + silence <= Instant::now() {
+                if activity.waiting_on_source.load(Ordering::Relaxed) {
+                    // The source is slow or silent: its own timeout decides, not ours.
+                    activity.touch();
+                } else if activity.last() + silence <= Instant::now() {
                     return None;
                 }
             }
@@ -237,4 +269,85 @@ fn read_cert_dir(
         }
     }
     Ok((cas, identity))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn upload_client() -> reqwest::Client {
+        ClientRecipe {
+            host: "127.0.0.1".into(),
+            verify_tls: true,
+            certs_roots: Vec::new(),
+            user_agent: "test".into(),
+            timeouts: Timeouts::new(Duration::from_secs(1)),
+        }
+        .uploads()
+        .unwrap()
+    }
+
+    /// A server that accepts and then `read`s (or not) forever, never answering.
+    async fn listener(reads: bool) -> std::net::SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut sink = vec![0u8; 1 << 16];
+            loop {
+                if reads {
+                    use tokio::io::AsyncReadExt as _;
+                    if socket.read(&mut sink).await.unwrap_or(0) == 0 {
+                        break;
+                    }
+                } else {
+                    tokio::time::sleep(Duration::from_secs(60)).await;
+                }
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn an_upload_nobody_reads_times_out() {
+        let addr = listener(false).await;
+        let activity = Activity::new();
+        let body = watched_body(
+            in_pieces(Bytes::from(vec![7u8; 64 << 20])),
+            activity.clone(),
+        );
+        let request = upload_client().put(format!("http://{addr}/")).body(body);
+        let started = Instant::now();
+        let sent = send_watched(request, &activity, Duration::from_secs(1)).await;
+        assert!(sent.is_none(), "the silent host was noticed");
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    #[tokio::test]
+    async fn an_answer_that_never_comes_after_the_body_times_out() {
+        let addr = listener(true).await;
+        let activity = Activity::new();
+        let body = watched_body(in_pieces(Bytes::from(vec![7u8; 1 << 20])), activity.clone());
+        let request = upload_client().put(format!("http://{addr}/")).body(body);
+        let sent = send_watched(request, &activity, Duration::from_secs(1)).await;
+        assert!(sent.is_none());
+    }
+
+    /// A body whose own source stalls is not the destination's silence: the watch waits (the
+    /// source's read timeout decides).
+    #[tokio::test]
+    async fn a_stalled_source_is_not_blamed_on_the_destination() {
+        let addr = listener(true).await;
+        let activity = Activity::new();
+        let first = futures_util::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(b"x"))]);
+        let stalled = futures_util::StreamExt::chain(first, futures_util::stream::pending());
+        let body = watched_body(stalled, activity.clone());
+        let request = upload_client().put(format!("http://{addr}/")).body(body);
+        let waited = tokio::time::timeout(
+            Duration::from_secs(3),
+            send_watched(request, &activity, Duration::from_secs(1)),
+        )
+        .await;
+        assert!(waited.is_err(), "still waiting on the source after 3 s");
+    }
 }
