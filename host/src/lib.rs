@@ -9,6 +9,8 @@
 pub mod archive;
 pub mod cli;
 pub mod copy;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod image;
 pub mod outfile;
 pub mod plugin;

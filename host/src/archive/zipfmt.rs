@@ -379,6 +379,21 @@ pub fn entry_is_intact(file: &File, record: &CentralRecord, end: u64) -> bool {
     let (Some(name_len), Some(extra_len)) = (u16_at(&header, 26), u16_at(&header, 28)) else {
         return false;
     };
+    // The record must describe the entry as its local header does: the same name (its whole
+    // length, not a prefix), unencrypted and Stored. A journal line scribbled into "encrypted"
+    // or a shorter name would otherwise keep an entry no reader can open, or one under a name
+    // never written (both found by the `journal` fuzz target).
+    const ENCRYPTED: u16 = 0x0001 | 0x0040;
+    let flags = u16_at(&record.raw, 8);
+    let record_name_len = u16_at(&record.raw, 28);
+    if flags.is_none_or(|f| f & ENCRYPTED != 0)
+        || flags != u16_at(&header, 6)
+        || u16_at(&header, 8) != Some(0)
+        || record_name_len != Some(name_len)
+        || record.raw.get(46..46 + name_len as usize) != Some(record.name.as_bytes())
+    {
+        return false;
+    }
     let data_end =
         record.header_offset + LOCAL_HEADER_LEN + name_len as u64 + extra_len as u64 + record.size;
     let Some(descriptor_len) = end.checked_sub(data_end) else {

@@ -27,6 +27,8 @@ pub enum ReferenceError {
     Repository(String),
     #[error("invalid tag {0:?}")]
     Tag(String),
+    #[error("invalid registry {0:?}: a host name or [IPv6] address, optionally with :port")]
+    Registry(String),
     #[error(transparent)]
     Digest(#[from] super::digest::InvalidDigest),
 }
@@ -72,6 +74,47 @@ fn valid_tag(t: &str) -> bool {
         && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
         && b.iter()
             .all(|&x| x.is_ascii_alphanumeric() || matches!(x, b'_' | b'.' | b'-'))
+}
+
+/// A registry host as Docker's grammar allows it: dot-separated components of letters, digits
+/// and inner hyphens (underscores too, which some internal DNS names carry), or an IPv6
+/// address in brackets, with an optional numeric port.
+fn valid_registry(registry: &str) -> bool {
+    let (host, port) = match registry.strip_prefix('[') {
+        Some(bracketed) => {
+            let Some((address, rest)) = bracketed.split_once(']') else {
+                return false;
+            };
+            let address_ok = !address.is_empty()
+                && address
+                    .bytes()
+                    .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
+            match (address_ok, rest) {
+                (false, _) => return false,
+                (true, "") => return true,
+                (true, rest) => match rest.strip_prefix(':') {
+                    Some(port) => (None, Some(port)),
+                    None => return false,
+                },
+            }
+        }
+        None => match registry.split_once(':') {
+            Some((host, port)) => (Some(host), Some(port)),
+            None => (Some(registry), None),
+        },
+    };
+    let host_part = |part: &str| {
+        let b = part.as_bytes();
+        !b.is_empty()
+            && b[0].is_ascii_alphanumeric()
+            && b[b.len() - 1].is_ascii_alphanumeric()
+            && b.iter()
+                .all(|&x| x.is_ascii_alphanumeric() || x == b'-' || x == b'_')
+    };
+    let host_ok = host.is_none_or(|h| h.split('.').all(host_part));
+    let port_ok =
+        port.is_none_or(|p| (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()));
+    host_ok && port_ok
 }
 
 fn normalize_registry(registry: &str) -> String {
@@ -125,6 +168,9 @@ impl Reference {
         digest: Option<Digest>,
     ) -> Result<Reference, ReferenceError> {
         let registry = normalize_registry(registry);
+        if !valid_registry(&registry) {
+            return Err(ReferenceError::Registry(registry));
+        }
         if repository.is_empty() || !repository.split('/').all(valid_component) {
             return Err(ReferenceError::Repository(repository.to_string()));
         }
@@ -281,6 +327,41 @@ mod tests {
 
     fn d(c: char) -> String {
         format!("sha256:{}", c.to_string().repeat(64))
+    }
+
+    #[test]
+    fn registries_follow_the_host_grammar() {
+        for good in [
+            "reg.example:5000",
+            "localhost",
+            "127.0.0.1:5000",
+            "[::1]:5000",
+            "[fe80::1]",
+            "my_host.internal",
+            "Registry.Example.COM",
+        ] {
+            assert!(valid_registry(good), "{good}");
+        }
+        // A tab or NUL in the host (found by the `reference` fuzz target: it displayed as
+        // something that parsed back differently), empty parts, bad ports.
+        for bad in [
+            "\t\0stdry:\u{fffd}cker.io",
+            "a..b",
+            ".reg",
+            "reg:",
+            "reg:50000000",
+            "reg:port",
+            "[::1",
+            "[zz]:5000",
+            "reg.example:5000:1",
+            "-reg.example",
+        ] {
+            assert!(!valid_registry(bad), "{bad:?}");
+        }
+        assert!(matches!(
+            Reference::parse("docker://\t\0\0\0stdry:\u{a4}cker.io/y/ngin:5"),
+            Err(ReferenceError::Registry(_))
+        ));
     }
 
     #[test]

@@ -981,7 +981,7 @@ pub(crate) async fn read_limited(
 }
 
 /// The target of `Link: </v2/...>; rel="next"`.
-fn next_link(header: &str) -> Option<String> {
+pub(crate) fn next_link(header: &str) -> Option<String> {
     header.split(',').find_map(|part| {
         let (target, params) = part.split_once(';')?;
         params.contains("rel=\"next\"").then(|| {

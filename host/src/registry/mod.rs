@@ -22,6 +22,13 @@ pub use error::RegistryError;
 pub use retry::RetryPolicy;
 pub use transport::{DEFAULT_NETWORK_TIMEOUT, Timeouts, set_network_timeout};
 
+/// The parsers of what registries send, for the fuzz targets (`crate::fuzzing`).
+pub(crate) mod parsers {
+    pub(crate) use super::auth::parse_challenge;
+    pub(crate) use super::client::next_link;
+    pub(crate) use super::error::error_detail;
+    pub(crate) use super::retry::parse_retry_after;
+}
 
 /// Manifests larger than this are refused (distribution's own limit is 4 MiB).
 pub const MAX_MANIFEST_BYTES: usize = 4 * 1024 * 1024;

@@ -170,7 +170,7 @@ fn requested_range(headers: &HeaderMap) -> Option<Requested<'_>> {
 
 /// What to answer a range request with.
 #[derive(Debug, PartialEq, Eq)]
-enum Ranged {
+pub(crate) enum Ranged {
     /// 200 with the whole body: no range, a unit other than bytes, an invalid or multiple
     /// range set, or an `If-Range` that no longer matches (all of which a server may ignore).
     Whole,
@@ -183,7 +183,7 @@ enum Ranged {
 /// Reads `Range: bytes=a-b | a- | -n` against a representation of `size` bytes (RFC 9110
 /// §14.1.2). Only single ranges are served; a set of several is ignored (answered whole), as
 /// the RFC allows, unless none of them could be satisfied.
-fn parse_range(value: &str, size: u64) -> Ranged {
+pub(crate) fn parse_range(value: &str, size: u64) -> Ranged {
     let Some((unit, set)) = value.trim().split_once('=') else {
         return Ranged::Whole;
     };
