@@ -362,26 +362,17 @@ impl State {
                     done,
                 } => {
                     let result = self.start_entry(name, size, origin);
-                    if let Err(e) = &result {
-                        self.failed(e);
-                    }
-                    let _ = done.send(result);
+                    self.reply(done, result);
                 }
                 Command::Continue(current) => self.current = Some(*current),
                 Command::Data(bytes) => self.data(&bytes),
                 Command::End { failed, done } => {
                     let result = self.end_entry(failed);
-                    if let Err(e) = &result {
-                        self.failed(e);
-                    }
-                    let _ = done.send(result);
+                    self.reply(done, result);
                 }
                 Command::Finish { complete, done } => {
                     let result = self.finish(complete);
-                    if let Err(e) = &result {
-                        self.failed(e);
-                    }
-                    let _ = done.send(result);
+                    self.reply(done, result);
                     return;
                 }
             }
@@ -390,11 +381,19 @@ impl State {
         let _ = self.out.flush();
     }
 
-    /// Remembers a failed write (not a failed source: the registry's problem, not the disk's).
-    fn failed(&self, error: &WriteError) {
-        if !matches!(error, WriteError::Source { .. } | WriteError::Stopped) {
+    /// Answers a producer, remembering a failed write (not a failed source: the registry's
+    /// problem, not the disk's).
+    fn reply<T>(
+        &self,
+        done: oneshot::Sender<Result<T, WriteError>>,
+        result: Result<T, WriteError>,
+    ) {
+        if let Err(error) = &result
+            && !matches!(error, WriteError::Source { .. } | WriteError::Stopped)
+        {
             let _ = self.failure.set(error.to_string());
         }
+        let _ = done.send(result);
     }
 
     /// Drops the bytes of an entry whose producer went away without ending it (its image was
