@@ -141,7 +141,7 @@ fn indented(v: &Value) -> Bytes {
 
 /// The config, manifest and layout of an artifact whose one layer is `layer` (`size` bytes).
 #[allow(clippy::too_many_arguments)]
-fn build(
+pub fn build(
     source: String,
     tag: String,
     config_type: &str,
@@ -266,43 +266,6 @@ pub fn file(basename: &str, description: &str, layer: Digest, size: u64) -> Arti
         FILE_LAYER,
         layer,
         size,
-        annotations,
-    )
-}
-
-/// A hangar plugin: `docker.io/hangar-plugin/<name>:<version>`, its manifest as the config
-/// (`application/vnd.hangar.plugin.config.v1+json`) and the component as an `application/wasm`
-/// layer, so registries and archives carry plugins the way they carry images.
-pub fn plugin(manifest: &crate::plugin::manifest::Manifest) -> Artifact {
-    let annotations = BTreeMap::from([
-        (
-            "org.opencontainers.image.title".to_string(),
-            manifest.name.clone(),
-        ),
-        (
-            "org.opencontainers.image.version".to_string(),
-            manifest.version.clone(),
-        ),
-        (
-            "org.opencontainers.image.description".to_string(),
-            format!("hangar {} plugin ({})", manifest.world, manifest.contract),
-        ),
-        (
-            "org.opencontainers.image.vendor".to_string(),
-            "hangar".to_string(),
-        ),
-    ]);
-    let layer: Digest = format!("sha256:{}", manifest.sha256)
-        .parse()
-        .expect("a manifest's sha256 is 64 hex digits");
-    build(
-        format!("docker.io/hangar-plugin/{}", manifest.name),
-        manifest.version.replace('+', "-"),
-        crate::plugin::oci::CONFIG_MEDIA_TYPE,
-        serde_json::to_value(manifest).expect("a manifest serializes"),
-        crate::plugin::oci::layer_media_type(manifest.kind),
-        layer,
-        manifest.size,
         annotations,
     )
 }

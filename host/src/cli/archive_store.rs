@@ -507,7 +507,7 @@ async fn store_plugin(
 ) -> anyhow::Result<()> {
     let found = catalog.find(runtime, plugin).await?;
     let bytes = Bytes::from(catalog.bytes(&found)?);
-    let artifact = artifact::plugin(&found.manifest);
+    let artifact = crate::plugin::oci::artifact(&found.manifest);
     tracing::info!(
         "Add OCI Plugin [{}:{}]",
         artifact.image.source,

@@ -9,52 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Parses Go-style durations as Hangar takes them: `10m`, `1h30m`, `45s`, `500ms`, `0`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    if s == "0" {
-        return Ok(Duration::ZERO);
-    }
-    let mut total = Duration::ZERO;
-    let mut rest = s;
-    if rest.is_empty() {
-        return Err("empty duration".into());
-    }
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        if digits == 0 {
-            return Err(format!("invalid duration {s:?} (use e.g. 10m, 1h30m, 45s)"));
-        }
-        let value: f64 = rest[..digits]
-            .parse()
-            .map_err(|_| format!("invalid duration {s:?}"))?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let secs = match &rest[..unit_len] {
-            "h" => 3600.0,
-            "m" => 60.0,
-            "s" => 1.0,
-            "ms" => 0.001,
-            "" => {
-                return Err(format!(
-                    "invalid duration {s:?}: missing unit (h, m, s, ms)"
-                ));
-            }
-            u => return Err(format!("invalid duration {s:?}: unknown unit {u:?}")),
-        };
-        let part = Duration::try_from_secs_f64(value * secs)
-            .map_err(|_| format!("duration {s:?} is too long"))?;
-        total = total
-            .checked_add(part)
-            .ok_or_else(|| format!("duration {s:?} is too long"))?;
-        rest = &rest[unit_len..];
-    }
-    Ok(total)
-}
+pub use crate::plugin::settings::parse_duration;
 
 /// Comma-separated lists (`-a amd64,arm64`), also accepted as repeated flags.
 fn split_list(values: &[String]) -> Vec<String> {

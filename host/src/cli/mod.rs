@@ -235,7 +235,7 @@ impl Global {
         let config = ConfigFile::load(ConfigFile::path().as_deref()).map_err(anyhow::Error::msg)?;
         overrides.plugin_paths = self.plugin_paths.clone();
         overrides.allow_native |= self.allow_native_plugins;
-        Settings::new(config, overrides, args::parse_duration).map_err(anyhow::Error::msg)
+        Settings::new(config, overrides).map_err(anyhow::Error::msg)
     }
 
     pub fn progress_mode(&self) -> progress::Mode {

@@ -20,7 +20,7 @@ use crate::image::media::{self, ManifestKind};
 use crate::image::platform::{Platform, PlatformFilter};
 use crate::image::reference::Reference;
 use crate::image::schema1::{ConvertedLayer, Schema1, Schema1Error};
-use crate::registry::{BlobUpload, Manifest, Registries, Registry, RegistryError};
+use crate::registry::{Manifest, Registries, Registry, RegistryError};
 use bytes::Bytes;
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use std::fmt;
@@ -735,13 +735,9 @@ impl ImageCopier<'_> {
         }
         let (config, manifest) = s1.to_schema2(&layers)?;
         let config_digest = Digest::sha256_of(&config);
-        push_small_blob(
-            &ends.dst,
-            &ends.dst_repo,
-            &config_digest,
-            Bytes::from(config),
-        )
-        .await?;
+        ends.dst
+            .push_blob_bytes(&ends.dst_repo, &config_digest, Bytes::from(config))
+            .await?;
         let manifest = Bytes::from(manifest);
         let digest = Digest::sha256_of(&manifest);
         self.push_top(ends, &manifest, media::DOCKER_V2S2, &digest)
@@ -766,49 +762,6 @@ impl ImageCopier<'_> {
         };
         Ok(Some(parsed.layers.into_iter().map(|l| l.digest).collect()))
     }
-}
-
-/// Uploads a blob we built ourselves (a converted config) unless the registry has it.
-pub async fn push_small_blob(
-    dst: &Registry,
-    repo: &str,
-    digest: &Digest,
-    bytes: Bytes,
-) -> Result<(), RegistryError> {
-    if dst.blob_size(repo, digest).await?.is_some() {
-        return Ok(());
-    }
-    let what = format!("blob {}/{repo}@{digest}", dst.name());
-    dst.retry()
-        .run(&what, || async {
-            match dst.start_upload(repo, digest, None).await? {
-                BlobUpload::Mounted => Ok(()),
-                BlobUpload::Session(url) => {
-                    let size = bytes.len() as u64;
-                    if dst
-                        .upload_monolithic(
-                            repo,
-                            url.clone(),
-                            digest,
-                            size,
-                            futures_util::stream::iter([Ok(bytes.clone())]),
-                        )
-                        .await?
-                    {
-                        Ok(())
-                    } else {
-                        dst.upload_chunked(
-                            repo,
-                            url,
-                            digest,
-                            futures_util::stream::iter([Ok(bytes.clone())]),
-                        )
-                        .await
-                    }
-                }
-            }
-        })
-        .await
 }
 
 fn platform_names(entries: &[Descriptor]) -> Vec<String> {

@@ -1,15 +1,15 @@
 //! Plugins as OCI artifacts: pushed to and pulled from registries, stored in archives, so they
 //! travel into an air gap with the images. The manifest's config is the plugin's manifest
 //! (`application/vnd.hangar.plugin.config.v1+json`), its one layer the component
-//! (`application/wasm`); `archive::artifact::plugin` builds it.
+//! (`application/wasm`); [`artifact`] builds it.
 
 use super::manifest::{Kind, Manifest, sha256_hex};
 use crate::archive::artifact::Artifact;
-use crate::copy::image::push_small_blob;
 use crate::image::digest::Digest;
 use crate::image::manifest::ImageManifest;
 use crate::registry::Registry;
 use bytes::Bytes;
+use std::collections::BTreeMap;
 
 pub const CONFIG_MEDIA_TYPE: &str = "application/vnd.hangar.plugin.config.v1+json";
 pub const WASM_LAYER: &str = "application/wasm";
@@ -22,6 +22,43 @@ pub fn layer_media_type(kind: Kind) -> &'static str {
         Kind::Wasm => WASM_LAYER,
         Kind::Native => NATIVE_LAYER,
     }
+}
+
+/// A hangar plugin: `docker.io/hangar-plugin/<name>:<version>`, its manifest as the config
+/// (`application/vnd.hangar.plugin.config.v1+json`) and the component as an `application/wasm`
+/// layer, so registries and archives carry plugins the way they carry images.
+pub fn artifact(manifest: &Manifest) -> Artifact {
+    let annotations = BTreeMap::from([
+        (
+            "org.opencontainers.image.title".to_string(),
+            manifest.name.clone(),
+        ),
+        (
+            "org.opencontainers.image.version".to_string(),
+            manifest.version.clone(),
+        ),
+        (
+            "org.opencontainers.image.description".to_string(),
+            format!("hangar {} plugin ({})", manifest.world, manifest.contract),
+        ),
+        (
+            "org.opencontainers.image.vendor".to_string(),
+            "hangar".to_string(),
+        ),
+    ]);
+    let layer: Digest = format!("sha256:{}", manifest.sha256)
+        .parse()
+        .expect("a manifest's sha256 is 64 hex digits");
+    crate::archive::artifact::build(
+        format!("docker.io/hangar-plugin/{}", manifest.name),
+        manifest.version.replace('+', "-"),
+        CONFIG_MEDIA_TYPE,
+        serde_json::to_value(manifest).expect("a manifest serializes"),
+        layer_media_type(manifest.kind),
+        layer,
+        manifest.size,
+        annotations,
+    )
 }
 
 /// The small entries of an artifact by name (`share/sha256/<hex>`), as blobs to push.
@@ -42,12 +79,16 @@ pub async fn push(
     manifest: &Manifest,
     bytes: Bytes,
 ) -> anyhow::Result<Digest> {
-    let artifact = crate::archive::artifact::plugin(manifest);
+    let artifact = artifact(manifest);
     let spec = &artifact.image.images[0];
-    push_small_blob(registry, repo, &artifact.layer, bytes).await?;
+    registry
+        .push_blob_bytes(repo, &artifact.layer, bytes)
+        .await?;
     let config: Digest = spec.config.parse()?;
     let config_bytes = blob_of(&artifact, config.as_str()).expect("built with its config");
-    push_small_blob(registry, repo, &config, config_bytes.clone()).await?;
+    registry
+        .push_blob_bytes(repo, &config, config_bytes.clone())
+        .await?;
     let manifest_bytes = blob_of(&artifact, &spec.digest).expect("built with its manifest");
     Ok(registry
         .put_manifest(repo, tag, manifest_bytes, &spec.media_type)

@@ -105,11 +105,7 @@ pub struct Overrides {
 }
 
 impl Settings {
-    pub fn new(
-        config: ConfigFile,
-        overrides: Overrides,
-        parse_duration: fn(&str) -> Result<Duration, String>,
-    ) -> Result<Settings, String> {
+    pub fn new(config: ConfigFile, overrides: Overrides) -> Result<Settings, String> {
         let plugins = config.plugins;
         let mut limits = Limits::default();
         if let Some(t) = &plugins.timeout {
@@ -148,6 +144,54 @@ impl Settings {
     }
 }
 
+/// Parses Go-style durations as Hangar takes them (flags and the config file): `10m`,
+/// `1h30m`, `45s`, `500ms`, `0`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if s == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = s;
+    if rest.is_empty() {
+        return Err("empty duration".into());
+    }
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        if digits == 0 {
+            return Err(format!("invalid duration {s:?} (use e.g. 10m, 1h30m, 45s)"));
+        }
+        let value: f64 = rest[..digits]
+            .parse()
+            .map_err(|_| format!("invalid duration {s:?}"))?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let secs = match &rest[..unit_len] {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 0.001,
+            "" => {
+                return Err(format!(
+                    "invalid duration {s:?}: missing unit (h, m, s, ms)"
+                ));
+            }
+            u => return Err(format!("invalid duration {s:?}: unknown unit {u:?}")),
+        };
+        let part = Duration::try_from_secs_f64(value * secs)
+            .map_err(|_| format!("duration {s:?} is too long"))?;
+        total = total
+            .checked_add(part)
+            .ok_or_else(|| format!("duration {s:?} is too long"))?;
+        rest = &rest[unit_len..];
+    }
+    Ok(total)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,7 +210,6 @@ mod tests {
                 allow_hosts: vec!["b.example".into()],
                 ..Overrides::default()
             },
-            crate::cli::args::parse_duration,
         )
         .unwrap();
         assert_eq!(settings.registry_adapter, "harbor");

@@ -579,6 +579,38 @@ impl Registry {
             .await
     }
 
+    /// Uploads a small blob held in memory (a config we built, a signature, a plugin) unless
+    /// the repository has it.
+    pub async fn push_blob_bytes(
+        &self,
+        repo: &str,
+        digest: &Digest,
+        bytes: Bytes,
+    ) -> Result<(), RegistryError> {
+        if self.blob_size(repo, digest).await?.is_some() {
+            return Ok(());
+        }
+        let what = self.what("blob", repo, digest.as_str());
+        self.retry
+            .run(&what, || async {
+                let url = match self.start_upload(repo, digest, None).await? {
+                    BlobUpload::Mounted => return Ok(()),
+                    BlobUpload::Session(url) => url,
+                };
+                let body = || futures_util::stream::iter([Ok(bytes.clone())]);
+                let size = bytes.len() as u64;
+                if self
+                    .upload_monolithic(repo, url.clone(), digest, size, body())
+                    .await?
+                {
+                    Ok(())
+                } else {
+                    self.upload_chunked(repo, url, digest, body()).await
+                }
+            })
+            .await
+    }
+
     /// Opens an upload, first asking the registry to mount the blob from `mount_from` (a
     /// repository on this registry). The token asks for `pull` on that repository too, which
     /// registries require before they mount. A 202 means "not mounted": the session it opened

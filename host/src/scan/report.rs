@@ -327,7 +327,7 @@ fn sarif(scanned: &[Scanned]) -> Value {
         "version": "2.1.0",
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "runs": [{
-            "tool": {"driver": {"name": "hangar", "version": crate::cli::VERSION, "informationUri": "https://github.com/cnrancher/hangar", "rules": rules}},
+            "tool": {"driver": {"name": "hangar", "version": env!("CARGO_PKG_VERSION"), "informationUri": "https://github.com/cnrancher/hangar", "rules": rules}},
             "results": results,
         }],
     })

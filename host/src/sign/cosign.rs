@@ -9,7 +9,6 @@
 
 use super::keys;
 use super::signer::Signer;
-use crate::copy::image::push_small_blob;
 use crate::image::digest::Digest;
 use crate::image::media;
 use crate::registry::{Registry, RegistryError};
@@ -138,13 +137,13 @@ impl SignatureStore<'_> {
             message,
         })?;
         let payload_digest = Digest::sha256_of(&payload);
-        push_small_blob(
-            self.registry,
-            self.repository,
-            &payload_digest,
-            Bytes::from(payload.clone()),
-        )
-        .await?;
+        self.registry
+            .push_blob_bytes(
+                self.repository,
+                &payload_digest,
+                Bytes::from(payload.clone()),
+            )
+            .await?;
         let mut layers: Vec<Value> = existing
             .as_ref()
             .and_then(|m| m["layers"].as_array().cloned())
@@ -247,13 +246,9 @@ pub async fn push_layered(
     }))
     .expect("config serializes");
     let config_digest = Digest::sha256_of(&config);
-    push_small_blob(
-        registry,
-        repository,
-        &config_digest,
-        Bytes::from(config.clone()),
-    )
-    .await?;
+    registry
+        .push_blob_bytes(repository, &config_digest, Bytes::from(config.clone()))
+        .await?;
     let mut manifest = json!({
         "schemaVersion": 2,
         "mediaType": media::OCI_MANIFEST,
