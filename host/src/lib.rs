@@ -11,8 +11,8 @@ pub mod cli;
 pub mod copy;
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod image;
-pub mod outfile;
+pub use hangar_image as image;
+pub use hangar_outfile as outfile;
 pub mod plugin;
 pub mod progress;
 pub mod registry;
