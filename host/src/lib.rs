@@ -1,21 +1,23 @@
 //! hangar: move container images between registries and into air-gapped sites.
 //!
-//! Bytes flow `registry → copy → registry`: the [`registry`] module speaks the distribution
-//! API (auth, TLS, retries), [`copy`] decides what to move and streams it (hashing once,
-//! verifying every digest), [`image`] holds the pure model (references, lists, platforms,
-//! manifests) and [`progress`] renders the engine's events. [`archive`] is Hangar's zip archive
-//! format (in progress). The [`cli`] layer only parses flags, calls the engine and prints.
+//! This crate is the command line (`cli`), the read-only registry over an archive (`serve`),
+//! scan reports (`scan`) and progress rendering (`progress`), on top of the library crates,
+//! re-exported here under the names the code uses: [`image`] (the pure model), [`outfile`],
+//! [`registry`] (the distribution API: auth, TLS, retries, network time), [`archive`] (Hangar's
+//! zip format), [`sign`] (cosign-compatible signing), [`plugin`] (the plugin host) and [`copy`]
+//! (the engine: what to move, streamed and verified). Bytes flow `registry → copy → registry`
+//! or archive; the engine reports through events and never prints.
 
-pub mod archive;
+pub use hangar_archive as archive;
 pub mod cli;
-pub mod copy;
+pub use hangar_engine as copy;
 #[doc(hidden)]
 pub mod fuzzing;
 pub use hangar_image as image;
 pub use hangar_outfile as outfile;
-pub mod plugin;
+pub use hangar_plugin_host as plugin;
 pub mod progress;
-pub mod registry;
+pub use hangar_registry as registry;
 pub mod scan;
 pub mod serve;
-pub mod sign;
+pub use hangar_sign as sign;

@@ -1,0 +1,28 @@
+//! Hangar's zip archive, index version v1.2.0 (docs/compat.md lists what differs from Hangar's
+//! writer), read and written without knowing registries or HTTP:
+//!
+//! - `index` is the `index.json` model; `zipfmt` writes the zip records forwards (local header,
+//!   data, descriptor) and reads central directories; `writer` is the one thread that owns the
+//!   file and streams entries into it; `journal` makes that resumable after a kill or a stop;
+//! - `reader` opens archives checked (names, duplicates), `blobs` hands out Stored entries as
+//!   byte ranges for streaming, `verify` re-hashes them;
+//! - `copy` moves images between archives (export, merge); `artifact` builds charts, files and
+//!   plugins as OCI artifacts.
+//!
+//! Layout: `<manifestHex>/index.json` + `<manifestHex>/oci-layout` per platform manifest, every
+//! blob once under `share/sha256/<hex>` (manifests included), and Hangar's `index.json` last.
+
+pub mod artifact;
+pub mod blobs;
+pub mod copy;
+pub mod index;
+pub mod journal;
+pub mod reader;
+pub mod verify;
+pub mod writer;
+pub mod zipfmt;
+
+#[cfg(test)]
+mod fuzz;
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,274 @@
+//! Copying one blob between repositories: skip it when the destination has it, mount it when
+//! both repositories live on one registry, otherwise stream it from the source response into
+//! the destination upload (one monolithic PUT with a known length; a streamed PATCH when the
+//! registry refuses that), verifying size and digest on the way. A failed attempt restarts
+//! from the source.
+
+use super::events::{BlobHow, Event, Events};
+use super::ledger::{BlobLedger, Claim};
+use super::verify::VerifyingStream;
+use futures_util::StreamExt as _;
+use hangar_archive::blobs::ArchiveBlobs;
+use hangar_image::digest::Digest;
+use hangar_registry::{BlobUpload, Registry, RegistryError};
+use std::sync::Arc;
+
+type BlobBody = std::pin::Pin<
+    Box<dyn futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send>,
+>;
+
+/// Where a blob's bytes come from.
+#[derive(Clone, Copy)]
+pub enum BlobSource<'a> {
+    Registry {
+        registry: &'a Arc<Registry>,
+        repo: &'a str,
+    },
+    /// `share/sha256/<hex>` of an archive (load).
+    Archive(&'a ArchiveBlobs),
+}
+
+impl BlobSource<'_> {
+    /// The same registry as `dst` (a mount within it needs no bytes).
+    fn same_registry_repo(&self, dst: &Arc<Registry>) -> Option<&str> {
+        match self {
+            BlobSource::Registry { registry, repo } if Arc::ptr_eq(registry, dst) => Some(repo),
+            _ => None,
+        }
+    }
+}
+
+pub struct BlobCopy<'a> {
+    pub source: BlobSource<'a>,
+    pub destination: &'a Arc<Registry>,
+    pub destination_repo: &'a str,
+    pub events: &'a Events,
+    pub image_id: usize,
+    pub ledger: &'a BlobLedger,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Copied {
+    pub how: BlobHow,
+    pub size: u64,
+    /// Uncompressed digest, when asked for (schema1 conversion).
+    pub diff_id: Option<Digest>,
+}
+
+impl BlobCopy<'_> {
+    pub async fn copy(
+        &self,
+        digest: &Digest,
+        size: Option<u64>,
+        want_diff_id: bool,
+    ) -> Result<Copied, RegistryError> {
+        let dst = self.destination;
+        if !want_diff_id
+            && let Some(existing) = dst.blob_size(self.destination_repo, digest).await?
+        {
+            self.ledger
+                .remember(dst.name(), digest, self.destination_repo);
+            let size = size.unwrap_or(existing);
+            self.finished(digest, BlobHow::AlreadyThere, size);
+            return Ok(Copied {
+                how: BlobHow::AlreadyThere,
+                size,
+                diff_id: None,
+            });
+        }
+        // Schema1 conversion must read every layer for its diff_id, so it never mounts.
+        let mut owner = None;
+        let mut mount_from: Option<String> = None;
+        if !want_diff_id {
+            if let Some(source_repo) = self.source.same_registry_repo(dst) {
+                if source_repo != self.destination_repo {
+                    mount_from = Some(source_repo.to_string());
+                }
+            } else {
+                loop {
+                    match self.ledger.claim(dst.name(), digest) {
+                        Claim::Mine(guard) => {
+                            owner = Some(guard);
+                            break;
+                        }
+                        // Another image is sending these bytes right now: wait, then mount.
+                        Claim::Wait(gate) => {
+                            let _ = gate.acquire().await;
+                        }
+                        // A sibling manifest of this image just placed it here.
+                        Claim::At(repo) if repo == self.destination_repo => {
+                            let size = size.unwrap_or(0);
+                            self.finished(digest, BlobHow::AlreadyThere, size);
+                            return Ok(Copied {
+                                how: BlobHow::AlreadyThere,
+                                size,
+                                diff_id: None,
+                            });
+                        }
+                        Claim::At(repo) => {
+                            mount_from = Some(repo);
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        // A failed attempt restarts the blob from the source (fresh GET, fresh upload).
+        let what = format!("restarting the blob from the source ({digest})");
+        let copied = dst
+            .retry()
+            .run(&what, || {
+                // A mount is asked for once; a declined mount already fell back to an upload.
+                let mount = mount_from.take();
+                async move {
+                    self.attempt(digest, size, want_diff_id, mount.as_deref())
+                        .await
+                }
+            })
+            .await?;
+        match owner.take() {
+            Some(guard) => guard.done(self.destination_repo),
+            None => self
+                .ledger
+                .remember(dst.name(), digest, self.destination_repo),
+        }
+        self.finished(digest, copied.how.clone(), copied.size);
+        Ok(copied)
+    }
+
+    fn finished(&self, digest: &Digest, how: BlobHow, size: u64) {
+        self.events.emit(Event::BlobFinished {
+            id: self.image_id,
+            digest: digest.to_string(),
+            how,
+            size,
+        });
+    }
+
+    async fn attempt(
+        &self,
+        digest: &Digest,
+        size: Option<u64>,
+        want_diff_id: bool,
+        mount_from: Option<&str>,
+    ) -> Result<Copied, RegistryError> {
+        let dst = self.destination;
+        // Slots on both hosts, always taken in name order: lines copying A→B and B→A at
+        // once must not each hold one side and wait for the other.
+        let _slots = match self.source {
+            BlobSource::Registry { registry: src, .. } if !Arc::ptr_eq(src, dst) => {
+                let (first, second) = if src.name() <= dst.name() {
+                    (src, dst)
+                } else {
+                    (dst, src)
+                };
+                (
+                    first.transfer_permit().await,
+                    Some(second.transfer_permit().await),
+                )
+            }
+            _ => (dst.transfer_permit().await, None),
+        };
+        let session = match dst
+            .start_upload(self.destination_repo, digest, mount_from)
+            .await?
+        {
+            BlobUpload::Mounted => {
+                let size = match size {
+                    Some(s) => s,
+                    None => dst
+                        .blob_size(self.destination_repo, digest)
+                        .await?
+                        .unwrap_or(0),
+                };
+                return Ok(Copied {
+                    how: BlobHow::Mounted,
+                    size,
+                    diff_id: None,
+                });
+            }
+            BlobUpload::Session(url) => url,
+        };
+        let (body, size, what): (BlobBody, _, _) = match self.source {
+            BlobSource::Registry { registry, repo } => {
+                let response = registry.get_blob(repo, digest).await?;
+                let size = size.or(response.content_length());
+                let what = format!("blob {}/{repo}@{digest}", registry.name());
+                (
+                    Box::pin(
+                        response
+                            .bytes_stream()
+                            .map(|r| r.map_err(std::io::Error::other)),
+                    ),
+                    size,
+                    what,
+                )
+            }
+            BlobSource::Archive(archive) => {
+                let name = format!("share/sha256/{}", digest.hex());
+                let what = format!("archive entry {name}");
+                let stream = archive.stream(&name).map_err(|e| RegistryError::Protocol {
+                    what: what.clone(),
+                    message: e.to_string(),
+                })?;
+                (Box::pin(stream), size.or(archive.size(&name)), what)
+            }
+        };
+        self.events.emit(Event::BlobStarted {
+            id: self.image_id,
+            digest: digest.to_string(),
+            size,
+        });
+        let events = self.events.clone();
+        let id = self.image_id;
+        let (stream, verdict) = VerifyingStream::new(
+            body,
+            what,
+            digest.clone(),
+            size,
+            want_diff_id,
+            Box::new(move |n| events.emit(crate::events::Event::Bytes { id, n })),
+        );
+        let sent = match size {
+            Some(n) if dst.prefers_monolithic() => {
+                let accepted = dst
+                    .upload_monolithic(self.destination_repo, session, digest, n, stream)
+                    .await;
+                match accepted {
+                    Ok(true) => Ok(()),
+                    // Refused before reading the body: start again, chunked this time.
+                    Ok(false) => {
+                        return Err(RegistryError::Transfer {
+                            what: format!("blob {digest}"),
+                            message: "registry refused a monolithic upload; retrying chunked"
+                                .into(),
+                        });
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            _ => {
+                dst.upload_chunked(self.destination_repo, session, digest, stream)
+                    .await
+            }
+        };
+        // The stream's own finding (wrong digest, truncated source) explains an upload failure
+        // better than the aborted request does.
+        let mut verdict = verdict.lock().expect("verdict lock");
+        if let Some(error) = verdict.error.take() {
+            return Err(error);
+        }
+        sent?;
+        let size = verdict
+            .verified_size
+            .ok_or_else(|| RegistryError::Transfer {
+                what: format!("blob {digest}"),
+                message: "upload finished before the source stream ended".into(),
+            })?;
+        Ok(Copied {
+            how: BlobHow::Copied,
+            size,
+            diff_id: verdict.diff_id.take(),
+        })
+    }
+}

@@ -1,0 +1,354 @@
+//! What is attached to an image travels with it: cosign's `sha256-HEX.sig`, `.att` and
+//! `.sbom` tags of every copied digest, and OCI 1.1 referrers (through the referrers API
+//! where the registry has one, else the referrers tag schema: an index tagged `sha256-HEX`).
+//! A signed image stays verifiable at the destination. `save` keeps the same things in the
+//! archive and `load` puts them back ([`Attached`] and [`publish_referrers`] serve all three).
+//!
+//! Cost on a re-run: one tag listing per source repository (cached for the run), and a
+//! request only for attachments that exist.
+
+use super::{Ends, ImageCopier};
+use crate::CopyError;
+use bytes::Bytes;
+use hangar_image::digest::Digest;
+use hangar_image::manifest::{Descriptor, Index};
+use hangar_image::media;
+use hangar_registry::Registry;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+/// Cosign's attachment tags; signatures and attestations from both sides are merged, an
+/// SBOM is replaced.
+pub const ATTACHMENTS: [(&str, bool); 3] = [("sig", true), ("att", true), ("sbom", false)];
+
+/// The referrers tag schema's tag for `subject` (`sha256-HEX`), which cosign's tags extend.
+pub fn subject_tag(subject: &Digest) -> String {
+    format!("{}-{}", subject.algorithm(), subject.hex())
+}
+
+/// The subject digest's hex of an attachment tag: cosign's `sha256-HEX.sig|.att|.sbom`, or the
+/// referrers tag schema's `sha256-HEX`.
+pub fn attachment_subject(tag: &str) -> Option<&str> {
+    let (base, suffix) = match tag.rsplit_once('.') {
+        Some((base, suffix)) => (base, Some(suffix)),
+        None => (tag, None),
+    };
+    let hex = base.strip_prefix("sha256-")?;
+    (matches!(suffix, None | Some("sig" | "att" | "sbom"))
+        && hex.len() == 64
+        && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+    .then_some(hex)
+}
+
+/// The subject of a referrers tag schema tag (`sha256-HEX`, no suffix).
+pub fn referrers_subject(tag: &str) -> Option<Digest> {
+    attachment_subject(tag)
+        .filter(|hex| tag.len() == "sha256-".len() + hex.len())
+        .and_then(|hex| format!("sha256:{hex}").parse().ok())
+}
+
+/// Looks attachments up, remembering per run what every image of a repository shares: the
+/// repository's tags, and which registries have no referrers API.
+#[derive(Default)]
+pub struct Attached {
+    tags: Mutex<HashMap<String, Arc<HashSet<String>>>>,
+    no_referrers_api: Mutex<HashSet<String>>,
+}
+
+impl Attached {
+    /// The tags of `repo`, listed once per run.
+    pub async fn tags(
+        &self,
+        registry: &Registry,
+        repo: &str,
+    ) -> Result<Arc<HashSet<String>>, CopyError> {
+        let key = format!("{}/{repo}", registry.name());
+        if let Some(tags) = self.tags.lock().expect("tags lock").get(&key) {
+            return Ok(tags.clone());
+        }
+        let tags: Arc<HashSet<String>> =
+            Arc::new(registry.list_tags(repo).await?.into_iter().collect());
+        self.tags
+            .lock()
+            .expect("tags lock")
+            .insert(key, tags.clone());
+        Ok(tags)
+    }
+
+    /// The cosign attachment tags of `subject` that `tags` has, with whether each merges.
+    pub fn cosign_tags(subject: &Digest, tags: &HashSet<String>) -> Vec<(String, bool)> {
+        let base = subject_tag(subject);
+        ATTACHMENTS
+            .iter()
+            .map(|(suffix, merge)| (format!("{base}.{suffix}"), *merge))
+            .filter(|(tag, _)| tags.contains(tag))
+            .collect()
+    }
+
+    /// The referrers of `subject`: from the referrers API, else from the tag schema's index
+    /// when `tags` has it.
+    pub async fn referrers(
+        &self,
+        registry: &Registry,
+        repo: &str,
+        subject: &Digest,
+        tags: &HashSet<String>,
+    ) -> Result<Vec<Descriptor>, CopyError> {
+        let base = subject_tag(subject);
+        let listed = match self.referrers_api(registry, repo, subject).await? {
+            Some(index) => index,
+            None if tags.contains(&base) => registry.get_manifest(repo, &base).await?.bytes,
+            None => return Ok(Vec::new()),
+        };
+        let what = format!("referrers of {}/{repo}@{subject}", registry.name());
+        let index: Index =
+            serde_json::from_slice(&listed).map_err(|e| super::malformed(&what, e))?;
+        Ok(index.manifests)
+    }
+
+    /// The referrers of `subject` without a tag listing: the referrers API, else the tag
+    /// schema's index if the tag exists.
+    pub async fn referrers_of(
+        &self,
+        registry: &Registry,
+        repo: &str,
+        subject: &Digest,
+    ) -> Result<Vec<Descriptor>, CopyError> {
+        let fallback = subject_tag(subject);
+        let tags = match registry.get_manifest(repo, &fallback).await {
+            Ok(_) => HashSet::from([fallback]),
+            Err(e) if e.is_not_found() => HashSet::new(),
+            Err(e) => return Err(e.into()),
+        };
+        self.referrers(registry, repo, subject, &tags).await
+    }
+
+    /// The referrers index of `subject` from the referrers API, or `None` when `registry`
+    /// has no such API (remembered, so it is asked once per run).
+    pub async fn referrers_api(
+        &self,
+        registry: &Registry,
+        repo: &str,
+        subject: &Digest,
+    ) -> Result<Option<Bytes>, CopyError> {
+        if self
+            .no_referrers_api
+            .lock()
+            .expect("referrers lock")
+            .contains(registry.name())
+        {
+            return Ok(None);
+        }
+        let answer = registry.referrers(repo, subject).await?;
+        if answer.is_none() {
+            self.no_referrers_api
+                .lock()
+                .expect("referrers lock")
+                .insert(registry.name().to_string());
+        }
+        Ok(answer)
+    }
+}
+
+/// Makes `referrers` of `subject`, already pushed to `repo`, findable there: a registry with
+/// the referrers API indexes them itself; otherwise they join the tag schema's index
+/// (`sha256-HEX`), keeping what it listed. Returns how many the fallback index gained (all
+/// of them when the registry indexes them itself: it does not say which it knew).
+pub async fn publish_referrers(
+    attached: &Attached,
+    dst: &Registry,
+    repo: &str,
+    subject: &Digest,
+    referrers: Vec<Descriptor>,
+) -> Result<usize, CopyError> {
+    if attached.referrers_api(dst, repo, subject).await?.is_some() {
+        // The registry indexes pushed referrers itself.
+        return Ok(referrers.len());
+    }
+    let tag = subject_tag(subject);
+    let mut entries: Vec<Descriptor> = match dst.get_manifest(repo, &tag).await {
+        Ok(m) => match serde_json::from_slice::<Index>(&m.bytes) {
+            Ok(index) => index.manifests,
+            Err(e) => {
+                tracing::warn!(
+                    "{repo}:{tag} is not a referrers index ({e}); it is replaced by one listing the referrers loaded now"
+                );
+                Vec::new()
+            }
+        },
+        Err(e) if e.is_not_found() => Vec::new(),
+        Err(e) => return Err(e.into()),
+    };
+    let known: HashSet<Digest> = entries.iter().map(|d| d.digest.clone()).collect();
+    let new: Vec<Descriptor> = referrers
+        .into_iter()
+        .filter(|d| !known.contains(&d.digest))
+        .collect();
+    if new.is_empty() {
+        return Ok(0);
+    }
+    let count = new.len();
+    entries.extend(new);
+    let fallback = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": media::OCI_INDEX,
+        "manifests": entries,
+    });
+    let bytes = Bytes::from(serde_json::to_vec(&fallback).expect("index serializes"));
+    dst.put_manifest(repo, &tag, &bytes, media::OCI_INDEX)
+        .await?;
+    Ok(count)
+}
+
+/// A referrer's entry in a referrers index, from its manifest as the referrers API builds
+/// it: media type, digest, size, `artifactType` (else the config's media type) and
+/// annotations.
+pub fn referrer_descriptor(digest: Digest, bytes: &[u8]) -> Result<Descriptor, CopyError> {
+    let what = format!("referrer {digest}");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| super::malformed(&what, e))?;
+    let mut entry = serde_json::json!({
+        "mediaType": manifest["mediaType"].as_str().unwrap_or(media::OCI_MANIFEST),
+        "digest": digest,
+        "size": bytes.len(),
+    });
+    let artifact_type = manifest["artifactType"]
+        .as_str()
+        .or_else(|| manifest["config"]["mediaType"].as_str());
+    if let Some(t) = artifact_type {
+        entry["artifactType"] = serde_json::json!(t);
+    }
+    if manifest["annotations"].is_object() {
+        entry["annotations"] = manifest["annotations"].clone();
+    }
+    serde_json::from_value(entry).map_err(|e| super::malformed(&what, e))
+}
+
+impl ImageCopier<'_> {
+    /// Copies the attachments of `subjects` (digests that exist at both ends); returns how
+    /// many manifests were written.
+    pub(super) async fn copy_attachments(
+        &self,
+        ends: &Ends,
+        subjects: &[Digest],
+    ) -> Result<usize, CopyError> {
+        let tags = self.attached.tags(&ends.src, &ends.src_repo).await?;
+        let mut written = 0;
+        for subject in subjects {
+            for (tag, merge) in Attached::cosign_tags(subject, &tags) {
+                if self.copy_attachment(ends, &tag, merge).await? {
+                    written += 1;
+                }
+            }
+            written += self.copy_referrers(ends, subject, &tags).await?;
+        }
+        Ok(written)
+    }
+
+    /// Copies one attachment tag; false when the destination already had it.
+    async fn copy_attachment(
+        &self,
+        ends: &Ends,
+        tag: &str,
+        merge: bool,
+    ) -> Result<bool, CopyError> {
+        let source = ends.src.get_manifest(&ends.src_repo, tag).await?;
+        let existing = match ends.dst.get_manifest(&ends.dst_repo, tag).await {
+            Ok(m) => Some(m),
+            Err(e) if e.is_not_found() => None,
+            Err(e) => return Err(e.into()),
+        };
+        if existing.as_ref().is_some_and(|m| m.digest == source.digest) {
+            return Ok(false);
+        }
+        self.copy_manifest_by_digest(ends, source.digest.clone(), 1)
+            .await?;
+        match existing.filter(|_| merge) {
+            Some(existing) => {
+                if !hangar_sign::cosign::merge_layers(
+                    &ends.dst,
+                    &ends.dst_repo,
+                    tag,
+                    &existing.bytes,
+                    &source.bytes,
+                )
+                .await?
+                {
+                    return Ok(false);
+                }
+            }
+            None => {
+                ends.dst
+                    .put_manifest(&ends.dst_repo, tag, &source.bytes, &source.media_type)
+                    .await?;
+            }
+        }
+        tracing::info!(
+            "[IMG:{}] Copied [{}/{}:{tag}] => [{}/{}:{tag}]",
+            ends.id,
+            ends.src.name(),
+            ends.src_repo,
+            ends.dst.name(),
+            ends.dst_repo
+        );
+        Ok(true)
+    }
+
+    /// Copies the referrers of `subject`; returns how many were new at the destination.
+    async fn copy_referrers(
+        &self,
+        ends: &Ends,
+        subject: &Digest,
+        tags: &HashSet<String>,
+    ) -> Result<usize, CopyError> {
+        let referrers = self
+            .attached
+            .referrers(&ends.src, &ends.src_repo, subject, tags)
+            .await?;
+        if referrers.is_empty() {
+            return Ok(0);
+        }
+        for referrer in &referrers {
+            self.copy_manifest_by_digest(ends, referrer.digest.clone(), 1)
+                .await?;
+        }
+        let count = publish_referrers(
+            &self.attached,
+            &ends.dst,
+            &ends.dst_repo,
+            subject,
+            referrers,
+        )
+        .await?;
+        if count > 0 {
+            tracing::info!(
+                "[IMG:{}] Copied {count} referrers of [{subject}] => [{}/{}]",
+                ends.id,
+                ends.dst.name(),
+                ends.dst_repo
+            );
+        }
+        Ok(count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attachment_tags() {
+        let hex = "ab".repeat(32);
+        for tag in [format!("sha256-{hex}.sig"), format!("sha256-{hex}")] {
+            assert_eq!(attachment_subject(&tag), Some(hex.as_str()), "{tag}");
+        }
+        assert_eq!(
+            referrers_subject(&format!("sha256-{hex}")).map(|d| d.to_string()),
+            Some(format!("sha256:{hex}"))
+        );
+        assert_eq!(referrers_subject(&format!("sha256-{hex}.att")), None);
+        for tag in ["sha256-abc.sig", "v1.0", &format!("sha256-{hex}.tar")] {
+            assert_eq!(attachment_subject(tag), None, "{tag}");
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! The plugin runtime: WebAssembly components implementing the `hangar:plugin@0.1.0` worlds
+//! (`wit/plugin.wit`), run by wasmtime 48 in a sandbox. Plugins make control-plane decisions
+//! (create a Harbor project, explain an error, list images); layer bytes never pass through
+//! them. Each call has a wall-clock deadline (epoch interruption) and a memory limit; WASI is
+//! linked with nothing granted (no files, env, sockets), so std-based guests instantiate but
+//! reach the outside only through the host interfaces: `log`, and `http` limited to the hosts
+//! the plugin declares and the user allows, with credentials added by the host.
+//!
+//! `runtime` owns the engine and the on-disk cache of compiled components; `sandbox` one call's
+//! store and the host functions every world shares; `registry_adapter`, `list_generator`,
+//! `scanner` and `sbom` are the worlds' host sides; `native` loads the same sources built as
+//! shared libraries; `catalog`, `manifest`, `settings` and `oci` find, describe, configure and
+//! ship plugins. The first-party plugins are embedded by build.rs.
+
+pub mod adapters;
+pub mod catalog;
+pub mod fixtures;
+pub mod image_fs;
+pub mod image_source;
+pub mod list_generator;
+pub mod manifest;
+pub mod native;
+pub mod oci;
+pub mod registry_adapter;
+pub mod runtime;
+pub mod sandbox;
+pub mod sbom;
+pub mod scanner;
+pub mod settings;
+
+include!(concat!(env!("OUT_DIR"), "/embedded_plugins.rs"));
+
+/// A first-party plugin's component, if this binary carries it.
+pub fn embedded(name: &str) -> Option<&'static [u8]> {
+    EMBEDDED
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .map(|(_, _, bytes)| *bytes)
+}
+
+pub use runtime::{Limits, PluginError, Runtime};
+
+#[cfg(test)]
+mod tests;
