@@ -5,25 +5,77 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 /// The `hangar` binary built by this workspace (`target/<profile>/hangar`), or `$HANGAR_BIN`.
+/// A workspace binary older than the sources it is built from (or the plugins it embeds) is
+/// refused: the tests would otherwise pass or fail on yesterday's code. `tests/run` builds it
+/// first; a bare `cargo test` needs `cargo build -p hangar --bins` before it.
 pub fn bin() -> PathBuf {
     if let Some(p) = std::env::var_os("HANGAR_BIN") {
         return PathBuf::from(p);
     }
-    let exe = std::env::current_exe().expect("current exe");
-    // Test binaries live in target/<profile>/deps/, other binaries in target/<profile>/.
-    let here = exe.parent().expect("exe dir");
-    [
-        here.join("hangar"),
-        here.parent().map(|p| p.join("hangar")).unwrap_or_default(),
-    ]
-    .into_iter()
-    .find(|p| p.is_file())
-    .unwrap_or_else(|| {
-        panic!(
-            "hangar binary not found next to {}: build it first (cargo build -p hangar)",
-            exe.display()
-        )
-    })
+    static CHECKED: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    CHECKED
+        .get_or_init(|| {
+            let exe = std::env::current_exe().expect("current exe");
+            // Test binaries live in target/<profile>/deps/, other binaries in target/<profile>/.
+            let here = exe.parent().expect("exe dir");
+            let binary = [
+                here.join("hangar"),
+                here.parent().map(|p| p.join("hangar")).unwrap_or_default(),
+            ]
+            .into_iter()
+            .find(|p| p.is_file())
+            .unwrap_or_else(|| {
+                panic!(
+                    "hangar binary not found next to {}: build it first (cargo build -p hangar --bins)",
+                    exe.display()
+                )
+            });
+            assert_fresh(&binary);
+            binary
+        })
+        .clone()
+}
+
+/// Panics when a source of the hangar binary changed after it was built.
+fn assert_fresh(binary: &std::path::Path) {
+    let built = std::fs::metadata(binary)
+        .and_then(|m| m.modified())
+        .expect("the binary's mtime");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut inputs = vec![root.join("Cargo.lock"), root.join("host")];
+    if let Ok(crates) = std::fs::read_dir(root.join("crates")) {
+        inputs.extend(crates.flatten().map(|e| e.path()));
+    }
+    inputs.push(root.join("plugins/target/wasm32-wasip2/release"));
+    let mut newest: Option<(std::time::SystemTime, PathBuf)> = None;
+    let mut pending = inputs;
+    while let Some(path) = pending.pop() {
+        let Ok(meta) = std::fs::metadata(&path) else {
+            continue;
+        };
+        if meta.is_dir() {
+            if let Ok(entries) = std::fs::read_dir(&path) {
+                pending.extend(entries.flatten().map(|e| e.path()));
+            }
+            continue;
+        }
+        let counts = path
+            .extension()
+            .is_some_and(|e| e == "rs" || e == "toml" || e == "lock" || e == "wasm" || e == "c");
+        if let (true, Ok(modified)) = (counts, meta.modified())
+            && newest.as_ref().is_none_or(|(t, _)| modified > *t)
+        {
+            newest = Some((modified, path));
+        }
+    }
+    if let Some((modified, path)) = newest {
+        assert!(
+            modified <= built,
+            "{} is older than {}: build it first (cargo build -p hangar --bins; tests/run does)",
+            binary.display(),
+            path.display()
+        );
+    }
 }
 
 #[derive(Debug)]

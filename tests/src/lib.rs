@@ -52,3 +52,22 @@ pub fn running_as_root(test: &str, needs: &str) -> bool {
     eprintln!("skipping {test}: needs root ({needs})");
     false
 }
+
+/// A directory of `../shared/fixtures` (real public data), or `None` with a message when it is
+/// absent on a developer's machine; in CI (`CI=true`), which always has the fixtures, its
+/// absence fails the test instead.
+pub fn shared_fixture(relative: &str) -> Option<std::path::PathBuf> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/fixtures")
+        .join(relative);
+    if path.is_dir() {
+        return Some(path);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{} is absent, and CI always has the shared fixtures",
+        path.display()
+    );
+    eprintln!("skipped: {} is absent", path.display());
+    None
+}

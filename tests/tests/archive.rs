@@ -268,11 +268,16 @@ async fn a_save_killed_at_random_points_resumes_to_the_same_archive() {
     seed_images(&src, &env, 8, 1_500_000).await;
     env.run(&save_args("reference.zip")).ok();
     let reference = std::fs::metadata(env.path("reference.zip")).unwrap().len();
-    let seed: u64 = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64;
-    eprintln!("kill points seeded with {seed}");
+    let seed: u64 = std::env::var("HANGAR_KILL_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        });
+    eprintln!("kill points seeded with HANGAR_KILL_SEED={seed}");
     let mut state = seed | 1;
     let mut next = move || {
         state ^= state << 13;

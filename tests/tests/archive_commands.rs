@@ -72,6 +72,21 @@ async fn an_archive_built_from_the_spec_lists_verifies_and_loads() {
         .output();
     assert!(ls.contains("Created time: 2025-02-13"), "{ls}");
     assert!(ls.contains("Index version: v1.2.0"), "{ls}");
+    // `hangar archive ls … | head`: a reader that goes away ends the command quietly.
+    for args in [
+        ["archive", "ls", "spec.zip", "--json"],
+        ["archive", "ls", "spec.zip", "--image-only"],
+    ] {
+        let mut child = env.spawn(&args);
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
+            "{stderr}"
+        );
+    }
     // Unique layers only: the shared one (60000 bytes) once + 3000 + 4000.
     assert!(
         ls.contains("   1 | docker.io/library/spec:1.0 | amd64,arm64 | linux | 65.43K"),

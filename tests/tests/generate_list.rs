@@ -257,15 +257,12 @@ async fn generated_lists_feed_save() {
     );
 }
 
-/// The real Rancher chart repository (1,103 charts; shared fixtures, skipped when absent).
+/// The real Rancher chart repository (1,103 charts; shared fixtures).
 #[test]
 fn the_real_rancher_chart_repository() {
-    let repo =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/helm/rancher-charts");
-    if !repo.is_dir() {
-        eprintln!("skipped: {} is absent", repo.display());
+    let Some(repo) = hangar_tests::shared_fixture("helm/rancher-charts") else {
         return;
-    }
+    };
     let env = Env::new();
     let run = env.run(&[
         "generate-list",
@@ -622,16 +619,12 @@ fn rancher_ent_over_http_with_min_kube_version() {
     .fails_with("like v1.28");
 }
 
-/// Hangar's generate-list over the real Rancher chart repository (shared fixtures, skipped
-/// when absent): Rancher 2.9 gets the 104.x line of its charts, 2.8 the 103.x line.
+/// Hangar's generate-list over the real Rancher chart repository (shared fixtures): Rancher 2.9 gets the 104.x line of its charts, 2.8 the 103.x line.
 #[test]
 fn rancher_lists_from_the_real_chart_repository() {
-    let repo =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/helm/rancher-charts");
-    if !repo.is_dir() {
-        eprintln!("skipped: {} is absent", repo.display());
+    let Some(repo) = hangar_tests::shared_fixture("helm/rancher-charts") else {
         return;
-    }
+    };
     let env = Env::new();
     let mut fleet = Vec::new();
     for rancher in ["v2.9.3", "v2.8.8"] {
@@ -660,7 +653,7 @@ fn rancher_lists_from_the_real_chart_repository() {
 
 /// KDM's channel files (what data.json is generated from) instead of data.json: made here
 /// with the anchors and server-argument schemas the real ones have, and the real ones from
-/// the shared fixtures (skipped when absent).
+/// the shared fixtures.
 #[test]
 fn rancher_releases_from_kdm_channel_files() {
     let env = Env::new();
@@ -753,11 +746,9 @@ fn rancher_releases_from_kdm_channel_files() {
     );
 
     // The real channel files of KDM (shared fixtures).
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/rancher");
-    if !fixtures.is_dir() {
-        eprintln!("skipped: {} is absent", fixtures.display());
+    let Some(fixtures) = hangar_tests::shared_fixture("rancher") else {
         return;
-    }
+    };
     let run = env.run(&[
         "generate-list",
         "--rancher",

@@ -267,8 +267,18 @@ async fn a_corrupted_blob_is_refused_and_never_pushed() {
 
     let run = env.run(&["load", "-s", "a.zip", "-d", &dst.addr, "--tls-verify=false"]);
     assert_eq!(run.code, 1, "{}", run.output());
+    // An archive does not change between attempts: the entry fails at once, named.
+    let entry = format!(
+        "archive entry share/sha256/{}",
+        bad.layers[0].digest.trim_start_matches("sha256:")
+    );
     assert!(
-        run.output().contains(&bad.layers[0].digest),
+        run.output().contains(&entry) && run.output().contains("(corrupted archive)"),
+        "{}",
+        run.output()
+    );
+    assert!(
+        !run.output().contains("restarting the blob from the source"),
         "{}",
         run.output()
     );

@@ -316,6 +316,27 @@ async fn dry_run_writes_nothing() {
         "{}",
         run.output()
     );
+    assert!(!run.output().contains("Copying"), "{}", run.output());
+    // A line that would fail: reported, but no failed list written, and a stale one stays.
+    env.write(
+        "list.txt",
+        &format!("{0}/test/multi:v1\n{0}/test/multi:missing\n", src.addr),
+    );
+    let failing = env.mirror(&dst.addr, &["--dry-run"]);
+    assert_eq!(failing.code, 1, "{}", failing.output());
+    assert!(
+        failing.output().contains("would fail"),
+        "{}",
+        failing.output()
+    );
+    assert!(!env.path("mirror-failed.txt").exists());
+    env.write("mirror-failed.txt", "stale\n");
+    env.write("list.txt", &format!("{}/test/multi:v1\n", src.addr));
+    env.mirror(&dst.addr, &["--dry-run"]).ok();
+    assert_eq!(
+        std::fs::read_to_string(env.path("mirror-failed.txt")).unwrap(),
+        "stale\n"
+    );
     assert!(
         Pusher::new(&dst)
             .manifest("test/multi", "v1")

@@ -290,14 +290,14 @@ async fn system_certs_d_and_client_certificates() {
     Pusher::new(&src)
         .push_image("mtls/app", Some("1"), &img)
         .await;
-    let host_dir = std::path::Path::new("/etc/containers/certs.d").join(&dst.addr);
-    if std::fs::create_dir_all(&host_dir).is_err() {
-        eprintln!(
-            "SKIP: cannot write {} (not root); certs.d is covered through HANGAR_CERTS_D elsewhere",
-            host_dir.display()
-        );
+    if !hangar_tests::running_as_root(
+        "system_certs_d_and_client_certificates",
+        "writing /etc/containers/certs.d",
+    ) {
         return;
     }
+    let host_dir = std::path::Path::new("/etc/containers/certs.d").join(&dst.addr);
+    std::fs::create_dir_all(&host_dir).unwrap();
     let _cleanup = RemoveOnDrop(host_dir.clone());
     std::fs::copy(dst.ca_path(), host_dir.join("ca.crt")).unwrap();
     let env = Env::new();

@@ -221,14 +221,40 @@ impl BlobCopy<'_> {
         });
         let events = self.events.clone();
         let id = self.image_id;
+        // What this attempt reported as moved, taken back if it fails (progress never counts
+        // a retried blob twice).
+        let counted = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let count = counted.clone();
         let (stream, verdict) = VerifyingStream::new(
             body,
             what,
             digest.clone(),
             size,
             want_diff_id,
-            Box::new(move |n| events.emit(crate::events::Event::Bytes { id, n })),
+            Box::new(move |n| {
+                count.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+                events.emit(crate::events::Event::Bytes { id, n })
+            }),
         );
+        let outcome = self.send(digest, session, size, stream, &verdict).await;
+        let sent = counted.load(std::sync::atomic::Ordering::Relaxed);
+        if outcome.is_err() && sent > 0 {
+            self.events.emit(Event::Discarded { id, n: sent });
+        }
+        outcome
+    }
+
+    /// Sends a verified stream into an upload session; the stream's own finding explains a
+    /// failure best.
+    async fn send(
+        &self,
+        digest: &Digest,
+        session: url::Url,
+        size: Option<u64>,
+        stream: VerifyingStream<BlobBody>,
+        verdict: &std::sync::Mutex<crate::verify::Verdict>,
+    ) -> Result<Copied, RegistryError> {
+        let dst = self.destination;
         let sent = match size {
             Some(n) if dst.prefers_monolithic() => {
                 let accepted = dst
@@ -256,7 +282,14 @@ impl BlobCopy<'_> {
         // better than the aborted request does.
         let mut verdict = verdict.lock().expect("verdict lock");
         if let Some(error) = verdict.error.take() {
-            return Err(error);
+            return Err(match self.source {
+                // An archive does not change between attempts: a bad entry fails at once.
+                BlobSource::Archive(_) => RegistryError::Protocol {
+                    what: format!("archive entry share/sha256/{}", digest.hex()),
+                    message: format!("{error} (corrupted archive)"),
+                },
+                BlobSource::Registry { .. } => error,
+            });
         }
         sent?;
         let size = verdict

@@ -16,6 +16,8 @@ pub enum Event {
         id: usize,
         source: String,
         destination: String,
+        /// Only deciding what would be copied (`--dry-run`): nothing is written.
+        dry_run: bool,
     },
     BlobStarted {
         id: usize,
@@ -23,6 +25,11 @@ pub enum Event {
         size: Option<u64>,
     },
     Bytes {
+        id: usize,
+        n: u64,
+    },
+    /// Bytes reported by an attempt that failed (the blob starts again from its source).
+    Discarded {
         id: usize,
         n: u64,
     },

@@ -271,6 +271,7 @@ impl ImageCopier<'_> {
             id,
             source: source.to_string(),
             destination: destination.to_string(),
+            dry_run: self.options.dry_run,
         });
         let plan = self
             .plans

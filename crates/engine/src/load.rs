@@ -123,6 +123,7 @@ impl<'a> ImageLoader<'a> {
             id,
             source: format!("{}:{}", image.source, image.tag),
             destination: destination.to_string(),
+            dry_run: false,
         });
         let entries = image
             .images

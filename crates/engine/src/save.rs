@@ -86,6 +86,7 @@ impl<'a> ImageSaver<'a> {
             id,
             source: source.to_string(),
             destination: "archive".into(),
+            dry_run: false,
         });
         let src = self.registries.get(source.registry()).await?;
         let repo = source.repository();
@@ -407,13 +408,19 @@ impl<'a> ImageSaver<'a> {
             .run(&what, || async {
                 let response = src.get_blob(repo, digest).await?;
                 let events = self.events.clone();
+                // Taken back if this attempt fails, so progress counts each blob once.
+                let counted = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+                let count = counted.clone();
                 let (stream, verdict) = VerifyingStream::new(
                     response.bytes_stream(),
                     format!("blob {}/{repo}@{digest}", src.name()),
                     digest.clone(),
                     size,
                     want_diff_id,
-                    Box::new(move |n| events.emit(Event::Bytes { id: 0, n })),
+                    Box::new(move |n| {
+                        count.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+                        events.emit(Event::Bytes { id: 0, n })
+                    }),
                 );
                 let origin = format!("{}/{repo}", src.name());
                 let written = self
@@ -421,6 +428,10 @@ impl<'a> ImageSaver<'a> {
                     .write_blob(&name, size_hint, &origin, stream)
                     .await;
                 let mut verdict = verdict.lock().expect("verdict lock");
+                let sent = counted.load(std::sync::atomic::Ordering::Relaxed);
+                if (verdict.error.is_some() || written.is_err()) && sent > 0 {
+                    self.events.emit(Event::Discarded { id: 0, n: sent });
+                }
                 if let Some(error) = verdict.error.take() {
                     return Err(error);
                 }

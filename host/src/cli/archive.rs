@@ -191,12 +191,12 @@ fn ls(args: LsArgs) -> anyhow::Result<Status> {
     if args.json {
         let mut out = serde_json::to_string_pretty(&index)?;
         out.truncate(out.trim_end().len());
-        print!("{out}");
+        out!("{out}")?;
         return Ok(Status::Success);
     }
     if args.image_only {
         for image in &index.list {
-            println!("{}:{}", image.source, image.tag);
+            outln!("{}:{}", image.source, image.tag)?;
         }
         return Ok(Status::Success);
     }
@@ -250,7 +250,7 @@ fn ls(args: LsArgs) -> anyhow::Result<Status> {
             line.push_str(" | ");
             line.push_str(kind);
         }
-        println!("{line}");
+        outln!("{line}")?;
     }
     Ok(Status::Success)
 }

@@ -16,6 +16,6 @@ pub async fn run(args: ListTagsArgs) -> anyhow::Result<Status> {
     let (reference, registry) = connect_image(args.image.as_deref(), &args.tls).await?;
     let mut tags = registry.list_tags(reference.repository()).await?;
     tags.sort();
-    println!("{}", serde_json::to_string_pretty(&tags)?);
+    outln!("{}", serde_json::to_string_pretty(&tags)?)?;
     Ok(Status::Success)
 }

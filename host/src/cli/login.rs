@@ -93,7 +93,7 @@ pub async fn login(args: LoginArgs) -> anyhow::Result<Status> {
         let file =
             std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
         match docker_credential::get_credential_from_reader(file.as_slice(), &key) {
-            Ok(docker_credential::DockerCredential::UsernamePassword(u, _)) => println!("{u}"),
+            Ok(docker_credential::DockerCredential::UsernamePassword(u, _)) => outln!("{u}")?,
             _ => bail!("not logged into {key}"),
         }
         return Ok(Status::Success);
@@ -138,7 +138,7 @@ pub async fn login(args: LoginArgs) -> anyhow::Result<Status> {
     file.set(&key, &username, &password);
     file.save()
         .with_context(|| format!("cannot write {}", path.display()))?;
-    println!("Login Succeeded!");
+    outln!("Login Succeeded!")?;
     Ok(Status::Success)
 }
 
@@ -163,7 +163,7 @@ pub fn logout(args: LogoutArgs) -> anyhow::Result<Status> {
         file.clear();
         file.save()
             .with_context(|| format!("cannot write {}", path.display()))?;
-        println!("Removed login credentials for all registries");
+        outln!("Removed login credentials for all registries")?;
         return Ok(Status::Success);
     }
     let registry = args
@@ -176,7 +176,7 @@ pub fn logout(args: LogoutArgs) -> anyhow::Result<Status> {
     }
     file.save()
         .with_context(|| format!("cannot write {}", path.display()))?;
-    println!("Removed login credentials for {key}");
+    outln!("Removed login credentials for {key}")?;
     Ok(Status::Success)
 }
 

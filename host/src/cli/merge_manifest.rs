@@ -89,7 +89,7 @@ pub async fn run(args: MergeManifestArgs) -> anyhow::Result<Status> {
     }
     let bytes = Bytes::from(index::build(entries.clone()));
     if args.dry_run {
-        println!("{}", String::from_utf8_lossy(&bytes));
+        outln!("{}", String::from_utf8_lossy(&bytes))?;
         return Ok(Status::Success);
     }
     let events: Events = Arc::new(Silent);

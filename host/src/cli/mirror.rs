@@ -251,6 +251,14 @@ async fn run_mirror(args: MirrorArgs, global: &Global) -> anyhow::Result<Status>
         failed_lines.len(),
         started.elapsed()
     );
+    if args.dry_run {
+        // A dry run writes nothing: no failed list is written, and no stale one removed.
+        if failed_lines.is_empty() {
+            return Ok(Status::Success);
+        }
+        tracing::error!("Copy would fail for:\n{}", failed_lines.join("\n"));
+        return Ok(Status::SomeFailed);
+    }
     finish_run(
         &args.failed,
         &failed_lines,

@@ -2,6 +2,23 @@
 //! flags, calls the engine and prints. Exit codes: 0 success, 1 some images failed or the
 //! command failed, 2 usage error, 130 interrupted.
 
+/// Writes a command's result to stdout; an error (a closed pipe) goes up with `?`, and `main`
+/// ends quietly on a broken pipe (`hangar archive ls | head`), as ripgrep does.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout(), $($arg)*)
+    }};
+}
+
+/// `out!` with a newline.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), $($arg)*)
+    }};
+}
+
 mod archive;
 mod archive_store;
 mod archive_validate;
@@ -170,12 +187,22 @@ pub fn main() -> ExitCode {
         Ok(Status::SomeFailed) => ExitCode::from(1),
         Ok(Status::Interrupted) => ExitCode::from(130),
         Ok(Status::Exit(code)) => ExitCode::from(code),
+        // The reader went away (`| head`): what it wanted was written.
+        Err(e) if closed_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             // One line: the context chain joined, never a Debug dump.
             tracing::error!("{}", format!("{e:#}"));
             ExitCode::from(1)
         }
     }
+}
+
+fn closed_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 async fn run(cli: Cli) -> anyhow::Result<Status> {
@@ -206,12 +233,12 @@ async fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::ConvertList(a) => convert_list::run(a),
         Command::GenerateList(a) => generate_list::run(*a, &global).await,
         Command::Version => {
-            println!(
+            outln!(
                 "hangar version v{VERSION}{}",
                 option_env!("HANGAR_GIT_COMMIT")
                     .map(|c| format!(" - {c}"))
                     .unwrap_or_default()
-            );
+            )?;
             Ok(Status::Success)
         }
         Command::Completion(a) => completion::run(a),

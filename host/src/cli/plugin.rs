@@ -106,7 +106,7 @@ async fn manage(action: PluginAction, global: &super::Global) -> anyhow::Result<
         PluginAction::Ls(a) => list(&settings.catalog, &runtime, a.json).await,
         PluginAction::Inspect(a) => {
             let found = settings.catalog.find(&runtime, &a.plugin).await?;
-            println!("{}", serde_json::to_string_pretty(&inspect_json(&found))?);
+            outln!("{}", serde_json::to_string_pretty(&inspect_json(&found))?)?;
             Ok(Status::Success)
         }
         PluginAction::Install(a) => install(&settings, &runtime, a).await,
@@ -141,25 +141,28 @@ async fn list(catalog: &Catalog, runtime: &Arc<Runtime>, json: bool) -> anyhow::
             .filter_map(|e| e.as_ref().ok())
             .map(inspect_json)
             .collect();
-        println!("{}", serde_json::to_string_pretty(&found)?);
+        outln!("{}", serde_json::to_string_pretty(&found)?)?;
     } else {
-        println!(
+        outln!(
             "{:<16} {:<10} {:<17} {:<7} SOURCE",
-            "NAME", "VERSION", "WORLD", "KIND"
-        );
+            "NAME",
+            "VERSION",
+            "WORLD",
+            "KIND"
+        )?;
     }
     for entry in &entries {
         match entry {
             Ok(found) if !json => {
                 let m = &found.manifest;
-                println!(
+                outln!(
                     "{:<16} {:<10} {:<17} {:<7} {}",
                     m.name,
                     m.version,
                     m.world.to_string(),
                     format!("{:?}", m.kind).to_lowercase(),
                     found.origin
-                );
+                )?;
             }
             Ok(_) => {}
             Err(e) => {
@@ -607,7 +610,7 @@ pub async fn test(global: &super::Global, args: TestArgs) -> anyhow::Result<Stat
             json!({"plugin": name, "function": args.function, "error": e.to_string(), "requests": requests})
         }
     };
-    println!("{}", serde_json::to_string_pretty(&report)?);
+    outln!("{}", serde_json::to_string_pretty(&report)?)?;
     Ok(if failed {
         Status::SomeFailed
     } else {

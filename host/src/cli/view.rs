@@ -145,7 +145,7 @@ pub async fn run(cmd: ViewCommand) -> anyhow::Result<Status> {
     match &args.output {
         Some(path) => crate::outfile::write(path, text.as_bytes())
             .with_context(|| format!("cannot write {}", path.display()))?,
-        None => print!("{text}"),
+        None => out!("{text}")?,
     }
     Ok(Status::Success)
 }

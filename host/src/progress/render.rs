@@ -155,8 +155,18 @@ fn json_line(value: serde_json::Value) {
 
 impl EventSink for Progress {
     fn emit(&self, event: Event) {
-        if let Event::Bytes { n, .. } = &event {
-            self.bytes.fetch_add(*n, Ordering::Relaxed);
+        match &event {
+            Event::Bytes { n, .. } => {
+                self.bytes.fetch_add(*n, Ordering::Relaxed);
+            }
+            Event::Discarded { n, .. } => {
+                let _ = self
+                    .bytes
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
+                        Some(b.saturating_sub(*n))
+                    });
+            }
+            _ => {}
         }
         if let Event::ImageFinished { .. } = &event {
             self.finished.fetch_add(1, Ordering::Relaxed);
@@ -168,8 +178,14 @@ impl EventSink for Progress {
                     id,
                     source,
                     destination,
+                    dry_run,
                 } => {
-                    tracing::info!("[IMG:{id}] Copying [{source}] => [{destination}]")
+                    let doing = if dry_run {
+                        "Checking what would copy"
+                    } else {
+                        "Copying"
+                    };
+                    tracing::info!("[IMG:{id}] {doing} [{source}] => [{destination}]")
                 }
                 Event::ImageFinished { id, summary, ok } => {
                     if ok {
@@ -194,8 +210,10 @@ impl EventSink for Progress {
                     id,
                     source,
                     destination,
+                    dry_run,
                 } => json_line(serde_json::json!({
                     "event": "image_started", "image": id, "source": source, "destination": destination,
+                    "dry_run": dry_run,
                 })),
                 Event::BlobFinished {
                     id,
@@ -226,6 +244,7 @@ impl Progress {
                 id,
                 source,
                 destination,
+                ..
             } => {
                 let bar = t
                     .multi
@@ -247,6 +266,12 @@ impl Progress {
                 }
                 t.overall.set_message(self.totals());
             }
+            Event::Discarded { id, n } => {
+                if let Some(bar) = t.images.lock().expect("bars lock").get(&id) {
+                    bar.set_position(bar.position().saturating_sub(n));
+                }
+                t.overall.set_message(self.totals());
+            }
             Event::Warning { message, .. } => t.multi.suspend(|| eprintln!("WARN {message}")),
             Event::ImageFinished { id, summary, ok } => {
                 t.overall.inc(1);
@@ -260,5 +285,32 @@ impl Progress {
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A blob whose first attempt failed half-way is counted once: the bytes of the failed
+    /// attempt are taken back (it showed "9.30 MiB of ~6.07 MiB" before).
+    #[test]
+    fn a_retried_blob_is_counted_once() {
+        let progress = Progress::new(Mode::Plain, 1);
+        progress.set_total_bytes(1000);
+        progress.emit(Event::Bytes { id: 1, n: 600 });
+        progress.emit(Event::Discarded { id: 1, n: 600 });
+        progress.emit(Event::Bytes { id: 1, n: 1000 });
+        assert!(
+            progress.totals().starts_with("1000 B of ~1000 B copied"),
+            "{}",
+            progress.totals()
+        );
+        progress.emit(Event::Discarded { id: 1, n: 5000 });
+        assert!(
+            progress.totals().starts_with("0 B of"),
+            "{}",
+            progress.totals()
+        );
     }
 }
