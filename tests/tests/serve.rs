@@ -242,3 +242,48 @@ async fn skopeo_pulls_from_serve_with_the_same_digests() {
     let body: serde_json::Value = missing.json().await.unwrap();
     assert_eq!(body["errors"][0]["code"], "MANIFEST_UNKNOWN");
 }
+
+/// A blob whose bytes in the archive do not match its digest is never sent whole: the response
+/// is cut off before its last piece (a client sees a failed transfer, not a wrong blob).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_corrupted_blob_is_never_served_whole() {
+    let src = RegistryServer::plain();
+    let image = images::single(6300, 120_000);
+    Pusher::new(&src)
+        .push_image("test/bad", Some("1"), &image)
+        .await;
+    let env = Env::new();
+    env.write("list.txt", &format!("{}/test/bad:1\n", src.addr));
+    env.run(&[
+        "save",
+        "-f",
+        "list.txt",
+        "-d",
+        "a.zip",
+        "--tls-verify=false",
+    ])
+    .ok();
+    let mut bytes = std::fs::read(env.path("a.zip")).unwrap();
+    let layer = &image.layers[0].data;
+    let at = bytes
+        .windows(64)
+        .position(|w| w == &layer[50_000..50_064])
+        .expect("layer bytes are stored as is");
+    bytes[at + 7] ^= 0xFF;
+    std::fs::write(env.path("a.zip"), &bytes).unwrap();
+    let server = serve(&env, "a.zip");
+    let url = format!(
+        "http://{}/v2/test/bad/blobs/{}",
+        server.addr, image.layers[0].digest
+    );
+    let answer = reqwest::get(&url).await.unwrap();
+    assert_eq!(answer.status(), 200);
+    let body = answer.bytes().await;
+    assert!(
+        body.as_ref()
+            .map_or(true, |b| images::sha256(b) != image.layers[0].digest
+                && b.len() < layer.len()),
+        "the corrupted blob was sent whole"
+    );
+    assert!(body.is_err(), "the transfer fails");
+}

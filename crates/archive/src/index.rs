@@ -39,6 +39,22 @@ pub struct Image {
     pub os_list: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub images: Vec<ImageSpec>,
+    /// The manifest `source:tag` held when it was saved (an index, a manifest list or a
+    /// single manifest), stored whole as `share/sha256/<hex>`, so that load and serve give
+    /// the tag its own digest back. Not in Hangar's format: its reader ignores the field, and
+    /// an archive without it (Hangar's, or ours before it) loads as before, with an index
+    /// built from `images`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_manifest: Option<SourceManifest>,
+}
+
+/// A manifest kept as its source served it: where it is and how to present it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SourceManifest {
+    pub media_type: String,
+    pub digest: String,
+    pub size: u64,
 }
 
 /// One platform manifest stored in the archive (`<digest hex>/` holds its OCI layout).

@@ -6,7 +6,8 @@
 //!   file and streams entries into it; `journal` makes that resumable after a kill or a stop;
 //! - `reader` opens archives checked (names, duplicates), `blobs` hands out Stored entries as
 //!   byte ranges for streaming, `verify` re-hashes them;
-//! - `copy` moves images between archives (export, merge); `artifact` builds charts, files and
+//! - `original` gives back the manifest a tag held at its source (so it keeps its digest);
+//!   `copy` moves images between archives (export, merge); `artifact` builds charts, files and
 //!   plugins as OCI artifacts.
 //!
 //! Layout: `<manifestHex>/index.json` + `<manifestHex>/oci-layout` per platform manifest, every
@@ -17,6 +18,7 @@ pub mod blobs;
 pub mod copy;
 pub mod index;
 pub mod journal;
+pub mod original;
 pub mod reader;
 pub mod verify;
 pub mod writer;

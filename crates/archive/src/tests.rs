@@ -79,6 +79,7 @@ async fn streamed_entries_make_a_valid_stored_zip_with_the_index_last() {
             digest: da.to_string(),
             ..Default::default()
         }],
+        source_manifest: None,
     });
     writer
         .write_bytes(INDEX_NAME, Bytes::from(index.to_bytes()))

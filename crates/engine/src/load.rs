@@ -1,9 +1,12 @@
 //! `load`: images from a Hangar archive into a registry. Blobs stream straight from their zip
 //! entries into the registry uploads through the verifying stream (no extraction), so a blob
-//! whose bytes do not match its name is never pushed. Platform manifests keep their digests;
-//! the tag gets an OCI index built from the archive's platform list and merged into what the
-//! destination tag already holds (`--overwrite` replaces it), the same rules as a filtered
-//! mirror. Helm charts and stored files (no platform) go straight to the tag, as in Hangar.
+//! whose bytes do not match its name is never pushed. Platform manifests keep their digests.
+//! The tag gets the manifest it held at the source (kept whole by save) when the archive has
+//! every platform it names and the load takes them all, so it keeps its digest; otherwise
+//! (an older archive, platforms filtered out) an OCI index built from the archive's platform
+//! list, merged into what the destination tag already holds (`--overwrite` replaces it), the
+//! same rules as a filtered mirror. Helm charts and stored files (no platform) go straight to
+//! the tag, as in Hangar.
 
 use super::blob::{BlobCopy, BlobSource};
 use super::events::{Event, Events};
@@ -210,6 +213,41 @@ impl<'a> ImageLoader<'a> {
             }
             return Ok(Outcome::Copied {
                 digest: only.digest.clone(),
+                platforms,
+            });
+        }
+
+        // The tag's own manifest, when the archive kept it and this load takes every platform
+        // it names: pushed unchanged, so the tag keeps its digest (as mirror does).
+        let what = format!("{}:{}", image.source, image.tag);
+        let original = hangar_archive::original::original(self.archive, image)
+            .map_err(|e| malformed(&what, e))?
+            .filter(|o| {
+                let wanted: &[Digest] = if o.children.is_empty() {
+                    std::slice::from_ref(&o.digest)
+                } else {
+                    &o.children
+                };
+                wanted.iter().all(|d| kept.iter().any(|k| &k.digest == d))
+            });
+        if let Some(original) = original {
+            let reference = tag.unwrap_or_else(|| original.digest.to_string());
+            if dst
+                .head_manifest(repo, &reference)
+                .await?
+                .is_some_and(|h| h.digest == original.digest)
+            {
+                return Ok(Outcome::UpToDate {
+                    digest: original.digest,
+                });
+            }
+            for entry in &kept {
+                self.push_platform(id, &dst, repo, entry).await?;
+            }
+            dst.put_manifest(repo, &reference, &original.bytes, &original.media_type)
+                .await?;
+            return Ok(Outcome::Copied {
+                digest: original.digest,
                 platforms,
             });
         }

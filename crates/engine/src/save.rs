@@ -13,7 +13,7 @@ use super::index;
 use super::ledger::{BlobLedger, Claim};
 use super::verify::VerifyingStream;
 use bytes::Bytes;
-use hangar_archive::index::{Image, ImageSpec};
+use hangar_archive::index::{Image, ImageSpec, SourceManifest};
 use hangar_archive::writer::ArchiveWriter;
 use hangar_image::digest::Digest;
 use hangar_image::manifest::{Descriptor, ImageManifest, Index};
@@ -91,13 +91,16 @@ impl<'a> ImageSaver<'a> {
         let src = self.registries.get(source.registry()).await?;
         let repo = source.repository();
         let top = src.get_manifest(repo, &source.manifest_reference()).await?;
-        let platforms = match select_platforms(&src, repo, &top, self.options, source).await? {
-            Selected::Platforms(platforms) => platforms,
-            Selected::Converted { .. } => return self.save_schema1(id, source, &src, &top).await,
-            Selected::Nothing { available } => {
-                return Ok(Outcome::NoMatchingPlatform { available });
-            }
-        };
+        let (platforms, everything) =
+            match select_platforms(&src, repo, &top, self.options, source).await? {
+                Selected::Platforms { chosen, everything } => (chosen, everything),
+                Selected::Converted { .. } => {
+                    return self.save_schema1(id, source, &src, &top).await;
+                }
+                Selected::Nothing { available } => {
+                    return Ok(Outcome::NoMatchingPlatform { available });
+                }
+            };
         let mut specs = Vec::with_capacity(platforms.len());
         for chosen in platforms {
             let manifest = match chosen.manifest {
@@ -109,14 +112,28 @@ impl<'a> ImageSaver<'a> {
                     .await?,
             );
         }
-        // Only platform digests survive a load (the index is rebuilt), so only their
-        // signatures, attestations and SBOMs are worth carrying.
-        let subjects: Vec<Digest> = specs
+        // The tag's own manifest is kept whole, so load and serve give the tag its digest back
+        // (a single manifest is already stored as its one platform).
+        if kind_of(&top)?.is_index() {
+            self.save_built_blob(&top.digest, top.bytes.clone()).await?;
+        }
+        let kept = SourceManifest {
+            media_type: top.media_type.clone(),
+            digest: top.digest.to_string(),
+            size: top.bytes.len() as u64,
+        };
+        // The platform digests survive a load, and the index's own when every platform was
+        // saved (then load pushes it unchanged): their signatures, attestations, SBOMs and
+        // referrers travel.
+        let mut subjects: Vec<Digest> = specs
             .iter()
             .filter(|s| s.arch != "unknown")
             .filter_map(|s| s.digest.parse().ok())
             .collect();
-        let outcome = self.record(id, source, &top.digest, specs);
+        if everything && !subjects.contains(&top.digest) {
+            subjects.insert(0, top.digest.clone());
+        }
+        let outcome = self.record(id, source, &top.digest, specs, Some(kept));
         if self.options.attachments
             && let Err(e) = self.save_attachments(id, source, &src, &subjects).await
         {
@@ -181,6 +198,7 @@ impl<'a> ImageSaver<'a> {
                 arch_list: Vec::new(),
                 os_list: Vec::new(),
                 images: specs,
+                source_manifest: None,
             },
         ));
     }
@@ -192,6 +210,7 @@ impl<'a> ImageSaver<'a> {
         source: &Reference,
         top: &Digest,
         specs: Vec<ImageSpec>,
+        source_manifest: Option<SourceManifest>,
     ) -> Outcome {
         let arch_list: BTreeSet<String> = specs
             .iter()
@@ -226,6 +245,7 @@ impl<'a> ImageSaver<'a> {
             arch_list: arch_list.into_iter().collect(),
             os_list: os_list.into_iter().collect(),
             images: specs,
+            source_manifest,
         };
         self.saved.lock().expect("saved lock").push((id, image));
         Outcome::Copied {
@@ -270,7 +290,13 @@ impl<'a> ImageSaver<'a> {
         let spec = self
             .save_platform(src, repo, &manifest, &platform, None)
             .await?;
-        Ok(self.record(id, source, &manifest.digest, vec![spec]))
+        // What the tag is after the conversion (as mirror pushes it): the converted manifest.
+        let kept = SourceManifest {
+            media_type: manifest.media_type.clone(),
+            digest: manifest.digest.to_string(),
+            size: manifest.bytes.len() as u64,
+        };
+        Ok(self.record(id, source, &manifest.digest, vec![spec], Some(kept)))
     }
 
     /// One platform manifest: its blobs, its own bytes, its OCI layout; returns its index entry.
@@ -493,7 +519,11 @@ pub struct Chosen {
 }
 
 pub enum Selected {
-    Platforms(Vec<Chosen>),
+    /// `everything`: the filter kept every entry of an index (or the single manifest).
+    Platforms {
+        chosen: Vec<Chosen>,
+        everything: bool,
+    },
     /// A schema1 image: converted on save, so its digest is only known afterwards.
     Converted {
         platform: Platform,
@@ -526,8 +556,9 @@ pub async fn select_platforms(
                     available: names(&entries),
                 });
             }
-            Ok(Selected::Platforms(
-                selection
+            Ok(Selected::Platforms {
+                everything: selection.everything,
+                chosen: selection
                     .kept
                     .into_iter()
                     .map(|entry| Chosen {
@@ -537,7 +568,7 @@ pub async fn select_platforms(
                         annotations: entry.annotations,
                     })
                     .collect(),
-            ))
+            })
         }
         ManifestKind::OciManifest | ManifestKind::DockerV2S2 => {
             let platform = config_platform(src, repo, top)
@@ -549,12 +580,15 @@ pub async fn select_platforms(
                     available: vec![platform.to_string()],
                 });
             }
-            Ok(Selected::Platforms(vec![Chosen {
-                digest: top.digest.clone(),
-                manifest: Some(top.clone()),
-                platform,
-                annotations: None,
-            }]))
+            Ok(Selected::Platforms {
+                everything: true,
+                chosen: vec![Chosen {
+                    digest: top.digest.clone(),
+                    manifest: Some(top.clone()),
+                    platform,
+                    annotations: None,
+                }],
+            })
         }
         // Converted while saved (`ImageSaver::save_schema1`): one platform, a new digest.
         ManifestKind::Schema1 => {

@@ -122,7 +122,7 @@ pub async fn validate_saved(
     let repo = source.repository();
     let top = src.get_manifest(repo, &source.manifest_reference()).await?;
     let chosen = match select_platforms(&src, repo, &top, options, source).await? {
-        Selected::Platforms(chosen) => Some(chosen),
+        Selected::Platforms { chosen, .. } => Some(chosen),
         // Converted on save, so only the reference can be checked (as Hangar does).
         Selected::Converted { .. } => None,
         Selected::Nothing { .. } => return Ok(Verdict::NothingToCheck),

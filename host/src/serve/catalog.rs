@@ -1,5 +1,6 @@
 //! The archive seen as registry content: repositories, their tags, the manifests behind the
-//! tags (rebuilt indexes), and the blobs each repository may serve.
+//! tags (the manifest the source tag held, when the archive kept it whole; an index rebuilt
+//! from the platform list otherwise), and the blobs each repository may serve.
 
 use crate::archive::blobs::ArchiveBlobs;
 use crate::archive::index::{ArchiveIndex, Image};
@@ -123,7 +124,15 @@ impl Catalog {
             }
         }
         let artifact = image.arch_list.is_empty() && image.os_list.is_empty();
-        let top = if artifact && referrers_subject(&image.tag).is_some() {
+        let original = crate::archive::original::original(&self.archive, image).map_err(fail)?;
+        let top = if let Some(original) = original {
+            // The tag's own manifest, as its source served it: the same digest as there.
+            Served {
+                bytes: original.bytes,
+                media_type: original.media_type,
+                digest: original.digest,
+            }
+        } else if artifact && referrers_subject(&image.tag).is_some() {
             // Saved referrers: the tag schema's index, which lists each referrer with its
             // artifact type (what clients without the referrers API read).
             let listed = manifests

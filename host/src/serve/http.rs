@@ -81,7 +81,13 @@ async fn dispatch(
         return tags(&catalog, name);
     }
     if let Some((name, reference)) = rest.rsplit_once("/manifests/") {
-        return manifest(&catalog, name, reference, head);
+        // Clients send Accept once with a list, or once per type (containers/image does).
+        let accept: Vec<&str> = headers
+            .get_all(header::ACCEPT)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        return manifest(&catalog, name, reference, head, &accept);
     }
     if let Some((name, digest)) = rest.rsplit_once("/blobs/") {
         // Range is defined for GET only (RFC 9110 §14.2): a HEAD describes the whole blob.
@@ -119,7 +125,24 @@ fn tags(catalog: &Catalog, name: &str) -> Response {
     )
 }
 
-fn manifest(catalog: &Catalog, name: &str, reference: &str, head: bool) -> Response {
+/// Whether a client takes `media_type`: one that sends no `Accept` (or `*/*`) takes anything;
+/// one that lists types takes those (parameters and quality values aside).
+fn accepts(accept: &[&str], media_type: &str) -> bool {
+    accept.is_empty()
+        || accept
+            .iter()
+            .flat_map(|value| value.split(','))
+            .map(|t| t.split(';').next().unwrap_or("").trim())
+            .any(|t| t.is_empty() || t == "*/*" || t.eq_ignore_ascii_case(media_type))
+}
+
+fn manifest(
+    catalog: &Catalog,
+    name: &str,
+    reference: &str,
+    head: bool,
+    accept: &[&str],
+) -> Response {
     if catalog.repository(name).is_none() {
         return error(
             StatusCode::NOT_FOUND,
@@ -127,7 +150,16 @@ fn manifest(catalog: &Catalog, name: &str, reference: &str, head: bool) -> Respo
             "repository name not known to registry",
         );
     }
-    let Some(served) = catalog.manifest(name, reference) else {
+    let Some(served) = catalog
+        .manifest(name, reference)
+        // An index to a client that does not take indexes is unknown to it, as distribution
+        // answers (it would otherwise get a document it cannot read as an image).
+        .filter(|s| {
+            !crate::image::media::ManifestKind::from_media_type(&s.media_type)
+                .is_some_and(|k| k.is_index())
+                || accepts(accept, &s.media_type)
+        })
+    else {
         return error(
             StatusCode::NOT_FOUND,
             "MANIFEST_UNKNOWN",
@@ -247,7 +279,7 @@ fn blob(
     };
     // Manifests are blobs too (some clients fetch them this way).
     if repository.manifests.contains_key(&digest) {
-        return manifest(catalog, name, digest.as_str(), head);
+        return manifest(catalog, name, digest.as_str(), head, &[]);
     }
     let entry = format!("share/sha256/{}", digest.hex());
     let size = match catalog.archive.size(&entry) {
@@ -287,6 +319,24 @@ fn blob(
         Body::empty()
     } else {
         match catalog.archive.stream_range(&entry, first, len) {
+            // A whole blob is checked as it goes: bytes that do not match the digest are never
+            // all sent (the last piece is withheld and the response aborted), and logged.
+            Ok(stream) if status == StatusCode::OK => {
+                use futures_util::TryStreamExt as _;
+                let (verified, _) = crate::copy::verify::VerifyingStream::new(
+                    stream,
+                    format!("archive entry {entry}"),
+                    digest.clone(),
+                    Some(size),
+                    false,
+                    Box::new(|_| {}),
+                );
+                Body::from_stream(
+                    verified.inspect_err(move |e| {
+                        tracing::error!("serve: {e}; the response was cut off")
+                    }),
+                )
+            }
             Ok(stream) => Body::from_stream(stream),
             Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "UNKNOWN", &e.to_string()),
         }
@@ -316,7 +366,29 @@ fn blob(
 
 #[cfg(test)]
 mod tests {
-    use super::{Ranged, parse_range};
+    use super::{Ranged, accepts, parse_range};
+
+    #[test]
+    fn accept_headers_as_clients_send_them() {
+        let index = "application/vnd.oci.image.index.v1+json";
+        assert!(accepts(&[], index));
+        assert!(accepts(&["*/*"], index));
+        // One header with a list, or one header per type (containers/image).
+        assert!(accepts(
+            &[
+                "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json;q=0.9"
+            ],
+            index
+        ));
+        assert!(accepts(
+            &["application/vnd.oci.image.manifest.v1+json", index],
+            index
+        ));
+        assert!(!accepts(
+            &["application/vnd.oci.image.manifest.v1+json"],
+            index
+        ));
+    }
 
     #[test]
     fn ranges_follow_rfc_9110() {
