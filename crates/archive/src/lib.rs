@@ -15,7 +15,7 @@
 
 pub mod artifact;
 pub mod blobs;
-pub mod copy;
+pub mod entries;
 pub mod index;
 pub mod journal;
 pub mod original;

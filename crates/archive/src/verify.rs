@@ -2,7 +2,7 @@
 //! followed (layouts, manifests, configs, layers, sizes). Each problem names its entry.
 
 use super::blobs::ArchiveBlobs;
-use super::copy::spec_entries;
+use super::entries::spec_entries;
 use super::index::ArchiveIndex;
 use futures_util::StreamExt as _;
 use hangar_image::manifest::ImageManifest;

@@ -7,39 +7,22 @@
 use super::events::{BlobHow, Event, Events};
 use super::ledger::{BlobLedger, Claim};
 use super::verify::VerifyingStream;
-use futures_util::StreamExt as _;
-use hangar_archive::blobs::ArchiveBlobs;
+use crate::source::{BlobBody, OpenBlob, Source};
 use hangar_image::digest::Digest;
 use hangar_registry::{BlobUpload, Registry, RegistryError};
 use std::sync::Arc;
 
-type BlobBody = std::pin::Pin<
-    Box<dyn futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send>,
->;
-
-/// Where a blob's bytes come from.
-#[derive(Clone, Copy)]
-pub enum BlobSource<'a> {
-    Registry {
-        registry: &'a Arc<Registry>,
-        repo: &'a str,
-    },
-    /// `share/sha256/<hex>` of an archive (load).
-    Archive(&'a ArchiveBlobs),
-}
-
-impl BlobSource<'_> {
-    /// The same registry as `dst` (a mount within it needs no bytes).
-    fn same_registry_repo(&self, dst: &Arc<Registry>) -> Option<&str> {
-        match self {
-            BlobSource::Registry { registry, repo } if Arc::ptr_eq(registry, dst) => Some(repo),
-            _ => None,
-        }
+/// The same registry as `dst` (a mount within it needs no bytes).
+fn same_registry_repo<'s>(source: &'s dyn Source, dst: &Arc<Registry>) -> Option<&'s str> {
+    match source.registry() {
+        Some((registry, repo)) if Arc::ptr_eq(registry, dst) => Some(repo),
+        _ => None,
     }
 }
 
+/// One blob into a registry repository.
 pub struct BlobCopy<'a> {
-    pub source: BlobSource<'a>,
+    pub source: &'a dyn Source,
     pub destination: &'a Arc<Registry>,
     pub destination_repo: &'a str,
     pub events: &'a Events,
@@ -80,7 +63,7 @@ impl BlobCopy<'_> {
         let mut owner = None;
         let mut mount_from: Option<String> = None;
         if !want_diff_id {
-            if let Some(source_repo) = self.source.same_registry_repo(dst) {
+            if let Some(source_repo) = same_registry_repo(self.source, dst) {
                 if source_repo != self.destination_repo {
                     mount_from = Some(source_repo.to_string());
                 }
@@ -155,8 +138,8 @@ impl BlobCopy<'_> {
         let dst = self.destination;
         // Slots on both hosts, always taken in name order: lines copying A→B and B→A at
         // once must not each hold one side and wait for the other.
-        let _slots = match self.source {
-            BlobSource::Registry { registry: src, .. } if !Arc::ptr_eq(src, dst) => {
+        let _slots = match self.source.registry() {
+            Some((src, _)) if !Arc::ptr_eq(src, dst) => {
                 let (first, second) = if src.name() <= dst.name() {
                     (src, dst)
                 } else {
@@ -189,31 +172,17 @@ impl BlobCopy<'_> {
             }
             BlobUpload::Session(url) => url,
         };
-        let (body, size, what): (BlobBody, _, _) = match self.source {
-            BlobSource::Registry { registry, repo } => {
-                let response = registry.get_blob(repo, digest).await?;
-                let size = size.or(response.content_length());
-                let what = format!("blob {}/{repo}@{digest}", registry.name());
-                (
-                    Box::pin(
-                        response
-                            .bytes_stream()
-                            .map(|r| r.map_err(std::io::Error::other)),
-                    ),
-                    size,
-                    what,
-                )
-            }
-            BlobSource::Archive(archive) => {
-                let name = format!("share/sha256/{}", digest.hex());
-                let what = format!("archive entry {name}");
-                let stream = archive.stream(&name).map_err(|e| RegistryError::Protocol {
-                    what: what.clone(),
-                    message: e.to_string(),
-                })?;
-                (Box::pin(stream), size.or(archive.size(&name)), what)
-            }
-        };
+        let OpenBlob {
+            body,
+            size: length,
+            what,
+        } = self
+            .source
+            .open_blob(digest)
+            .await
+            .map_err(|e| e.into_registry(&format!("blob {digest}")))?;
+        let size = size.or(length);
+        let body: BlobBody = body;
         self.events.emit(Event::BlobStarted {
             id: self.image_id,
             digest: digest.to_string(),
@@ -282,13 +251,14 @@ impl BlobCopy<'_> {
         // better than the aborted request does.
         let mut verdict = verdict.lock().expect("verdict lock");
         if let Some(error) = verdict.error.take() {
-            return Err(match self.source {
-                // An archive does not change between attempts: a bad entry fails at once.
-                BlobSource::Archive(_) => RegistryError::Protocol {
+            // An archive does not change between attempts: a bad entry fails at once.
+            return Err(if self.source.refetch_helps() {
+                error
+            } else {
+                RegistryError::Protocol {
                     what: format!("archive entry share/sha256/{}", digest.hex()),
                     message: format!("{error} (corrupted archive)"),
-                },
-                BlobSource::Registry { .. } => error,
+                }
             });
         }
         sent?;

@@ -2,11 +2,15 @@
 //! Every source platform that passes the filter (attestations included with provenance)
 //! must be in the destination index, or the destination must be the very same manifest.
 
-use super::image::CopyError;
-use super::image::attachments::{Attached, referrers_subject};
 use super::index;
+use crate::attachments::{Attached, referrers_subject};
+use crate::outcome::{CopyError, CopyOptions, kind_of};
+use crate::source::Source as _;
+use crate::walk::{config_platform, fill_platform};
+use hangar_image::digest::Digest;
 use hangar_image::manifest::{ConfigPlatform, ImageManifest, Index};
 use hangar_image::media::{self, ManifestKind};
+use hangar_image::platform::Platform;
 use hangar_image::platform::PlatformFilter;
 use hangar_image::reference::Reference;
 use hangar_registry::{Registries, RegistryError};
@@ -112,20 +116,19 @@ pub async fn validate(
 /// the archive index, and its manifest, config and layer blobs must be archive entries.
 pub async fn validate_saved(
     registries: &Registries,
-    options: &super::CopyOptions,
+    options: &CopyOptions,
     source: &Reference,
     index: &hangar_archive::index::ArchiveIndex,
     entries: &std::collections::HashSet<String>,
 ) -> Result<Verdict, CopyError> {
-    use super::save::{Selected, select_platforms};
-    let src = registries.get(source.registry()).await?;
-    let repo = source.repository();
-    let top = src.get_manifest(repo, &source.manifest_reference()).await?;
-    let chosen = match select_platforms(&src, repo, &top, options, source).await? {
-        Selected::Platforms { chosen, .. } => Some(chosen),
+    let attached = Attached::default();
+    let src = crate::source::registry::RegistrySource::new(registries, &attached, source.clone());
+    let top = src.top().await?.manifest;
+    let chosen = match selected(&src, &top, options).await? {
+        Selected::Platforms(chosen) => Some(chosen),
         // Converted on save, so only the reference can be checked (as Hangar does).
-        Selected::Converted { .. } => None,
-        Selected::Nothing { .. } => return Ok(Verdict::NothingToCheck),
+        Selected::Converted => None,
+        Selected::Nothing => return Ok(Verdict::NothingToCheck),
     };
     let tag = source
         .tag()
@@ -143,23 +146,16 @@ pub async fn validate_saved(
     };
     let blob = |digest: &str| format!("share/sha256/{}", digest.trim_start_matches("sha256:"));
     let mut missing = Vec::new();
-    for wanted in &chosen {
-        let Some(spec) = image
-            .images
-            .iter()
-            .find(|s| s.digest == wanted.digest.as_str())
-        else {
-            missing.push(format!("{} ({})", wanted.platform, wanted.digest));
+    for (digest, platform) in &chosen {
+        let Some(spec) = image.images.iter().find(|s| s.digest == digest.as_str()) else {
+            missing.push(format!("{platform} ({digest})"));
             continue;
         };
         let needed = std::iter::once(&spec.digest)
             .chain(std::iter::once(&spec.config).filter(|c| !c.is_empty()))
             .chain(&spec.layers)
             .map(|d| blob(d))
-            .chain(std::iter::once(format!(
-                "{}/index.json",
-                wanted.digest.hex()
-            )));
+            .chain(std::iter::once(format!("{}/index.json", digest.hex())));
         missing.extend(
             needed
                 .filter(|name| !entries.contains(name))
@@ -178,7 +174,7 @@ pub async fn validate_saved(
 pub async fn validate_loaded(
     registries: &Registries,
     attached: &Attached,
-    options: &super::CopyOptions,
+    options: &CopyOptions,
     image: &hangar_archive::index::Image,
     destination: &Reference,
 ) -> Result<Verdict, CopyError> {
@@ -258,5 +254,58 @@ pub async fn validate_loaded(
         (0, _) => Ok(Verdict::NothingToCheck),
         (_, true) => Ok(Verdict::Pass),
         (_, false) => Ok(Verdict::Fail(missing.join("; "))),
+    }
+}
+
+enum Selected {
+    Platforms(Vec<(Digest, Platform)>),
+    /// A schema1 image: converted on save, so its digest is only known afterwards.
+    Converted,
+    Nothing,
+}
+
+/// The platform manifests a save of `top` keeps under the filter: the same rules as the copy.
+async fn selected(
+    source: &dyn crate::source::Source,
+    top: &hangar_registry::Manifest,
+    options: &CopyOptions,
+) -> Result<Selected, CopyError> {
+    match kind_of(top)? {
+        ManifestKind::OciIndex | ManifestKind::DockerList => {
+            let parsed: Index = serde_json::from_slice(&top.bytes)
+                .map_err(|e| crate::outcome::malformed(source.name(), e))?;
+            let mut entries = parsed.manifests;
+            for entry in entries.iter_mut() {
+                fill_platform(source, &options.filter, entry).await?;
+            }
+            let selection = index::select(&entries, &options.filter, options.provenance);
+            if selection.kept.is_empty() {
+                return Ok(Selected::Nothing);
+            }
+            Ok(Selected::Platforms(
+                selection
+                    .kept
+                    .into_iter()
+                    .map(|e| (e.digest, e.platform.unwrap_or_default()))
+                    .collect(),
+            ))
+        }
+        ManifestKind::OciManifest | ManifestKind::DockerV2S2 => {
+            let platform = config_platform(source, top)
+                .await?
+                .map(|c| c.platform())
+                .unwrap_or_default();
+            if !options.filter.allows(&platform) {
+                return Ok(Selected::Nothing);
+            }
+            Ok(Selected::Platforms(vec![(top.digest.clone(), platform)]))
+        }
+        ManifestKind::Schema1 => {
+            let platform = hangar_image::schema1::Schema1::parse(&top.bytes)?.platform();
+            if !options.filter.allows(&platform) {
+                return Ok(Selected::Nothing);
+            }
+            Ok(Selected::Converted)
+        }
     }
 }

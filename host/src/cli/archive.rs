@@ -3,16 +3,19 @@
 
 use super::Status;
 use crate::archive::blobs::ArchiveBlobs;
-use crate::archive::copy::copy_image;
 use crate::archive::index::{ArchiveIndex, Image};
 use crate::archive::reader::{ArchiveReader, INDEX_NAME};
 use crate::archive::writer::ArchiveWriter;
-use crate::copy::image::attachments::attachment_subject;
+use crate::copy::attachments::attachment_subject;
+use crate::copy::sink::archive::ArchiveTarget;
+use crate::copy::source::archive::ArchiveSource;
+use crate::copy::walk::Ends;
+use crate::copy::{CopyError, CopyOptions, Engine};
 use crate::image::list::{self, Formats, Line};
 use anyhow::{Context as _, bail};
 use bytes::Bytes;
 use clap::{Args, Subcommand};
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use crate::archive::artifact::{FILE_LAYER, HELM_CHART_LAYER};
@@ -318,14 +321,19 @@ async fn merge(args: MergeArgs) -> anyhow::Result<Status> {
     super::may_overwrite(&output, args.yes)?;
     let writer = ArchiveWriter::create(&output)?;
     let mut index = ArchiveIndex::new();
-    let mut written = HashSet::new();
-    for path in &args.files {
-        let (mut reader, input) = open(path)?;
-        let blobs = ArchiveBlobs::new(path, &mut reader)?;
-        for image in &input.list {
-            tracing::info!("Copy [{}:{}]", image.source, image.tag);
-            copy_image(&blobs, image, &writer, &mut written).await?;
-            index.upsert(image.clone());
+    {
+        let carrier = Carrier::new(&writer);
+        let mut id = 0;
+        for path in &args.files {
+            let (mut reader, input) = open(path)?;
+            let blobs = ArchiveBlobs::new(path, &mut reader)?;
+            for image in &input.list {
+                id += 1;
+                carrier.carry(id, &blobs, image).await?;
+            }
+        }
+        for image in carrier.target.images() {
+            index.upsert(image);
         }
     }
     write_index(writer, &index, &output).await?;
@@ -355,7 +363,7 @@ async fn export(args: ExportArgs) -> anyhow::Result<Status> {
     super::may_overwrite(&destination, args.yes)?;
     let writer = ArchiveWriter::create(&destination)?;
     let mut index = ArchiveIndex::new();
-    let mut written = HashSet::new();
+    let carrier = Carrier::new(&writer);
     let mut failed = Vec::new();
     let parsed = list::parse(&text, Formats::DefaultOnly);
     for entry in parsed.entries {
@@ -373,12 +381,9 @@ async fn export(args: ExportArgs) -> anyhow::Result<Status> {
         {
             Some(image) => {
                 tracing::info!("Copy [{}:{}]", image.source, image.tag);
-                match copy_image(&blobs, image, &writer, &mut written).await {
-                    Ok(()) => index.upsert(image.clone()),
-                    Err(e) => {
-                        tracing::error!("{e}");
-                        failed.push(entry.text);
-                    }
+                if let Err(e) = carrier.carry(entry.line_no, &blobs, image).await {
+                    tracing::error!("{}:{}: {e}", image.source, image.tag);
+                    failed.push(entry.text);
                 }
             }
             None => {
@@ -387,7 +392,47 @@ async fn export(args: ExportArgs) -> anyhow::Result<Status> {
             }
         }
     }
+    for image in carrier.target.images() {
+        index.upsert(image);
+    }
+    drop(carrier);
     write_index(writer, &index, &destination).await?;
     let lines: Vec<&str> = failed.iter().map(String::as_str).collect();
     super::bulk::finish_run(&args.failed, &lines, "Export", "export", false)
+}
+
+/// Images from archives into the archive being written (merge, export): the copy engine's
+/// archive source and sink, so the entries are verified on the way and the tag's own
+/// manifest travels.
+struct Carrier<'a> {
+    options: CopyOptions,
+    target: ArchiveTarget<'a>,
+}
+
+impl<'a> Carrier<'a> {
+    fn new(writer: &'a ArchiveWriter) -> Self {
+        let events: crate::copy::Events = std::sync::Arc::new(crate::copy::events::Silent);
+        Carrier {
+            options: CopyOptions::default(),
+            target: ArchiveTarget::new(writer, events),
+        }
+    }
+
+    async fn carry(&self, id: usize, blobs: &ArchiveBlobs, image: &Image) -> Result<(), CopyError> {
+        tracing::info!("Copy [{}:{}]", image.source, image.tag);
+        let engine = Engine {
+            options: &self.options,
+            events: std::sync::Arc::new(crate::copy::events::Silent),
+        };
+        let source = ArchiveSource::new(blobs, image);
+        let sink = self.target.sink_named(id, image.source.clone());
+        let ends = Ends {
+            id,
+            source: &source,
+            sink: &sink,
+            // Recorded under the same tag, a digest one included.
+            tag: Some(&image.tag),
+        };
+        engine.copy(&ends).await.map(|_| ())
+    }
 }

@@ -6,12 +6,13 @@ use super::{Global, Status};
 use crate::archive::blobs::ArchiveBlobs;
 use crate::archive::index::Image;
 use crate::archive::reader::ArchiveReader;
-use crate::copy::events::Event;
-use crate::copy::image::attachments::attachment_subject;
-use crate::copy::load::{AsIs, ImageLoader};
-use crate::copy::runner::{self, JobError};
+use crate::copy::attachments::attachment_subject;
+use crate::copy::run::{self as copy_run, Tally};
+use crate::copy::runner;
+use crate::copy::sink::registry::RegistryTarget;
+use crate::copy::source::archive::ArchiveSource;
 use crate::copy::validate::Verdict;
-use crate::copy::{CopyOptions, Outcome};
+use crate::copy::{CopyError, CopyOptions, Engine};
 use crate::image::list::{self, Formats, Line};
 use crate::image::reference::Reference;
 use crate::registry::Registries;
@@ -230,98 +231,59 @@ async fn run_load(args: LoadArgs, global: &Global) -> anyhow::Result<Status> {
         adapters = Some(loaded);
     }
     let run = BulkRun::start(global, jobs.len(), Duration::from_secs(5));
-    let (events, cancel) = (&run.events, &run.cancel);
     let started = Instant::now();
-    let loader = ImageLoader::new(&registries, &options, events, &archive);
-    // Largest first (sizes are known from the archive), so a big image overlaps the small
-    // ones instead of running alone at the end; results go back to list order.
-    let sizes: Vec<u64> = jobs
+    let target = RegistryTarget::new(&registries, run.events.clone());
+    let work = jobs
         .iter()
-        .map(|j| image_bytes(&archive, &j.image))
+        .map(|job| copy_run::Job {
+            text: job.text.clone(),
+            from: job.text.clone(),
+            to: job.destination.to_string(),
+            tag: job.destination.push_tag(),
+            source: Box::new(ArchiveSource::new(&archive, &job.image)),
+            sink: Box::new(target.sink(job.destination.clone())),
+        })
         .collect();
-    run.progress.set_total_bytes(sizes.iter().sum());
-    let mut order: Vec<usize> = (0..jobs.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(sizes[i]));
-    let items: Vec<(usize, &Job)> = order.iter().map(|&i| (i, &jobs[i])).collect();
-    let in_run_order = runner::run(
-        items,
-        workers(args.run.jobs),
-        args.run.time_limit(),
-        cancel,
-        |(_, job)| job.text.clone(),
-        |_, (i, job): (usize, &Job)| {
-            let (loader, events, adapters) = (&loader, &events, &adapters);
-            async move {
-                let result = loader
-                    .load(i + 1, &job.image, &job.destination, &AsIs)
-                    .await;
-                if let (Err(e), Some(adapters)) = (&result, adapters) {
-                    adapters.note_failure(job.destination.registry(), e.response());
-                }
-                let (summary, ok) = match &result {
-                    Ok(outcome) => (
-                        format!("{} => {}: {outcome}", job.text, job.destination),
-                        true,
-                    ),
-                    Err(e) => (
-                        format!("error occurred when load [{}]: {e}", job.text),
-                        false,
-                    ),
-                };
-                events.emit(Event::ImageFinished {
-                    id: i + 1,
-                    summary,
-                    ok,
-                });
-                result
-            }
-        },
-    )
-    .await;
-    run.end();
-    let results = runner::in_list_order(&order, in_run_order);
-    let mut failed_lines: Vec<&str> = not_found.iter().map(String::as_str).collect();
-    let mut loaded = 0;
-    for (job, result) in jobs.iter().zip(&results) {
-        match result {
-            Ok(Outcome::NoMatchingPlatform { .. }) => tracing::warn!(
-                "Skip load image [{}]: no available image for specified arch and os",
-                job.text
-            ),
-            Ok(_) => loaded += 1,
-            Err(e) => {
-                if !matches!(e, JobError::Failed(_)) {
-                    tracing::error!("error occurred when load [{}]: {e}", job.text);
-                }
-                failed_lines.push(job.text.as_str());
-            }
+    let engine = Engine {
+        options: &options,
+        events: run.events.clone(),
+    };
+    let note_failure = |to: &str, e: &CopyError| {
+        if let Some(adapters) = &adapters {
+            adapters.note_failure(to.split('/').next().unwrap_or(to), e.response());
         }
-    }
+    };
+    let settings = copy_run::Settings {
+        workers: workers(args.run.jobs),
+        timeout: args.run.time_limit(),
+        cancel: &run.cancel,
+        verb: "load",
+        planned: &|bytes| run.progress.set_total_bytes(bytes),
+        failed: &note_failure,
+    };
+    let finished = copy_run::run(&engine, work, &settings).await;
+    run.end();
+    let tally = Tally::of(&finished, "load");
+    let failed_lines: Vec<&str> = not_found
+        .iter()
+        .map(String::as_str)
+        .chain(tally.failed.iter().copied())
+        .collect();
     if let Some(adapters) = &adapters {
         adapters.explain_failures().await;
     }
-    tracing::info!(
-        "{} images: loaded {loaded}, failed {} in {:.1?}",
-        jobs.len() + not_found.len(),
-        failed_lines.len(),
-        started.elapsed()
-    );
+    Tally {
+        failed: failed_lines.clone(),
+        ..tally
+    }
+    .log(jobs.len() + not_found.len(), "loaded", started);
     finish_run(
         &args.failed,
         &failed_lines,
         "Load",
         "load",
-        cancel.is_cancelled(),
+        run.cancel.is_cancelled(),
     )
-}
-
-/// The bytes an image's entries hold (each blob once), for ordering and progress.
-fn image_bytes(archive: &ArchiveBlobs, image: &Image) -> u64 {
-    let mut names = std::collections::BTreeSet::new();
-    for spec in &image.images {
-        names.extend(crate::archive::copy::spec_entries(spec));
-    }
-    names.iter().filter_map(|n| archive.size(n)).sum()
 }
 
 /// Every archive platform that passes the filter must be in the destination: the tag is that
@@ -331,7 +293,7 @@ async fn run_validate(args: LoadArgs) -> anyhow::Result<Status> {
     let options = options(&args);
     let registries = Registries::new(args.tls.registry_options());
     // Which destinations lack the referrers API is learnt once for the whole run.
-    let attached = crate::copy::image::attachments::Attached::default();
+    let attached = crate::copy::attachments::Attached::default();
     let cancel = CancellationToken::new();
     watch_interrupts(cancel.clone());
     let results = runner::run(

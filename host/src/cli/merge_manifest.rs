@@ -5,8 +5,12 @@
 
 use super::Status;
 use super::args::TlsArgs;
+use crate::copy::attachments::Attached;
 use crate::copy::events::{Events, Silent};
-use crate::copy::{CopyOptions, ImageCopier, index};
+use crate::copy::sink::registry::RegistryTarget;
+use crate::copy::source::registry::RegistrySource;
+use crate::copy::walk::Ends;
+use crate::copy::{CopyOptions, Engine, index};
 use crate::image::manifest::{ConfigPlatform, Descriptor, ImageManifest, Index};
 use crate::image::media::{self, ManifestKind};
 use crate::image::reference::Reference;
@@ -94,7 +98,13 @@ pub async fn run(args: MergeManifestArgs) -> anyhow::Result<Status> {
     }
     let events: Events = Arc::new(Silent);
     let options = CopyOptions::default();
-    let copier = ImageCopier::new(&registries, &options, &events);
+    let engine = Engine {
+        options: &options,
+        events: events.clone(),
+    };
+    let attached = Attached::default();
+    let target_side = RegistryTarget::new(&registries, events);
+    let sink = target_side.sink(target.clone());
     for source in &sources {
         let registry = registries.get(source.registry()).await?;
         let top = registry
@@ -114,7 +124,14 @@ pub async fn run(args: MergeManifestArgs) -> anyhow::Result<Status> {
             .iter()
             .filter(|d| entries.iter().any(|e| &e.digest == *d))
         {
-            copier.copy_by_digest(source, &target, digest).await?;
+            let from = RegistrySource::new(&registries, &attached, source.clone());
+            let ends = Ends {
+                id: 0,
+                source: &from,
+                sink: &sink,
+                tag: None,
+            };
+            engine.copy_manifest(&ends, digest.clone(), None, 1).await?;
         }
     }
     let dst = registries.get(target.registry()).await?;

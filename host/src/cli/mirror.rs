@@ -3,14 +3,16 @@
 use super::args::{AdapterArgs, PlatformArgs, RunArgs, TlsArgs, parse_duration};
 use super::bulk::{BulkRun, finish_run, watch_interrupts, workers};
 use super::{Global, Status};
-use crate::copy::events::Event;
+use crate::copy::attachments::Attached;
 use crate::copy::plan::Overrides;
-use crate::copy::runner::{self, JobError};
+use crate::copy::run::{self as copy_run, Tally};
+use crate::copy::runner;
+use crate::copy::sink::registry::RegistryTarget;
+use crate::copy::source::registry::RegistrySource;
 use crate::copy::validate::{Verdict, validate};
-use crate::copy::{CopyOptions, ImageCopier, Outcome};
+use crate::copy::{CopyError, CopyOptions, Engine};
 use crate::image::list::{self, Formats};
 use crate::image::reference::Reference;
-use crate::progress::Progress;
 use crate::registry::Registries;
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
@@ -154,7 +156,6 @@ async fn run_mirror(args: MirrorArgs, global: &Global) -> anyhow::Result<Status>
     };
     let registries = Registries::new(args.tls.registry_options());
     let run = BulkRun::start(global, jobs.len(), args.progress_interval);
-    let (progress, events, cancel) = (&run.progress, &run.events, &run.cancel);
     let started = Instant::now();
 
     // Registry adapters (Harbor...) prepare each destination registry first.
@@ -176,134 +177,63 @@ async fn run_mirror(args: MirrorArgs, global: &Global) -> anyhow::Result<Status>
         }
         adapters = Some(loaded);
     }
-    let copier = ImageCopier::new(&registries, &options, events);
-    let timeout = args.run.time_limit();
-    let workers = workers(args.run.jobs);
-    let order = plan_order(&copier, &jobs, workers, timeout, cancel, progress).await;
-    let items: Vec<(usize, &Job)> = order.iter().map(|&i| (i, &jobs[i])).collect();
-    let label = |(_, job): &(usize, &Job)| job.text.clone();
-    let in_run_order = runner::run(items, workers, timeout, cancel, label, |_, (i, job)| {
-        let (copier, events, adapters) = (&copier, &events, &adapters);
-        let id = i + 1;
-        async move {
-            let result = copier.copy(id, &job.source, &job.destination).await;
-            if let (Err(e), Some(adapters)) = (&result, adapters) {
-                adapters.note_failure(job.destination.registry(), e.response());
-            }
-            match &result {
-                Ok(outcome) => events.emit(Event::ImageFinished {
-                    id,
-                    summary: format!("{} => {}: {outcome}", job.source, job.destination),
-                    ok: true,
-                }),
-                Err(e) => events.emit(Event::ImageFinished {
-                    id,
-                    summary: format!(
-                        "error occurred when copy [{}] to [{}]: {e}",
-                        job.source, job.destination
-                    ),
-                    ok: false,
-                }),
-            }
-            result
+    let attached = Attached::default();
+    let target = RegistryTarget::new(&registries, run.events.clone());
+    let work = jobs
+        .iter()
+        .map(|job| copy_run::Job {
+            text: job.text.clone(),
+            from: job.source.to_string(),
+            to: job.destination.to_string(),
+            tag: job.destination.push_tag(),
+            source: Box::new(RegistrySource::new(
+                &registries,
+                &attached,
+                job.source.clone(),
+            )),
+            sink: Box::new(target.sink(job.destination.clone())),
+        })
+        .collect();
+    let engine = Engine {
+        options: &options,
+        events: run.events.clone(),
+    };
+    let note_failure = |to: &str, e: &CopyError| {
+        if let Some(adapters) = &adapters {
+            adapters.note_failure(to.split('/').next().unwrap_or(to), e.response());
         }
-    })
-    .await;
-    // Back to list order: the failed list and the summary follow the list.
-    let results = runner::in_list_order(&order, in_run_order);
+    };
+    let settings = copy_run::Settings {
+        workers: workers(args.run.jobs),
+        timeout: args.run.time_limit(),
+        cancel: &run.cancel,
+        verb: "copy",
+        planned: &|bytes| run.progress.set_total_bytes(bytes),
+        failed: &note_failure,
+    };
+    let finished = copy_run::run(&engine, work, &settings).await;
     run.end();
-
-    let mut counts = [0usize; 4];
-    let mut failed_lines = Vec::new();
-    for (i, (job, result)) in jobs.iter().zip(&results).enumerate() {
-        match result {
-            Ok(Outcome::Copied { .. }) => counts[0] += 1,
-            Ok(Outcome::UpToDate { .. }) => counts[1] += 1,
-            Ok(Outcome::NoMatchingPlatform { .. }) => counts[2] += 1,
-            Ok(Outcome::WouldCopy { .. }) => counts[0] += 1,
-            Err(e) => {
-                // Failures inside the job were reported as they happened; timeouts and
-                // interruptions are only known here.
-                if !matches!(e, JobError::Failed(_)) {
-                    events.emit(Event::ImageFinished {
-                        id: i + 1,
-                        summary: format!(
-                            "error occurred when copy [{}] to [{}]: {e}",
-                            job.source, job.destination
-                        ),
-                        ok: false,
-                    });
-                }
-                failed_lines.push(job.text.as_str());
-            }
-        }
-    }
+    let tally = Tally::of(&finished, "copy");
     if let Some(adapters) = &adapters {
         adapters.explain_failures().await;
     }
-    let verb = if args.dry_run { "would copy" } else { "copied" };
-    tracing::info!(
-        "{} images: {verb} {}, up to date {}, skipped (no matching platform) {}, failed {} in {:.1?}",
-        jobs.len(),
-        counts[0],
-        counts[1],
-        counts[2],
-        failed_lines.len(),
-        started.elapsed()
-    );
+    let past = if args.dry_run { "would copy" } else { "copied" };
+    tally.log(jobs.len(), past, started);
     if args.dry_run {
         // A dry run writes nothing: no failed list is written, and no stale one removed.
-        if failed_lines.is_empty() {
+        if tally.failed.is_empty() {
             return Ok(Status::Success);
         }
-        tracing::error!("Copy would fail for:\n{}", failed_lines.join("\n"));
+        tracing::error!("Copy would fail for:\n{}", tally.failed.join("\n"));
         return Ok(Status::SomeFailed);
     }
     finish_run(
         &args.failed,
-        &failed_lines,
+        &tally.failed,
         "Copy",
         "copy",
-        cancel.is_cancelled(),
+        run.cancel.is_cancelled(),
     )
-}
-
-/// Manifests fetched at once while planning (small requests; the copy reuses them).
-const PLANNING_CONCURRENCY: usize = 16;
-
-/// The order to start jobs in: largest first when several run at once, so a big image
-/// overlaps the small ones instead of running alone at the end. Planning fetches what each
-/// copy needs first anyway (see `ImageCopier::estimate`), so it adds no requests.
-async fn plan_order(
-    copier: &ImageCopier<'_>,
-    jobs: &[Job],
-    workers: usize,
-    timeout: Option<Duration>,
-    cancel: &CancellationToken,
-    progress: &Progress,
-) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..jobs.len()).collect();
-    if workers < 2 || jobs.len() < 2 {
-        return order;
-    }
-    let sizes = runner::run(
-        jobs.iter().collect(),
-        PLANNING_CONCURRENCY,
-        timeout,
-        cancel,
-        |job| job.text.clone(),
-        |i, job: &Job| async move {
-            Ok::<u64, std::convert::Infallible>(
-                copier.estimate(i + 1, &job.source, &job.destination).await,
-            )
-        },
-    )
-    .await;
-    let sizes: Vec<u64> = sizes.into_iter().map(|s| s.unwrap_or(0)).collect();
-    progress.set_total_bytes(sizes.iter().sum());
-    // Stable: equal sizes keep list order.
-    order.sort_by_key(|&i| std::cmp::Reverse(sizes[i]));
-    order
 }
 
 async fn run_validate(args: MirrorArgs, global: &Global) -> anyhow::Result<Status> {

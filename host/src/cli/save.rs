@@ -9,11 +9,13 @@ use crate::archive::index::{ArchiveIndex, rfc3339_now};
 use crate::archive::journal;
 use crate::archive::reader::{ArchiveReader, INDEX_NAME};
 use crate::archive::writer::ArchiveWriter;
-use crate::copy::events::Event;
-use crate::copy::runner::{self, JobError};
-use crate::copy::save::ImageSaver;
+use crate::copy::attachments::Attached;
+use crate::copy::run::{self as copy_run, Tally};
+use crate::copy::runner::JobError;
+use crate::copy::sink::archive::ArchiveTarget;
+use crate::copy::source::registry::RegistrySource;
 use crate::copy::verify::VerifyingStream;
-use crate::copy::{CopyOptions, Outcome};
+use crate::copy::{CopyOptions, Engine};
 use crate::image::digest::Digest;
 use crate::image::list::{self, Formats, Line};
 use crate::image::reference::Reference;
@@ -406,56 +408,46 @@ async fn save_into(
         registries,
     } = target;
     let run = BulkRun::start(global, jobs.len(), Duration::from_secs(5));
-    let (events, cancel) = (&run.events, &run.cancel);
     let started = Instant::now();
-    let saver = ImageSaver::new(&registries, &options, events, &writer);
-    saver.skip_existing(writer.existing());
-    saver.skip_existing(continued.iter());
-    let results = runner::run(
-        jobs.iter().collect(),
-        workers(job.run.jobs),
-        job.run.time_limit(),
-        cancel,
-        |(text, _)| text.clone(),
-        |i, (_, source): &(String, Reference)| {
-            let (saver, events, writer) = (&saver, &events, &writer);
-            async move {
-                let result = saver.save(i + 1, source).await;
-                // A full disk fails every image after it: stop, and keep what was written.
-                if result.is_err()
-                    && let Some(failure) = writer.failure()
-                    && !cancel.is_cancelled()
-                {
-                    tracing::error!(
-                        "cannot write archive {:?}: {failure}; stopping (free space and run the same command again: it resumes)",
-                        job.archive.display().to_string()
-                    );
-                    cancel.cancel();
-                }
-                let (summary, ok) = match &result {
-                    Ok(outcome) => (format!("{source}: {past}: {outcome}"), true),
-                    Err(e) => (format!("error occurred when {verb} [{source}]: {e}"), false),
-                };
-                events.emit(Event::ImageFinished {
-                    id: i + 1,
-                    summary,
-                    ok,
-                });
-                result
-            }
-        },
-    )
-    .await;
+    let attached = Attached::default();
+    let target = ArchiveTarget::new(&writer, run.events.clone());
+    target.skip_existing(continued.iter());
+    let work = jobs
+        .iter()
+        .enumerate()
+        .map(|(i, (text, source))| copy_run::Job {
+            text: text.clone(),
+            from: source.to_string(),
+            to: job.archive.display().to_string(),
+            tag: source.tag().map(str::to_string),
+            source: Box::new(RegistrySource::new(&registries, &attached, source.clone())),
+            sink: Box::new(target.sink(i + 1, source)),
+        })
+        .collect();
+    let engine = Engine {
+        options: &options,
+        events: run.events.clone(),
+    };
+    let settings = copy_run::Settings {
+        workers: workers(job.run.jobs),
+        timeout: job.run.time_limit(),
+        cancel: &run.cancel,
+        verb,
+        planned: &|bytes| run.progress.set_total_bytes(bytes),
+        failed: &|_, _| {},
+    };
+    let finished = copy_run::run(&engine, work, &settings).await;
     run.end();
+    let cancel = &run.cancel;
 
     // The index goes last, also after Ctrl-C, so what was saved is usable. A run that was
     // stopped (Ctrl-C, SIGTERM, a full disk) closes the archive as a partial one, which the
     // same command resumes.
     let stopped = writer.failure().is_some()
-        || results
+        || finished
             .iter()
-            .any(|r| matches!(r, Err(JobError::Interrupted)));
-    for image in saver.images() {
+            .any(|f| matches!(f.result, Err(JobError::Interrupted)));
+    for image in target.images() {
         index.upsert(image);
     }
     let index_bytes = index.to_bytes();
@@ -488,34 +480,13 @@ async fn save_into(
             job.archive.display().to_string()
         );
     }
-    let mut failed_lines = Vec::new();
-    let mut saved = 0;
-    for ((text, source), result) in jobs.iter().zip(&results) {
-        if completed.is_err() {
-            failed_lines.push(text.as_str());
-            continue;
-        }
-        match result {
-            Ok(Outcome::NoMatchingPlatform { .. }) => {
-                tracing::warn!(
-                    "Skip {verb} image [{source}]: no available image for specified arch and os"
-                )
-            }
-            Ok(_) => saved += 1,
-            Err(e) => {
-                if !matches!(e, JobError::Failed(_)) {
-                    tracing::error!("error occurred when {verb} [{source}]: {e}");
-                }
-                failed_lines.push(text.as_str());
-            }
-        }
+    let mut tally = Tally::of(&finished, verb);
+    if completed.is_err() {
+        // Nothing of this run is in a usable archive.
+        tally.failed = finished.iter().map(|f| f.text.as_str()).collect();
     }
-    tracing::info!(
-        "{} images: {past} {saved}, failed {} in {:.1?}",
-        jobs.len(),
-        failed_lines.len(),
-        started.elapsed()
-    );
+    tally.log(jobs.len(), past, started);
+    let failed_lines = tally.failed;
     if completed.is_err() && failed_lines.is_empty() {
         bail!(
             "archive {:?} is incomplete",

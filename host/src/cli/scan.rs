@@ -184,7 +184,7 @@ pub async fn run(args: ScanArgs, global: &Global) -> anyhow::Result<Status> {
                             let manifest = registry
                                 .get_manifest(job.reference.repository(), digest.as_str())
                                 .await?;
-                            crate::copy::image::config_platform(
+                            crate::copy::walk::registry_config_platform(
                                 &registry,
                                 job.reference.repository(),
                                 &manifest,

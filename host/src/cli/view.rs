@@ -6,7 +6,7 @@
 
 use super::Status;
 use super::args::{TlsArgs, connect_image};
-use crate::copy::image::attachments::Attached;
+use crate::copy::attachments::Attached;
 use crate::image::digest::Digest;
 use crate::image::manifest::{ImageManifest, Index};
 use crate::image::media;

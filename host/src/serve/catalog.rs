@@ -4,11 +4,8 @@
 
 use crate::archive::blobs::ArchiveBlobs;
 use crate::archive::index::{ArchiveIndex, Image};
-use crate::copy::image::attachments::{referrer_descriptor, referrers_subject};
-use crate::copy::index as index_rules;
+use crate::copy::source::archive::{ArchiveSource, top_of};
 use crate::image::digest::Digest;
-use crate::image::manifest::Descriptor;
-use crate::image::media;
 use crate::image::reference::Reference;
 use bytes::Bytes;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -45,43 +42,6 @@ pub struct CatalogError {
     pub message: String,
 }
 
-/// The index entry of one platform manifest, as the archive index records it.
-fn entry(
-    archive: &ArchiveBlobs,
-    spec: &crate::archive::index::ImageSpec,
-    what: &str,
-) -> Result<(Descriptor, Served), CatalogError> {
-    let fail = |message: String| CatalogError {
-        image: what.to_string(),
-        message,
-    };
-    let digest: Digest = spec.digest.parse().map_err(|e| fail(format!("{e}")))?;
-    let name = format!("share/sha256/{}", digest.hex());
-    let bytes = archive
-        .read_small(&name, 16 << 20)
-        .map_err(|e| fail(e.to_string()))?;
-    if Digest::sha256_of(&bytes) != digest {
-        return Err(fail(format!("entry {name} does not match its digest")));
-    }
-    let media_type = if spec.media_type.is_empty() {
-        serde_json::from_slice::<serde_json::Value>(&bytes)
-            .ok()
-            .and_then(|v| v["mediaType"].as_str().map(str::to_string))
-            .unwrap_or_else(|| media::OCI_MANIFEST.to_string())
-    } else {
-        spec.media_type.clone()
-    };
-    let descriptor = spec.descriptor(digest.clone(), bytes.len() as u64, media_type.clone());
-    Ok((
-        descriptor,
-        Served {
-            bytes,
-            media_type,
-            digest,
-        },
-    ))
-}
-
 impl Catalog {
     /// Builds the view; images the archive cannot back (missing or corrupted manifests) are
     /// reported and left out, the rest is served.
@@ -108,12 +68,17 @@ impl Catalog {
         };
         let reference = Reference::parse(&image.source).map_err(|e| fail(e.to_string()))?;
         let short = reference.repository().to_string();
-        let mut entries = Vec::new();
+        // What load pushes is what the tag answers (the same source side).
+        let source = ArchiveSource::new(&self.archive, image);
         let mut manifests = Vec::new();
         for spec in &image.images {
-            let (descriptor, served) = entry(&self.archive, spec, &what)?;
-            entries.push(descriptor);
-            manifests.push(served);
+            let digest: Digest = spec.digest.parse().map_err(|e| fail(format!("{e}")))?;
+            let m = source.read(&digest).map_err(|e| fail(e.to_string()))?;
+            manifests.push(Served {
+                bytes: m.bytes,
+                media_type: m.media_type,
+                digest: m.digest,
+            });
         }
         let mut blobs = BTreeSet::new();
         for served in &manifests {
@@ -123,45 +88,11 @@ impl Catalog {
                 blobs.extend(m.blobs().map(|b| b.digest.clone()));
             }
         }
-        let artifact = image.arch_list.is_empty() && image.os_list.is_empty();
-        let original = crate::archive::original::original(&self.archive, image).map_err(fail)?;
-        let top = if let Some(original) = original {
-            // The tag's own manifest, as its source served it: the same digest as there.
-            Served {
-                bytes: original.bytes,
-                media_type: original.media_type,
-                digest: original.digest,
-            }
-        } else if artifact && referrers_subject(&image.tag).is_some() {
-            // Saved referrers: the tag schema's index, which lists each referrer with its
-            // artifact type (what clients without the referrers API read).
-            let listed = manifests
-                .iter()
-                .map(|m| referrer_descriptor(m.digest.clone(), &m.bytes))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| fail(e.to_string()))?;
-            let bytes = Bytes::from(
-                serde_json::to_vec(&serde_json::json!({
-                    "schemaVersion": 2,
-                    "mediaType": media::OCI_INDEX,
-                    "manifests": listed,
-                }))
-                .expect("index serializes"),
-            );
-            Served {
-                digest: Digest::sha256_of(&bytes),
-                bytes,
-                media_type: media::OCI_INDEX.to_string(),
-            }
-        } else if artifact && manifests.len() == 1 {
-            manifests[0].clone()
-        } else {
-            let bytes = Bytes::from(index_rules::build(entries));
-            Served {
-                digest: Digest::sha256_of(&bytes),
-                bytes,
-                media_type: media::OCI_INDEX.to_string(),
-            }
+        let top = top_of(&self.archive, image).map_err(|e| fail(e.to_string()))?;
+        let top = Served {
+            bytes: top.manifest.bytes,
+            media_type: top.manifest.media_type,
+            digest: top.manifest.digest,
         };
         self.aliases.insert(reference.name(), short.clone());
         let repository = self.repositories.entry(short).or_default();

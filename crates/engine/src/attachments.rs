@@ -7,8 +7,7 @@
 //! Cost on a re-run: one tag listing per source repository (cached for the run), and a
 //! request only for attachments that exist.
 
-use super::{Ends, ImageCopier};
-use crate::CopyError;
+use crate::outcome::{CopyError, malformed};
 use bytes::Bytes;
 use hangar_image::digest::Digest;
 use hangar_image::manifest::{Descriptor, Index};
@@ -101,8 +100,7 @@ impl Attached {
             None => return Ok(Vec::new()),
         };
         let what = format!("referrers of {}/{repo}@{subject}", registry.name());
-        let index: Index =
-            serde_json::from_slice(&listed).map_err(|e| super::malformed(&what, e))?;
+        let index: Index = serde_json::from_slice(&listed).map_err(|e| malformed(&what, e))?;
         Ok(index.manifests)
     }
 
@@ -206,7 +204,7 @@ pub async fn publish_referrers(
 pub fn referrer_descriptor(digest: Digest, bytes: &[u8]) -> Result<Descriptor, CopyError> {
     let what = format!("referrer {digest}");
     let manifest: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| super::malformed(&what, e))?;
+        serde_json::from_slice(bytes).map_err(|e| malformed(&what, e))?;
     let mut entry = serde_json::json!({
         "mediaType": manifest["mediaType"].as_str().unwrap_or(media::OCI_MANIFEST),
         "digest": digest,
@@ -221,115 +219,7 @@ pub fn referrer_descriptor(digest: Digest, bytes: &[u8]) -> Result<Descriptor, C
     if manifest["annotations"].is_object() {
         entry["annotations"] = manifest["annotations"].clone();
     }
-    serde_json::from_value(entry).map_err(|e| super::malformed(&what, e))
-}
-
-impl ImageCopier<'_> {
-    /// Copies the attachments of `subjects` (digests that exist at both ends); returns how
-    /// many manifests were written.
-    pub(super) async fn copy_attachments(
-        &self,
-        ends: &Ends,
-        subjects: &[Digest],
-    ) -> Result<usize, CopyError> {
-        let tags = self.attached.tags(&ends.src, &ends.src_repo).await?;
-        let mut written = 0;
-        for subject in subjects {
-            for (tag, merge) in Attached::cosign_tags(subject, &tags) {
-                if self.copy_attachment(ends, &tag, merge).await? {
-                    written += 1;
-                }
-            }
-            written += self.copy_referrers(ends, subject, &tags).await?;
-        }
-        Ok(written)
-    }
-
-    /// Copies one attachment tag; false when the destination already had it.
-    async fn copy_attachment(
-        &self,
-        ends: &Ends,
-        tag: &str,
-        merge: bool,
-    ) -> Result<bool, CopyError> {
-        let source = ends.src.get_manifest(&ends.src_repo, tag).await?;
-        let existing = match ends.dst.get_manifest(&ends.dst_repo, tag).await {
-            Ok(m) => Some(m),
-            Err(e) if e.is_not_found() => None,
-            Err(e) => return Err(e.into()),
-        };
-        if existing.as_ref().is_some_and(|m| m.digest == source.digest) {
-            return Ok(false);
-        }
-        self.copy_manifest_by_digest(ends, source.digest.clone(), 1)
-            .await?;
-        match existing.filter(|_| merge) {
-            Some(existing) => {
-                if !hangar_sign::cosign::merge_layers(
-                    &ends.dst,
-                    &ends.dst_repo,
-                    tag,
-                    &existing.bytes,
-                    &source.bytes,
-                )
-                .await?
-                {
-                    return Ok(false);
-                }
-            }
-            None => {
-                ends.dst
-                    .put_manifest(&ends.dst_repo, tag, &source.bytes, &source.media_type)
-                    .await?;
-            }
-        }
-        tracing::info!(
-            "[IMG:{}] Copied [{}/{}:{tag}] => [{}/{}:{tag}]",
-            ends.id,
-            ends.src.name(),
-            ends.src_repo,
-            ends.dst.name(),
-            ends.dst_repo
-        );
-        Ok(true)
-    }
-
-    /// Copies the referrers of `subject`; returns how many were new at the destination.
-    async fn copy_referrers(
-        &self,
-        ends: &Ends,
-        subject: &Digest,
-        tags: &HashSet<String>,
-    ) -> Result<usize, CopyError> {
-        let referrers = self
-            .attached
-            .referrers(&ends.src, &ends.src_repo, subject, tags)
-            .await?;
-        if referrers.is_empty() {
-            return Ok(0);
-        }
-        for referrer in &referrers {
-            self.copy_manifest_by_digest(ends, referrer.digest.clone(), 1)
-                .await?;
-        }
-        let count = publish_referrers(
-            &self.attached,
-            &ends.dst,
-            &ends.dst_repo,
-            subject,
-            referrers,
-        )
-        .await?;
-        if count > 0 {
-            tracing::info!(
-                "[IMG:{}] Copied {count} referrers of [{subject}] => [{}/{}]",
-                ends.id,
-                ends.dst.name(),
-                ends.dst_repo
-            );
-        }
-        Ok(count)
-    }
+    serde_json::from_value(entry).map_err(|e| malformed(&what, e))
 }
 
 #[cfg(test)]

@@ -1,0 +1,216 @@
+//! An image of a Hangar archive. Its top manifest is the one the source tag held when the
+//! archive kept it whole (see `hangar_archive::original`); otherwise (Hangar's archives,
+//! older ones, platforms filtered out at save) an OCI index built from the archive's platform
+//! list, which only merges into the destination. Artifacts without a platform (charts, files,
+//! cosign tags) are their one manifest; an `sha256-HEX` entry is a subject's referrers. Every
+//! manifest read is checked against its digest, and blobs stream from their zip entries.
+
+use super::{Attachments, Fut, OpenBlob, Source, Top};
+use crate::attachments::{referrer_descriptor, referrers_subject};
+use crate::outcome::{CopyError, malformed};
+use bytes::Bytes;
+use hangar_archive::blobs::ArchiveBlobs;
+use hangar_archive::index::Image;
+use hangar_archive::original::{blob_name, original};
+use hangar_image::digest::Digest;
+use hangar_image::manifest::Descriptor;
+use hangar_image::media;
+use hangar_registry::Manifest;
+
+/// Largest manifest read from an archive.
+const MANIFEST_LIMIT: u64 = 16 << 20;
+
+pub struct ArchiveSource<'a> {
+    archive: &'a ArchiveBlobs,
+    image: &'a Image,
+}
+
+impl<'a> ArchiveSource<'a> {
+    pub fn new(archive: &'a ArchiveBlobs, image: &'a Image) -> Self {
+        ArchiveSource { archive, image }
+    }
+
+    fn what(&self) -> String {
+        format!("{}:{}", self.image.source, self.image.tag)
+    }
+
+    /// An archive entry holding a manifest, checked against its digest.
+    pub fn read(&self, digest: &Digest) -> Result<Manifest, CopyError> {
+        let name = blob_name(digest);
+        let bytes = self
+            .archive
+            .read_small(&name, MANIFEST_LIMIT)
+            .map_err(|e| malformed(&name, e))?;
+        if Digest::sha256_of(&bytes) != *digest {
+            return Err(malformed(
+                &name,
+                "the entry does not match its digest (corrupted archive)",
+            ));
+        }
+        let listed = self
+            .image
+            .images
+            .iter()
+            .find(|s| s.digest == digest.as_str())
+            .map(|s| s.media_type.as_str())
+            .unwrap_or_default();
+        Ok(Manifest {
+            media_type: media_type_of(listed, &bytes),
+            digest: digest.clone(),
+            bytes,
+        })
+    }
+
+    /// The archive's platform manifests as index entries (sizes and media types from the
+    /// entries themselves).
+    fn entries(&self) -> Result<Vec<Descriptor>, CopyError> {
+        self.image
+            .images
+            .iter()
+            .map(|spec| {
+                let digest: Digest = spec.digest.parse().map_err(|e| malformed(self.what(), e))?;
+                let manifest = self.read(&digest)?;
+                Ok(spec.descriptor(digest, manifest.bytes.len() as u64, manifest.media_type))
+            })
+            .collect()
+    }
+
+    fn is_artifact(&self) -> bool {
+        self.image.arch_list.is_empty() && self.image.os_list.is_empty()
+    }
+
+    fn resolve_top(&self) -> Result<Top, CopyError> {
+        if self.is_artifact() {
+            if let Some(subject) = referrers_subject(&self.image.tag) {
+                let referrers = self
+                    .entries()?
+                    .into_iter()
+                    .map(|entry| {
+                        let bytes = self.read(&entry.digest)?.bytes;
+                        referrer_descriptor(entry.digest, &bytes)
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                return Ok(Top {
+                    manifest: built_index(referrers),
+                    original: false,
+                    referrers_of: Some(subject),
+                });
+            }
+            // A chart, a stored file or a cosign tag: its one manifest is the tag.
+            let [only] = self.image.images.as_slice() else {
+                return Err(malformed(
+                    self.what(),
+                    format!(
+                        "{} manifests for an artifact without platform",
+                        self.image.images.len()
+                    ),
+                ));
+            };
+            let digest: Digest = only.digest.parse().map_err(|e| malformed(self.what(), e))?;
+            return Ok(Top {
+                manifest: self.read(&digest)?,
+                original: true,
+                referrers_of: None,
+            });
+        }
+        if let Some(kept) =
+            original(self.archive, self.image).map_err(|e| malformed(self.what(), e))?
+        {
+            return Ok(Top {
+                manifest: Manifest {
+                    bytes: kept.bytes,
+                    media_type: kept.media_type,
+                    digest: kept.digest,
+                },
+                original: true,
+                referrers_of: None,
+            });
+        }
+        Ok(Top {
+            manifest: built_index(self.entries()?),
+            original: false,
+            referrers_of: None,
+        })
+    }
+}
+
+/// The top an archive image presents (shared with `serve`, so it answers what load pushes).
+pub fn top_of(archive: &ArchiveBlobs, image: &Image) -> Result<Top, CopyError> {
+    ArchiveSource::new(archive, image).resolve_top()
+}
+
+fn built_index(entries: Vec<Descriptor>) -> Manifest {
+    let bytes = Bytes::from(crate::index::build(entries));
+    Manifest {
+        digest: Digest::sha256_of(&bytes),
+        bytes,
+        media_type: media::OCI_INDEX.to_string(),
+    }
+}
+
+/// The listed media type, or the manifest's own when the archive index left it out.
+fn media_type_of(listed: &str, bytes: &[u8]) -> String {
+    if !listed.is_empty() {
+        return listed.to_string();
+    }
+    serde_json::from_slice::<serde_json::Value>(bytes)
+        .ok()
+        .and_then(|v| v["mediaType"].as_str().map(str::to_string))
+        .unwrap_or_else(|| media::OCI_MANIFEST.to_string())
+}
+
+impl Source for ArchiveSource<'_> {
+    fn name(&self) -> String {
+        self.image.source.clone()
+    }
+
+    fn top(&self) -> Fut<'_, Top> {
+        Box::pin(async move { self.resolve_top() })
+    }
+
+    fn manifest<'b>(&'b self, reference: &'b str) -> Fut<'b, Manifest> {
+        Box::pin(async move {
+            let digest: Digest = reference
+                .parse()
+                .map_err(|e| malformed(format!("{}@{reference}", self.image.source), e))?;
+            self.read(&digest)
+        })
+    }
+
+    fn blob_bytes<'b>(&'b self, digest: &'b Digest, limit: usize) -> Fut<'b, Bytes> {
+        Box::pin(async move {
+            let name = blob_name(digest);
+            self.archive
+                .read_small(&name, limit as u64)
+                .map_err(|e| malformed(&name, e))
+        })
+    }
+
+    fn open_blob<'b>(&'b self, digest: &'b Digest) -> Fut<'b, OpenBlob> {
+        Box::pin(async move {
+            let name = blob_name(digest);
+            let what = format!("archive entry {name}");
+            let body = self
+                .archive
+                .stream(&name)
+                .map_err(|e| malformed(&what, e))?;
+            Ok(OpenBlob {
+                body: Box::pin(body),
+                size: self.archive.size(&name),
+                what,
+            })
+        })
+    }
+
+    fn blob_size<'b>(&'b self, digest: &'b Digest) -> Fut<'b, Option<u64>> {
+        Box::pin(async move { Ok(self.archive.size(&blob_name(digest))) })
+    }
+
+    fn attachments<'b>(&'b self, _: &'b [Digest]) -> Fut<'b, Attachments> {
+        Box::pin(async { Ok(Attachments::default()) })
+    }
+
+    fn refetch_helps(&self) -> bool {
+        false
+    }
+}
