@@ -26,3 +26,6 @@ pub use events::{Event, EventSink, Events};
 pub use outcome::{CopyError, CopyOptions, Outcome};
 pub use runner::JobError;
 pub use walk::Engine;
+
+#[cfg(test)]
+mod tests;
