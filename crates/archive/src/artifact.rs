@@ -14,6 +14,9 @@ use std::io::Read as _;
 pub const HELM_CONFIG: &str = "application/vnd.cncf.helm.config.v1+json";
 pub const HELM_CHART_LAYER: &str = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
 pub const FILE_LAYER: &str = "application/vnd.content.hangar.file.layer.v1";
+/// A hangar plugin stored in an archive: a WebAssembly component, or a native executable.
+pub const WASM_PLUGIN_LAYER: &str = "application/wasm";
+pub const NATIVE_PLUGIN_LAYER: &str = "application/vnd.hangar.plugin.native.v1";
 
 /// An artifact ready to be written: its small entries (config, manifest, layout) and its index
 /// entry; the layer itself is written by the caller (it may be large).

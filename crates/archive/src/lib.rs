@@ -18,6 +18,7 @@ pub mod blobs;
 pub mod entries;
 pub mod index;
 pub mod journal;
+pub mod listing;
 pub mod original;
 pub mod reader;
 pub mod verify;

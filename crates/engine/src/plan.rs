@@ -4,7 +4,7 @@
 //! path. Mirror lines (`SRC DST TAG`) go where column 2 says: its registry when it names one
 //! (Hangar ignores it, see docs/compat.md), otherwise `-d`.
 
-use hangar_image::list::{Entry, Line};
+use hangar_image::list::{self, Entry, Formats, Line};
 use hangar_image::reference::{DOCKER_HUB, Reference, ReferenceError};
 
 #[derive(Clone, Debug, Default)]
@@ -26,7 +26,41 @@ fn with_project(r: Reference, project: Option<&str>) -> Result<Reference, Refere
     }
 }
 
+/// One list line resolved: where its image comes from and goes.
+#[derive(Clone, Debug)]
+pub struct Pair {
+    /// The line as written (what the failed list gets back).
+    pub text: String,
+    pub source: Reference,
+    pub destination: Reference,
+}
+
 impl Overrides {
+    /// The lines of an image list as pairs. Lines that are not images, or that an override
+    /// cannot apply to, are logged and left out (the rest of the list still runs).
+    pub fn pairs(&self, text: &str, formats: Formats) -> Vec<Pair> {
+        let parsed = list::parse(text, formats);
+        for w in &parsed.warnings {
+            tracing::warn!("Ignore {w}");
+        }
+        let mut pairs = Vec::with_capacity(parsed.entries.len());
+        for entry in parsed.entries {
+            match self.pair(&entry) {
+                Ok((source, destination)) => pairs.push(Pair {
+                    text: entry.text,
+                    source,
+                    destination,
+                }),
+                Err(e) => tracing::warn!(
+                    "Ignore image list line {}: {:?}: {e}",
+                    entry.line_no,
+                    entry.text
+                ),
+            }
+        }
+        pairs
+    }
+
     pub fn source(&self, r: &Reference) -> Result<Reference, ReferenceError> {
         let r = match nonempty(&self.source_registry) {
             Some(reg) => r.with_registry(reg),

@@ -309,3 +309,58 @@ async fn selected(
         }
     }
 }
+
+/// How a validate run's lines name one list item.
+pub struct Named {
+    /// The line as written (what the failed list gets back).
+    pub text: String,
+    /// `PASS: …`, `FAILED: …: why` and `Skip validate image […]` read these.
+    pub pass: String,
+    pub fail: String,
+    pub skip: String,
+}
+
+/// Checks every item on `workers` with a per-item timeout, logs a line per item as Hangar
+/// does, and returns the failed items' lines in list order.
+pub async fn check_all<'t, T, F, Fut>(
+    items: &'t [T],
+    workers: usize,
+    timeout: Option<std::time::Duration>,
+    cancel: &tokio_util::sync::CancellationToken,
+    name: impl Fn(&T) -> Named,
+    check: F,
+) -> Vec<String>
+where
+    F: Fn(&'t T) -> Fut,
+    Fut: std::future::Future<Output = Result<Verdict, CopyError>>,
+{
+    let results = crate::runner::run(
+        items.iter().collect(),
+        workers,
+        timeout,
+        cancel,
+        |item| name(item).text,
+        |_, item| check(item),
+    )
+    .await;
+    let mut failed = Vec::new();
+    for (item, result) in items.iter().zip(results) {
+        let named = name(item);
+        match result {
+            Ok(Verdict::Pass) => tracing::info!("PASS: {}", named.pass),
+            Ok(Verdict::NothingToCheck) => tracing::warn!(
+                "Skip validate image [{}]: no available image for specified arch and os",
+                named.skip
+            ),
+            Ok(Verdict::Fail(why)) => {
+                tracing::error!("FAILED: {}: {why}", named.fail);
+                failed.push(named.text);
+            }
+            Err(e) => {
+                tracing::error!("FAILED: {}: {e}", named.fail);
+                failed.push(named.text);
+            }
+        }
+    }
+    failed
+}

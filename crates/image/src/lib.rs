@@ -1,8 +1,9 @@
 //! The image model: references, image lists, platforms and filters, digests, manifest views and
-//! media types, the schema1 conversion, and the gzip inflater layers are read through.
+//! media types, attachment tags, the schema1 conversion, and the gzip inflater layers are read through.
 //! Everything but the inflater is pure (no I/O), so it is tested with tables; every other
 //! crate of hangar builds on it, and it depends on none of them.
 
+pub mod attachment;
 pub mod digest;
 pub mod gzip;
 pub mod list;

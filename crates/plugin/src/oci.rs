@@ -12,8 +12,9 @@ use hangar_registry::Registry;
 use std::collections::BTreeMap;
 
 pub const CONFIG_MEDIA_TYPE: &str = "application/vnd.hangar.plugin.config.v1+json";
-pub const WASM_LAYER: &str = "application/wasm";
-pub const NATIVE_LAYER: &str = "application/vnd.hangar.plugin.native.v1";
+pub use hangar_archive::artifact::{
+    NATIVE_PLUGIN_LAYER as NATIVE_LAYER, WASM_PLUGIN_LAYER as WASM_LAYER,
+};
 /// Plugins are small; anything larger is refused rather than held in memory.
 pub const SIZE_LIMIT: usize = 64 << 20;
 

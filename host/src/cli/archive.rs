@@ -3,23 +3,17 @@
 
 use super::Status;
 use crate::archive::blobs::ArchiveBlobs;
-use crate::archive::index::{ArchiveIndex, Image};
+use crate::archive::index::ArchiveIndex;
 use crate::archive::reader::{ArchiveReader, INDEX_NAME};
 use crate::archive::writer::ArchiveWriter;
-use crate::copy::attachments::attachment_subject;
+use crate::copy::events::Silent;
 use crate::copy::sink::archive::ArchiveTarget;
-use crate::copy::source::archive::ArchiveSource;
-use crate::copy::walk::Ends;
-use crate::copy::{CopyError, CopyOptions, Engine};
-use crate::image::list::{self, Formats, Line};
+use crate::copy::source::archive::pick;
 use anyhow::{Context as _, bail};
 use bytes::Bytes;
 use clap::{Args, Subcommand};
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-
-use crate::archive::artifact::{FILE_LAYER, HELM_CHART_LAYER};
-use crate::plugin::oci::{NATIVE_LAYER, WASM_LAYER};
+use std::sync::Arc;
 
 #[derive(Args, Debug)]
 pub struct ArchiveCommand {
@@ -148,42 +142,7 @@ pub(super) fn open(path: &Path) -> anyhow::Result<(ArchiveReader, ArchiveIndex)>
     Ok((reader, index))
 }
 
-/// Hangar's size column: `%.2fK` below 1e6 bytes, `%.2fM` below 1e9, else `%.2fG`, with
-/// 1024-based divisors.
-pub fn human_size(bytes: u64) -> String {
-    let b = bytes as f64;
-    if b < 1e6 {
-        format!("{:.2}K", b / 1024.0)
-    } else if b < 1e9 {
-        format!("{:.2}M", b / 1024.0 / 1024.0)
-    } else {
-        format!("{:.2}G", b / 1024.0 / 1024.0 / 1024.0)
-    }
-}
-
-/// What an image without platforms is: a chart, a stored file or a plugin, told by its layer
-/// type.
-fn artifact_kind(blobs: &ArchiveBlobs, image: &Image) -> Option<&'static str> {
-    if attachment_subject(&image.tag).is_some() {
-        return Some(match image.tag.rsplit_once('.').map(|(_, suffix)| suffix) {
-            Some("sig") => "(cosign signature)",
-            Some("att") => "(cosign attestation)",
-            Some("sbom") => "(sbom)",
-            _ => "(referrers)",
-        });
-    }
-    let spec = image.images.first()?;
-    let name = format!("share/sha256/{}", spec.digest.trim_start_matches("sha256:"));
-    let bytes = blobs.read_small(&name, 16 << 20).ok()?;
-    let manifest: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    match manifest["layers"][0]["mediaType"].as_str()? {
-        HELM_CHART_LAYER => Some("(helm chart)"),
-        FILE_LAYER => Some("(custom file)"),
-        WASM_LAYER => Some("(hangar plugin)"),
-        NATIVE_LAYER => Some("(hangar native plugin)"),
-        _ => None,
-    }
-}
+pub use crate::archive::listing::human_size;
 
 fn ls(args: LsArgs) -> anyhow::Result<Status> {
     let path = args
@@ -210,49 +169,7 @@ fn ls(args: LsArgs) -> anyhow::Result<Status> {
     );
     tracing::info!("Index version: {}", index.version);
     tracing::info!("Images:");
-    for (n, image) in index.list.iter().enumerate() {
-        let mut layers = BTreeSet::new();
-        for spec in &image.images {
-            layers.extend(spec.layers.iter().map(String::as_str));
-        }
-        let size: u64 = layers
-            .iter()
-            .filter_map(|l| {
-                blobs.size(&format!("share/sha256/{}", l.trim_start_matches("sha256:")))
-            })
-            .sum();
-        let known = |list: &[String]| -> Vec<String> {
-            list.iter().filter(|a| *a != "unknown").cloned().collect()
-        };
-        let (arch, os) = (known(&image.arch_list), known(&image.os_list));
-        let mut line = if arch.is_empty() && os.is_empty() {
-            format!(
-                "{:4} | {}:{} | NOARCH | NOOS | {}",
-                n + 1,
-                image.source,
-                image.tag,
-                human_size(size)
-            )
-        } else {
-            format!(
-                "{:4} | {}:{} | {} | {} | {}",
-                n + 1,
-                image.source,
-                image.tag,
-                arch.join(","),
-                os.join(","),
-                human_size(size)
-            )
-        };
-        if image.arch_list.iter().any(|a| a == "unknown") {
-            line.push_str(" | (with attestation)");
-        } else if arch.is_empty()
-            && os.is_empty()
-            && let Some(kind) = artifact_kind(&blobs, image)
-        {
-            line.push_str(" | ");
-            line.push_str(kind);
-        }
+    for line in crate::archive::listing::lines(&index, &blobs) {
         outln!("{line}")?;
     }
     Ok(Status::Success)
@@ -322,7 +239,7 @@ async fn merge(args: MergeArgs) -> anyhow::Result<Status> {
     let writer = ArchiveWriter::create(&output)?;
     let mut index = ArchiveIndex::new();
     {
-        let carrier = Carrier::new(&writer);
+        let carrier = ArchiveTarget::new(&writer, Arc::new(Silent));
         let mut id = 0;
         for path in &args.files {
             let (mut reader, input) = open(path)?;
@@ -332,7 +249,7 @@ async fn merge(args: MergeArgs) -> anyhow::Result<Status> {
                 carrier.carry(id, &blobs, image).await?;
             }
         }
-        for image in carrier.target.images() {
+        for image in carrier.images() {
             index.upsert(image);
         }
     }
@@ -363,76 +280,20 @@ async fn export(args: ExportArgs) -> anyhow::Result<Status> {
     super::may_overwrite(&destination, args.yes)?;
     let writer = ArchiveWriter::create(&destination)?;
     let mut index = ArchiveIndex::new();
-    let carrier = Carrier::new(&writer);
-    let mut failed = Vec::new();
-    let parsed = list::parse(&text, Formats::DefaultOnly);
-    for entry in parsed.entries {
-        let Line::Default(mut wanted) = entry.line else {
-            continue;
-        };
-        if let Some(registry) = args.source_registry.as_deref().filter(|r| !r.is_empty()) {
-            wanted = wanted.with_registry(registry);
-        }
-        let tag = wanted.tag().unwrap_or_default().to_string();
-        match input
-            .list
-            .iter()
-            .rfind(|i| i.source == wanted.name() && i.tag == tag)
-        {
-            Some(image) => {
-                tracing::info!("Copy [{}:{}]", image.source, image.tag);
-                if let Err(e) = carrier.carry(entry.line_no, &blobs, image).await {
-                    tracing::error!("{}:{}: {e}", image.source, image.tag);
-                    failed.push(entry.text);
-                }
-            }
-            None => {
-                tracing::error!("image [{}] not found in archive", entry.text);
-                failed.push(entry.text);
-            }
+    let carrier = ArchiveTarget::new(&writer, Arc::new(Silent));
+    let picked = pick(&input, Some(&text), args.source_registry.as_deref(), true);
+    let mut failed = picked.not_found;
+    for (id, (text, image)) in picked.images.into_iter().enumerate() {
+        if let Err(e) = carrier.carry(id + 1, &blobs, image).await {
+            tracing::error!("{text}: {e}");
+            failed.push(text);
         }
     }
-    for image in carrier.target.images() {
+    for image in carrier.images() {
         index.upsert(image);
     }
     drop(carrier);
     write_index(writer, &index, &destination).await?;
     let lines: Vec<&str> = failed.iter().map(String::as_str).collect();
     super::bulk::finish_run(&args.failed, &lines, "Export", "export", false)
-}
-
-/// Images from archives into the archive being written (merge, export): the copy engine's
-/// archive source and sink, so the entries are verified on the way and the tag's own
-/// manifest travels.
-struct Carrier<'a> {
-    options: CopyOptions,
-    target: ArchiveTarget<'a>,
-}
-
-impl<'a> Carrier<'a> {
-    fn new(writer: &'a ArchiveWriter) -> Self {
-        let events: crate::copy::Events = std::sync::Arc::new(crate::copy::events::Silent);
-        Carrier {
-            options: CopyOptions::default(),
-            target: ArchiveTarget::new(writer, events),
-        }
-    }
-
-    async fn carry(&self, id: usize, blobs: &ArchiveBlobs, image: &Image) -> Result<(), CopyError> {
-        tracing::info!("Copy [{}:{}]", image.source, image.tag);
-        let engine = Engine {
-            options: &self.options,
-            events: std::sync::Arc::new(crate::copy::events::Silent),
-        };
-        let source = ArchiveSource::new(blobs, image);
-        let sink = self.target.sink_named(id, image.source.clone());
-        let ends = Ends {
-            id,
-            source: &source,
-            sink: &sink,
-            // Recorded under the same tag, a digest one included.
-            tag: Some(&image.tag),
-        };
-        engine.copy(&ends).await.map(|_| ())
-    }
 }

@@ -6,8 +6,7 @@ use super::bulk::{finish_run, watch_interrupts, workers};
 use super::save::{Job, read_jobs};
 use crate::archive::reader::ArchiveReader;
 use crate::copy::CopyOptions;
-use crate::copy::runner;
-use crate::copy::validate::{Verdict, validate_saved};
+use crate::copy::validate::{Named, check_all, validate_saved};
 use crate::registry::Registries;
 use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;
@@ -21,47 +20,33 @@ pub async fn run(job: Job<'_>) -> anyhow::Result<Status> {
     let entries = reader.names().map(str::to_string).collect();
     drop(reader);
     let options = CopyOptions {
-        filter: job.platform.filter(),
-        provenance: job.run.provenance,
+        filter: job.list.platform.filter(),
+        provenance: job.list.run.provenance,
         overwrite: false,
         dry_run: false,
         attachments: false,
     };
-    let registries = Registries::new(job.tls.registry_options());
+    let registries = Registries::new(job.list.tls.registry_options());
     let cancel = CancellationToken::new();
     watch_interrupts(cancel.clone());
-    let results = runner::run(
-        jobs.iter().collect(),
-        workers(job.run.jobs),
-        job.run.time_limit(),
+    let failed = check_all(
+        &jobs,
+        workers(job.list.run.jobs),
+        job.list.run.time_limit(),
         &cancel,
-        |(text, _)| text.clone(),
-        |_, (_, source)| {
-            let (registries, options, index, entries) = (&registries, &options, &index, &entries);
-            async move { validate_saved(registries, options, source, index, entries).await }
+        |(text, source)| Named {
+            text: text.clone(),
+            pass: format!("[{source}]"),
+            fail: format!("[{source}]"),
+            skip: source.to_string(),
         },
+        |(_, source)| validate_saved(&registries, &options, source, &index, &entries),
     )
     .await;
-    let mut failed_lines = Vec::new();
-    for ((text, source), result) in jobs.iter().zip(results) {
-        match result {
-            Ok(Verdict::Pass) => tracing::info!("PASS: [{source}]"),
-            Ok(Verdict::NothingToCheck) => tracing::warn!(
-                "Skip validate image [{source}]: no available image for specified arch and os"
-            ),
-            Ok(Verdict::Fail(why)) => {
-                tracing::error!("FAILED: [{source}]: {why}");
-                failed_lines.push(text.as_str());
-            }
-            Err(e) => {
-                tracing::error!("FAILED: [{source}]: {e}");
-                failed_lines.push(text.as_str());
-            }
-        }
-    }
+    let failed: Vec<&str> = failed.iter().map(String::as_str).collect();
     finish_run(
         job.failed,
-        &failed_lines,
+        &failed,
         "Validate",
         "validate",
         cancel.is_cancelled(),

@@ -3,8 +3,11 @@
 //! failed list, exit status), so each command only says what one image's job is.
 
 use super::Status;
+use super::args::RunArgs;
 use crate::copy::events::Events;
 use crate::copy::failed;
+use crate::copy::run as copy_run;
+use crate::copy::{CopyError, CopyOptions, Engine};
 use crate::progress::{Progress, set_active_bars};
 use anyhow::Context as _;
 use std::sync::Arc;
@@ -42,6 +45,47 @@ impl BulkRun {
         self.ticker.abort();
         self.progress.finish();
         set_active_bars(None);
+    }
+}
+
+impl BulkRun {
+    /// Runs `work` through the copy engine (planning, largest first, `--jobs` workers,
+    /// `--timeout` per image, Ctrl-C), then takes the live display down.
+    pub async fn copy(
+        &self,
+        options: &CopyOptions,
+        work: Vec<copy_run::Job<'_>>,
+        verb: &str,
+        run: &RunArgs,
+        failed: &(dyn Fn(&str, &CopyError) + Sync),
+    ) -> Vec<copy_run::Finished> {
+        let engine = Engine {
+            options,
+            events: self.events.clone(),
+        };
+        let settings = copy_run::Settings {
+            workers: workers(run.jobs),
+            timeout: run.time_limit(),
+            cancel: &self.cancel,
+            verb,
+            planned: &|bytes| self.progress.set_total_bytes(bytes),
+            failed,
+        };
+        let finished = copy_run::run(&engine, work, &settings).await;
+        self.end();
+        finished
+    }
+}
+
+/// Tells the registry adapters (Harbor...) of a failed image, so they can explain the
+/// failures at the end (a missing project, a quota).
+pub fn note_failure(
+    adapters: &Option<crate::plugin::adapters::Adapters>,
+) -> impl Fn(&str, &CopyError) + Sync + '_ {
+    move |to, e| {
+        if let Some(adapters) = adapters {
+            adapters.note_failure(to.split('/').next().unwrap_or(to), e.response());
+        }
     }
 }
 

@@ -1,19 +1,16 @@
 //! `hangar load` (archive → registry) and `load validate`.
 
 use super::args::{AdapterArgs, PlatformArgs, RunArgs, TlsArgs};
-use super::bulk::{BulkRun, finish_run, watch_interrupts, workers};
+use super::bulk::{BulkRun, finish_run, note_failure, watch_interrupts, workers};
 use super::{Global, Status};
 use crate::archive::blobs::ArchiveBlobs;
 use crate::archive::index::Image;
 use crate::archive::reader::ArchiveReader;
-use crate::copy::attachments::attachment_subject;
+use crate::copy::CopyOptions;
 use crate::copy::run::{self as copy_run, Tally};
-use crate::copy::runner;
 use crate::copy::sink::registry::RegistryTarget;
-use crate::copy::source::archive::ArchiveSource;
-use crate::copy::validate::Verdict;
-use crate::copy::{CopyError, CopyOptions, Engine};
-use crate::image::list::{self, Formats, Line};
+use crate::copy::source::archive::{ArchiveSource, pick};
+use crate::copy::validate::{Named, check_all, validate_loaded};
 use crate::image::reference::Reference;
 use crate::registry::Registries;
 use anyhow::Context as _;
@@ -127,75 +124,31 @@ fn plan(args: &LoadArgs) -> anyhow::Result<(ArchiveBlobs, Vec<Job>, Vec<String>)
         }
         Ok(destination)
     };
-    let mut jobs = Vec::new();
-    let mut not_found = Vec::new();
-    let add = |image: &Image, jobs: &mut Vec<Job>| -> anyhow::Result<()> {
-        jobs.push(Job {
-            text: format!("{}:{}", image.source, image.tag),
-            image: image.clone(),
-            destination: destination_of(image)?,
-        });
-        Ok(())
+    let list = match &args.file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read image list {}", path.display()))?,
+        ),
+        None => None,
     };
-    let carry = !args.signatures.remove_signatures;
-    match &args.file {
-        None => {
-            for image in &index.list {
-                if carry || attachment_subject(&image.tag).is_none() {
-                    add(image, &mut jobs)?;
-                }
-            }
-        }
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read image list {}", path.display()))?;
-            let parsed = list::parse(&text, Formats::DefaultOnly);
-            for w in &parsed.warnings {
-                tracing::warn!("Ignore {w}");
-            }
-            for entry in parsed.entries {
-                let Line::Default(mut wanted) = entry.line else {
-                    continue;
-                };
-                if let Some(registry) = args.source_registry.as_deref().filter(|r| !r.is_empty()) {
-                    wanted = wanted.with_registry(registry);
-                }
-                let tag = wanted
-                    .tag()
-                    .map(str::to_string)
-                    .or_else(|| wanted.digest().map(|d| d.to_string()))
-                    .unwrap_or_default();
-                // The last match wins, as in Hangar.
-                match index
-                    .list
-                    .iter()
-                    .rfind(|i| i.source == wanted.name() && i.tag == tag)
-                {
-                    Some(image) => {
-                        add(image, &mut jobs)?;
-                        // Its signatures, attestations, SBOMs and referrers come with it.
-                        let digests: Vec<&str> = image
-                            .images
-                            .iter()
-                            .map(|spec| spec.digest.trim_start_matches("sha256:"))
-                            .collect();
-                        for attached in index.list.iter().filter(|a| {
-                            carry
-                                && a.source == image.source
-                                && attachment_subject(&a.tag).is_some_and(|d| digests.contains(&d))
-                        }) {
-                            add(attached, &mut jobs)?;
-                        }
-                    }
-                    None => {
-                        tracing::error!("image [{}] not found in archive", entry.text);
-                        not_found.push(entry.text);
-                    }
-                }
-            }
-        }
-    }
-    Ok((blobs, jobs, not_found))
+    let picked = pick(
+        &index,
+        list.as_deref(),
+        args.source_registry.as_deref(),
+        !args.signatures.remove_signatures,
+    );
+    let jobs = picked
+        .images
+        .into_iter()
+        .map(|(text, image)| {
+            Ok(Job {
+                text,
+                image: image.clone(),
+                destination: destination_of(image)?,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok((blobs, jobs, picked.not_found))
 }
 
 fn options(args: &LoadArgs) -> CopyOptions {
@@ -244,25 +197,9 @@ async fn run_load(args: LoadArgs, global: &Global) -> anyhow::Result<Status> {
             sink: Box::new(target.sink(job.destination.clone())),
         })
         .collect();
-    let engine = Engine {
-        options: &options,
-        events: run.events.clone(),
-    };
-    let note_failure = |to: &str, e: &CopyError| {
-        if let Some(adapters) = &adapters {
-            adapters.note_failure(to.split('/').next().unwrap_or(to), e.response());
-        }
-    };
-    let settings = copy_run::Settings {
-        workers: workers(args.run.jobs),
-        timeout: args.run.time_limit(),
-        cancel: &run.cancel,
-        verb: "load",
-        planned: &|bytes| run.progress.set_total_bytes(bytes),
-        failed: &note_failure,
-    };
-    let finished = copy_run::run(&engine, work, &settings).await;
-    run.end();
+    let finished = run
+        .copy(&options, work, "load", &args.run, &note_failure(&adapters))
+        .await;
     let tally = Tally::of(&finished, "load");
     let failed_lines: Vec<&str> = not_found
         .iter()
@@ -296,48 +233,36 @@ async fn run_validate(args: LoadArgs) -> anyhow::Result<Status> {
     let attached = crate::copy::attachments::Attached::default();
     let cancel = CancellationToken::new();
     watch_interrupts(cancel.clone());
-    let results = runner::run(
-        jobs.iter().collect(),
+    let failed = check_all(
+        &jobs,
         workers(args.run.jobs),
         args.run.time_limit(),
         &cancel,
-        |job| job.text.clone(),
-        |_, job: &Job| {
-            let (registries, options, attached) = (&registries, &options, &attached);
-            async move {
-                crate::copy::validate::validate_loaded(
-                    registries,
-                    attached,
-                    options,
-                    &job.image,
-                    &job.destination,
-                )
-                .await
-            }
+        |job: &Job| Named {
+            text: job.text.clone(),
+            pass: format!("[{}]", job.destination),
+            fail: format!("[{}]", job.destination),
+            skip: job.text.clone(),
+        },
+        |job| {
+            validate_loaded(
+                &registries,
+                &attached,
+                &options,
+                &job.image,
+                &job.destination,
+            )
         },
     )
     .await;
-    let mut failed_lines: Vec<&str> = not_found.iter().map(String::as_str).collect();
-    for (job, result) in jobs.iter().zip(results) {
-        match result {
-            Ok(Verdict::Pass) => tracing::info!("PASS: [{}]", job.destination),
-            Ok(Verdict::NothingToCheck) => tracing::warn!(
-                "Skip validate image [{}]: no available image for specified arch and os",
-                job.text
-            ),
-            Ok(Verdict::Fail(why)) => {
-                tracing::error!("FAILED: [{}]: {why}", job.destination);
-                failed_lines.push(job.text.as_str());
-            }
-            Err(e) => {
-                tracing::error!("FAILED: [{}]: {e}", job.destination);
-                failed_lines.push(job.text.as_str());
-            }
-        }
-    }
+    let failed: Vec<&str> = not_found
+        .iter()
+        .chain(&failed)
+        .map(String::as_str)
+        .collect();
     finish_run(
         &args.failed,
-        &failed_lines,
+        &failed,
         "Validate",
         "validate",
         cancel.is_cancelled(),

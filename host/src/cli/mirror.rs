@@ -1,18 +1,16 @@
 //! `hangar mirror` and `hangar mirror validate`.
 
 use super::args::{AdapterArgs, PlatformArgs, RunArgs, TlsArgs, parse_duration};
-use super::bulk::{BulkRun, finish_run, watch_interrupts, workers};
+use super::bulk::{BulkRun, finish_run, note_failure, watch_interrupts, workers};
 use super::{Global, Status};
+use crate::copy::CopyOptions;
 use crate::copy::attachments::Attached;
-use crate::copy::plan::Overrides;
+use crate::copy::plan::{Overrides, Pair};
 use crate::copy::run::{self as copy_run, Tally};
-use crate::copy::runner;
 use crate::copy::sink::registry::RegistryTarget;
 use crate::copy::source::registry::RegistrySource;
-use crate::copy::validate::{Verdict, validate};
-use crate::copy::{CopyError, CopyOptions, Engine};
-use crate::image::list::{self, Formats};
-use crate::image::reference::Reference;
+use crate::copy::validate::{Named, check_all, validate};
+use crate::image::list::Formats;
 use crate::registry::Registries;
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
@@ -87,13 +85,6 @@ pub struct MirrorArgs {
     adapter: AdapterArgs,
 }
 
-/// One list line, resolved.
-struct Job {
-    text: String,
-    source: Reference,
-    destination: Reference,
-}
-
 pub async fn run(cmd: MirrorCommand, global: &Global) -> anyhow::Result<Status> {
     match cmd.action {
         Some(MirrorAction::Validate(args)) => run_validate(args, global).await,
@@ -101,38 +92,20 @@ pub async fn run(cmd: MirrorCommand, global: &Global) -> anyhow::Result<Status> 
     }
 }
 
-fn load_jobs(args: &MirrorArgs) -> anyhow::Result<Vec<Job>> {
+fn load_jobs(args: &MirrorArgs) -> anyhow::Result<Vec<Pair>> {
     let path = args
         .file
         .as_ref()
         .context("file not provided (use -f IMAGE_LIST.txt)")?;
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read image list {}", path.display()))?;
-    let parsed = list::parse(&text, Formats::DefaultAndMirror);
-    for w in &parsed.warnings {
-        tracing::warn!("Ignore {w}");
-    }
     let overrides = Overrides {
         source_registry: args.source.clone(),
         source_project: args.source_project.clone(),
         destination_registry: args.destination.clone(),
         destination_project: args.destination_project.clone(),
     };
-    let mut jobs = Vec::new();
-    for entry in parsed.entries {
-        match overrides.pair(&entry) {
-            Ok((source, destination)) => jobs.push(Job {
-                text: entry.text,
-                source,
-                destination,
-            }),
-            Err(e) => tracing::warn!(
-                "Ignore image list line {}: {:?}: {e}",
-                entry.line_no,
-                entry.text
-            ),
-        }
-    }
+    let jobs = overrides.pairs(&text, Formats::DefaultAndMirror);
     if jobs.is_empty() {
         tracing::warn!("no images to mirror in {}", path.display());
     }
@@ -194,25 +167,9 @@ async fn run_mirror(args: MirrorArgs, global: &Global) -> anyhow::Result<Status>
             sink: Box::new(target.sink(job.destination.clone())),
         })
         .collect();
-    let engine = Engine {
-        options: &options,
-        events: run.events.clone(),
-    };
-    let note_failure = |to: &str, e: &CopyError| {
-        if let Some(adapters) = &adapters {
-            adapters.note_failure(to.split('/').next().unwrap_or(to), e.response());
-        }
-    };
-    let settings = copy_run::Settings {
-        workers: workers(args.run.jobs),
-        timeout: args.run.time_limit(),
-        cancel: &run.cancel,
-        verb: "copy",
-        planned: &|bytes| run.progress.set_total_bytes(bytes),
-        failed: &note_failure,
-    };
-    let finished = copy_run::run(&engine, work, &settings).await;
-    run.end();
+    let finished = run
+        .copy(&options, work, "copy", &args.run, &note_failure(&adapters))
+        .await;
     let tally = Tally::of(&finished, "copy");
     if let Some(adapters) = &adapters {
         adapters.explain_failures().await;
@@ -243,51 +200,32 @@ async fn run_validate(args: MirrorArgs, global: &Global) -> anyhow::Result<Statu
     let registries = Registries::new(args.tls.registry_options());
     let cancel = CancellationToken::new();
     watch_interrupts(cancel.clone());
-    let items: Vec<&Job> = jobs.iter().collect();
-    let timeout = args.run.time_limit();
-    let label = |job: &&Job| job.text.clone();
-    let results = runner::run(
-        items,
+    let failed = check_all(
+        &jobs,
         workers(args.run.jobs),
-        timeout,
+        args.run.time_limit(),
         &cancel,
-        label,
-        |_, job| {
-            let (registries, filter) = (&registries, &filter);
-            async move {
-                validate(
-                    registries,
-                    filter,
-                    args.run.provenance,
-                    &job.source,
-                    &job.destination,
-                )
-                .await
-            }
+        |job: &Pair| Named {
+            text: job.text.clone(),
+            pass: format!("[{}] == [{}]", job.source, job.destination),
+            fail: format!("[{}] != [{}]", job.source, job.destination),
+            skip: job.source.to_string(),
+        },
+        |job| {
+            validate(
+                &registries,
+                &filter,
+                args.run.provenance,
+                &job.source,
+                &job.destination,
+            )
         },
     )
     .await;
-    let mut failed_lines = Vec::new();
-    for (job, result) in jobs.iter().zip(results) {
-        match result {
-            Ok(Verdict::Pass) => tracing::info!("PASS: [{}] == [{}]", job.source, job.destination),
-            Ok(Verdict::NothingToCheck) => tracing::warn!(
-                "Skip validate image [{}]: no available image for specified arch and os",
-                job.source
-            ),
-            Ok(Verdict::Fail(why)) => {
-                tracing::error!("FAILED: [{}] != [{}]: {why}", job.source, job.destination);
-                failed_lines.push(job.text.as_str());
-            }
-            Err(e) => {
-                tracing::error!("FAILED: [{}] != [{}]: {e}", job.source, job.destination);
-                failed_lines.push(job.text.as_str());
-            }
-        }
-    }
+    let failed: Vec<&str> = failed.iter().map(String::as_str).collect();
     finish_run(
         &args.failed,
-        &failed_lines,
+        &failed,
         "Validate",
         "validate",
         cancel.is_cancelled(),

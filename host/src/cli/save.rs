@@ -2,28 +2,25 @@
 //! same job written into a fresh or an appended archive. An interrupted archive (its journal
 //! is beside it) is recovered first and the run resumes: finished blobs are kept and skipped.
 
-use super::args::{PlatformArgs, RunArgs, TlsArgs};
-use super::bulk::{BulkRun, finish_run, workers};
+use super::args::{AttachmentArgs, PlatformArgs, RunArgs, TlsArgs};
+use super::bulk::{BulkRun, finish_run};
 use super::{Global, Status};
 use crate::archive::index::{ArchiveIndex, rfc3339_now};
-use crate::archive::journal;
-use crate::archive::reader::{ArchiveReader, INDEX_NAME};
+use crate::archive::reader::ArchiveReader;
 use crate::archive::writer::ArchiveWriter;
+use crate::copy::CopyOptions;
 use crate::copy::attachments::Attached;
+use crate::copy::plan::Overrides;
 use crate::copy::run::{self as copy_run, Tally};
 use crate::copy::runner::JobError;
 use crate::copy::sink::archive::ArchiveTarget;
+use crate::copy::sink::resume::resume;
 use crate::copy::source::registry::RegistrySource;
-use crate::copy::verify::VerifyingStream;
-use crate::copy::{CopyOptions, Engine};
-use crate::image::digest::Digest;
-use crate::image::list::{self, Formats, Line};
+use crate::image::list::Formats;
 use crate::image::reference::Reference;
 use crate::registry::Registries;
 use anyhow::{Context as _, bail};
-use bytes::Bytes;
 use clap::{Args, Subcommand};
-use futures_util::StreamExt as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -44,12 +41,6 @@ enum SaveAction {
 
 #[derive(Args, Debug)]
 pub struct SaveArgs {
-    /// Image list (default format)
-    #[arg(short = 'f', long = "file", value_name = "FILE")]
-    file: Option<PathBuf>,
-    /// Override the registry of every source image (recorded in the archive)
-    #[arg(short = 's', long = "source", value_name = "REGISTRY")]
-    source: Option<String>,
     /// The archive to write (an interrupted one is resumed)
     #[arg(
         short = 'd',
@@ -66,17 +57,11 @@ pub struct SaveArgs {
         value_name = "FILE"
     )]
     failed: PathBuf,
-    #[command(flatten)]
-    run: RunArgs,
     /// Overwrite an existing archive without asking
     #[arg(short = 'y', long = "auto-yes")]
     yes: bool,
     #[command(flatten)]
-    platform: PlatformArgs,
-    #[command(flatten)]
-    tls: TlsArgs,
-    #[command(flatten)]
-    signatures: super::args::AttachmentArgs,
+    list: SaveList,
 }
 
 #[derive(Args, Debug)]
@@ -96,12 +81,6 @@ enum SyncAction {
 
 #[derive(Args, Debug)]
 pub struct SyncArgs {
-    /// Image list (default format)
-    #[arg(short = 'f', long = "file", value_name = "FILE")]
-    file: Option<PathBuf>,
-    /// Override the registry of every source image (recorded in the archive)
-    #[arg(short = 's', long = "source", value_name = "REGISTRY")]
-    source: Option<String>,
     /// The existing archive to add the images to
     #[arg(short = 'd', long = "destination", value_name = "FILE")]
     destination: Option<PathBuf>,
@@ -114,127 +93,68 @@ pub struct SyncArgs {
     )]
     failed: PathBuf,
     #[command(flatten)]
-    run: RunArgs,
-    #[command(flatten)]
-    platform: PlatformArgs,
-    #[command(flatten)]
-    tls: TlsArgs,
-    #[command(flatten)]
-    signatures: super::args::AttachmentArgs,
+    list: SaveList,
 }
 
-/// What save and sync have in common once their flags are read.
+/// What save and sync (and their validate) read the same way.
+#[derive(Args, Debug)]
+pub struct SaveList {
+    /// Image list (default format)
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Override the registry of every source image (recorded in the archive)
+    #[arg(short = 's', long = "source", value_name = "REGISTRY")]
+    pub source: Option<String>,
+    #[command(flatten)]
+    pub run: RunArgs,
+    #[command(flatten)]
+    pub platform: PlatformArgs,
+    #[command(flatten)]
+    pub tls: TlsArgs,
+    #[command(flatten)]
+    pub signatures: AttachmentArgs,
+}
+
+/// A save or sync once its flags are read: the list, the archive, the failed list.
 pub(super) struct Job<'a> {
-    pub list: Option<&'a Path>,
-    pub source: Option<&'a str>,
+    pub list: &'a SaveList,
     pub archive: &'a Path,
     pub failed: &'a Path,
-    pub run: &'a RunArgs,
-    pub platform: &'a PlatformArgs,
-    pub tls: &'a TlsArgs,
-    /// Save the signatures, attestations and SBOMs of the saved digests too.
-    pub attachments: bool,
 }
 
-impl<'a> From<&'a SaveArgs> for Job<'a> {
-    fn from(a: &'a SaveArgs) -> Self {
+impl SaveArgs {
+    fn job(&self) -> Job<'_> {
         Job {
-            list: a.file.as_deref(),
-            source: a.source.as_deref(),
-            archive: &a.destination,
-            failed: &a.failed,
-            run: &a.run,
-            platform: &a.platform,
-            tls: &a.tls,
-            attachments: !a.signatures.remove_signatures,
+            list: &self.list,
+            archive: &self.destination,
+            failed: &self.failed,
         }
     }
 }
 
 pub async fn run(cmd: SaveCommand, global: &Global) -> anyhow::Result<Status> {
-    match cmd.action {
-        Some(SaveAction::Validate(args)) => super::archive_validate::run(Job::from(&args)).await,
-        None => run_save(cmd.args, global).await,
+    if let Some(SaveAction::Validate(args)) = &cmd.action {
+        return super::archive_validate::run(args.job()).await;
     }
-}
-
-pub async fn run_sync(cmd: SyncCommand, global: &Global) -> anyhow::Result<Status> {
-    let args = match cmd.action {
-        Some(SyncAction::Validate(args)) => {
-            let archive = args.destination.clone().unwrap_or_default();
-            let job = Job {
-                list: args.file.as_deref(),
-                source: args.source.as_deref(),
-                archive: &archive,
-                failed: &args.failed,
-                run: &args.run,
-                platform: &args.platform,
-                tls: &args.tls,
-                attachments: !args.signatures.remove_signatures,
-            };
-            return super::archive_validate::run(job).await;
-        }
-        None => cmd.args,
-    };
-    let archive = args
-        .destination
-        .as_deref()
-        .filter(|p| !p.as_os_str().is_empty())
-        .context("destination archive not provided, use '--destination' to specify the archive")?;
-    std::fs::metadata(archive)
-        .with_context(|| format!("failed to stat {:?}", archive.display().to_string()))?;
-    let job = Job {
-        list: args.file.as_deref(),
-        source: args.source.as_deref(),
-        archive,
-        failed: &args.failed,
-        run: &args.run,
-        platform: &args.platform,
-        tls: &args.tls,
-        attachments: !args.signatures.remove_signatures,
-    };
+    let args = &cmd.args;
+    let job = args.job();
     let jobs = read_jobs(&job)?;
-    let registries = Registries::new(job.tls.registry_options());
-    let recovered = resume_if_interrupted(archive)?;
-    let mut index = read_index(archive)?;
-    index.updated = rfc3339_now();
-    let (writer, continued) = match &recovered {
-        Some(r) => reopen(archive, r, &registries).await?,
-        None => (ArchiveWriter::append(archive)?, None),
-    };
-    let target = Target {
-        writer,
-        index,
-        continued,
-        registries,
-    };
-    save_into(&job, jobs, target, global, ("Sync", "sync", "synced")).await
-}
-
-async fn run_save(args: SaveArgs, global: &Global) -> anyhow::Result<Status> {
-    let job = Job::from(&args);
-    let jobs = read_jobs(&job)?;
-    let registries = Registries::new(job.tls.registry_options());
+    let registries = Registries::new(args.list.tls.registry_options());
     let (writer, index, continued) =
-        if let Some(recovered) = resume_if_interrupted(&args.destination)? {
+        if let Some(resumed) = resume(&args.destination, &registries).await? {
             // The interrupted run may already have written an index (killed at the very end):
             // its creation time is kept, its list is rebuilt by this run.
-            let time = read_index(&args.destination)
-                .map(|i| i.time)
-                .unwrap_or_default();
             let mut index = ArchiveIndex::new();
-            if !time.is_empty() {
+            if let Some(time) = read_index(&args.destination).ok().map(|i| i.time)
+                && !time.is_empty()
+            {
                 index.time = time;
             }
-            let (writer, continued) = reopen(&args.destination, &recovered, &registries).await?;
-            (writer, index, continued)
+            (resumed.writer, index, resumed.continued)
         } else {
             super::may_overwrite(&args.destination, args.yes)?;
-            (
-                ArchiveWriter::create(&args.destination)?,
-                ArchiveIndex::new(),
-                None,
-            )
+            let writer = ArchiveWriter::create(&args.destination)?;
+            (writer, ArchiveIndex::new(), None)
         };
     let target = Target {
         writer,
@@ -245,100 +165,45 @@ async fn run_save(args: SaveArgs, global: &Global) -> anyhow::Result<Status> {
     save_into(&job, jobs, target, global, ("Save", "save", "saved")).await
 }
 
-/// Recovers an archive whose writing was interrupted; `None` when there was nothing to resume.
-fn resume_if_interrupted(archive: &Path) -> anyhow::Result<Option<journal::Recovered>> {
-    let Some(recovered) = journal::recover(archive)? else {
-        return Ok(None);
-    };
-    tracing::info!(
-        "Resuming interrupted archive {:?}: kept {} finished entries{}, dropped {} bytes of unfinished work",
-        archive.display().to_string(),
-        recovered.entries,
-        match &recovered.partial {
-            Some(p) => format!(
-                " and {} of {} bytes of {}",
-                p.len, p.started.size, p.started.name
-            ),
-            None => String::new(),
-        },
-        recovered.dropped_bytes
-    );
-    Ok(Some(recovered))
-}
-
-/// Opens a recovered archive for appending. The entry the kill interrupted is continued in
-/// place with a ranged fetch from where its bytes came from; when that is not possible (no
-/// origin, the source is gone, the bytes do not add up) its bytes are dropped and the entry
-/// is fetched afresh by the run. Returns the writer and the entry completed here, if any.
-async fn reopen(
-    archive: &Path,
-    recovered: &journal::Recovered,
-    registries: &Registries,
-) -> anyhow::Result<(ArchiveWriter, Option<String>)> {
-    let Some(partial) = &recovered.partial else {
-        return Ok((ArchiveWriter::append(archive)?, None));
-    };
-    let started = &partial.started;
-    let (writer, prefix) = ArchiveWriter::resume(archive, partial)?;
-    let continued = async {
-        let (registry, repo) = started
-            .origin
-            .split_once('/')
-            .context("no origin recorded")?;
-        let digest: Digest = format!(
-            "sha256:{}",
-            started
-                .name
-                .strip_prefix("share/sha256/")
-                .context("not a blob")?
-        )
-        .parse()?;
-        let src = registries.get(registry).await?;
-        // Killed after the last byte but before the journal line: nothing is left to fetch.
-        let rest = if partial.len < started.size {
-            src.get_blob_from(repo, &digest, partial.len).await?.boxed()
-        } else {
-            futures_util::stream::empty().boxed()
+pub async fn run_sync(cmd: SyncCommand, global: &Global) -> anyhow::Result<Status> {
+    if let Some(SyncAction::Validate(args)) = &cmd.action {
+        let archive = args.destination.clone().unwrap_or_default();
+        let job = Job {
+            list: &args.list,
+            archive: &archive,
+            failed: &args.failed,
         };
-        let (stream, verdict) = VerifyingStream::new(
-            rest,
-            format!("blob {registry}/{repo}@{digest}"),
-            digest.clone(),
-            Some(started.size),
-            false,
-            Box::new(|_| {}),
-        );
-        let stream = stream.resuming(prefix, partial.len);
-        let written = writer.continue_entry(&started.name, stream).await;
-        if let Some(e) = verdict.lock().expect("verdict lock").error.take() {
-            return Err(anyhow::Error::from(e));
-        }
-        Ok::<u64, anyhow::Error>(written? - partial.len)
+        return super::archive_validate::run(job).await;
     }
-    .await;
-    match continued {
-        Ok(fetched) => {
-            tracing::info!(
-                "Continued {} in place: fetched the remaining {fetched} bytes",
-                started.name
-            );
-            Ok((writer, Some(started.name.clone())))
-        }
-        Err(e) => {
-            tracing::warn!(
-                "Cannot continue {} in place ({e:#}); it will be fetched again",
-                started.name
-            );
-            // A continuation that never started still holds the entry: drop it.
-            let _ = writer
-                .continue_entry(
-                    &started.name,
-                    futures_util::stream::iter([Err::<Bytes, _>("abandoned")]),
-                )
-                .await;
-            Ok((writer, None))
-        }
-    }
+    let args = &cmd.args;
+    let archive = args
+        .destination
+        .as_deref()
+        .filter(|p| !p.as_os_str().is_empty())
+        .context("destination archive not provided, use '--destination' to specify the archive")?;
+    std::fs::metadata(archive)
+        .with_context(|| format!("failed to stat {:?}", archive.display().to_string()))?;
+    let job = Job {
+        list: &args.list,
+        archive,
+        failed: &args.failed,
+    };
+    let jobs = read_jobs(&job)?;
+    let registries = Registries::new(args.list.tls.registry_options());
+    let resumed = resume(archive, &registries).await?;
+    let mut index = read_index(archive)?;
+    index.updated = rfc3339_now();
+    let (writer, continued) = match resumed {
+        Some(r) => (r.writer, r.continued),
+        None => (ArchiveWriter::append(archive)?, None),
+    };
+    let target = Target {
+        writer,
+        index,
+        continued,
+        registries,
+    };
+    save_into(&job, jobs, target, global, ("Sync", "sync", "synced")).await
 }
 
 fn read_index(archive: &Path) -> anyhow::Result<ArchiveIndex> {
@@ -352,26 +217,19 @@ fn read_index(archive: &Path) -> anyhow::Result<ArchiveIndex> {
 pub(super) fn read_jobs(job: &Job) -> anyhow::Result<Vec<(String, Reference)>> {
     let path = job
         .list
+        .file
+        .as_deref()
         .context("image list not provided, use '--file' to specify the image list file")?;
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read image list {}", path.display()))?;
-    let parsed = list::parse(&text, Formats::DefaultOnly);
-    for w in &parsed.warnings {
-        tracing::warn!("Ignore {w}");
-    }
-    Ok(parsed
-        .entries
+    let overrides = Overrides {
+        source_registry: job.list.source.clone(),
+        ..Default::default()
+    };
+    Ok(overrides
+        .pairs(&text, Formats::DefaultOnly)
         .into_iter()
-        .filter_map(|e| match e.line {
-            Line::Default(r) => {
-                let r = match job.source.filter(|s| !s.is_empty()) {
-                    Some(reg) => r.with_registry(reg),
-                    None => r,
-                };
-                Some((e.text, r))
-            }
-            Line::Mirror { .. } => None,
-        })
+        .map(|p| (p.text, p.source))
         .collect())
 }
 
@@ -391,19 +249,20 @@ async fn save_into(
     global: &Global,
     (title, verb, past): (&str, &str, &str),
 ) -> anyhow::Result<Status> {
-    let filter = job.platform.filter();
+    let list = job.list;
+    let filter = list.platform.filter();
     tracing::info!("Arch List: [{}]", filter.arch.join(","));
     tracing::info!("OS List: [{}]", filter.os.join(","));
     let options = CopyOptions {
         filter,
-        provenance: job.run.provenance,
+        provenance: list.run.provenance,
         overwrite: false,
         dry_run: false,
-        attachments: job.attachments,
+        attachments: !list.signatures.remove_signatures,
     };
     let Target {
         writer,
-        mut index,
+        index,
         continued,
         registries,
     } = target;
@@ -424,62 +283,16 @@ async fn save_into(
             sink: Box::new(target.sink(i + 1, source)),
         })
         .collect();
-    let engine = Engine {
-        options: &options,
-        events: run.events.clone(),
-    };
-    let settings = copy_run::Settings {
-        workers: workers(job.run.jobs),
-        timeout: job.run.time_limit(),
-        cancel: &run.cancel,
-        verb,
-        planned: &|bytes| run.progress.set_total_bytes(bytes),
-        failed: &|_, _| {},
-    };
-    let finished = copy_run::run(&engine, work, &settings).await;
-    run.end();
+    let finished = run.copy(&options, work, verb, &list.run, &|_, _| {}).await;
     let cancel = &run.cancel;
 
-    // The index goes last, also after Ctrl-C, so what was saved is usable. A run that was
-    // stopped (Ctrl-C, SIGTERM, a full disk) closes the archive as a partial one, which the
-    // same command resumes.
+    // The index goes last, also after Ctrl-C, so what was saved is usable.
     let stopped = writer.failure().is_some()
         || finished
             .iter()
             .any(|f| matches!(f.result, Err(JobError::Interrupted)));
-    for image in target.images() {
-        index.upsert(image);
-    }
-    let index_bytes = index.to_bytes();
-    let completed = async {
-        writer
-            .write_bytes(INDEX_NAME, Bytes::from(index_bytes.clone()))
-            .await?;
-        if stopped {
-            writer.finish_interrupted().await
-        } else {
-            writer.finish().await
-        }
-    }
-    .await;
-    match &completed {
-        Ok(()) => tracing::info!(
-            "Write index file \"index.json\" to [{}], size {:.2}K",
-            job.archive.display(),
-            index_bytes.len() as f64 / 1024.0
-        ),
-        // The journal stays: a re-run keeps every finished entry.
-        Err(e) => tracing::error!(
-            "cannot complete archive {:?}: {e}; its finished entries are kept, re-run to resume",
-            job.archive.display().to_string()
-        ),
-    }
-    if stopped && completed.is_ok() {
-        tracing::warn!(
-            "{:?} is a partial archive: it holds the images finished so far; run the same command again to complete it",
-            job.archive.display().to_string()
-        );
-    }
+    let archive = job.archive.display().to_string();
+    let completed = target.close(index, stopped, &archive).await;
     let mut tally = Tally::of(&finished, verb);
     if completed.is_err() {
         // Nothing of this run is in a usable archive.
@@ -488,10 +301,7 @@ async fn save_into(
     tally.log(jobs.len(), past, started);
     let failed_lines = tally.failed;
     if completed.is_err() && failed_lines.is_empty() {
-        bail!(
-            "archive {:?} is incomplete",
-            job.archive.display().to_string()
-        );
+        bail!("archive {archive:?} is incomplete");
     }
     // Stopped by a full disk: a failure (exit 1), not an interruption (130).
     let interrupted = cancel.is_cancelled() && writer.failure().is_none();

@@ -14,8 +14,8 @@ use crate::outcome::{CopyError, malformed};
 use crate::source::{Fut, Source};
 use crate::verify::VerifyingStream;
 use bytes::Bytes;
-use hangar_archive::index::{Image, ImageSpec, SourceManifest};
-use hangar_archive::writer::ArchiveWriter;
+use hangar_archive::index::{ArchiveIndex, Image, ImageSpec, SourceManifest};
+use hangar_archive::writer::{ArchiveWriter, WriteError};
 use hangar_image::digest::Digest;
 use hangar_image::manifest::{Descriptor, ImageManifest};
 use hangar_image::media::ManifestKind;
@@ -70,6 +70,78 @@ impl<'a> ArchiveTarget<'a> {
         let mut saved = self.saved.lock().expect("saved lock").clone();
         saved.sort_by_key(|(id, _)| *id);
         saved.into_iter().map(|(_, image)| image).collect()
+    }
+
+    /// Writes Hangar's `index.json` (this run's images merged into `index`) last, and closes
+    /// the archive `name`; a `stopped` run (Ctrl-C, SIGTERM, a full disk) closes it as a
+    /// partial one, which the same command resumes. When closing fails the journal stays, so
+    /// a re-run keeps every finished entry.
+    pub async fn close(
+        &self,
+        mut index: ArchiveIndex,
+        stopped: bool,
+        name: &str,
+    ) -> Result<(), WriteError> {
+        for image in self.images() {
+            index.upsert(image);
+        }
+        let bytes = index.to_bytes();
+        let size = bytes.len();
+        let closed = async {
+            self.writer
+                .write_bytes(hangar_archive::reader::INDEX_NAME, Bytes::from(bytes))
+                .await?;
+            if stopped {
+                self.writer.finish_interrupted().await
+            } else {
+                self.writer.finish().await
+            }
+        }
+        .await;
+        match &closed {
+            Ok(()) => {
+                tracing::info!(
+                    "Write index file \"index.json\" to [{name}], size {:.2}K",
+                    size as f64 / 1024.0
+                );
+                if stopped {
+                    tracing::warn!(
+                        "{name:?} is a partial archive: it holds the images finished so far; run the same command again to complete it"
+                    );
+                }
+            }
+            Err(e) => tracing::error!(
+                "cannot complete archive {name:?}: {e}; its finished entries are kept, re-run to resume"
+            ),
+        }
+        closed
+    }
+
+    /// Copies `image` of another archive into this one (merge, export): through the engine
+    /// like every route, so entries are verified on the way and the tag's own manifest, the
+    /// platforms and the attachments keep their digests.
+    pub async fn carry(
+        &'a self,
+        id: usize,
+        blobs: &hangar_archive::blobs::ArchiveBlobs,
+        image: &Image,
+    ) -> Result<(), CopyError> {
+        tracing::info!("Copy [{}:{}]", image.source, image.tag);
+        let options = crate::outcome::CopyOptions::default();
+        let engine = crate::walk::Engine {
+            options: &options,
+            events: self.events.clone(),
+        };
+        let source = crate::source::archive::ArchiveSource::new(blobs, image);
+        let sink = self.sink_named(id, image.source.clone());
+        let ends = crate::walk::Ends {
+            id,
+            source: &source,
+            sink: &sink,
+            // Recorded under the same tag, a digest one included.
+            tag: Some(&image.tag),
+        };
+        engine.copy(&ends).await.map(|_| ())
     }
 
     /// The sink of list line `id`, whose image is recorded under `reference`'s name.

@@ -5,6 +5,7 @@
 
 pub mod archive;
 pub mod registry;
+pub mod resume;
 
 use crate::blob::Copied;
 use crate::source::{Fut, Source};

@@ -6,13 +6,14 @@
 //! manifest read is checked against its digest, and blobs stream from their zip entries.
 
 use super::{Attachments, Fut, OpenBlob, Source, Top};
-use crate::attachments::{referrer_descriptor, referrers_subject};
+use crate::attachments::{attachment_subject, referrer_descriptor, referrers_subject};
 use crate::outcome::{CopyError, malformed};
 use bytes::Bytes;
 use hangar_archive::blobs::ArchiveBlobs;
-use hangar_archive::index::Image;
+use hangar_archive::index::{ArchiveIndex, Image};
 use hangar_archive::original::{blob_name, original};
 use hangar_image::digest::Digest;
+use hangar_image::list::{self, Formats, Line};
 use hangar_image::manifest::Descriptor;
 use hangar_image::media;
 use hangar_registry::Manifest;
@@ -213,4 +214,80 @@ impl Source for ArchiveSource<'_> {
     fn refetch_helps(&self) -> bool {
         false
     }
+}
+
+/// The images of an archive a command takes: every one, or those a list names (the last
+/// match wins, as in Hangar), each followed by its signatures, attestations, SBOMs and
+/// referrers when `attachments`. Lines the archive lacks are `not_found`, as written.
+pub struct Picked<'i> {
+    /// The image and the text its failed-list line gets (`source:tag`).
+    pub images: Vec<(String, &'i Image)>,
+    pub not_found: Vec<String>,
+}
+
+pub fn pick<'i>(
+    index: &'i ArchiveIndex,
+    list: Option<&str>,
+    source_registry: Option<&str>,
+    attachments: bool,
+) -> Picked<'i> {
+    let mut picked = Picked {
+        images: Vec::new(),
+        not_found: Vec::new(),
+    };
+    let mut add = |image: &'i Image| {
+        picked
+            .images
+            .push((format!("{}:{}", image.source, image.tag), image));
+    };
+    let Some(text) = list else {
+        for image in &index.list {
+            if attachments || attachment_subject(&image.tag).is_none() {
+                add(image);
+            }
+        }
+        return picked;
+    };
+    let parsed = list::parse(text, Formats::DefaultOnly);
+    for w in &parsed.warnings {
+        tracing::warn!("Ignore {w}");
+    }
+    for entry in parsed.entries {
+        let Line::Default(mut wanted) = entry.line else {
+            continue;
+        };
+        if let Some(registry) = source_registry.filter(|r| !r.is_empty()) {
+            wanted = wanted.with_registry(registry);
+        }
+        let tag = wanted
+            .tag()
+            .map(str::to_string)
+            .or_else(|| wanted.digest().map(|d| d.to_string()))
+            .unwrap_or_default();
+        let Some(image) = index
+            .list
+            .iter()
+            .rfind(|i| i.source == wanted.name() && i.tag == tag)
+        else {
+            tracing::error!("image [{}] not found in archive", entry.text);
+            picked.not_found.push(entry.text);
+            continue;
+        };
+        add(image);
+        if !attachments {
+            continue;
+        }
+        let digests: Vec<&str> = image
+            .images
+            .iter()
+            .map(|spec| spec.digest.trim_start_matches("sha256:"))
+            .collect();
+        for attached in index.list.iter().filter(|a| {
+            a.source == image.source
+                && attachment_subject(&a.tag).is_some_and(|d| digests.contains(&d))
+        }) {
+            add(attached);
+        }
+    }
+    picked
 }
