@@ -3,13 +3,16 @@
 //! failed list, exit status), so each command only says what one image's job is.
 
 use super::Status;
-use super::args::RunArgs;
+use super::args::{AdapterArgs, RunArgs, TlsArgs};
 use crate::copy::events::Events;
 use crate::copy::failed;
 use crate::copy::run as copy_run;
 use crate::copy::{CopyError, CopyOptions, Engine};
+use crate::image::reference::Reference;
+use crate::plugin::adapters::Adapters;
 use crate::progress::{Progress, set_active_bars};
 use anyhow::Context as _;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -77,11 +80,32 @@ impl BulkRun {
     }
 }
 
+/// Loads the registry adapters and lets them prepare each destination registry for the
+/// repositories the run writes (Harbor creates missing projects), before anything is copied.
+pub async fn prepare_destinations<'r>(
+    adapter: &AdapterArgs,
+    tls: &TlsArgs,
+    global: &super::Global,
+    destinations: impl Iterator<Item = &'r Reference>,
+) -> anyhow::Result<Adapters> {
+    let mut by_registry: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    for destination in destinations {
+        by_registry
+            .entry(destination.registry())
+            .or_default()
+            .insert(destination.repository().to_string());
+    }
+    let adapters = Adapters::load(&adapter.settings(tls, global)?).await?;
+    for (registry, repositories) in by_registry {
+        let repositories: Vec<String> = repositories.into_iter().collect();
+        adapters.prepare_destination(registry, &repositories).await;
+    }
+    Ok(adapters)
+}
+
 /// Tells the registry adapters (Harbor...) of a failed image, so they can explain the
 /// failures at the end (a missing project, a quota).
-pub fn note_failure(
-    adapters: &Option<crate::plugin::adapters::Adapters>,
-) -> impl Fn(&str, &CopyError) + Sync + '_ {
+pub fn note_failure(adapters: &Option<Adapters>) -> impl Fn(&str, &CopyError) + Sync + '_ {
     move |to, e| {
         if let Some(adapters) = adapters {
             adapters.note_failure(to.split('/').next().unwrap_or(to), e.response());

@@ -1,7 +1,9 @@
 //! `hangar mirror` and `hangar mirror validate`.
 
 use super::args::{AdapterArgs, PlatformArgs, RunArgs, TlsArgs, parse_duration};
-use super::bulk::{BulkRun, finish_run, note_failure, watch_interrupts, workers};
+use super::bulk::{
+    BulkRun, finish_run, note_failure, prepare_destinations, watch_interrupts, workers,
+};
 use super::{Global, Status};
 use crate::copy::CopyOptions;
 use crate::copy::attachments::Attached;
@@ -132,24 +134,19 @@ async fn run_mirror(args: MirrorArgs, global: &Global) -> anyhow::Result<Status>
     let started = Instant::now();
 
     // Registry adapters (Harbor...) prepare each destination registry first.
-    let mut by_registry: std::collections::BTreeMap<&str, std::collections::BTreeSet<String>> =
-        Default::default();
-    for job in &jobs {
-        by_registry
-            .entry(job.destination.registry())
-            .or_default()
-            .insert(job.destination.repository().to_string());
-    }
-    let mut adapters = None;
-    if !args.dry_run {
-        let settings = args.adapter.settings(&args.tls, global)?;
-        let loaded = crate::plugin::adapters::Adapters::load(&settings).await?;
-        for (registry, repositories) in by_registry {
-            let repositories: Vec<String> = repositories.into_iter().collect();
-            loaded.prepare_destination(registry, &repositories).await;
-        }
-        adapters = Some(loaded);
-    }
+    let adapters = if args.dry_run {
+        None
+    } else {
+        Some(
+            prepare_destinations(
+                &args.adapter,
+                &args.tls,
+                global,
+                jobs.iter().map(|j| &j.destination),
+            )
+            .await?,
+        )
+    };
     let attached = Attached::default();
     let target = RegistryTarget::new(&registries, run.events.clone());
     let work = jobs

@@ -16,6 +16,7 @@ use hangar_image::digest::Digest;
 use hangar_image::list::{self, Formats, Line};
 use hangar_image::manifest::Descriptor;
 use hangar_image::media;
+use hangar_image::reference::{Reference, ReferenceError};
 use hangar_registry::Manifest;
 
 /// Largest manifest read from an archive.
@@ -290,4 +291,24 @@ pub fn pick<'i>(
         }
     }
     picked
+}
+
+/// Where an archive image goes in `registry` (under `project` when given): its own
+/// repository path and tag, or its digest for an image saved by digest.
+pub fn destination_of(
+    image: &Image,
+    registry: &str,
+    project: Option<&str>,
+) -> Result<Reference, ReferenceError> {
+    let at = if image.tag.starts_with("sha256:") {
+        "@"
+    } else {
+        ":"
+    };
+    let destination =
+        Reference::parse(&format!("{}{at}{}", image.source, image.tag))?.with_registry(registry);
+    match project.filter(|p| !p.is_empty()) {
+        Some(project) => destination.with_project(project),
+        None => Ok(destination),
+    }
 }

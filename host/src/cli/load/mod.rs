@@ -1,7 +1,10 @@
 //! `hangar load` (archive → registry) and `load validate`.
 
-use super::args::{AdapterArgs, PlatformArgs, RunArgs, TlsArgs};
-use super::bulk::{BulkRun, finish_run, note_failure, watch_interrupts, workers};
+mod args;
+
+use super::bulk::{
+    BulkRun, finish_run, note_failure, prepare_destinations, watch_interrupts, workers,
+};
 use super::{Global, Status};
 use crate::archive::blobs::ArchiveBlobs;
 use crate::archive::index::Image;
@@ -9,73 +12,14 @@ use crate::archive::reader::ArchiveReader;
 use crate::copy::CopyOptions;
 use crate::copy::run::{self as copy_run, Tally};
 use crate::copy::sink::registry::RegistryTarget;
-use crate::copy::source::archive::{ArchiveSource, pick};
+use crate::copy::source::archive::{ArchiveSource, destination_of, pick};
 use crate::copy::validate::{Named, check_all, validate_loaded};
 use crate::image::reference::Reference;
 use crate::registry::Registries;
 use anyhow::Context as _;
-use clap::{Args, Subcommand};
-use std::path::PathBuf;
+pub use args::*;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
-
-#[derive(Args, Debug)]
-#[command(args_conflicts_with_subcommands = true)]
-pub struct LoadCommand {
-    #[command(subcommand)]
-    action: Option<LoadAction>,
-    #[command(flatten)]
-    args: LoadArgs,
-}
-
-#[derive(Subcommand, Debug)]
-enum LoadAction {
-    /// Check that the registry holds every selected platform of each archive image
-    Validate(LoadArgs),
-}
-
-#[derive(Args, Debug)]
-pub struct LoadArgs {
-    /// The archive to load
-    #[arg(short = 's', long = "source", value_name = "FILE")]
-    source: Option<PathBuf>,
-    /// Destination registry
-    #[arg(short = 'd', long = "destination", value_name = "REGISTRY")]
-    destination: Option<String>,
-    /// Image list selecting archive images (default format; all images when absent)
-    #[arg(short = 'f', long = "file", value_name = "FILE")]
-    file: Option<PathBuf>,
-    /// Replace the registry of the list lines before looking them up in the archive
-    #[arg(long = "source-registry", value_name = "REGISTRY")]
-    source_registry: Option<String>,
-    /// Override the project (first path segment) of every destination image
-    #[arg(long, value_name = "PROJECT")]
-    project: Option<String>,
-    /// File that receives the images that failed (source:tag, feedable with -f)
-    #[arg(
-        short = 'o',
-        long = "failed",
-        default_value = "load-failed.txt",
-        value_name = "FILE"
-    )]
-    failed: PathBuf,
-    #[command(flatten)]
-    run: RunArgs,
-    /// Replace the destination index instead of merging into it
-    #[arg(long)]
-    overwrite: bool,
-    /// Accepted for compatibility (credentials are read when a registry asks for them)
-    #[arg(long, hide = true)]
-    skip_login: bool,
-    #[command(flatten)]
-    platform: PlatformArgs,
-    #[command(flatten)]
-    tls: TlsArgs,
-    #[command(flatten)]
-    adapter: AdapterArgs,
-    #[command(flatten)]
-    signatures: super::args::AttachmentArgs,
-}
 
 /// One image to load: the failed-list line, the archive image, where it goes.
 struct Job {
@@ -110,20 +54,6 @@ fn plan(args: &LoadArgs) -> anyhow::Result<(ArchiveBlobs, Vec<Job>, Vec<String>)
         .index()
         .with_context(|| format!("archive {}", archive.display()))?;
     let blobs = ArchiveBlobs::new(archive, &mut reader)?;
-    let destination_of = |image: &Image| -> anyhow::Result<Reference> {
-        let at = if image.tag.starts_with("sha256:") {
-            "@"
-        } else {
-            ":"
-        };
-        let source = Reference::parse(&format!("{}{at}{}", image.source, image.tag))
-            .with_context(|| format!("archive image {}:{}", image.source, image.tag))?;
-        let mut destination = source.with_registry(registry);
-        if let Some(project) = args.project.as_deref().filter(|p| !p.is_empty()) {
-            destination = destination.with_project(project)?;
-        }
-        Ok(destination)
-    };
     let list = match &args.file {
         Some(path) => Some(
             std::fs::read_to_string(path)
@@ -144,7 +74,8 @@ fn plan(args: &LoadArgs) -> anyhow::Result<(ArchiveBlobs, Vec<Job>, Vec<String>)
             Ok(Job {
                 text,
                 image: image.clone(),
-                destination: destination_of(image)?,
+                destination: destination_of(image, registry, args.project.as_deref())
+                    .with_context(|| format!("archive image {}:{}", image.source, image.tag))?,
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
@@ -168,21 +99,19 @@ async fn run_load(args: LoadArgs, global: &Global) -> anyhow::Result<Status> {
     tracing::info!("OS List: [{}]", options.filter.os.join(","));
     let registries = Registries::new(args.tls.registry_options());
     // The registry adapter (Harbor...) prepares the destination first, as Hangar's load does.
-    let mut adapters = None;
-    if let Some(first) = jobs.first() {
-        let repositories: Vec<String> = jobs
-            .iter()
-            .map(|j| j.destination.repository().to_string())
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let settings = args.adapter.settings(&args.tls, global)?;
-        let loaded = crate::plugin::adapters::Adapters::load(&settings).await?;
-        loaded
-            .prepare_destination(first.destination.registry(), &repositories)
-            .await;
-        adapters = Some(loaded);
-    }
+    let adapters = if jobs.is_empty() {
+        None
+    } else {
+        Some(
+            prepare_destinations(
+                &args.adapter,
+                &args.tls,
+                global,
+                jobs.iter().map(|j| &j.destination),
+            )
+            .await?,
+        )
+    };
     let run = BulkRun::start(global, jobs.len(), Duration::from_secs(5));
     let started = Instant::now();
     let target = RegistryTarget::new(&registries, run.events.clone());

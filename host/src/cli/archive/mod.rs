@@ -1,6 +1,8 @@
 //! `hangar archive …`: look into archives (ls, verify), make them (init, merge, export), and
 //! store or extract charts and files (`archive_store.rs`).
 
+mod args;
+
 use super::Status;
 use crate::archive::blobs::ArchiveBlobs;
 use crate::archive::index::ArchiveIndex;
@@ -10,113 +12,10 @@ use crate::copy::events::Silent;
 use crate::copy::sink::archive::ArchiveTarget;
 use crate::copy::source::archive::pick;
 use anyhow::{Context as _, bail};
+pub use args::*;
 use bytes::Bytes;
-use clap::{Args, Subcommand};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
-
-#[derive(Args, Debug)]
-pub struct ArchiveCommand {
-    #[command(subcommand)]
-    action: ArchiveAction,
-}
-
-#[derive(Subcommand, Debug)]
-enum ArchiveAction {
-    /// List the images of an archive
-    Ls(LsArgs),
-    /// Re-hash every blob and check every reference of an archive
-    Verify(VerifyArgs),
-    /// Create empty archives (for sync or store to add to)
-    Init(InitArgs),
-    /// Merge archives into a new one
-    Merge(MergeArgs),
-    /// Copy the listed images of an archive into a new archive
-    Export(ExportCommand),
-    /// Store Helm charts, files or plugins in an archive
-    Store(super::archive_store::StoreCommand),
-}
-
-#[derive(Args, Debug)]
-struct LsArgs {
-    /// The archive (or give it as the argument)
-    #[arg(short = 'f', long = "file", value_name = "FILE")]
-    file: Option<PathBuf>,
-    #[arg(value_name = "FILE", conflicts_with = "file")]
-    positional: Option<PathBuf>,
-    /// Print the whole index as JSON
-    #[arg(long)]
-    json: bool,
-    /// Print one source:tag per line
-    #[arg(long)]
-    image_only: bool,
-}
-
-#[derive(Args, Debug)]
-struct VerifyArgs {
-    #[arg(value_name = "FILE")]
-    file: PathBuf,
-}
-
-#[derive(Args, Debug)]
-struct InitArgs {
-    #[arg(value_name = "FILE", required = true)]
-    files: Vec<PathBuf>,
-}
-
-#[derive(Args, Debug)]
-struct MergeArgs {
-    /// An archive to merge (at least two)
-    #[arg(short = 'f', long = "file", value_name = "FILE")]
-    files: Vec<PathBuf>,
-    /// The new archive
-    #[arg(short = 'o', long = "output", value_name = "FILE")]
-    output: Option<PathBuf>,
-    /// Overwrite the output without asking
-    #[arg(short = 'y', long = "auto-yes")]
-    yes: bool,
-}
-
-#[derive(Args, Debug)]
-#[command(args_conflicts_with_subcommands = true)]
-struct ExportCommand {
-    #[command(subcommand)]
-    action: Option<ExportAction>,
-    #[command(flatten)]
-    args: ExportArgs,
-}
-
-#[derive(Subcommand, Debug)]
-enum ExportAction {
-    /// Extract a file stored with `archive store file` to ./<name>
-    File(super::archive_store::ExportFileArgs),
-}
-
-#[derive(Args, Debug)]
-struct ExportArgs {
-    /// Image list (default format) of the images to export
-    #[arg(short = 'f', long = "file", value_name = "FILE")]
-    file: Option<PathBuf>,
-    /// The archive to export from
-    #[arg(short = 's', long = "source", value_name = "FILE")]
-    source: Option<PathBuf>,
-    /// The new archive
-    #[arg(short = 'd', long = "destination", value_name = "FILE")]
-    destination: Option<PathBuf>,
-    /// Replace the registry of the list lines before looking them up
-    #[arg(long = "source-registry", value_name = "REGISTRY")]
-    source_registry: Option<String>,
-    /// File that receives the lines not found
-    #[arg(
-        long = "failed",
-        default_value = "export-failed.txt",
-        value_name = "FILE"
-    )]
-    failed: PathBuf,
-    /// Overwrite the destination without asking
-    #[arg(short = 'y', long = "auto-yes")]
-    yes: bool,
-}
 
 pub async fn run(cmd: ArchiveCommand, global: &super::Global) -> anyhow::Result<Status> {
     match cmd.action {

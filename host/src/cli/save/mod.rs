@@ -2,7 +2,8 @@
 //! same job written into a fresh or an appended archive. An interrupted archive (its journal
 //! is beside it) is recovered first and the run resumes: finished blobs are kept and skipped.
 
-use super::args::{AttachmentArgs, PlatformArgs, RunArgs, TlsArgs};
+mod args;
+
 use super::bulk::{BulkRun, finish_run};
 use super::{Global, Status};
 use crate::archive::index::{ArchiveIndex, rfc3339_now};
@@ -20,100 +21,9 @@ use crate::image::list::Formats;
 use crate::image::reference::Reference;
 use crate::registry::Registries;
 use anyhow::{Context as _, bail};
-use clap::{Args, Subcommand};
-use std::path::{Path, PathBuf};
+pub use args::*;
+use std::path::Path;
 use std::time::{Duration, Instant};
-
-#[derive(Args, Debug)]
-#[command(args_conflicts_with_subcommands = true)]
-pub struct SaveCommand {
-    #[command(subcommand)]
-    action: Option<SaveAction>,
-    #[command(flatten)]
-    args: SaveArgs,
-}
-
-#[derive(Subcommand, Debug)]
-enum SaveAction {
-    /// Check that the archive holds every selected platform of each listed image
-    Validate(SaveArgs),
-}
-
-#[derive(Args, Debug)]
-pub struct SaveArgs {
-    /// The archive to write (an interrupted one is resumed)
-    #[arg(
-        short = 'd',
-        long = "destination",
-        default_value = "saved-images.zip",
-        value_name = "FILE"
-    )]
-    destination: PathBuf,
-    /// File that receives the lines that failed
-    #[arg(
-        short = 'o',
-        long = "failed",
-        default_value = "save-failed.txt",
-        value_name = "FILE"
-    )]
-    failed: PathBuf,
-    /// Overwrite an existing archive without asking
-    #[arg(short = 'y', long = "auto-yes")]
-    yes: bool,
-    #[command(flatten)]
-    list: SaveList,
-}
-
-#[derive(Args, Debug)]
-#[command(args_conflicts_with_subcommands = true)]
-pub struct SyncCommand {
-    #[command(subcommand)]
-    action: Option<SyncAction>,
-    #[command(flatten)]
-    args: SyncArgs,
-}
-
-#[derive(Subcommand, Debug)]
-enum SyncAction {
-    /// Check that the archive holds every selected platform of each listed image
-    Validate(SyncArgs),
-}
-
-#[derive(Args, Debug)]
-pub struct SyncArgs {
-    /// The existing archive to add the images to
-    #[arg(short = 'd', long = "destination", value_name = "FILE")]
-    destination: Option<PathBuf>,
-    /// File that receives the lines that failed
-    #[arg(
-        short = 'o',
-        long = "failed",
-        default_value = "sync-failed.txt",
-        value_name = "FILE"
-    )]
-    failed: PathBuf,
-    #[command(flatten)]
-    list: SaveList,
-}
-
-/// What save and sync (and their validate) read the same way.
-#[derive(Args, Debug)]
-pub struct SaveList {
-    /// Image list (default format)
-    #[arg(short = 'f', long = "file", value_name = "FILE")]
-    pub file: Option<PathBuf>,
-    /// Override the registry of every source image (recorded in the archive)
-    #[arg(short = 's', long = "source", value_name = "REGISTRY")]
-    pub source: Option<String>,
-    #[command(flatten)]
-    pub run: RunArgs,
-    #[command(flatten)]
-    pub platform: PlatformArgs,
-    #[command(flatten)]
-    pub tls: TlsArgs,
-    #[command(flatten)]
-    pub signatures: AttachmentArgs,
-}
 
 /// A save or sync once its flags are read: the list, the archive, the failed list.
 pub(super) struct Job<'a> {
