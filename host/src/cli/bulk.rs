@@ -1,6 +1,6 @@
-//! What every bulk command (mirror, save, and the archive commands to come) does around its
-//! jobs: worker count, Ctrl-C handling, the progress display, and the end of the run (summary,
-//! failed list, exit status), so each command only says what one image's job is.
+//! What every bulk command (mirror, save, sync, load) does around the engine: registry
+//! adapters, worker count, Ctrl-C handling, the progress display, and the end of the run
+//! (failed list, exit status), so each command only builds its sources and sinks.
 
 use super::Status;
 use super::args::{AdapterArgs, RunArgs, TlsArgs};
