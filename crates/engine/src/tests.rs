@@ -612,3 +612,68 @@ async fn a_run_starts_the_largest_first_and_answers_in_list_order() {
         failure.is_some_and(|s| s.starts_with("error occurred when copy [broken] to [dst/broken]")),
     );
 }
+
+/// Saves `source` into a new archive through the archive sink, then reads the image back
+/// through the archive source into `sink`.
+async fn through_an_archive(source: &Memory, sink: &Store) -> Outcome {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.zip");
+    let writer = hangar_archive::writer::ArchiveWriter::create(&path).unwrap();
+    let events: Events = Arc::new(Silent);
+    let target = crate::sink::archive::ArchiveTarget::new(&writer, events.clone());
+    let reference = hangar_image::reference::Reference::parse("example.com/test/image:v1").unwrap();
+    let archive_sink = target.sink(1, &reference);
+    let options = CopyOptions::default();
+    let engine = Engine {
+        options: &options,
+        events,
+    };
+    let ends = Ends {
+        id: 1,
+        source,
+        sink: &archive_sink,
+        tag: Some("v1"),
+    };
+    engine.copy(&ends).await.unwrap();
+    target
+        .close(hangar_archive::index::ArchiveIndex::new(), false, "a.zip")
+        .await
+        .unwrap();
+    let mut reader = hangar_archive::reader::ArchiveReader::open(&path).unwrap();
+    let index = reader.index().unwrap();
+    let blobs = hangar_archive::blobs::ArchiveBlobs::new(&path, &mut reader).unwrap();
+    let image = &index.list[0];
+    let from = crate::source::archive::ArchiveSource::new(&blobs, image);
+    let ends = Ends {
+        id: 1,
+        source: &from,
+        sink,
+        tag: Some("v1"),
+    };
+    engine.copy(&ends).await.unwrap()
+}
+
+#[tokio::test]
+async fn an_archive_gives_the_tag_its_digest_back_even_for_nested_indexes() {
+    let (source, ..) = two_platforms();
+    let index = source.get("v1").unwrap();
+    let sink = Store::default();
+    through_an_archive(&source, &sink).await;
+    assert_eq!(sink.tag("v1").unwrap().digest, index.digest);
+
+    // An index of indexes: kept whole, and walked again on the way out.
+    let mut nested_source = source.clone();
+    let inner: Descriptor = serde_json::from_value(serde_json::json!({
+        "mediaType": media::OCI_INDEX, "digest": index.digest, "size": index.bytes.len(),
+    }))
+    .unwrap();
+    let outer = nested_source.index("v1", &[inner]);
+    let sink = Store::default();
+    through_an_archive(&nested_source, &sink).await;
+    assert_eq!(sink.tag("v1").unwrap().digest, outer.digest);
+    let platforms: hangar_image::manifest::Index = serde_json::from_slice(&index.bytes).unwrap();
+    for platform in platforms.manifests {
+        let m = source.get(platform.digest.as_str()).unwrap();
+        assert!(sink.holds_all(&m), "{} arrived with its blobs", m.digest);
+    }
+}

@@ -22,7 +22,7 @@ use hangar_image::media::ManifestKind;
 use hangar_image::platform::Platform;
 use hangar_image::reference::Reference;
 use hangar_registry::{Manifest, RegistryError};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -316,8 +316,8 @@ pub struct ArchiveSink<'a> {
     target: &'a ArchiveTarget<'a>,
     id: usize,
     source: String,
-    /// The index entries of the platform manifests this image stored.
-    specs: Mutex<HashMap<Digest, ImageSpec>>,
+    /// The index entries of the platform manifests this image stored, in the order stored.
+    specs: Mutex<Vec<ImageSpec>>,
 }
 
 impl ArchiveSink<'_> {
@@ -368,15 +368,20 @@ impl ArchiveSink<'_> {
             digest: manifest.digest.to_string(),
             annotations: annotations.unwrap_or_default(),
         };
-        self.specs
-            .lock()
-            .expect("specs lock")
-            .insert(manifest.digest.clone(), spec);
+        let mut specs = self.specs.lock().expect("specs lock");
+        if !specs.iter().any(|s| s.digest == spec.digest) {
+            specs.push(spec);
+        }
         Ok(())
     }
 
     fn spec(&self, digest: &Digest) -> Option<ImageSpec> {
-        self.specs.lock().expect("specs lock").get(digest).cloned()
+        self.specs
+            .lock()
+            .expect("specs lock")
+            .iter()
+            .find(|s| s.digest == digest.as_str())
+            .cloned()
     }
 
     fn record(&self, tag: &str, specs: Vec<ImageSpec>, source_manifest: Option<SourceManifest>) {
@@ -470,8 +475,9 @@ impl Sink for ArchiveSink<'_> {
             let reference = tag.unwrap_or(&digest);
             let mut specs = Vec::with_capacity(write.kept.len());
             for entry in write.kept {
-                if self.spec(&entry.digest).is_none() {
-                    // A single manifest is the tag itself: stored here, as its one platform.
+                // A single manifest is the tag itself: stored here, as its one platform. (A
+                // nested index has no entry of its own; its manifests are kept whole.)
+                if entry.digest == write.manifest.digest && self.spec(&entry.digest).is_none() {
                     self.store_platform(
                         write.manifest,
                         &entry.platform.clone().unwrap_or_default(),
@@ -479,7 +485,17 @@ impl Sink for ArchiveSink<'_> {
                     )
                     .await?;
                 }
-                specs.extend(self.spec(&entry.digest));
+                match self.spec(&entry.digest) {
+                    Some(spec) => specs.push(spec),
+                    // A nested index: the platforms under it are what the image lists.
+                    None => {
+                        for spec in self.specs.lock().expect("specs lock").iter() {
+                            if !specs.iter().any(|s| s.digest == spec.digest) {
+                                specs.push(spec.clone());
+                            }
+                        }
+                    }
+                }
             }
             let original = write.original.filter(|_| {
                 // Attachments (no platform) are their one manifest; nothing more to keep.
