@@ -5,7 +5,7 @@
 
 use super::args::{TlsArgs, parse_duration};
 use super::bulk::{finish_run, watch_interrupts, workers};
-use super::sign::{Job, csv_field, list_jobs};
+use super::list_run::{Job, list_jobs};
 use super::{Status, may_overwrite};
 use crate::archive::index::{ArchiveIndex, INDEX_VERSION, Image, ImageSpec, rfc3339_now};
 use crate::copy::runner;
@@ -13,6 +13,7 @@ use crate::image::manifest::{ImageManifest, Index};
 use crate::image::media::ManifestKind;
 use crate::image::platform::Platform;
 use crate::image::reference::Reference;
+use crate::outfile::csv_field;
 use crate::registry::Registries;
 use anyhow::Context as _;
 use clap::Args;

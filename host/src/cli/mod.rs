@@ -30,6 +30,7 @@ mod delete;
 mod generate_list;
 mod inspect;
 mod inspect_list;
+mod list_run;
 mod list_tags;
 mod load;
 mod login;

@@ -4,7 +4,7 @@
 //! failed image fails the run, `--format json` has the vulnerabilities, and `--exit-code` with
 //! `--severity` makes CI gates.
 
-use super::sign::{ListArgs, ListRun, Target, targets};
+use super::list_run::{ListArgs, ListRun};
 use super::{Global, Status};
 use crate::plugin::catalog::Found;
 use crate::plugin::manifest::World;
@@ -13,6 +13,7 @@ use crate::plugin::sbom::{SbomGenerator, Subject};
 use crate::plugin::scanner::{Platform as WitPlatform, Scanner};
 use crate::plugin::settings::Overrides;
 use crate::scan::report::{self, Format, Scanned};
+use crate::sign::targets::{Target, targets};
 use anyhow::{Context as _, bail};
 use clap::Args;
 use std::path::PathBuf;
@@ -158,7 +159,7 @@ pub async fn run(args: ScanArgs, global: &Global) -> anyhow::Result<Status> {
         crate::image::gzip::inflater()
     );
     let results = run
-        .each(list, |i, job: &super::sign::Job| {
+        .each(list, |i, job: &super::list_run::Job| {
             let (registries, filter, scanner, options, paths, sbom, created) = (
                 &run.registries,
                 &run.filter,
