@@ -18,6 +18,7 @@ pub mod fixtures;
 pub mod image_fs;
 pub mod image_source;
 pub mod list_generator;
+pub mod manage;
 pub mod manifest;
 pub mod native;
 pub mod oci;
@@ -27,6 +28,7 @@ pub mod sandbox;
 pub mod sbom;
 pub mod scanner;
 pub mod settings;
+pub mod trial;
 
 include!(concat!(env!("OUT_DIR"), "/embedded_plugins.rs"));
 
