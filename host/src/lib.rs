@@ -1,7 +1,8 @@
 //! hangar: move container images between registries and into air-gapped sites.
 //!
 //! This crate is the command line (`cli`), the read-only registry over an archive (`serve`),
-//! scan reports (`scan`) and progress rendering (`progress`), on top of the library crates,
+//! scan reports (`scan`), what `archive store` fetches (`store`) and progress rendering
+//! (`progress`), on top of the library crates,
 //! re-exported here under the names the code uses: [`image`] (the pure model), [`outfile`],
 //! [`registry`] (the distribution API: auth, TLS, retries, network time), [`archive`] (Hangar's
 //! zip format), [`sign`] (cosign-compatible signing), [`plugin`] (the plugin host) and [`copy`]
@@ -20,4 +21,5 @@ pub mod progress;
 pub use hangar_registry as registry;
 pub mod scan;
 pub mod serve;
+pub mod store;
 pub use hangar_sign as sign;

@@ -71,7 +71,6 @@ pub fn inspect_json(found: &Found) -> serde_json::Value {
     value
 }
 
-
 /// The heading of `plugin ls`'s table.
 pub const TABLE_HEADER: &str = "NAME             VERSION    WORLD             KIND    SOURCE";
 
