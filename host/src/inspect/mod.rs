@@ -1,7 +1,10 @@
 //! What listed images are, read from their registries: each image's platforms with their
 //! digests and media types, shaped as Hangar's archive index entries (`inspect list`), and
 //! the report in Hangar's txt table, its index structure as JSON or YAML (without layers), or
-//! CSV with a row per platform manifest.
+//! CSV with a row per platform manifest. `attached` finds the provenance or SBOM attached to
+//! an image (`view`).
+
+pub mod attached;
 
 use crate::archive::index::{ArchiveIndex, INDEX_VERSION, Image, ImageSpec, rfc3339_now};
 use crate::image::manifest::{ImageManifest, Index};
