@@ -5,11 +5,8 @@
 use super::args::{PlatformArgs, RunArgs, TlsArgs};
 use super::bulk::{watch_interrupts, workers};
 use crate::copy::runner::{self, JobError};
-use crate::image::list::{self, Formats, Line};
 use crate::image::platform::PlatformFilter;
-use crate::image::reference::Reference;
 use crate::registry::Registries;
-use anyhow::Context as _;
 use clap::Args;
 use std::path::{Path, PathBuf};
 use tokio_util::sync::CancellationToken;
@@ -53,10 +50,7 @@ impl ListArgs {
 }
 
 /// One listed image, resolved.
-pub(super) struct Job {
-    pub(super) text: String,
-    pub(super) reference: Reference,
-}
+pub(super) use crate::lists::Listed as Job;
 
 fn jobs(args: &ListArgs) -> anyhow::Result<Vec<Job>> {
     list_jobs(
@@ -72,33 +66,7 @@ pub(super) fn list_jobs(
     registry: Option<&str>,
     project: Option<&str>,
 ) -> anyhow::Result<Vec<Job>> {
-    let path =
-        file.context("image list not provided, use '--file' to specify the image list file")?;
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read image list {}", path.display()))?;
-    let parsed = list::parse(&text, Formats::DefaultOnly);
-    for w in &parsed.warnings {
-        tracing::warn!("Ignore {w}");
-    }
-    let mut jobs = Vec::new();
-    for entry in parsed.entries {
-        let Line::Default(mut reference) = entry.line else {
-            continue;
-        };
-        if let Some(registry) = registry.filter(|r| !r.is_empty()) {
-            reference = reference.with_registry(registry);
-        }
-        if let Some(project) = project.filter(|p| !p.is_empty()) {
-            reference = reference
-                .with_project(project)
-                .with_context(|| format!("--project {project}"))?;
-        }
-        jobs.push(Job {
-            text: entry.text,
-            reference,
-        });
-    }
-    Ok(jobs)
+    Ok(crate::lists::read_default(file, registry, project)?)
 }
 
 /// A run over the listed images: the jobs, the platform filter (logged as Hangar does), the

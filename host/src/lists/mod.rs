@@ -1,16 +1,19 @@
-//! Image lists made by list-generator plugins: the generator chosen and loaded
+//! Image lists: a default-format list read with `--registry`/`--project` applied
+//! (`read_default`), and lists made by list-generator plugins: the generator chosen and loaded
 //! (`generator`), what it found sorted into Hangar's Linux and Windows lists with the sources
 //! of each image (`Lists`), and the Rancher release's own lists and versions file (`rancher`).
 
 pub mod rancher;
 
-use crate::image::reference::Reference;
+use crate::image::list::{self, Formats, Line};
+use crate::image::reference::{Reference, ReferenceError};
 use crate::plugin::catalog::{CatalogError, Found};
 use crate::plugin::list_generator::ListGenerator;
 use crate::plugin::manifest::{Kind, World};
 use crate::plugin::runtime::{PluginError, Runtime};
 use crate::plugin::settings::Settings;
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +37,68 @@ pub enum ListsError {
     /// What the user gave does not say what to list.
     #[error("{0}")]
     Usage(String),
+    #[error("cannot read image list {path}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("--project {project}")]
+    Project {
+        project: String,
+        #[source]
+        source: ReferenceError,
+    },
+}
+
+/// One image of a default-format list: its line as written, and the reference to use.
+pub struct Listed {
+    pub text: String,
+    pub reference: Reference,
+}
+
+/// The images of the default-format list `file`, moved to `registry` and `project` when
+/// given (empty: not given); lines that do not parse are left out with a warning.
+pub fn read_default(
+    file: Option<&Path>,
+    registry: Option<&str>,
+    project: Option<&str>,
+) -> Result<Vec<Listed>, ListsError> {
+    let path = file.ok_or_else(|| {
+        ListsError::Usage(
+            "image list not provided, use '--file' to specify the image list file".into(),
+        )
+    })?;
+    let text = std::fs::read_to_string(path).map_err(|source| ListsError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let parsed = list::parse(&text, Formats::DefaultOnly);
+    for w in &parsed.warnings {
+        tracing::warn!("Ignore {w}");
+    }
+    let mut listed = Vec::new();
+    for entry in parsed.entries {
+        let Line::Default(mut reference) = entry.line else {
+            continue;
+        };
+        if let Some(registry) = registry.filter(|r| !r.is_empty()) {
+            reference = reference.with_registry(registry);
+        }
+        if let Some(project) = project.filter(|p| !p.is_empty()) {
+            reference = reference
+                .with_project(project)
+                .map_err(|source| ListsError::Project {
+                    project: project.to_string(),
+                    source,
+                })?;
+        }
+        listed.push(Listed {
+            text: entry.text,
+            reference,
+        });
+    }
+    Ok(listed)
 }
 
 /// An image a generator found: (reference, os, source).
@@ -195,5 +260,27 @@ mod tests {
             moved.linux
         );
         assert!(moved.linux.contains("registry.local:5000/org/x@sha256:0123456789012345678901234567890123456789012345678901234567890123"));
+    }
+
+    #[test]
+    fn default_lists_take_registry_and_project_overrides() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("list.txt");
+        std::fs::write(
+            &file,
+            "# comment\nlibrary/nginx:1.25\n\nquay.io/org/app:v1\n",
+        )
+        .unwrap();
+        let listed = read_default(Some(&file), Some("registry.local"), Some("mirror")).unwrap();
+        let shown: Vec<String> = listed.iter().map(|l| l.reference.to_string()).collect();
+        assert_eq!(
+            shown,
+            [
+                "registry.local/mirror/nginx:1.25",
+                "registry.local/mirror/app:v1"
+            ]
+        );
+        assert_eq!(listed[1].text, "quay.io/org/app:v1");
+        assert!(read_default(None, None, None).is_err());
     }
 }
