@@ -8,11 +8,12 @@
 //!   byte ranges for streaming, `verify` re-hashes them;
 //! - `original` gives back the manifest a tag held at its source (so it keeps its digest);
 //!   `copy` moves images between archives (export, merge); `artifact` builds charts, files and
-//!   plugins as OCI artifacts.
+//!   plugins as OCI artifacts, and `append` adds them to an archive that exists.
 //!
 //! Layout: `<manifestHex>/index.json` + `<manifestHex>/oci-layout` per platform manifest, every
 //! blob once under `share/sha256/<hex>` (manifests included), and Hangar's `index.json` last.
 
+pub mod append;
 pub mod artifact;
 pub mod blobs;
 pub mod entries;

@@ -220,6 +220,15 @@ pub fn remove_stale(path: &Path) -> io::Result<bool> {
     }
 }
 
+/// A CSV field, quoted when it holds a comma, quote or newline (RFC 4180).
+pub fn csv_field(field: &str) -> String {
+    if field.contains([',', '"', '\n']) {
+        format!("\"{}\"", field.replace('"', "\"\""))
+    } else {
+        field.to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

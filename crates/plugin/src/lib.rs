@@ -6,9 +6,10 @@
 //! reach the outside only through the host interfaces: `log`, and `http` limited to the hosts
 //! the plugin declares and the user allows, with credentials added by the host.
 //!
-//! `runtime` owns the engine and the on-disk cache of compiled components; `sandbox` one call's
-//! store and the host functions every world shares; `registry_adapter`, `list_generator`,
-//! `scanner` and `sbom` are the worlds' host sides; `native` loads the same sources built as
+//! `runtime` owns the engine and the on-disk cache of compiled components; `interfaces` the
+//! bindings of the host interfaces every world shares, and `sandbox` one call's store and
+//! their host functions; `loader` loads and describes a plugin of any world once;
+//! `registry_adapter`, `list_generator`, `scanner` and `sbom` are the worlds' host sides; `native` loads the same sources built as
 //! shared libraries; `catalog`, `manifest`, `settings` and `oci` find, describe, configure and
 //! ship plugins. The first-party plugins are embedded by build.rs.
 
@@ -17,7 +18,10 @@ pub mod catalog;
 pub mod fixtures;
 pub mod image_fs;
 pub mod image_source;
+mod interfaces;
 pub mod list_generator;
+mod loader;
+pub mod manage;
 pub mod manifest;
 pub mod native;
 pub mod oci;
@@ -27,6 +31,7 @@ pub mod sandbox;
 pub mod sbom;
 pub mod scanner;
 pub mod settings;
+pub mod trial;
 
 include!(concat!(env!("OUT_DIR"), "/embedded_plugins.rs"));
 

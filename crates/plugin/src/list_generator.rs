@@ -2,8 +2,8 @@
 //! passed (charts, release files) into image entries. It reads only those paths (`files`) and
 //! reaches only the hosts it declared and the user allowed.
 
-use super::native::{self, NativePlugin};
-use super::registry_adapter::hangar::plugin::types::Info;
+use super::loader::{self, Backend, Loaded, component};
+use super::native;
 use super::runtime::{PluginError, Runtime};
 use super::sandbox::{self, Grants, State};
 use std::path::PathBuf;
@@ -16,11 +16,14 @@ wasmtime::component::bindgen!({
     imports: { default: async },
     exports: { default: async },
     with: {
-        "hangar:plugin/types": super::registry_adapter::hangar::plugin::types,
-        "hangar:plugin/log": super::registry_adapter::hangar::plugin::log,
-        "hangar:plugin/http": super::registry_adapter::hangar::plugin::http,
+        "hangar:plugin/types": super::interfaces::hangar::plugin::types,
+        "hangar:plugin/log": super::interfaces::hangar::plugin::log,
+        "hangar:plugin/http": super::interfaces::hangar::plugin::http,
+        "hangar:plugin/files": super::interfaces::hangar::plugin::files,
     },
 });
+
+component!(ListGeneratorPluginPre, ListGeneratorPlugin);
 
 pub use self::exports::hangar::plugin::list_generator::ImageEntry;
 
@@ -49,17 +52,8 @@ fn option_hosts(options: &[(String, String)]) -> Vec<String> {
         .collect()
 }
 
-enum Backend {
-    Wasm(ListGeneratorPluginPre<State>),
-    Native(Arc<NativePlugin>),
-}
-
 pub struct ListGenerator {
-    runtime: Arc<Runtime>,
-    backend: Backend,
-    /// What the plugin said about itself (`describe`).
-    info: Info,
-    http: sandbox::Transport,
+    plugin: Loaded<ListGeneratorPluginPre<State>>,
 }
 
 impl ListGenerator {
@@ -68,10 +62,6 @@ impl ListGenerator {
         name: &str,
         bytes: &[u8],
     ) -> Result<ListGenerator, PluginError> {
-        let fail = |message: String| PluginError::Load {
-            plugin: name.to_string(),
-            message,
-        };
         let pre = sandbox::link(
             &runtime,
             name,
@@ -80,27 +70,15 @@ impl ListGenerator {
             |linker| ListGeneratorPlugin::add_to_linker::<_, HasSelf<_>>(linker, |s| s),
             ListGeneratorPluginPre::new,
         )?;
-        let http = sandbox::http_client(&runtime, true).map_err(fail)?;
-        let mut generator = ListGenerator {
-            runtime,
-            backend: Backend::Wasm(pre),
-            info: Info {
-                name: name.to_string(),
-                version: String::new(),
-                hosts: Vec::new(),
-            },
-            http,
-        };
-        let info = generator
-            .call(Grants::default(), async |plugin, store| {
-                plugin
-                    .hangar_plugin_list_generator()
-                    .call_describe(store)
-                    .await
-            })
-            .await?;
-        generator.info = info;
-        Ok(generator)
+        let http = loader::live(&runtime, name, true)?;
+        let plugin = Loaded::component(runtime, name, pre, http, async |plugin, store| {
+            plugin
+                .hangar_plugin_list_generator()
+                .call_describe(store)
+                .await
+        })
+        .await?;
+        Ok(ListGenerator { plugin })
     }
 
     /// Loads a native list generator from bytes already checked against its manifest.
@@ -109,60 +87,31 @@ impl ListGenerator {
         name: &str,
         bytes: &[u8],
     ) -> Result<ListGenerator, PluginError> {
-        let fail = |message: String| PluginError::Load {
-            plugin: name.to_string(),
-            message,
-        };
-        let plugin = NativePlugin::load(name, bytes)?;
-        let http = sandbox::http_client(&runtime, true).map_err(fail)?;
-        let mut generator = ListGenerator {
-            runtime,
-            backend: Backend::Native(plugin.clone()),
-            info: Info {
-                name: name.to_string(),
-                version: String::new(),
-                hosts: Vec::new(),
-            },
-            http,
-        };
-        let (name, version, hosts) = plugin
-            .identify(
-                "list-generator",
-                generator.http.clone(),
-                generator.runtime.limits.time,
-            )
-            .await?;
-        generator.info = Info {
-            name,
-            version,
-            hosts,
-        };
-        Ok(generator)
+        let http = loader::live(&runtime, name, true)?;
+        let plugin = Loaded::native(runtime, name, bytes, "list-generator", http).await?;
+        Ok(ListGenerator { plugin })
     }
 
     pub fn name(&self) -> &str {
-        &self.info.name
+        &self.plugin.info.name
     }
 
     /// Sends the plugin's HTTP requests to `transport` (recorded answers, in `plugin test`).
     pub fn set_transport(&mut self, transport: sandbox::Transport) {
-        self.http = transport;
+        self.plugin.http = transport;
     }
 
     /// Records every HTTP request the plugin makes from now on (`plugin test`).
-    pub fn record_requests(&mut self) -> std::sync::Arc<super::fixtures::RequestLog> {
-        let (recorded, log) =
-            std::mem::replace(&mut self.http, sandbox::Transport::Offline).recorded();
-        self.http = recorded;
-        log
+    pub fn record_requests(&mut self) -> Arc<super::fixtures::RequestLog> {
+        self.plugin.record_requests()
     }
 
     pub fn version(&self) -> &str {
-        &self.info.version
+        &self.plugin.info.version
     }
 
     pub fn declared_hosts(&self) -> &[String] {
-        &self.info.hosts
+        &self.plugin.info.hosts
     }
 
     /// Runs the generator over `options`; it may read `paths` and reach the declared hosts
@@ -175,9 +124,9 @@ impl ListGenerator {
         paths: Vec<PathBuf>,
         allowed_hosts: &[String],
     ) -> Result<Generated, PluginError> {
-        let open = self.info.hosts.iter().any(|h| h == "$options");
-        let mut hosts: Vec<String> = self
-            .info
+        let info = &self.plugin.info;
+        let open = info.hosts.iter().any(|h| h == "$options");
+        let mut hosts: Vec<String> = info
             .hosts
             .iter()
             .filter(|h| allowed_hosts.contains(h))
@@ -193,19 +142,21 @@ impl ListGenerator {
             logged_errors: Default::default(),
         };
         let logged_errors = grants.logged_errors.clone();
-        let answer = match &self.backend {
+        let answer = match &self.plugin.backend {
             Backend::Wasm(_) => {
                 let options = options.to_vec();
-                self.call(grants, async move |plugin, store| {
-                    plugin
-                        .hangar_plugin_list_generator()
-                        .call_generate(store, &options)
-                        .await
-                })
-                .await?
+                self.plugin
+                    .call(grants, async move |plugin, store| {
+                        plugin
+                            .hangar_plugin_list_generator()
+                            .call_generate(store, &options)
+                            .await
+                    })
+                    .await?
             }
             Backend::Native(_) => self
-                .native(
+                .plugin
+                .native_call(
                     grants,
                     "generate",
                     serde_json::json!({ "options": options }),
@@ -231,46 +182,6 @@ impl ListGenerator {
                 entries,
                 errors: logged_errors.load(std::sync::atomic::Ordering::Relaxed),
             })
-            .map_err(|message| PluginError::Failed {
-                plugin: self.info.name.clone(),
-                message,
-            })
-    }
-
-    async fn native(
-        &self,
-        grants: Grants,
-        function: &str,
-        input: serde_json::Value,
-    ) -> Result<Result<serde_json::Value, String>, PluginError> {
-        let Backend::Native(plugin) = &self.backend else {
-            unreachable!("native calls are only made on the native backend");
-        };
-        plugin
-            .call(
-                &self.info.name,
-                function,
-                input,
-                grants,
-                self.http.clone(),
-                self.runtime.limits.time,
-            )
-            .await
-    }
-
-    async fn call<R, F>(&self, grants: Grants, f: F) -> Result<R, PluginError>
-    where
-        F: AsyncFnOnce(&ListGeneratorPlugin, &mut wasmtime::Store<State>) -> wasmtime::Result<R>,
-    {
-        let Backend::Wasm(pre) = &self.backend else {
-            unreachable!("component calls are only made on the wasm backend");
-        };
-        let mut store = sandbox::store(&self.runtime, &self.info.name, grants, self.http.clone());
-        let result = async {
-            let plugin = pre.instantiate_async(&mut store).await?;
-            f(&plugin, &mut store).await
-        }
-        .await;
-        result.map_err(|e| sandbox::trap(&self.info.name, e, self.runtime.limits))
+            .map_err(|message| self.plugin.failed(message))
     }
 }

@@ -8,8 +8,8 @@
 //! is opened and then removed, so the plugin file cannot change in between. Libraries stay
 //! loaded until the process exits (unloading code that may have started threads is unsafe).
 
-use super::registry_adapter::hangar::plugin::http::{Header, Request};
-use super::registry_adapter::hangar::plugin::log::Level;
+use super::interfaces::hangar::plugin::http::{Header, Request};
+use super::interfaces::hangar::plugin::log::Level;
 use super::runtime::PluginError;
 use super::sandbox::{self, Grants};
 use base64::Engine as _;

@@ -3,12 +3,12 @@
 //! instance with the runtime's time and memory limits; a native plugin (trusted, opt-in) runs
 //! the same calls through the C ABI. Callers cannot tell the two apart.
 
-use super::native::{self, NativePlugin};
+use super::loader::{self, Backend, Loaded, component};
+use super::native;
 use super::runtime::{PluginError, Runtime};
-use super::sandbox::{self, Grants, State};
+use super::sandbox::{self, Grants};
 use serde_json::json;
 use std::sync::Arc;
-use wasmtime::Store;
 use wasmtime::component::HasSelf;
 
 wasmtime::component::bindgen!({
@@ -16,25 +16,20 @@ wasmtime::component::bindgen!({
     world: "registry-adapter-plugin",
     imports: { default: async },
     exports: { default: async },
+    with: {
+        "hangar:plugin/types": super::interfaces::hangar::plugin::types,
+        "hangar:plugin/log": super::interfaces::hangar::plugin::log,
+        "hangar:plugin/http": super::interfaces::hangar::plugin::http,
+    },
 });
 
-use self::hangar::plugin::types::Info;
-
-enum Backend {
-    Wasm(RegistryAdapterPluginPre<State>),
-    Native(Arc<NativePlugin>),
-}
+component!(RegistryAdapterPluginPre, RegistryAdapterPlugin);
 
 /// A loaded registry adapter.
 pub struct RegistryAdapter {
-    runtime: Arc<Runtime>,
-    backend: Backend,
-    /// What the plugin said about itself (`describe`): name, version, hosts (`$registry`
-    /// included).
-    info: Info,
+    plugin: Loaded<RegistryAdapterPluginPre<sandbox::State>>,
     /// Hosts the user allowed beyond the registry being worked on.
     user_allowed: Vec<String>,
-    http: sandbox::Transport,
 }
 
 impl RegistryAdapter {
@@ -54,7 +49,15 @@ impl RegistryAdapter {
             |linker| RegistryAdapterPlugin::add_to_linker::<_, HasSelf<_>>(linker, |s| s),
             RegistryAdapterPluginPre::new,
         )?;
-        Self::described(runtime, Backend::Wasm(pre), name, user_allowed, tls_verify).await
+        let http = loader::live(&runtime, name, tls_verify)?;
+        let plugin = Loaded::component(runtime, name, pre, http, async |plugin, store| {
+            plugin
+                .hangar_plugin_registry_adapter()
+                .call_describe(store)
+                .await
+        })
+        .await?;
+        Self::checked(name, plugin, user_allowed)
     }
 
     /// Loads a native plugin from bytes already checked against its manifest.
@@ -65,106 +68,59 @@ impl RegistryAdapter {
         user_allowed: Vec<String>,
         tls_verify: bool,
     ) -> Result<RegistryAdapter, PluginError> {
-        let plugin = NativePlugin::load(name, bytes)?;
-        Self::described(
-            runtime,
-            Backend::Native(plugin),
-            name,
-            user_allowed,
-            tls_verify,
-        )
-        .await
+        let http = loader::live(&runtime, name, tls_verify)?;
+        let plugin = Loaded::native(runtime, name, bytes, "registry-adapter", http).await?;
+        Self::checked(name, plugin, user_allowed)
     }
 
-    async fn described(
-        runtime: Arc<Runtime>,
-        backend: Backend,
+    /// Refuses host patterns: an adapter names the hosts it reaches.
+    fn checked(
         name: &str,
+        plugin: Loaded<RegistryAdapterPluginPre<sandbox::State>>,
         user_allowed: Vec<String>,
-        tls_verify: bool,
     ) -> Result<RegistryAdapter, PluginError> {
-        let fail = |message: String| PluginError::Load {
-            plugin: name.to_string(),
-            message,
-        };
-        let http = sandbox::http_client(&runtime, tls_verify).map_err(fail)?;
-        let mut adapter = RegistryAdapter {
-            runtime,
-            backend,
-            info: Info {
-                name: name.to_string(),
-                version: String::new(),
-                hosts: Vec::new(),
-            },
-            user_allowed,
-            http,
-        };
-        let info = match &adapter.backend {
-            Backend::Wasm(_) => {
-                adapter
-                    .call(None, async |plugin, store| {
-                        plugin
-                            .hangar_plugin_registry_adapter()
-                            .call_describe(store)
-                            .await
-                    })
-                    .await?
-            }
-            Backend::Native(plugin) => {
-                let (name, version, hosts) = plugin
-                    .identify(
-                        "registry-adapter",
-                        adapter.http.clone(),
-                        adapter.runtime.limits.time,
-                    )
-                    .await?;
-                Info {
-                    name,
-                    version,
-                    hosts,
-                }
-            }
-        };
-        if let Some(wild) = info.hosts.iter().find(|h| h.contains('*')) {
-            return Err(fail(format!(
-                "declares the host pattern {wild:?}; only exact hosts are allowed"
-            )));
+        if let Some(wild) = plugin.info.hosts.iter().find(|h| h.contains('*')) {
+            return Err(PluginError::Load {
+                plugin: name.to_string(),
+                message: format!(
+                    "declares the host pattern {wild:?}; only exact hosts are allowed"
+                ),
+            });
         }
-        adapter.info = info;
-        Ok(adapter)
+        Ok(RegistryAdapter {
+            plugin,
+            user_allowed,
+        })
     }
 
     pub fn name(&self) -> &str {
-        &self.info.name
+        &self.plugin.info.name
     }
 
     /// Sends the plugin's HTTP requests to `transport` (recorded answers, in `plugin test`).
     pub fn set_transport(&mut self, transport: sandbox::Transport) {
-        self.http = transport;
+        self.plugin.http = transport;
     }
 
     /// Records every HTTP request the plugin makes from now on (`plugin test`).
-    pub fn record_requests(&mut self) -> std::sync::Arc<super::fixtures::RequestLog> {
-        let (recorded, log) =
-            std::mem::replace(&mut self.http, sandbox::Transport::Offline).recorded();
-        self.http = recorded;
-        log
+    pub fn record_requests(&mut self) -> Arc<super::fixtures::RequestLog> {
+        self.plugin.record_requests()
     }
 
     pub fn version(&self) -> &str {
-        &self.info.version
+        &self.plugin.info.version
     }
 
     pub fn declared_hosts(&self) -> &[String] {
-        &self.info.hosts
+        &self.plugin.info.hosts
     }
 
     pub fn is_native(&self) -> bool {
-        matches!(self.backend, Backend::Native(_))
+        self.plugin.is_native()
     }
 
     pub async fn detect(&self, registry: &str) -> Result<bool, PluginError> {
-        let answer = match &self.backend {
+        let answer = match &self.plugin.backend {
             Backend::Wasm(_) => {
                 let registry_arg = registry.to_string();
                 self.call(Some(registry), async move |plugin, store| {
@@ -180,7 +136,7 @@ impl RegistryAdapter {
                 .await?
                 .map(|v| v.as_bool().unwrap_or(false)),
         };
-        answer.map_err(|message| self.failed(message))
+        answer.map_err(|message| self.plugin.failed(message))
     }
 
     pub async fn prepare_push(
@@ -189,7 +145,7 @@ impl RegistryAdapter {
         repositories: &[String],
         options: &[(String, String)],
     ) -> Result<Vec<String>, PluginError> {
-        let answer = match &self.backend {
+        let answer = match &self.plugin.backend {
             Backend::Wasm(_) => {
                 let registry_arg = registry.to_string();
                 let repositories = repositories.to_vec();
@@ -211,7 +167,7 @@ impl RegistryAdapter {
                 .await?
                 .map(|v| native::strings(&v)),
         };
-        answer.map_err(|message| self.failed(message))
+        answer.map_err(|message| self.plugin.failed(message))
     }
 
     pub async fn classify_error(
@@ -219,7 +175,7 @@ impl RegistryAdapter {
         status: u16,
         body: &str,
     ) -> Result<Option<String>, PluginError> {
-        match &self.backend {
+        match &self.plugin.backend {
             Backend::Wasm(_) => {
                 let body = body.to_string();
                 self.call(None, async move |plugin, store| {
@@ -242,25 +198,18 @@ impl RegistryAdapter {
         }
     }
 
-    fn failed(&self, message: String) -> PluginError {
-        PluginError::Failed {
-            plugin: self.info.name.clone(),
-            message,
-        }
-    }
-
     /// What a call about `registry` may reach: declared hosts the user allowed, and the
     /// registry itself when the plugin declared `$registry`.
     fn grants(&self, registry: Option<&str>) -> Grants {
-        let mut hosts: Vec<String> = self
-            .info
+        let info = &self.plugin.info;
+        let mut hosts: Vec<String> = info
             .hosts
             .iter()
             .filter(|h| self.user_allowed.contains(h))
             .cloned()
             .collect();
         if let Some(registry) = registry
-            && self.info.hosts.iter().any(|h| h == "$registry")
+            && info.hosts.iter().any(|h| h == "$registry")
         {
             hosts.push(registry.to_string());
         }
@@ -271,26 +220,15 @@ impl RegistryAdapter {
         }
     }
 
-    /// Runs one export of the component in a fresh instance (see [`sandbox::store`]).
+    /// Runs one export of the component, with what a call about `registry` may reach.
     async fn call<R, F>(&self, registry: Option<&str>, f: F) -> Result<R, PluginError>
     where
-        F: AsyncFnOnce(&RegistryAdapterPlugin, &mut Store<State>) -> wasmtime::Result<R>,
+        F: AsyncFnOnce(
+            &RegistryAdapterPlugin,
+            &mut wasmtime::Store<sandbox::State>,
+        ) -> wasmtime::Result<R>,
     {
-        let Backend::Wasm(pre) = &self.backend else {
-            unreachable!("component calls are only made on the wasm backend");
-        };
-        let mut store = sandbox::store(
-            &self.runtime,
-            &self.info.name,
-            self.grants(registry),
-            self.http.clone(),
-        );
-        let result = async {
-            let plugin = pre.instantiate_async(&mut store).await?;
-            f(&plugin, &mut store).await
-        }
-        .await;
-        result.map_err(|e| sandbox::trap(&self.info.name, e, self.runtime.limits))
+        self.plugin.call(self.grants(registry), f).await
     }
 
     /// A native call's answer: the plugin's `ok` value or its `err` message.
@@ -300,18 +238,8 @@ impl RegistryAdapter {
         function: &str,
         input: serde_json::Value,
     ) -> Result<Result<serde_json::Value, String>, PluginError> {
-        let Backend::Native(plugin) = &self.backend else {
-            unreachable!("native calls are only made on the native backend");
-        };
-        plugin
-            .call(
-                &self.info.name,
-                function,
-                input,
-                self.grants(registry),
-                self.http.clone(),
-                self.runtime.limits.time,
-            )
+        self.plugin
+            .native_call(self.grants(registry), function, input)
             .await
     }
 }

@@ -2,8 +2,8 @@
 //! limit and deadline, WASI with nothing granted, and the host interfaces (`log`, `http`,
 //! `files`) checked against what the user granted for this call.
 
-use super::registry_adapter::hangar::plugin::http::{self, Header, Request, Response};
-use super::registry_adapter::hangar::plugin::log::{self, Level};
+use super::interfaces::hangar::plugin::http::{self, Header, Request, Response};
+use super::interfaces::hangar::plugin::log::{self, Level};
 use super::runtime::{Limits, PluginError, Runtime, TICK};
 use hangar_registry::{Credential, lookup_credential};
 use std::path::{Path, PathBuf};
@@ -196,7 +196,7 @@ pub fn trap(plugin: &str, error: wasmtime::Error, limits: Limits) -> PluginError
     }
 }
 
-impl super::registry_adapter::hangar::plugin::types::Host for State {}
+impl super::interfaces::hangar::plugin::types::Host for State {}
 
 impl log::Host for State {
     async fn log(&mut self, level: Level, message: String) {
@@ -360,7 +360,7 @@ async fn route(
     })
 }
 
-impl super::list_generator::hangar::plugin::files::Host for State {
+impl super::interfaces::hangar::plugin::files::Host for State {
     async fn read(&mut self, path: String) -> Result<Vec<u8>, String> {
         read_granted(&self.grants.paths, &path)
     }

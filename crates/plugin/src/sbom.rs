@@ -1,7 +1,8 @@
 //! The `sbom-plugin` world on the host side: a generator turns one scanner report into an SBOM
 //! document (SPDX, CycloneDX...). It gets no network and no files, only the report.
 
-use super::registry_adapter::hangar::plugin::types::{Info, Report};
+use super::interfaces::hangar::plugin::types::Report;
+use super::loader::{Loaded, component};
 use super::runtime::{PluginError, Runtime};
 use super::sandbox::{self, Grants, State};
 use std::sync::Arc;
@@ -13,18 +14,17 @@ wasmtime::component::bindgen!({
     imports: { default: async },
     exports: { default: async },
     with: {
-        "hangar:plugin/types": super::registry_adapter::hangar::plugin::types,
-        "hangar:plugin/log": super::registry_adapter::hangar::plugin::log,
+        "hangar:plugin/types": super::interfaces::hangar::plugin::types,
+        "hangar:plugin/log": super::interfaces::hangar::plugin::log,
     },
 });
+
+component!(SbomPluginPre, SbomPlugin);
 
 pub use self::exports::hangar::plugin::sbom_generator::Subject;
 
 pub struct SbomGenerator {
-    runtime: Arc<Runtime>,
-    pre: SbomPluginPre<State>,
-    /// What the plugin said about itself (`describe`).
-    info: Info,
+    plugin: Loaded<SbomPluginPre<State>>,
     formats: Vec<String>,
 }
 
@@ -42,35 +42,32 @@ impl SbomGenerator {
             |linker| SbomPlugin::add_to_linker::<_, HasSelf<_>>(linker, |s| s),
             SbomPluginPre::new,
         )?;
-        let mut generator = SbomGenerator {
-            runtime,
-            pre,
-            info: Info {
-                name: name.to_string(),
-                version: String::new(),
-                hosts: Vec::new(),
-            },
-            formats: Vec::new(),
-        };
-        let (info, formats) = generator
-            .call(async |plugin, store| {
-                let generator = plugin.hangar_plugin_sbom_generator();
-                let info = generator.call_describe(&mut *store).await?;
-                let formats = generator.call_formats(&mut *store).await?;
-                Ok((info, formats))
+        // No network and no files: the report is all a generator gets.
+        let http = sandbox::Transport::Offline;
+        let plugin = Loaded::component(runtime, name, pre, http, async |plugin, store| {
+            plugin
+                .hangar_plugin_sbom_generator()
+                .call_describe(store)
+                .await
+        })
+        .await?;
+        let formats = plugin
+            .call(Grants::default(), async |plugin, store| {
+                plugin
+                    .hangar_plugin_sbom_generator()
+                    .call_formats(store)
+                    .await
             })
             .await?;
-        generator.info = info;
-        generator.formats = formats;
-        Ok(generator)
+        Ok(SbomGenerator { plugin, formats })
     }
 
     pub fn name(&self) -> &str {
-        &self.info.name
+        &self.plugin.info.name
     }
 
     pub fn version(&self) -> &str {
-        &self.info.version
+        &self.plugin.info.version
     }
 
     /// The formats the plugin writes.
@@ -92,35 +89,14 @@ impl SbomGenerator {
             report.clone(),
             created.to_string(),
         );
-        self.call(async move |plugin, store| {
-            plugin
-                .hangar_plugin_sbom_generator()
-                .call_generate(store, &format, &subject, &report, &created)
-                .await
-        })
-        .await?
-        .map_err(|message| PluginError::Failed {
-            plugin: self.info.name.clone(),
-            message,
-        })
-    }
-
-    async fn call<R, F>(&self, f: F) -> Result<R, PluginError>
-    where
-        F: AsyncFnOnce(&SbomPlugin, &mut wasmtime::Store<State>) -> wasmtime::Result<R>,
-    {
-        // No network and no files: the report is all a generator gets.
-        let mut store = sandbox::store(
-            &self.runtime,
-            &self.info.name,
-            Grants::default(),
-            sandbox::Transport::Offline,
-        );
-        let result = async {
-            let plugin = self.pre.instantiate_async(&mut store).await?;
-            f(&plugin, &mut store).await
-        }
-        .await;
-        result.map_err(|e| sandbox::trap(&self.info.name, e, self.runtime.limits))
+        self.plugin
+            .call(Grants::default(), async move |plugin, store| {
+                plugin
+                    .hangar_plugin_sbom_generator()
+                    .call_generate(store, &format, &subject, &report, &created)
+                    .await
+            })
+            .await?
+            .map_err(|message| self.plugin.failed(message))
     }
 }

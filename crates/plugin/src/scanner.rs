@@ -3,6 +3,7 @@
 //! packages and findings. It has no network and no other files.
 
 use super::image_fs::{Entry, Filesystem, Tree};
+use super::loader::{Loaded, component};
 use super::runtime::{PluginError, Runtime};
 use super::sandbox::{self, Grants, State};
 use std::sync::Arc;
@@ -14,17 +15,16 @@ wasmtime::component::bindgen!({
     imports: { default: async },
     exports: { default: async },
     with: {
-        "hangar:plugin/types": super::registry_adapter::hangar::plugin::types,
-        "hangar:plugin/log": super::registry_adapter::hangar::plugin::log,
-        "hangar:plugin/files": super::list_generator::hangar::plugin::files,
+        "hangar:plugin/types": super::interfaces::hangar::plugin::types,
+        "hangar:plugin/log": super::interfaces::hangar::plugin::log,
+        "hangar:plugin/files": super::interfaces::hangar::plugin::files,
         "hangar:plugin/image-fs.filesystem": super::image_fs::Filesystem,
     },
 });
 
-use super::registry_adapter::hangar::plugin::types::Info;
-pub use super::registry_adapter::hangar::plugin::types::{
-    Finding, InstalledPackage, Platform, Report,
-};
+component!(ScannerPluginPre, ScannerPlugin);
+
+pub use super::interfaces::hangar::plugin::types::{Finding, InstalledPackage, Platform, Report};
 
 /// Largest single read a scanner gets.
 const READ_LIMIT: u32 = 16 << 20;
@@ -69,10 +69,7 @@ impl State {
 }
 
 pub struct Scanner {
-    runtime: Arc<Runtime>,
-    pre: ScannerPluginPre<State>,
-    /// What the plugin said about itself (`describe`).
-    info: Info,
+    plugin: Loaded<ScannerPluginPre<State>>,
 }
 
 impl Scanner {
@@ -89,30 +86,22 @@ impl Scanner {
             |linker| ScannerPlugin::add_to_linker::<_, HasSelf<_>>(linker, |s| s),
             ScannerPluginPre::new,
         )?;
-        let mut scanner = Scanner {
-            runtime,
-            pre,
-            info: Info {
-                name: name.to_string(),
-                version: String::new(),
-                hosts: Vec::new(),
-            },
-        };
-        let info = scanner
-            .call(Grants::default(), async |plugin, store| {
-                plugin.hangar_plugin_scanner().call_describe(store).await
-            })
-            .await?;
-        scanner.info = info;
-        Ok(scanner)
+        // Scanners get no network: the image filesystem handed to `scan`, and the files the
+        // user passed (a vulnerability database).
+        let http = sandbox::Transport::Offline;
+        let plugin = Loaded::component(runtime, name, pre, http, async |plugin, store| {
+            plugin.hangar_plugin_scanner().call_describe(store).await
+        })
+        .await?;
+        Ok(Scanner { plugin })
     }
 
     pub fn name(&self) -> &str {
-        &self.info.name
+        &self.plugin.info.name
     }
 
     pub fn version(&self) -> &str {
-        &self.info.version
+        &self.plugin.info.version
     }
 
     /// Scans one image platform. `options` are the user's settings; `paths` what the scanner
@@ -133,38 +122,16 @@ impl Scanner {
             paths,
             logged_errors: Default::default(),
         };
-        self.call(grants, async move |plugin, store| {
-            let fs = store.data_mut().table.push(Filesystem(tree))?;
-            plugin
-                .hangar_plugin_scanner()
-                .call_scan(&mut *store, &image, &platform, fs, &options)
-                .await
-        })
-        .await?
-        .map_err(|message| PluginError::Failed {
-            plugin: self.info.name.clone(),
-            message,
-        })
-    }
-
-    async fn call<R, F>(&self, grants: Grants, f: F) -> Result<R, PluginError>
-    where
-        F: AsyncFnOnce(&ScannerPlugin, &mut wasmtime::Store<State>) -> wasmtime::Result<R>,
-    {
-        // Scanners get no network: the image filesystem handed to `scan`, and the files the
-        // user passed (a vulnerability database).
-        let mut store = sandbox::store(
-            &self.runtime,
-            &self.info.name,
-            grants,
-            sandbox::Transport::Offline,
-        );
-        let result = async {
-            let plugin = self.pre.instantiate_async(&mut store).await?;
-            f(&plugin, &mut store).await
-        }
-        .await;
-        result.map_err(|e| sandbox::trap(&self.info.name, e, self.runtime.limits))
+        self.plugin
+            .call(grants, async move |plugin, store| {
+                let fs = store.data_mut().table.push(Filesystem(tree))?;
+                plugin
+                    .hangar_plugin_scanner()
+                    .call_scan(&mut *store, &image, &platform, fs, &options)
+                    .await
+            })
+            .await?
+            .map_err(|message| self.plugin.failed(message))
     }
 }
 

@@ -105,6 +105,12 @@ pub struct Overrides {
 }
 
 impl Settings {
+    /// The config file (`ConfigFile::path`), then `overrides`.
+    pub fn load(overrides: Overrides) -> Result<Settings, String> {
+        let config = ConfigFile::load(ConfigFile::path().as_deref())?;
+        Settings::new(config, overrides)
+    }
+
     pub fn new(config: ConfigFile, overrides: Overrides) -> Result<Settings, String> {
         let plugins = config.plugins;
         let mut limits = Limits::default();

@@ -980,7 +980,7 @@ impl Registry {
 const UPLOAD_CHUNK: usize = 8 * 1024 * 1024;
 
 /// Error pages are read for their message only.
-const ERROR_BODY_LIMIT: usize = 64 * 1024;
+pub(crate) const ERROR_BODY_LIMIT: usize = 64 * 1024;
 /// A tag list longer than this many pages is a registry bug (or a loop), not a repository.
 const MAX_TAG_PAGES: usize = 10_000;
 
@@ -1030,7 +1030,7 @@ fn seconds(d: std::time::Duration) -> String {
     format!("{}s", d.as_secs_f64())
 }
 
-fn transport_error(
+pub(crate) fn transport_error(
     host: &str,
     what: &str,
     e: &reqwest::Error,

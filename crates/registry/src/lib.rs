@@ -1,5 +1,6 @@
 //! The registry engine: the distribution API over HTTP(S) with auth, TLS, retries and
 //! per-host limits. It knows HTTP and manifests-as-bytes, nothing about lists, archives or the CLI.
+//! `web` makes plain GETs (Helm repositories, files) over the same transport.
 //!
 //! Why our own transport rather than oci-client's `Client`: oci-client 0.18 cannot present
 //! client certificates (its reqwest client is private and built from a config with no identity),
@@ -14,6 +15,7 @@ mod credentials;
 mod error;
 mod retry;
 mod transport;
+mod web;
 
 pub use auth::Scope;
 pub use client::{BlobUpload, Manifest, ManifestHead, Registries, Registry, RegistryOptions};
@@ -21,6 +23,7 @@ pub use credentials::{AuthFile, Credential, auth_file_for_login, lookup_credenti
 pub use error::RegistryError;
 pub use retry::RetryPolicy;
 pub use transport::{DEFAULT_NETWORK_TIMEOUT, Timeouts, set_network_timeout};
+pub use web::{Web, WebError};
 
 /// The parsers of what registries send, for hangar's fuzz targets.
 #[doc(hidden)]

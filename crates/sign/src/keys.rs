@@ -247,6 +247,21 @@ pub fn verify(key: &VerifyingKey, payload: &[u8], signature_b64: &str) -> bool {
     key.verify(payload, &signature).is_ok()
 }
 
+/// Writes a key file with `mode` (0600 for a private key), also when it exists: an existing
+/// file keeps its old mode through open(), so the mode is set again.
+pub fn write_key_file(path: &std::path::Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(path)?;
+    file.write_all(bytes)?;
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(mode))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,8 +1,11 @@
 //! Cosign-compatible signing, offline: keys in cosign's formats (`keys`) or in PKCS#11 tokens
 //! (`pkcs11`), both behind `signer::Signer`, and signatures stored and checked the way cosign
-//! does in registries (`cosign`).
+//! does in registries (`cosign`). `targets` decides which digests of an image are signed or
+//! checked and where their signatures live; `report` writes what `sign validate` found.
 
 pub mod cosign;
 pub mod keys;
 pub mod pkcs11;
+pub mod report;
 pub mod signer;
+pub mod targets;

@@ -23,6 +23,7 @@ mod archive;
 mod archive_store;
 mod archive_validate;
 pub mod args;
+mod ask;
 mod bulk;
 mod completion;
 mod convert_list;
@@ -30,6 +31,7 @@ mod delete;
 mod generate_list;
 mod inspect;
 mod inspect_list;
+mod list_run;
 mod list_tags;
 mod load;
 mod login;
@@ -43,8 +45,8 @@ mod sign;
 mod view;
 
 use crate::progress::{self, LogFormat};
+pub use ask::{confirm, may_overwrite};
 use clap::{Parser, Subcommand};
-use std::process::ExitCode;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -157,55 +159,8 @@ pub enum Status {
     Exit(u8),
 }
 
-pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
-        }
-    };
-    crate::registry::set_network_timeout(cli.network_timeout);
-    progress::init_logging(
-        cli.debug,
-        cli.log_format,
-        cli.hide_log_time,
-        progress::Stderr,
-    );
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("hangar: cannot start the async runtime: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    match runtime.block_on(run(cli)) {
-        Ok(Status::Success) => ExitCode::SUCCESS,
-        Ok(Status::SomeFailed) => ExitCode::from(1),
-        Ok(Status::Interrupted) => ExitCode::from(130),
-        Ok(Status::Exit(code)) => ExitCode::from(code),
-        // The reader went away (`| head`): what it wanted was written.
-        Err(e) if closed_pipe(&e) => ExitCode::SUCCESS,
-        Err(e) => {
-            // One line: the context chain joined, never a Debug dump.
-            tracing::error!("{}", format!("{e:#}"));
-            ExitCode::from(1)
-        }
-    }
-}
-
-fn closed_pipe(error: &anyhow::Error) -> bool {
-    error.chain().any(|cause| {
-        cause
-            .downcast_ref::<std::io::Error>()
-            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
-    })
-}
-
-async fn run(cli: Cli) -> anyhow::Result<Status> {
+/// Runs the command `cli` names.
+pub async fn run(cli: Cli) -> anyhow::Result<Status> {
     let global = Global {
         log_format: cli.log_format,
         debug: cli.debug,
@@ -258,52 +213,12 @@ impl Global {
         &self,
         mut overrides: crate::plugin::settings::Overrides,
     ) -> anyhow::Result<crate::plugin::settings::Settings> {
-        use crate::plugin::settings::{ConfigFile, Settings};
-        let config = ConfigFile::load(ConfigFile::path().as_deref()).map_err(anyhow::Error::msg)?;
         overrides.plugin_paths = self.plugin_paths.clone();
         overrides.allow_native |= self.allow_native_plugins;
-        Settings::new(config, overrides).map_err(anyhow::Error::msg)
+        crate::plugin::settings::Settings::load(overrides).map_err(anyhow::Error::msg)
     }
 
     pub fn progress_mode(&self) -> progress::Mode {
-        use std::io::IsTerminal as _;
-        match self.log_format {
-            LogFormat::Json => progress::Mode::Json,
-            LogFormat::Text if std::io::stderr().is_terminal() && !self.debug => {
-                progress::Mode::Tty
-            }
-            LogFormat::Text => progress::Mode::Plain,
-        }
+        progress::Mode::pick(self.log_format, self.debug)
     }
-}
-
-/// Asks a yes/no question on the terminal; anything but y/Y is no.
-/// Hangar's overwrite question for an output file that exists (skipped with `-y`); a "no" is
-/// an error naming the file.
-pub fn may_overwrite(path: &std::path::Path, yes: bool) -> anyhow::Result<()> {
-    // Only a regular file has content to lose: a device or FIFO (`-o /dev/stdout`) is written.
-    if crate::outfile::is_regular_file(path)
-        && !yes
-        && !confirm(&format!(
-            "File {:?} already exists! Overwrite?",
-            path.display().to_string()
-        ))?
-    {
-        anyhow::bail!("file {:?} already exists", path.display().to_string());
-    }
-    Ok(())
-}
-
-pub fn confirm(question: &str) -> anyhow::Result<bool> {
-    use std::io::{BufRead as _, IsTerminal as _, Write as _};
-    if !std::io::stdin().is_terminal() {
-        anyhow::bail!(
-            "{question} needs an answer, but stdin is not an interactive terminal (use -y)"
-        );
-    }
-    eprint!("{question} [y/N] ");
-    std::io::stderr().flush()?;
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
-    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }

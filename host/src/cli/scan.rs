@@ -4,19 +4,15 @@
 //! failed image fails the run, `--format json` has the vulnerabilities, and `--exit-code` with
 //! `--severity` makes CI gates.
 
-use super::sign::{ListArgs, ListRun, Target, targets};
+use super::list_run::{Job, ListArgs, ListRun};
 use super::{Global, Status};
-use crate::plugin::catalog::Found;
-use crate::plugin::manifest::World;
 use crate::plugin::runtime::Runtime;
-use crate::plugin::sbom::{SbomGenerator, Subject};
-use crate::plugin::scanner::{Platform as WitPlatform, Scanner};
 use crate::plugin::settings::Overrides;
-use crate::scan::report::{self, Format, Scanned};
-use anyhow::{Context as _, bail};
+use crate::scan::pipeline::{self, Pipeline};
+use crate::scan::report::{self, Format};
+use anyhow::Context as _;
 use clap::Args;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 #[derive(Args, Debug)]
 pub struct ScanArgs {
@@ -96,23 +92,10 @@ pub async fn run(args: ScanArgs, global: &Global) -> anyhow::Result<Status> {
         ..Overrides::default()
     })?;
     let runtime = Runtime::new(settings.limits, Runtime::default_cache())?;
-    let choice = settings.scanner.as_deref().unwrap_or("osv-scanner");
-    let (found, bytes) = plugin_of(&settings, &runtime, "scanner", choice, World::Scanner).await?;
-    let scanner = Scanner::load(runtime.clone(), &found.manifest.name, &bytes).await?;
+    let (scanner, found) = pipeline::scanner(&settings, &runtime).await?;
     let sbom = match args.format.sbom() {
         Some(format) => {
-            let choice = settings.sbom.as_deref().unwrap_or("sbom");
-            let (found, bytes) =
-                plugin_of(&settings, &runtime, "sbom", choice, World::SbomGenerator).await?;
-            let generator = SbomGenerator::load(runtime, &found.manifest.name, &bytes).await?;
-            if !generator.formats().iter().any(|f| f == format) {
-                bail!(
-                    "sbom plugin {choice}: {} {} writes {}, not {format}",
-                    generator.name(),
-                    generator.version(),
-                    generator.formats().join(", ")
-                );
-            }
+            let (generator, found) = pipeline::sbom_generator(&settings, &runtime, format).await?;
             tracing::info!(
                 "SBOM plugin: {} {} ({})",
                 generator.name(),
@@ -125,21 +108,10 @@ pub async fn run(args: ScanArgs, global: &Global) -> anyhow::Result<Status> {
     };
     let time = crate::archive::index::rfc3339_now();
     let created = crate::archive::index::rfc3339_seconds(&time);
-    let (options, paths) = match &args.db {
-        Some(db) => {
-            if !db.is_dir() {
-                bail!("--db {}: not a directory", db.display());
-            }
-            (
-                vec![("db".to_string(), db.display().to_string())],
-                vec![db.clone()],
-            )
-        }
-        None => {
-            tracing::warn!("No --db given: packages are listed, not matched against advisories");
-            (Vec::new(), Vec::new())
-        }
-    };
+    let (options, paths) = pipeline::database(args.db.as_deref())?;
+    if args.db.is_none() {
+        tracing::warn!("No --db given: packages are listed, not matched against advisories");
+    }
     let list = &args.list;
     let run = ListRun::start(list)?;
     tracing::info!("Scanners: [{}]", args.scanner.join(","));
@@ -157,102 +129,21 @@ pub async fn run(args: ScanArgs, global: &Global) -> anyhow::Result<Status> {
         "gzip layers are inflated by {}",
         crate::image::gzip::inflater()
     );
+    let tool = format!("hangar-{}", super::VERSION);
+    let pipeline = Pipeline {
+        registries: &run.registries,
+        filter: &run.filter,
+        scanner: &scanner,
+        sbom: sbom.as_ref().map(|(g, f)| (g, *f)),
+        options: &options,
+        paths: &paths,
+        created: &created,
+        tool: &tool,
+    };
     let results = run
-        .each(list, |i, job: &super::sign::Job| {
-            let (registries, filter, scanner, options, paths, sbom, created) = (
-                &run.registries,
-                &run.filter,
-                &scanner,
-                &options,
-                &paths,
-                &sbom,
-                &created,
-            );
-            async move {
-                tracing::info!("[IMG:{}] Scanning [{}]", i + 1, job.reference);
-                let registry = registries.get(job.reference.registry()).await?;
-                let found = targets(&registry, &job.reference, filter, false).await?;
-                let mut scanned = Vec::new();
-                for Target {
-                    digest, platform, ..
-                } in found
-                {
-                    let at = job.reference.at_digest(&digest);
-                    let platform = match platform {
-                        Some(p) => p,
-                        None => {
-                            let manifest = registry
-                                .get_manifest(job.reference.repository(), digest.as_str())
-                                .await?;
-                            crate::copy::walk::registry_config_platform(
-                                &registry,
-                                job.reference.repository(),
-                                &manifest,
-                            )
-                            .await?
-                            .map(|c| c.platform())
-                            .unwrap_or_default()
-                        }
-                    };
-                    let reading = std::time::Instant::now();
-                    let tree =
-                        crate::plugin::image_source::layer_tree(registries, &at, &platform).await?;
-                    let read_in = reading.elapsed();
-                    let wit = WitPlatform {
-                        os: platform.os.clone(),
-                        architecture: platform.architecture.clone(),
-                        variant: platform.variant.clone(),
-                    };
-                    let report = scanner
-                        .scan(
-                            &job.reference.to_string(),
-                            &wit,
-                            Arc::new(tree),
-                            options,
-                            paths.clone(),
-                        )
-                        .await?;
-                    tracing::info!(
-                        "[{}@{digest}] ({platform}): {} packages, {} vulnerabilities (layers read in {:.0?}, scanned in {:.0?})",
-                        job.reference.name(),
-                        report.packages.len(),
-                        report.findings.len(),
-                        read_in,
-                        reading.elapsed() - read_in
-                    );
-                    let document = match sbom {
-                        Some((generator, format)) => {
-                            let subject = Subject {
-                                image: job.reference.to_string(),
-                                digest: digest.to_string(),
-                                platform: wit.clone(),
-                                tools: vec![
-                                    format!("hangar-{}", super::VERSION),
-                                    format!("{}-{}", scanner.name(), scanner.version()),
-                                    format!("{}-{}", generator.name(), generator.version()),
-                                ],
-                            };
-                            let text = generator
-                                .generate(format, &subject, &report, created)
-                                .await?;
-                            let document = serde_json::from_str(&text).with_context(|| {
-                                format!("sbom plugin {}: its {format} document is not JSON", generator.name())
-                            })?;
-                            Some(document)
-                        }
-                        None => None,
-                    };
-                    scanned.push(Scanned {
-                        reference: job.reference.to_string(),
-                        digest: digest.to_string(),
-                        platform,
-                        report,
-                        scanner: scanner.name().to_string(),
-                        document,
-                    });
-                }
-                anyhow::Ok(scanned)
-            }
+        .each(list, |i, job: &Job| {
+            tracing::info!("[IMG:{}] Scanning [{}]", i + 1, job.reference);
+            pipeline.image(&job.reference)
         })
         .await;
     let mut failed_lines = Vec::new();
@@ -270,16 +161,7 @@ pub async fn run(args: ScanArgs, global: &Global) -> anyhow::Result<Status> {
     crate::outfile::write(&path, report::render(args.format, &all, &time).as_ref())
         .with_context(|| format!("cannot write {}", path.display()))?;
     tracing::info!("Report exported to {:?}", path.display().to_string());
-    let gate: Vec<String> = args
-        .severity
-        .iter()
-        .map(|s| s.trim().to_ascii_uppercase())
-        .collect();
-    let gated = all
-        .iter()
-        .flat_map(|s| s.report.findings.iter())
-        .filter(|f| gate.contains(&f.severity))
-        .count();
+    let (gate, gated) = pipeline::gated(&all, &args.severity);
     let status = super::bulk::finish_run(
         &list.failed_or("scan-failed.txt"),
         &failed_lines,
@@ -296,28 +178,4 @@ pub async fn run(args: ScanArgs, global: &Global) -> anyhow::Result<Status> {
         return Ok(Status::Exit(args.exit_code));
     }
     Ok(status)
-}
-
-/// The plugin `choice` names (a name or a file), which must implement `world`, and its bytes.
-async fn plugin_of(
-    settings: &crate::plugin::settings::Settings,
-    runtime: &Arc<Runtime>,
-    role: &str,
-    choice: &str,
-    world: World,
-) -> anyhow::Result<(Found, Vec<u8>)> {
-    let found: Found = settings
-        .catalog
-        .find(runtime, choice)
-        .await
-        .with_context(|| format!("{role} plugin {choice}"))?;
-    if found.manifest.world != world {
-        bail!(
-            "{role} plugin {choice}: {} implements {}, not {world}",
-            found.manifest.name,
-            found.manifest.world
-        );
-    }
-    let bytes = settings.catalog.bytes(&found)?;
-    Ok((found, bytes))
 }

@@ -15,6 +15,19 @@ pub enum Mode {
     Json,
 }
 
+impl Mode {
+    /// JSON lines for `--log-format json`; bars on a terminal unless `--debug` (its lines
+    /// would tear them); plain lines otherwise.
+    pub fn pick(format: super::LogFormat, debug: bool) -> Mode {
+        use std::io::IsTerminal as _;
+        match format {
+            super::LogFormat::Json => Mode::Json,
+            super::LogFormat::Text if std::io::stderr().is_terminal() && !debug => Mode::Tty,
+            super::LogFormat::Text => Mode::Plain,
+        }
+    }
+}
+
 pub struct Progress {
     mode: Mode,
     total: usize,

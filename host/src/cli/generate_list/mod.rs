@@ -7,14 +7,12 @@
 mod rancher;
 
 use super::{Global, Status, may_overwrite};
-use crate::image::reference::Reference;
-use crate::plugin::list_generator::{Generated, ListGenerator};
-use crate::plugin::manifest::{Kind, World};
+use crate::lists::{self, Entry, Lists, is_url};
+use crate::plugin::list_generator::Generated;
 use crate::plugin::runtime::Runtime;
 use crate::plugin::settings::Overrides;
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
-use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -171,27 +169,7 @@ pub async fn run(cmd: GenerateListCommand, global: &Global) -> anyhow::Result<St
         ..Overrides::default()
     })?;
     let runtime = Runtime::new(settings.limits, Runtime::default_cache())?;
-    let found = settings
-        .catalog
-        .find(&runtime, &plugin)
-        .await
-        .with_context(|| format!("list generator {plugin}"))?;
-    if found.manifest.world != World::ListGenerator {
-        bail!(
-            "list generator {plugin}: {} implements {}, not list-generator",
-            found.manifest.name,
-            found.manifest.world
-        );
-    }
-    let bytes = settings.catalog.bytes(&found)?;
-    let generator = if found.manifest.kind == Kind::Native {
-        settings
-            .catalog
-            .check_native(&format!("plugin {}", found.manifest.name))?;
-        ListGenerator::load_native(runtime, &found.manifest.name, &bytes).await?
-    } else {
-        ListGenerator::load(runtime, &found.manifest.name, &bytes).await?
-    };
+    let (generator, found) = lists::generator(&settings, runtime, &plugin).await?;
     tracing::info!(
         "List generator: {} {} ({})",
         generator.name(),
@@ -211,12 +189,7 @@ pub async fn run(cmd: GenerateListCommand, global: &Global) -> anyhow::Result<St
         "{} Linux and {} Windows images from {} sources in {:.2?}",
         lists.linux.len(),
         lists.windows.len(),
-        lists
-            .sources
-            .values()
-            .flatten()
-            .collect::<BTreeSet<_>>()
-            .len(),
+        lists.source_count(),
         started.elapsed()
     );
     write(&output, lists.linux.iter())?;
@@ -229,13 +202,7 @@ pub async fn run(cmd: GenerateListCommand, global: &Global) -> anyhow::Result<St
         None => {}
     }
     if let Some(path) = &common.output_source {
-        let lines = lists.sources.iter().map(|(image, sources)| {
-            format!(
-                "{image} {}",
-                sources.iter().cloned().collect::<Vec<_>>().join(",")
-            )
-        });
-        write(path, lines)?;
+        write(path, lists.source_lines())?;
     }
     if let Some(rancher) = &rancher {
         rancher.write(&entries, common.registry.as_deref())?;
@@ -247,115 +214,13 @@ pub async fn run(cmd: GenerateListCommand, global: &Global) -> anyhow::Result<St
     Ok(Status::Success)
 }
 
-/// An image a generator found: (reference, os, source).
-type Entry = (String, Option<String>, String);
-
-fn is_url(text: &str) -> bool {
-    text.starts_with("http://") || text.starts_with("https://")
-}
-
-/// Sorted, de-duplicated image lists and where each image came from.
-#[derive(Debug, Default)]
-pub struct Lists {
-    pub linux: BTreeSet<String>,
-    pub windows: BTreeSet<String>,
-    pub sources: BTreeMap<String, BTreeSet<String>>,
-}
-
-impl Lists {
-    /// From (reference, os, source) entries: `os` containing `windows` puts an image in the
-    /// Windows list, containing `linux` (or no `os`) in the Linux list. A reference that does
-    /// not parse is left out with a warning; `registry` moves every image there.
-    pub fn of(
-        entries: impl IntoIterator<Item = (String, Option<String>, String)>,
-        registry: Option<&str>,
-    ) -> Lists {
-        let mut lists = Lists::default();
-        for (reference, os, source) in entries {
-            let image = match registry.filter(|r| !r.is_empty()) {
-                None => match Reference::parse(&reference) {
-                    Ok(_) => reference.trim().to_string(),
-                    Err(e) => {
-                        tracing::warn!("Ignore {reference:?} from {source}: {e}");
-                        continue;
-                    }
-                },
-                Some(registry) => match Reference::parse(&reference) {
-                    Ok(r) => r.with_registry(registry).to_string(),
-                    Err(e) => {
-                        tracing::warn!("Ignore {reference:?} from {source}: {e}");
-                        continue;
-                    }
-                },
-            };
-            let os = os.unwrap_or_default().to_ascii_lowercase();
-            if os.contains("windows") {
-                lists.windows.insert(image.clone());
-            }
-            // No `os`, or one that names Linux (or neither system): the Linux list.
-            if os.contains("linux") || !os.contains("windows") {
-                lists.linux.insert(image.clone());
-            }
-            lists.sources.entry(image).or_default().insert(source);
-        }
-        lists
-    }
-}
-
-/// One line per item, with a final newline.
+/// Writes one line per item, with a final newline.
 fn write(
     path: &std::path::Path,
     lines: impl Iterator<Item = impl AsRef<str>>,
 ) -> anyhow::Result<()> {
-    let mut body = String::new();
-    for line in lines {
-        body.push_str(line.as_ref());
-        body.push('\n');
-    }
-    crate::outfile::write(path, body.as_bytes())
+    crate::outfile::write(path, lists::text(lines).as_bytes())
         .with_context(|| format!("cannot write {}", path.display()))?;
     tracing::info!("Wrote {:?}", path.display().to_string());
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lists_route_by_os_dedupe_and_move_registries() {
-        let entries = [
-            ("rancher/app:v1", None, "app:1.0.0"),
-            ("rancher/app:v1", None, "other:2.0.0"),
-            ("rancher/win:v1", Some("windows"), "app:1.0.0"),
-            ("rancher/both:v1", Some("linux,windows"), "app:1.0.0"),
-            ("quay.io/org/x@sha256:0123456789012345678901234567890123456789012345678901234567890123", None, "x:1"),
-            ("Not An Image", None, "bad:1"),
-        ]
-        .map(|(r, os, s)| (r.to_string(), os.map(str::to_string), s.to_string()));
-        let lists = Lists::of(entries.clone(), None);
-        assert_eq!(
-            lists.linux.iter().collect::<Vec<_>>(),
-            [
-                "quay.io/org/x@sha256:0123456789012345678901234567890123456789012345678901234567890123",
-                "rancher/app:v1",
-                "rancher/both:v1",
-            ]
-        );
-        assert_eq!(
-            lists.windows.iter().collect::<Vec<_>>(),
-            ["rancher/both:v1", "rancher/win:v1"]
-        );
-        assert_eq!(
-            lists.sources["rancher/app:v1"].iter().collect::<Vec<_>>(),
-            ["app:1.0.0", "other:2.0.0"]
-        );
-        let moved = Lists::of(entries, Some("registry.local:5000"));
-        assert!(
-            moved.linux.contains("registry.local:5000/rancher/app:v1"),
-            "{:?}",
-            moved.linux
-        );
-        assert!(moved.linux.contains("registry.local:5000/org/x@sha256:0123456789012345678901234567890123456789012345678901234567890123"));
-    }
 }
