@@ -12,6 +12,7 @@ pub mod events;
 pub mod failed;
 pub mod index;
 pub mod ledger;
+pub mod merge;
 pub mod outcome;
 pub mod plan;
 pub mod run;

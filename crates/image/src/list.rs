@@ -212,3 +212,91 @@ mod tests {
         );
     }
 }
+
+/// One default-format list line in mirror format (`SOURCE DEST TAG`, for `convert-list`);
+/// `None` for comments and blank lines, `Err` for lines it cannot use.
+pub fn to_mirror_line(
+    line: &str,
+    source: Option<&str>,
+    destination: Option<&str>,
+) -> Option<Result<String, String>> {
+    let l = line.trim();
+    if l.is_empty() || l.starts_with('#') || l.starts_with("//") {
+        return None;
+    }
+    if l.split(' ').filter(|f| !f.is_empty()).count() == 3 {
+        return Some(Err("already in mirror format".into()));
+    }
+    let r = match crate::reference::Reference::parse(l) {
+        Ok(r) => r,
+        Err(e) => return Some(Err(e.to_string())),
+    };
+    let src = match source.filter(|s| !s.is_empty()) {
+        Some(reg) => r.with_registry(reg),
+        None => r.clone(),
+    };
+    let dst = r.with_registry(
+        destination
+            .filter(|s| !s.is_empty())
+            .unwrap_or(crate::reference::DOCKER_HUB),
+    );
+    let tag = match (r.tag(), r.digest()) {
+        (Some(t), _) => t.to_string(),
+        (None, Some(d)) => d.to_string(),
+        (None, None) => "latest".into(),
+    };
+    Some(Ok(format!("{} {} {tag}", src.name(), dst.name())))
+}
+
+#[cfg(test)]
+mod mirror_lines {
+    use super::to_mirror_line;
+
+    #[test]
+    fn conversion_table() {
+        let d = "sha256:".to_string() + &"a".repeat(64);
+        let with_digest = format!("quay.io/a/b@{d}");
+        type Case<'a> = (
+            &'a str,
+            Option<&'a str>,
+            Option<&'a str>,
+            Option<Result<String, ()>>,
+        );
+        let cases: Vec<Case> = vec![
+            (
+                "nginx:1.25",
+                None,
+                Some("reg:5000"),
+                Some(Ok(
+                    "docker.io/library/nginx reg:5000/library/nginx 1.25".into()
+                )),
+            ),
+            (
+                "127.0.0.1:5000/a/b",
+                None,
+                None,
+                Some(Ok("127.0.0.1:5000/a/b docker.io/a/b latest".into())),
+            ),
+            (
+                "rancher/x:v1",
+                Some("mirror.io"),
+                Some("reg"),
+                Some(Ok("mirror.io/rancher/x reg/rancher/x v1".into())),
+            ),
+            (
+                &with_digest,
+                None,
+                Some("r.io"),
+                Some(Ok(format!("quay.io/a/b r.io/a/b {d}"))),
+            ),
+            ("# comment", None, None, None),
+            ("   ", None, None, None),
+            ("a b c", None, None, Some(Err(()))),
+            ("BAD", None, None, Some(Err(()))),
+        ];
+        for (line, s, dst, want) in cases {
+            let got = to_mirror_line(line, s, dst).map(|r| r.map_err(|_| ()));
+            assert_eq!(got, want, "{line}");
+        }
+    }
+}
