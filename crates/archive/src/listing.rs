@@ -5,20 +5,8 @@ use super::artifact::{FILE_LAYER, HELM_CHART_LAYER, NATIVE_PLUGIN_LAYER, WASM_PL
 use super::blobs::ArchiveBlobs;
 use super::index::{ArchiveIndex, Image};
 use hangar_image::attachment::attachment_subject;
+use hangar_outfile::human_size;
 use std::collections::BTreeSet;
-
-/// Hangar's size column: `%.2fK` below 1e6 bytes, `%.2fM` below 1e9, else `%.2fG`, with
-/// 1024-based divisors.
-pub fn human_size(bytes: u64) -> String {
-    let b = bytes as f64;
-    if b < 1e6 {
-        format!("{:.2}K", b / 1024.0)
-    } else if b < 1e9 {
-        format!("{:.2}M", b / 1024.0 / 1024.0)
-    } else {
-        format!("{:.2}G", b / 1024.0 / 1024.0 / 1024.0)
-    }
-}
 
 /// What an image without platforms is: a chart, a stored file or a plugin, told by its layer
 /// type.

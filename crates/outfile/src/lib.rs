@@ -220,6 +220,19 @@ pub fn remove_stale(path: &Path) -> io::Result<bool> {
     }
 }
 
+/// Hangar's size column: `%.2fK` below 1e6 bytes, `%.2fM` below 1e9, else `%.2fG`, with
+/// 1024-based divisors.
+pub fn human_size(bytes: u64) -> String {
+    let b = bytes as f64;
+    if b < 1e6 {
+        format!("{:.2}K", b / 1024.0)
+    } else if b < 1e9 {
+        format!("{:.2}M", b / 1024.0 / 1024.0)
+    } else {
+        format!("{:.2}G", b / 1024.0 / 1024.0 / 1024.0)
+    }
+}
+
 /// A CSV field, quoted when it holds a comma, quote or newline (RFC 4180).
 pub fn csv_field(field: &str) -> String {
     if field.contains([',', '"', '\n']) {

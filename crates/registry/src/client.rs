@@ -269,35 +269,7 @@ impl Registry {
 
     /// Turns a non-success response into the error that names what failed.
     async fn fail(&self, what: &str, response: reqwest::Response) -> RegistryError {
-        let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(parse_retry_after);
-        let body = read_limited(response, ERROR_BODY_LIMIT, what)
-            .await
-            .unwrap_or_default();
-        let detail = error_detail(status, &body);
-        let what = what.to_string();
-        let body = String::from_utf8_lossy(&body).into_owned();
-        match status {
-            404 => RegistryError::NotFound { what, detail, body },
-            401 => RegistryError::Unauthorized {
-                what,
-                host: self.name.clone(),
-                detail,
-                body,
-            },
-            403 => RegistryError::Forbidden { what, detail, body },
-            _ => RegistryError::Status {
-                what,
-                status,
-                detail,
-                body,
-                retry_after,
-            },
-        }
+        status_error(what, &self.name, response).await
     }
 
     /// GETs a manifest (at most 4 MiB), checking its digest when it was asked for by digest.
@@ -1244,6 +1216,43 @@ impl Registries {
                 .or_insert((first_seen, cause));
         }
         result
+    }
+}
+
+/// Turns a non-success response of `host` into the error that names what failed.
+pub(crate) async fn status_error(
+    what: &str,
+    host: &str,
+    response: reqwest::Response,
+) -> RegistryError {
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_retry_after);
+    let body = read_limited(response, ERROR_BODY_LIMIT, what)
+        .await
+        .unwrap_or_default();
+    let detail = error_detail(status, &body);
+    let what = what.to_string();
+    let body = String::from_utf8_lossy(&body).into_owned();
+    match status {
+        404 => RegistryError::NotFound { what, detail, body },
+        401 => RegistryError::Unauthorized {
+            what,
+            host: host.to_string(),
+            detail,
+            body,
+        },
+        403 => RegistryError::Forbidden { what, detail, body },
+        _ => RegistryError::Status {
+            what,
+            status,
+            detail,
+            body,
+            retry_after,
+        },
     }
 }
 

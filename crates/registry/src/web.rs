@@ -4,13 +4,14 @@
 //! files' credentials for the host when the server asks for them.
 
 use super::auth::basic_header;
-use super::client::{ERROR_BODY_LIMIT, read_limited, transport_error};
+use super::client::transport_error;
 use super::credentials::{Credential, lookup_credential};
-use super::error::{RegistryError, describe, error_detail};
-use super::retry::{RetryPolicy, parse_retry_after};
+use super::error::{RegistryError, describe};
+use super::retry::RetryPolicy;
 use super::transport::{ClientRecipe, Timeouts, default_certs_roots};
 use bytes::Bytes;
 use futures_util::StreamExt as _;
+use hangar_outfile::human_size;
 use reqwest::StatusCode;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -184,50 +185,7 @@ fn interrupted(url: &str, e: &reqwest::Error) -> RegistryError {
 }
 
 async fn fail(what: &str, host: &str, response: reqwest::Response) -> RegistryError {
-    let status = response.status().as_u16();
-    let retry_after = response
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(parse_retry_after);
-    let body = read_limited(response, ERROR_BODY_LIMIT, what)
-        .await
-        .unwrap_or_default();
-    let detail = error_detail(status, &body);
-    let (what, body) = (
-        what.to_string(),
-        String::from_utf8_lossy(&body).into_owned(),
-    );
-    match status {
-        404 => RegistryError::NotFound { what, detail, body },
-        401 => RegistryError::Unauthorized {
-            what,
-            host: host.to_string(),
-            detail,
-            body,
-        },
-        403 => RegistryError::Forbidden { what, detail, body },
-        _ => RegistryError::Status {
-            what,
-            status,
-            detail,
-            body,
-            retry_after,
-        },
-    }
-}
-
-/// Hangar's size column: `%.2fK` below 1e6 bytes, `%.2fM` below 1e9, else `%.2fG`, with
-/// 1024-based divisors.
-fn human_size(bytes: u64) -> String {
-    let b = bytes as f64;
-    if b < 1e6 {
-        format!("{:.2}K", b / 1024.0)
-    } else if b < 1e9 {
-        format!("{:.2}M", b / 1024.0 / 1024.0)
-    } else {
-        format!("{:.2}G", b / 1024.0 / 1024.0 / 1024.0)
-    }
+    super::client::status_error(what, host, response).await
 }
 
 #[cfg(test)]

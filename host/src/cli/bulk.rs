@@ -82,12 +82,14 @@ impl BulkRun {
 
 /// Loads the registry adapters and lets them prepare each destination registry for the
 /// repositories the run writes (Harbor creates missing projects), before anything is copied.
+/// `None` when nothing will be written (a dry run, no images).
 pub async fn prepare_destinations<'r>(
     adapter: &AdapterArgs,
     tls: &TlsArgs,
     global: &super::Global,
     destinations: impl Iterator<Item = &'r Reference>,
-) -> anyhow::Result<Adapters> {
+    writes: bool,
+) -> anyhow::Result<Option<Adapters>> {
     let mut by_registry: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
     for destination in destinations {
         by_registry
@@ -95,12 +97,15 @@ pub async fn prepare_destinations<'r>(
             .or_default()
             .insert(destination.repository().to_string());
     }
+    if !writes || by_registry.is_empty() {
+        return Ok(None);
+    }
     let adapters = Adapters::load(&adapter.settings(tls, global)?).await?;
     for (registry, repositories) in by_registry {
         let repositories: Vec<String> = repositories.into_iter().collect();
         adapters.prepare_destination(registry, &repositories).await;
     }
-    Ok(adapters)
+    Ok(Some(adapters))
 }
 
 /// Tells the registry adapters (Harbor...) of a failed image, so they can explain the

@@ -134,19 +134,14 @@ async fn run_mirror(args: MirrorArgs, global: &Global) -> anyhow::Result<Status>
     let started = Instant::now();
 
     // Registry adapters (Harbor...) prepare each destination registry first.
-    let adapters = if args.dry_run {
-        None
-    } else {
-        Some(
-            prepare_destinations(
-                &args.adapter,
-                &args.tls,
-                global,
-                jobs.iter().map(|j| &j.destination),
-            )
-            .await?,
-        )
-    };
+    let adapters = prepare_destinations(
+        &args.adapter,
+        &args.tls,
+        global,
+        jobs.iter().map(|j| &j.destination),
+        !args.dry_run,
+    )
+    .await?;
     let attached = Attached::default();
     let target = RegistryTarget::new(&registries, run.events.clone());
     let work = jobs

@@ -41,7 +41,7 @@ pub(super) fn open(path: &Path) -> anyhow::Result<(ArchiveReader, ArchiveIndex)>
     Ok((reader, index))
 }
 
-pub use crate::archive::listing::human_size;
+pub use crate::outfile::human_size;
 
 fn ls(args: LsArgs) -> anyhow::Result<Status> {
     let path = args

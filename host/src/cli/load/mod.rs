@@ -99,19 +99,14 @@ async fn run_load(args: LoadArgs, global: &Global) -> anyhow::Result<Status> {
     tracing::info!("OS List: [{}]", options.filter.os.join(","));
     let registries = Registries::new(args.tls.registry_options());
     // The registry adapter (Harbor...) prepares the destination first, as Hangar's load does.
-    let adapters = if jobs.is_empty() {
-        None
-    } else {
-        Some(
-            prepare_destinations(
-                &args.adapter,
-                &args.tls,
-                global,
-                jobs.iter().map(|j| &j.destination),
-            )
-            .await?,
-        )
-    };
+    let adapters = prepare_destinations(
+        &args.adapter,
+        &args.tls,
+        global,
+        jobs.iter().map(|j| &j.destination),
+        true,
+    )
+    .await?;
     let run = BulkRun::start(global, jobs.len(), Duration::from_secs(5));
     let started = Instant::now();
     let target = RegistryTarget::new(&registries, run.events.clone());
