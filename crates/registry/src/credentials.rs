@@ -36,25 +36,61 @@ fn home() -> Option<PathBuf> {
     env_path("HOME")
 }
 
-/// The files searched for credentials, most specific first.
-pub fn auth_files() -> Vec<PathBuf> {
+/// An auth file to search, and whether it is in the legacy `~/.dockercfg` layout (registry
+/// keys at the top level instead of under `auths`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthFilePath {
+    pub path: PathBuf,
+    pub legacy: bool,
+}
+
+/// The directory podman and skopeo keep the primary auth file in when `XDG_RUNTIME_DIR` is
+/// unset (root in a container or a CI job): `/run/containers/$UID`.
+fn runtime_dir() -> PathBuf {
+    use std::os::unix::fs::MetadataExt as _;
+    let uid = std::fs::metadata("/proc/self")
+        .map(|m| m.uid())
+        .unwrap_or(0);
+    PathBuf::from(format!("/run/containers/{uid}"))
+}
+
+/// The files searched for credentials, in containers/image's order (containers-auth.json(5)):
+/// the primary file (`$REGISTRY_AUTH_FILE`, else `$XDG_RUNTIME_DIR/containers/auth.json`,
+/// else `/run/containers/$UID/auth.json`), then `${XDG_CONFIG_HOME:-~/.config}/containers/auth.json`,
+/// Docker's `config.json` (`$DOCKER_CONFIG` or `~/.docker`), and the legacy `~/.dockercfg`.
+pub fn auth_files() -> Vec<AuthFilePath> {
+    auth_files_with(&env_path, runtime_dir)
+}
+
+fn auth_files_with(
+    env_path: &dyn Fn(&str) -> Option<PathBuf>,
+    runtime_dir: fn() -> PathBuf,
+) -> Vec<AuthFilePath> {
+    let home = || env_path("HOME");
+    let file = |path: PathBuf| AuthFilePath {
+        path,
+        legacy: false,
+    };
     let mut files = Vec::new();
-    if let Some(p) = env_path("REGISTRY_AUTH_FILE") {
-        files.push(p);
-    } else if let Some(run) = env_path("XDG_RUNTIME_DIR") {
-        files.push(run.join("containers/auth.json"));
-    }
-    if let Some(h) = home() {
-        files.push(h.join(".config/containers/auth.json"));
+    files.push(file(
+        match (env_path("REGISTRY_AUTH_FILE"), env_path("XDG_RUNTIME_DIR")) {
+            (Some(p), _) => p,
+            (None, Some(run)) => run.join("containers/auth.json"),
+            (None, None) => runtime_dir().join("auth.json"),
+        },
+    ));
+    match env_path("XDG_CONFIG_HOME") {
+        Some(config) => files.push(file(config.join("containers/auth.json"))),
+        None => files.extend(home().map(|h| file(h.join(".config/containers/auth.json")))),
     }
     match env_path("DOCKER_CONFIG") {
-        Some(d) => files.push(d.join("config.json")),
-        None => {
-            if let Some(h) = home() {
-                files.push(h.join(".docker/config.json"));
-            }
-        }
+        Some(d) => files.push(file(d.join("config.json"))),
+        None => files.extend(home().map(|h| file(h.join(".docker/config.json")))),
     }
+    files.extend(home().map(|h| AuthFilePath {
+        path: h.join(".dockercfg"),
+        legacy: true,
+    }));
     files.dedup();
     files
 }
@@ -90,11 +126,29 @@ pub fn lookup_credential(
     host: &str,
     repository: Option<&str>,
 ) -> Result<Option<Credential>, RegistryError> {
+    lookup_in(&auth_files(), host, repository)
+}
+
+fn lookup_in(
+    files: &[AuthFilePath],
+    host: &str,
+    repository: Option<&str>,
+) -> Result<Option<Credential>, RegistryError> {
     let keys = candidate_keys(host, repository);
-    for file in auth_files() {
-        let Ok(bytes) = std::fs::read(&file) else {
+    for AuthFilePath { path: file, legacy } in files {
+        let legacy = *legacy;
+        let Ok(mut bytes) = std::fs::read(file) else {
             continue;
         };
+        if legacy {
+            // `{"registry": {"auth": …}}`: the same entries, without the `auths` level.
+            let Ok(entries) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+                tracing::warn!("ignoring {}: not JSON", file.display());
+                continue;
+            };
+            bytes = serde_json::to_vec(&serde_json::json!({ "auths": entries }))
+                .expect("JSON serializes");
+        }
         // Entries saved for a namespace (`hangar login reg/ns`) serve the whole registry
         // until credentials are chosen per repository: tried after the exact keys.
         let mut keys = keys.clone();
@@ -241,6 +295,103 @@ mod tests {
             candidate_keys("reg:5000", None),
             vec!["reg:5000".to_string()]
         );
+    }
+
+    #[test]
+    fn auth_files_in_containers_order() {
+        let env: std::collections::HashMap<&str, &str> = [("HOME", "/h")].into();
+        let lookup = |name: &str| env.get(name).map(PathBuf::from);
+        let paths = |files: Vec<AuthFilePath>| -> Vec<(String, bool)> {
+            files
+                .into_iter()
+                .map(|f| (f.path.display().to_string(), f.legacy))
+                .collect()
+        };
+        // Root in a container or a CI job: no XDG_RUNTIME_DIR, so podman and skopeo keep the
+        // primary file under /run/containers/$UID.
+        assert_eq!(
+            paths(auth_files_with(&lookup, || PathBuf::from(
+                "/run/containers/0"
+            ))),
+            vec![
+                ("/run/containers/0/auth.json".into(), false),
+                ("/h/.config/containers/auth.json".into(), false),
+                ("/h/.docker/config.json".into(), false),
+                ("/h/.dockercfg".into(), true),
+            ]
+        );
+        let env: std::collections::HashMap<&str, &str> = [
+            ("HOME", "/h"),
+            ("XDG_RUNTIME_DIR", "/run/user/7"),
+            ("XDG_CONFIG_HOME", "/cfg"),
+            ("DOCKER_CONFIG", "/d"),
+        ]
+        .into();
+        let lookup = |name: &str| env.get(name).map(PathBuf::from);
+        assert_eq!(
+            paths(auth_files_with(&lookup, || unreachable!())),
+            vec![
+                ("/run/user/7/containers/auth.json".into(), false),
+                ("/cfg/containers/auth.json".into(), false),
+                ("/d/config.json".into(), false),
+                ("/h/.dockercfg".into(), true),
+            ]
+        );
+        let env: std::collections::HashMap<&str, &str> = [
+            ("HOME", "/h"),
+            ("REGISTRY_AUTH_FILE", "/a.json"),
+            ("XDG_RUNTIME_DIR", "/r"),
+        ]
+        .into();
+        let lookup = |name: &str| env.get(name).map(PathBuf::from);
+        assert_eq!(
+            paths(auth_files_with(&lookup, || unreachable!()))[0].0,
+            "/a.json"
+        );
+    }
+
+    #[test]
+    fn legacy_dockercfg_and_the_first_file_that_has_the_registry() {
+        let dir = tempfile::tempdir().unwrap();
+        let legacy = dir.path().join(".dockercfg");
+        std::fs::write(
+            &legacy,
+            r#"{"old.example": {"auth": "b2xkOnB3", "email": "x@y"}}"#,
+        )
+        .unwrap();
+        let primary = dir.path().join("auth.json");
+        let mut f = AuthFile::load(&primary).unwrap();
+        f.set("new.example", "new", "pw");
+        f.save().unwrap();
+        let files = [
+            AuthFilePath {
+                path: primary,
+                legacy: false,
+            },
+            AuthFilePath {
+                path: dir.path().join("absent.json"),
+                legacy: false,
+            },
+            AuthFilePath {
+                path: legacy,
+                legacy: true,
+            },
+        ];
+        let basic = |u: &str, p: &str| {
+            Some(Credential::Basic {
+                username: u.into(),
+                password: p.into(),
+            })
+        };
+        assert_eq!(
+            lookup_in(&files, "old.example", None).unwrap(),
+            basic("old", "pw")
+        );
+        assert_eq!(
+            lookup_in(&files, "new.example", None).unwrap(),
+            basic("new", "pw")
+        );
+        assert_eq!(lookup_in(&files, "none.example", None).unwrap(), None);
     }
 
     #[test]
