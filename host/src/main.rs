@@ -21,6 +21,20 @@ fn main() -> ExitCode {
         cli.hide_log_time,
         progress::Stderr,
     );
+    // As podman and skopeo do, a malformed registries.conf stops the run: it may block
+    // registries or name the mirrors an air gap must use.
+    match hangar::registry::RegistriesConf::load(cli.registries_conf.as_deref()) {
+        Ok(conf) => {
+            for file in &conf.sources {
+                tracing::debug!("registries configuration from {}", file.display());
+            }
+            hangar::registry::set_registries_conf(conf);
+        }
+        Err(e) => {
+            tracing::error!("{e}");
+            return ExitCode::from(1);
+        }
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

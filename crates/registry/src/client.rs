@@ -1180,6 +1180,13 @@ impl Registries {
     /// The connected registry for `name`; a failed connection is tried again on the next call,
     /// unless the host refused or did not answer.
     pub async fn get(&self, name: &str) -> Result<Arc<Registry>, RegistryError> {
+        let conf = super::containers_conf::registries_conf();
+        if let Some(entry) = conf.blocked(name) {
+            return Err(RegistryError::Blocked {
+                reference: name.to_string(),
+                prefix: entry.prefix.clone(),
+            });
+        }
         if let Some((first_seen, cause)) = self.down.lock().expect("registry pool lock").get(name) {
             return Err(RegistryError::HostDown {
                 host: name.to_string(),
@@ -1196,7 +1203,12 @@ impl Registries {
             .clone();
         let result = cell
             .get_or_try_init(|| async {
-                Registry::connect(name, &self.opts, None)
+                // registries.conf may mark a host insecure: no flag needed for it.
+                let insecure = conf.insecure(name).then(|| RegistryOptions {
+                    tls_verify: Some(false),
+                    ..self.opts.clone()
+                });
+                Registry::connect(name, insecure.as_ref().unwrap_or(&self.opts), None)
                     .await
                     .map(Arc::new)
             })

@@ -5,6 +5,9 @@ use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
+    /// registries.conf says `blocked = true` for it.
+    #[error("{reference} is blocked by registries.conf (prefix {prefix:?})")]
+    Blocked { reference: String, prefix: String },
     #[error("cannot reach {host}: {message}")]
     Unreachable { host: String, message: String },
     /// A request the host did not answer in time (connecting, or silent for too long).

@@ -1,6 +1,7 @@
 //! The registry engine: the distribution API over HTTP(S) with auth, TLS, retries and
 //! per-host limits. It knows HTTP and manifests-as-bytes, nothing about lists, archives or the CLI.
-//! `web` makes plain GETs (Helm repositories, files) over the same transport.
+//! `web` makes plain GETs (Helm repositories, files) over the same transport;
+//! `containers_conf` reads registries.conf (insecure, blocked, locations, mirrors).
 //!
 //! Why our own transport rather than oci-client's `Client`: oci-client 0.18 cannot present
 //! client certificates (its reqwest client is private and built from a config with no identity),
@@ -11,6 +12,7 @@
 
 mod auth;
 mod client;
+pub mod containers_conf;
 mod credentials;
 mod error;
 mod retry;
@@ -19,6 +21,7 @@ mod web;
 
 pub use auth::Scope;
 pub use client::{BlobUpload, Manifest, ManifestHead, Registries, Registry, RegistryOptions};
+pub use containers_conf::{RegistriesConf, registries_conf, set_registries_conf};
 pub use credentials::{AuthFile, Credential, auth_file_for_login, lookup_credential};
 pub use error::RegistryError;
 pub use retry::RetryPolicy;

@@ -85,6 +85,15 @@ pub struct Cli {
         value_name = "DURATION"
     )]
     pub network_timeout: std::time::Duration,
+    /// registries.conf to read instead of the user's or the system's one and its drop-ins
+    /// (insecure and blocked registries, locations, mirrors to pull from)
+    #[arg(
+        long,
+        global = true,
+        env = "CONTAINERS_REGISTRIES_CONF",
+        value_name = "FILE"
+    )]
+    pub registries_conf: Option<std::path::PathBuf>,
     /// A plugin file to use in this run besides the installed ones (repeatable)
     #[arg(long = "plugin", global = true, value_name = "PATH")]
     pub plugin_paths: Vec<std::path::PathBuf>,

@@ -67,6 +67,15 @@ impl RegistrySink<'_> {
     }
 
     async fn client(&self) -> Result<&Arc<Registry>, CopyError> {
+        let conf = hangar_registry::registries_conf();
+        let named = format!("{}/{}", self.destination.registry(), self.repo());
+        if let Some(entry) = conf.blocked(&named) {
+            return Err(hangar_registry::RegistryError::Blocked {
+                reference: named,
+                prefix: entry.prefix.clone(),
+            }
+            .into());
+        }
         Ok(self
             .registry
             .get_or_try_init(|| self.target.registries.get(self.destination.registry()))

@@ -1,5 +1,7 @@
 //! An image in a registry repository. Manifests read while the run plans are kept for the
-//! copy (planning costs no extra requests) and freed with the job.
+//! copy (planning costs no extra requests) and freed with the job. registries.conf decides
+//! where it is really read from: a blocked reference is refused, and the image is pulled from
+//! the first of its mirrors that has it, else from the registry (at its `location`).
 
 use super::{Attachments, Fut, OpenBlob, Source, Top};
 use crate::attachments::Attached;
@@ -15,8 +17,10 @@ use tokio::sync::OnceCell;
 
 pub struct RegistrySource<'a> {
     registries: &'a Registries,
+    /// The image as the list names it (what messages and archives record).
     reference: Reference,
-    registry: OnceCell<Arc<Registry>>,
+    /// Where it is read from: the registry and the reference there.
+    endpoint: OnceCell<(Arc<Registry>, Reference)>,
     attached: &'a Attached,
     read: Mutex<HashMap<String, Manifest>>,
 }
@@ -26,7 +30,7 @@ impl<'a> RegistrySource<'a> {
         RegistrySource {
             registries,
             reference,
-            registry: OnceCell::new(),
+            endpoint: OnceCell::new(),
             attached,
             read: Mutex::default(),
         }
@@ -36,26 +40,88 @@ impl<'a> RegistrySource<'a> {
         &self.reference
     }
 
+    /// The repository the image is read from.
     fn repo(&self) -> &str {
-        self.reference.repository()
+        self.endpoint
+            .get()
+            .map(|(_, r)| r.repository())
+            .unwrap_or_else(|| self.reference.repository())
     }
 
     pub async fn client(&self) -> Result<&Arc<Registry>, CopyError> {
-        Ok(self
-            .registry
-            .get_or_try_init(|| self.registries.get(self.reference.registry()))
-            .await?)
+        Ok(&self.endpoint().await?.0)
+    }
+
+    async fn endpoint(&self) -> Result<&(Arc<Registry>, Reference), CopyError> {
+        self.endpoint
+            .get_or_try_init(|| self.choose_endpoint())
+            .await
+    }
+
+    /// The first pull source that has the image: each mirror registries.conf gives (asked
+    /// for the top manifest, which is kept), then the registry itself.
+    async fn choose_endpoint(&self) -> Result<(Arc<Registry>, Reference), CopyError> {
+        let conf = hangar_registry::registries_conf();
+        let listed = format!(
+            "{}/{}",
+            self.reference.registry(),
+            self.reference.repository()
+        );
+        if let Some(entry) = conf.blocked(&listed) {
+            return Err(hangar_registry::RegistryError::Blocked {
+                reference: listed,
+                prefix: entry.prefix.clone(),
+            }
+            .into());
+        }
+        let candidates = conf.pull_sources(&listed, self.reference.digest().is_some());
+        let last = candidates.len() - 1;
+        for (i, candidate) in candidates.iter().enumerate() {
+            let at = match (self.reference.digest(), self.reference.tag()) {
+                (Some(digest), _) => format!("{candidate}@{digest}"),
+                (None, tag) => format!("{candidate}:{}", tag.unwrap_or("latest")),
+            };
+            let reference = Reference::parse(&at)
+                .map_err(|e| crate::outcome::malformed(format!("registries.conf: {at}"), e))?;
+            if i == last {
+                let registry = self.registries.get(reference.registry()).await?;
+                return Ok((registry.clone(), reference));
+            }
+            let answer = async {
+                let registry = self.registries.get(reference.registry()).await?;
+                let top = registry
+                    .get_manifest(reference.repository(), &reference.manifest_reference())
+                    .await?;
+                Ok::<_, hangar_registry::RegistryError>((registry, top))
+            }
+            .await;
+            match answer {
+                Ok((registry, top)) => {
+                    tracing::info!("Pulling [{}] from mirror [{reference}]", self.reference);
+                    self.read
+                        .lock()
+                        .expect("read lock")
+                        .insert(self.reference.manifest_reference(), top);
+                    return Ok((registry, reference));
+                }
+                Err(e) => {
+                    tracing::warn!("mirror [{reference}] of [{}] not used: {e}", self.reference)
+                }
+            }
+        }
+        unreachable!("the registry itself is always the last pull source")
     }
 
     async fn cached_manifest(&self, reference: &str) -> Result<Manifest, CopyError> {
         if let Some(m) = self.read.lock().expect("read lock").get(reference) {
             return Ok(m.clone());
         }
-        let m = self
-            .client()
-            .await?
-            .get_manifest(self.repo(), reference)
-            .await?;
+        let registry = self.client().await?;
+        // Choosing a mirror reads the top manifest: it is there now.
+        if let Some(m) = self.read.lock().expect("read lock").get(reference) {
+            return Ok(m.clone());
+        }
+        let m = registry.get_manifest(self.repo(), reference).await?;
         self.read
             .lock()
             .expect("read lock")
@@ -66,7 +132,11 @@ impl<'a> RegistrySource<'a> {
 
 impl Source for RegistrySource<'_> {
     fn name(&self) -> String {
-        format!("{}/{}", self.reference.registry(), self.repo())
+        format!(
+            "{}/{}",
+            self.reference.registry(),
+            self.reference.repository()
+        )
     }
 
     fn top(&self) -> Fut<'_, Top> {
@@ -136,6 +206,8 @@ impl Source for RegistrySource<'_> {
     }
 
     fn registry(&self) -> Option<(&Arc<Registry>, &str)> {
-        self.registry.get().map(|r| (r, self.repo()))
+        self.endpoint
+            .get()
+            .map(|(r, reference)| (r, reference.repository()))
     }
 }
