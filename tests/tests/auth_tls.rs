@@ -235,15 +235,29 @@ async fn login_verifies_then_writes_the_auth_file_and_logout_removes_it() {
     assert!(again.output().contains("not logged into"));
 }
 
-/// Removes a skopeo login when the test ends, also when it fails.
-struct SkopeoLogout(String);
+/// A containers tool's command line (podman gets a throwaway store under `scratch`, with
+/// this machine's storage driver).
+fn containers_tool(tool: &str, scratch: &std::path::Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(tool);
+    if tool == "podman" {
+        cmd.arg("--root")
+            .arg(scratch.join("podman-root"))
+            .arg("--runroot")
+            .arg(scratch.join("podman-run"))
+            .args(["--storage-driver", "vfs", "--cgroup-manager", "cgroupfs"]);
+    }
+    cmd.env_remove("XDG_RUNTIME_DIR")
+        .env_remove("REGISTRY_AUTH_FILE");
+    cmd
+}
 
-impl Drop for SkopeoLogout {
+/// Removes a login when the test ends, also when it fails.
+struct Logout(&'static str, String, std::path::PathBuf);
+
+impl Drop for Logout {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("skopeo")
-            .args(["logout", &self.0])
-            .env_remove("XDG_RUNTIME_DIR")
-            .env_remove("REGISTRY_AUTH_FILE")
+        let _ = containers_tool(self.0, &self.2)
+            .args(["logout", &self.1])
             .output();
     }
 }
@@ -252,60 +266,61 @@ impl Drop for SkopeoLogout {
 /// CI runner) keep their logins in /run/containers/0/auth.json: hangar reads them there,
 /// with no `hangar login`.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_skopeo_login_as_root_is_used_without_hangar_login() {
+async fn a_podman_or_skopeo_login_as_root_is_used_without_hangar_login() {
     if !hangar_tests::running_as_root(
-        "a_skopeo_login_as_root_is_used_without_hangar_login",
-        "skopeo login writes /run/containers/0/auth.json",
+        "a_podman_or_skopeo_login_as_root_is_used_without_hangar_login",
+        "podman and skopeo login write /run/containers/0/auth.json",
     ) {
         return;
     }
     let src = RegistryServer::plain();
-    let dst = RegistryServer::basic();
     let img = images::single(760, 3000);
     Pusher::new(&src).push_image("p/app", Some("1"), &img).await;
-    let login = std::process::Command::new("skopeo")
-        .args([
-            "login",
-            "--tls-verify=false",
-            "-u",
-            USER,
-            "--password-stdin",
-        ])
-        .arg(&dst.addr)
-        .env_remove("XDG_RUNTIME_DIR")
-        .env_remove("REGISTRY_AUTH_FILE")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut child| {
-            use std::io::Write as _;
-            child
-                .stdin
-                .take()
-                .expect("stdin")
-                .write_all(PASSWORD.as_bytes())?;
-            child.wait_with_output()
-        })
-        .expect("skopeo runs (tests/install-deps installs it)");
-    let _logout = SkopeoLogout(dst.addr.clone());
-    assert!(
-        login.status.success(),
-        "{}",
-        String::from_utf8_lossy(&login.stderr)
-    );
-    let written = std::fs::read_to_string("/run/containers/0/auth.json").unwrap();
-    assert!(written.contains(&dst.addr), "{written}");
+    let scratch = tempfile::tempdir().unwrap();
+    for tool in ["skopeo", "podman"] {
+        let dst = RegistryServer::basic();
+        let login = containers_tool(tool, scratch.path())
+            .args([
+                "login",
+                "--tls-verify=false",
+                "-u",
+                USER,
+                "--password-stdin",
+            ])
+            .arg(&dst.addr)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write as _;
+                child
+                    .stdin
+                    .take()
+                    .expect("stdin")
+                    .write_all(PASSWORD.as_bytes())?;
+                child.wait_with_output()
+            })
+            .unwrap_or_else(|e| panic!("{tool} runs (tests/install-deps installs it): {e}"));
+        let _logout = Logout(tool, dst.addr.clone(), scratch.path().to_path_buf());
+        assert!(
+            login.status.success(),
+            "{tool}: {}",
+            String::from_utf8_lossy(&login.stderr)
+        );
+        let written = std::fs::read_to_string("/run/containers/0/auth.json").unwrap();
+        assert!(written.contains(&dst.addr), "{tool}: {written}");
 
-    let mut env = Env::new();
-    // No auth file of the test's own: only the file skopeo wrote can hold the credentials.
-    env.set("REGISTRY_AUTH_FILE", "");
-    env.write("list.txt", &format!("{}/p/app:1\n", src.addr));
-    let run = env.mirror(&dst.addr, &[]);
-    assert_eq!(run.code, 0, "{}", run.output());
-    let got = Pusher::new(&dst)
-        .manifest("p/app", "1")
-        .await
-        .expect("copied with skopeo's credentials");
-    assert_eq!(got.digest, img.manifest.digest);
+        let mut env = Env::new();
+        // No auth file of the test's own: only the file the tool wrote has the credentials.
+        env.set("REGISTRY_AUTH_FILE", "");
+        env.write("list.txt", &format!("{}/p/app:1\n", src.addr));
+        let run = env.mirror(&dst.addr, &[]);
+        assert_eq!(run.code, 0, "{tool}: {}", run.output());
+        let got = Pusher::new(&dst)
+            .manifest("p/app", "1")
+            .await
+            .unwrap_or_else(|| panic!("copied with {tool}'s credentials"));
+        assert_eq!(got.digest, img.manifest.digest);
+    }
 }
