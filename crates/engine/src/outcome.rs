@@ -19,6 +19,9 @@ pub struct CopyOptions {
     pub dry_run: bool,
     /// Copy the signatures, attestations, SBOMs and referrers of the copied digests.
     pub attachments: bool,
+    /// The signature policy every image must pass before any of its bytes are written
+    /// (`None`: `--insecure-policy`, or no policy file).
+    pub policy: Option<std::sync::Arc<hangar_sign::policy::Policy>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +34,9 @@ pub enum CopyError {
     Malformed { what: String, message: String },
     #[error("{0}")]
     Schema1(#[from] Schema1Error),
+    /// The signature policy refused the image.
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl CopyError {

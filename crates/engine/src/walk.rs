@@ -68,6 +68,9 @@ impl Engine<'_> {
     /// Copies one image; the outcome says what the destination holds now.
     pub async fn copy(&self, ends: &Ends<'_>) -> Result<Outcome, CopyError> {
         let top = ends.source.top().await?;
+        if let Some(policy) = &self.options.policy {
+            admit(policy, ends.source, &top).await?;
+        }
         if let Some(subject) = &top.referrers_of {
             return self.copy_referrer_set(ends, subject, &top.manifest).await;
         }
@@ -547,6 +550,44 @@ impl Engine<'_> {
         }
         Ok(())
     }
+}
+
+/// The signature policy's verdict on an image, before anything of it is written: the
+/// requirements of its scope, against the signatures of its top manifest's digest.
+async fn admit(
+    policy: &hangar_sign::policy::Policy,
+    source: &dyn Source,
+    top: &Top,
+) -> Result<(), CopyError> {
+    let Some(reference) = source.reference() else {
+        return Err(CopyError::Refused(format!(
+            "{}: the signature policy cannot be evaluated (no image reference)",
+            source.name()
+        )));
+    };
+    // Signatures, attestations and referrers travel with the image the policy admitted
+    // (an archive lists them as images of their own): they are not images to judge.
+    if top.referrers_of.is_some()
+        || reference
+            .tag()
+            .is_some_and(|t| crate::attachments::attachment_subject(t).is_some())
+    {
+        return Ok(());
+    }
+    let (_, requirements) = policy.requirements(&reference);
+    let signatures = if requirements.iter().any(|r| r.needs_signatures()) {
+        if !top.original {
+            return Err(CopyError::Refused(format!(
+                "{reference}: the archive does not keep the manifest its signatures are for (written before hangar kept it), so the signature policy cannot be satisfied"
+            )));
+        }
+        source.signatures(&top.manifest.digest).await?
+    } else {
+        Vec::new()
+    };
+    policy
+        .judge(&reference, &top.manifest.digest, &signatures)
+        .map_err(|why| CopyError::Refused(format!("{reference}: {why}")))
 }
 
 /// A manifest as an index entry (its platform when it has one).

@@ -51,6 +51,25 @@ pub enum SignError {
     Malformed { what: String, message: String },
 }
 
+/// The signatures a cosign `.sig` manifest holds: each simple-signing layer's payload blob
+/// and its signature annotation.
+pub fn signature_layers(manifest: &Value) -> Vec<(Digest, String)> {
+    manifest["layers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|layer| layer["mediaType"] == SIMPLE_SIGNING)
+        .filter_map(|layer| {
+            let signature = layer["annotations"][SIGNATURE_ANNOTATION].as_str()?;
+            let blob = layer["digest"].as_str()?.parse::<Digest>().ok()?;
+            Some((blob, signature.to_string()))
+        })
+        .collect()
+}
+
+/// The most a signature payload may weigh (cosign's are a few hundred bytes).
+pub const SIGNATURE_PAYLOAD_LIMIT: usize = PAYLOAD_LIMIT;
+
 /// Where a digest's signatures are kept.
 pub struct SignatureStore<'a> {
     pub registry: &'a Registry,
@@ -64,27 +83,12 @@ impl SignatureStore<'_> {
             return Ok(Vec::new());
         };
         let mut found = Vec::new();
-        for layer in manifest["layers"].as_array().into_iter().flatten() {
-            if layer["mediaType"] != SIMPLE_SIGNING {
-                continue;
-            }
-            let Some(signature) = layer["annotations"][SIGNATURE_ANNOTATION].as_str() else {
-                continue;
-            };
-            let Some(blob) = layer["digest"]
-                .as_str()
-                .and_then(|d| d.parse::<Digest>().ok())
-            else {
-                continue;
-            };
+        for (blob, signature) in signature_layers(&manifest) {
             let payload = self
                 .registry
                 .get_blob_bytes(self.repository, &blob, PAYLOAD_LIMIT)
                 .await?;
-            found.push(Found {
-                payload,
-                signature: signature.to_string(),
-            });
+            found.push(Found { payload, signature });
         }
         Ok(found)
     }

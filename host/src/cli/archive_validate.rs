@@ -25,6 +25,7 @@ pub async fn run(job: Job<'_>) -> anyhow::Result<Status> {
         overwrite: false,
         dry_run: false,
         attachments: false,
+        policy: None,
     };
     let registries = Registries::new(job.list.tls.registry_options());
     let cancel = CancellationToken::new();

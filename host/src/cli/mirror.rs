@@ -128,6 +128,7 @@ async fn run_mirror(args: MirrorArgs, global: &Global) -> anyhow::Result<Status>
         overwrite: args.overwrite,
         dry_run: args.dry_run,
         attachments: !args.signatures.remove_signatures,
+        policy: global.signature_policy()?,
     };
     let registries = Registries::new(args.tls.registry_options());
     let run = BulkRun::start(global, jobs.len(), args.progress_interval);

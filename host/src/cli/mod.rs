@@ -67,9 +67,13 @@ pub struct Cli {
     /// Log and progress format on stderr
     #[arg(long, global = true, value_enum, default_value = "text")]
     pub log_format: LogFormat,
-    /// Accepted for compatibility; hangar does not read containers signature policies
-    #[arg(long, global = true, hide = true)]
+    /// Copy without checking the signature policy (containers-policy.json)
+    #[arg(long, global = true)]
     pub insecure_policy: bool,
+    /// The signature policy images must pass before they are copied (default:
+    /// ~/.config/containers/policy.json, else /etc/containers/policy.json)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub policy: Option<std::path::PathBuf>,
     /// Replace log timestamps with "-" (stable output for scripts and tests)
     #[arg(long, global = true, hide = true)]
     pub hide_log_time: bool,
@@ -175,6 +179,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<Status> {
         debug: cli.debug,
         plugin_paths: cli.plugin_paths,
         allow_native_plugins: cli.allow_native_plugins,
+        policy: cli.policy,
+        insecure_policy: cli.insecure_policy,
     };
     match cli.command {
         Command::Mirror(cmd) => mirror::run(*cmd, &global).await,
@@ -214,9 +220,33 @@ pub struct Global {
     pub debug: bool,
     pub plugin_paths: Vec<std::path::PathBuf>,
     pub allow_native_plugins: bool,
+    pub policy: Option<std::path::PathBuf>,
+    pub insecure_policy: bool,
 }
 
 impl Global {
+    /// The signature policy for commands that bring images in: `None` with
+    /// `--insecure-policy`, or when no policy file exists (said once, as an info line).
+    pub fn signature_policy(
+        &self,
+    ) -> anyhow::Result<Option<std::sync::Arc<crate::sign::policy::Policy>>> {
+        if self.insecure_policy {
+            return Ok(None);
+        }
+        match crate::sign::policy::Policy::load(self.policy.as_deref())? {
+            Some(policy) => {
+                tracing::debug!("signature policy {}", policy.source.display());
+                Ok(Some(std::sync::Arc::new(policy)))
+            }
+            None => {
+                tracing::info!(
+                    "no signature policy (/etc/containers/policy.json is absent): images are accepted as with --insecure-policy"
+                );
+                Ok(None)
+            }
+        }
+    }
+
     /// Plugin settings: the config file, then the global plugin flags, then `overrides`.
     pub fn plugin_settings(
         &self,

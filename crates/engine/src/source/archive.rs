@@ -25,11 +25,23 @@ const MANIFEST_LIMIT: u64 = 16 << 20;
 pub struct ArchiveSource<'a> {
     archive: &'a ArchiveBlobs,
     image: &'a Image,
+    /// The archive's index, where the image's signatures are found (a policy asks).
+    index: Option<&'a ArchiveIndex>,
 }
 
 impl<'a> ArchiveSource<'a> {
     pub fn new(archive: &'a ArchiveBlobs, image: &'a Image) -> Self {
-        ArchiveSource { archive, image }
+        ArchiveSource {
+            archive,
+            image,
+            index: None,
+        }
+    }
+
+    /// The same, able to give the signatures the archive carries for the image.
+    pub fn with_index(mut self, index: &'a ArchiveIndex) -> Self {
+        self.index = Some(index);
+        self
     }
 
     fn what(&self) -> String {
@@ -214,6 +226,51 @@ impl Source for ArchiveSource<'_> {
 
     fn refetch_helps(&self) -> bool {
         false
+    }
+
+    fn reference(&self) -> Option<Reference> {
+        let at = if self.image.tag.starts_with("sha256:") {
+            "@"
+        } else {
+            ":"
+        };
+        Reference::parse(&format!("{}{at}{}", self.image.source, self.image.tag)).ok()
+    }
+
+    fn signatures<'b>(&'b self, digest: &'b Digest) -> Fut<'b, Vec<hangar_sign::cosign::Found>> {
+        Box::pin(async move {
+            let tag = hangar_sign::cosign::signature_tag(digest);
+            let Some(signed) = self.index.and_then(|index| {
+                index
+                    .list
+                    .iter()
+                    .rfind(|i| i.source == self.image.source && i.tag == tag)
+            }) else {
+                return Ok(Vec::new());
+            };
+            let mut found = Vec::new();
+            for spec in &signed.images {
+                let digest: Digest = spec.digest.parse().map_err(|e| malformed(&tag, e))?;
+                let manifest: serde_json::Value =
+                    serde_json::from_slice(&self.read(&digest)?.bytes)
+                        .map_err(|e| malformed(&tag, e))?;
+                for (blob, signature) in hangar_sign::cosign::signature_layers(&manifest) {
+                    let name = blob_name(&blob);
+                    let payload = self
+                        .archive
+                        .read_small(&name, hangar_sign::cosign::SIGNATURE_PAYLOAD_LIMIT as u64)
+                        .map_err(|e| malformed(&name, e))?;
+                    if Digest::sha256_of(&payload) != blob {
+                        return Err(malformed(
+                            &name,
+                            "the entry does not match its digest (corrupted archive)",
+                        ));
+                    }
+                    found.push(hangar_sign::cosign::Found { payload, signature });
+                }
+            }
+            Ok(found)
+        })
     }
 }
 

@@ -68,6 +68,15 @@ pub trait Source: Send + Sync {
     fn registry(&self) -> Option<(&Arc<Registry>, &str)> {
         None
     }
+    /// The image as its source names it (what a signature's identity is compared with).
+    fn reference(&self) -> Option<hangar_image::reference::Reference> {
+        None
+    }
+    /// The cosign signatures of `digest` that come with the image (none by default).
+    fn signatures<'a>(&'a self, digest: &'a Digest) -> Fut<'a, Vec<hangar_sign::cosign::Found>> {
+        let _ = digest;
+        Box::pin(async { Ok(Vec::new()) })
+    }
     /// Whether fetching a blob again may give other bytes (a network may; an archive's entry
     /// does not change, so a bad entry fails at once).
     fn refetch_helps(&self) -> bool {

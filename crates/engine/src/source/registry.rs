@@ -205,6 +205,24 @@ impl Source for RegistrySource<'_> {
         })
     }
 
+    fn reference(&self) -> Option<Reference> {
+        Some(self.reference.clone())
+    }
+
+    fn signatures<'b>(&'b self, digest: &'b Digest) -> Fut<'b, Vec<hangar_sign::cosign::Found>> {
+        Box::pin(async move {
+            let registry = self.client().await?;
+            let store = hangar_sign::cosign::SignatureStore {
+                registry,
+                repository: self.repo(),
+            };
+            store.read(digest).await.map_err(|e| match e {
+                hangar_sign::cosign::SignError::Registry(e) => e.into(),
+                other => crate::outcome::malformed(self.name(), other),
+            })
+        })
+    }
+
     fn registry(&self) -> Option<(&Arc<Registry>, &str)> {
         self.endpoint
             .get()

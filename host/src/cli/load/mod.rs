@@ -7,7 +7,7 @@ use super::bulk::{
 };
 use super::{Global, Status};
 use crate::archive::blobs::ArchiveBlobs;
-use crate::archive::index::Image;
+use crate::archive::index::{ArchiveIndex, Image};
 use crate::archive::reader::ArchiveReader;
 use crate::copy::CopyOptions;
 use crate::copy::run::{self as copy_run, Tally};
@@ -37,7 +37,7 @@ pub async fn run(cmd: LoadCommand, global: &Global) -> anyhow::Result<Status> {
 
 /// The archive, its index and the jobs the flags select. List lines not in the archive are
 /// failures from the start (their original text goes to the failed list).
-fn plan(args: &LoadArgs) -> anyhow::Result<(ArchiveBlobs, Vec<Job>, Vec<String>)> {
+fn plan(args: &LoadArgs) -> anyhow::Result<(ArchiveBlobs, ArchiveIndex, Vec<Job>, Vec<String>)> {
     let archive = args
         .source
         .as_ref()
@@ -79,7 +79,8 @@ fn plan(args: &LoadArgs) -> anyhow::Result<(ArchiveBlobs, Vec<Job>, Vec<String>)
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    Ok((blobs, jobs, picked.not_found))
+    let not_found = picked.not_found;
+    Ok((blobs, index, jobs, not_found))
 }
 
 fn options(args: &LoadArgs) -> CopyOptions {
@@ -89,12 +90,16 @@ fn options(args: &LoadArgs) -> CopyOptions {
         overwrite: args.overwrite,
         dry_run: false,
         attachments: false,
+        policy: None,
     }
 }
 
 async fn run_load(args: LoadArgs, global: &Global) -> anyhow::Result<Status> {
-    let (archive, jobs, not_found) = plan(&args)?;
-    let options = options(&args);
+    let (archive, index, jobs, not_found) = plan(&args)?;
+    let options = CopyOptions {
+        policy: global.signature_policy()?,
+        ..options(&args)
+    };
     tracing::info!("Arch List: [{}]", options.filter.arch.join(","));
     tracing::info!("OS List: [{}]", options.filter.os.join(","));
     let registries = Registries::new(args.tls.registry_options());
@@ -117,7 +122,7 @@ async fn run_load(args: LoadArgs, global: &Global) -> anyhow::Result<Status> {
             from: job.text.clone(),
             to: job.destination.to_string(),
             tag: job.destination.push_tag(),
-            source: Box::new(ArchiveSource::new(&archive, &job.image)),
+            source: Box::new(ArchiveSource::new(&archive, &job.image).with_index(&index)),
             sink: Box::new(target.sink(job.destination.clone())),
         })
         .collect();
@@ -150,7 +155,7 @@ async fn run_load(args: LoadArgs, global: &Global) -> anyhow::Result<Status> {
 /// Every archive platform that passes the filter must be in the destination: the tag is that
 /// manifest, or an index listing it.
 async fn run_validate(args: LoadArgs) -> anyhow::Result<Status> {
-    let (_, jobs, not_found) = plan(&args)?;
+    let (_, _, jobs, not_found) = plan(&args)?;
     let options = options(&args);
     let registries = Registries::new(args.tls.registry_options());
     // Which destinations lack the referrers API is learnt once for the whole run.

@@ -169,6 +169,7 @@ async fn save_into(
         overwrite: false,
         dry_run: false,
         attachments: !list.signatures.remove_signatures,
+        policy: global.signature_policy()?,
     };
     let Target {
         writer,
