@@ -102,6 +102,31 @@ async fn only_images_the_policy_admits_cross_on_every_route() {
     );
     assert_eq!(catalog(&dst).await, vec!["team/signed".to_string()]);
 
+    // mirror validate judges the source images the same way.
+    let checked = env.run(&[
+        "mirror",
+        "validate",
+        "-f",
+        "list.txt",
+        "-d",
+        &dst.addr,
+        "--tls-verify=false",
+        "--policy",
+        "policy.json",
+    ]);
+    assert_eq!(checked.code, 1, "{}", checked.output());
+    let out = checked.output();
+    assert!(
+        out.contains(&format!("PASS: [{}/team/signed:1]", src.addr)),
+        "{out}"
+    );
+    assert!(
+        out.lines().any(|l| l.contains("FAILED")
+            && l.contains("team/unsigned:1")
+            && l.contains("refused by")),
+        "{out}"
+    );
+
     // save: only the admitted image (and its signature) is written
     let save = env.run(&[
         "save",
@@ -167,5 +192,26 @@ async fn only_images_the_policy_admits_cross_on_every_route() {
             && failed.contains("other/app:1")
             && !failed.contains("team/signed"),
         "{failed}"
+    );
+    // load validate judges the archive's images the same way.
+    let checked = env.run(&[
+        "load",
+        "validate",
+        "-s",
+        "all.zip",
+        "-d",
+        &loaded.addr,
+        "--tls-verify=false",
+        "--policy",
+        "policy.json",
+    ]);
+    assert_eq!(checked.code, 1, "{}", checked.output());
+    assert!(
+        checked
+            .output()
+            .lines()
+            .any(|l| l.contains("FAILED") && l.contains("other/app:1") && l.contains("reject")),
+        "{}",
+        checked.output()
     );
 }

@@ -364,3 +364,20 @@ where
     }
     failed
 }
+
+/// The signature policy's verdict on the image `source` reads, for the validate commands:
+/// `Some(why)` when the policy refuses it (what a copy would have refused).
+pub async fn refused_by(
+    policy: Option<&hangar_sign::policy::Policy>,
+    source: &dyn crate::source::Source,
+) -> Result<Option<String>, CopyError> {
+    let Some(policy) = policy else {
+        return Ok(None);
+    };
+    let top = source.top().await?;
+    match crate::walk::admit(policy, source, &top).await {
+        Ok(()) => Ok(None),
+        Err(CopyError::Refused(why)) => Ok(Some(why)),
+        Err(e) => Err(e),
+    }
+}

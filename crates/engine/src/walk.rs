@@ -554,7 +554,7 @@ impl Engine<'_> {
 
 /// The signature policy's verdict on an image, before anything of it is written: the
 /// requirements of its scope, against the signatures of its top manifest's digest.
-async fn admit(
+pub async fn admit(
     policy: &hangar_sign::policy::Policy,
     source: &dyn Source,
     top: &Top,

@@ -11,7 +11,7 @@ use crate::copy::plan::{Overrides, Pair};
 use crate::copy::run::{self as copy_run, Tally};
 use crate::copy::sink::registry::RegistryTarget;
 use crate::copy::source::registry::RegistrySource;
-use crate::copy::validate::{Named, check_all, validate};
+use crate::copy::validate::{Named, Verdict, check_all, refused_by, validate};
 use crate::image::list::Formats;
 use crate::registry::Registries;
 use anyhow::Context as _;
@@ -187,8 +187,9 @@ async fn run_mirror(args: MirrorArgs, global: &Global) -> anyhow::Result<Status>
 }
 
 async fn run_validate(args: MirrorArgs, global: &Global) -> anyhow::Result<Status> {
-    let _ = global;
     let jobs = load_jobs(&args)?;
+    let policy = global.signature_policy()?;
+    let attached = Attached::default();
     let filter = args.platform.filter();
     let registries = Registries::new(args.tls.registry_options());
     let cancel = CancellationToken::new();
@@ -204,7 +205,12 @@ async fn run_validate(args: MirrorArgs, global: &Global) -> anyhow::Result<Statu
             fail: format!("[{}] != [{}]", job.source, job.destination),
             skip: job.source.to_string(),
         },
-        |job| {
+        |job| async {
+            // What the policy refuses is not a valid copy, whatever the destination holds.
+            let source = RegistrySource::new(&registries, &attached, job.source.clone());
+            if let Some(why) = refused_by(policy.as_deref(), &source).await? {
+                return Ok(Verdict::Fail(why));
+            }
             validate(
                 &registries,
                 &filter,
@@ -212,6 +218,7 @@ async fn run_validate(args: MirrorArgs, global: &Global) -> anyhow::Result<Statu
                 &job.source,
                 &job.destination,
             )
+            .await
         },
     )
     .await;

@@ -13,7 +13,7 @@ use crate::copy::CopyOptions;
 use crate::copy::run::{self as copy_run, Tally};
 use crate::copy::sink::registry::RegistryTarget;
 use crate::copy::source::archive::{ArchiveSource, destination_of, pick};
-use crate::copy::validate::{Named, check_all, validate_loaded};
+use crate::copy::validate::{Named, Verdict, check_all, refused_by, validate_loaded};
 use crate::image::reference::Reference;
 use crate::registry::Registries;
 use anyhow::Context as _;
@@ -30,7 +30,7 @@ struct Job {
 
 pub async fn run(cmd: LoadCommand, global: &Global) -> anyhow::Result<Status> {
     match cmd.action {
-        Some(LoadAction::Validate(args)) => run_validate(args).await,
+        Some(LoadAction::Validate(args)) => run_validate(args, global).await,
         None => run_load(cmd.args, global).await,
     }
 }
@@ -154,8 +154,9 @@ async fn run_load(args: LoadArgs, global: &Global) -> anyhow::Result<Status> {
 
 /// Every archive platform that passes the filter must be in the destination: the tag is that
 /// manifest, or an index listing it.
-async fn run_validate(args: LoadArgs) -> anyhow::Result<Status> {
-    let (_, _, jobs, not_found) = plan(&args)?;
+async fn run_validate(args: LoadArgs, global: &Global) -> anyhow::Result<Status> {
+    let (archive, index, jobs, not_found) = plan(&args)?;
+    let policy = global.signature_policy()?;
     let options = options(&args);
     let registries = Registries::new(args.tls.registry_options());
     // Which destinations lack the referrers API is learnt once for the whole run.
@@ -173,7 +174,12 @@ async fn run_validate(args: LoadArgs) -> anyhow::Result<Status> {
             fail: format!("[{}]", job.destination),
             skip: job.text.clone(),
         },
-        |job| {
+        |job| async {
+            // What the policy refuses is not a valid load, whatever the destination holds.
+            let source = ArchiveSource::new(&archive, &job.image).with_index(&index);
+            if let Some(why) = refused_by(policy.as_deref(), &source).await? {
+                return Ok(Verdict::Fail(why));
+            }
             validate_loaded(
                 &registries,
                 &attached,
@@ -181,6 +187,7 @@ async fn run_validate(args: LoadArgs) -> anyhow::Result<Status> {
                 &job.image,
                 &job.destination,
             )
+            .await
         },
     )
     .await;
