@@ -41,6 +41,18 @@ pub fn payload(docker_reference: &str, digest: &Digest) -> Vec<u8> {
 pub struct Found {
     pub payload: Bytes,
     pub signature: String,
+    /// The Rekor bundle cosign attached (`dev.sigstore.cosign/bundle`), when it did.
+    pub bundle: Option<String>,
+}
+
+/// cosign's annotation holding the Rekor bundle of a signature.
+pub const BUNDLE_ANNOTATION: &str = "dev.sigstore.cosign/bundle";
+
+/// One simple-signing layer of a `.sig` manifest.
+pub struct SignatureLayer {
+    pub payload: Digest,
+    pub signature: String,
+    pub bundle: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -53,7 +65,7 @@ pub enum SignError {
 
 /// The signatures a cosign `.sig` manifest holds: each simple-signing layer's payload blob
 /// and its signature annotation.
-pub fn signature_layers(manifest: &Value) -> Vec<(Digest, String)> {
+pub fn signature_layers(manifest: &Value) -> Vec<SignatureLayer> {
     manifest["layers"]
         .as_array()
         .into_iter()
@@ -61,8 +73,14 @@ pub fn signature_layers(manifest: &Value) -> Vec<(Digest, String)> {
         .filter(|layer| layer["mediaType"] == SIMPLE_SIGNING)
         .filter_map(|layer| {
             let signature = layer["annotations"][SIGNATURE_ANNOTATION].as_str()?;
-            let blob = layer["digest"].as_str()?.parse::<Digest>().ok()?;
-            Some((blob, signature.to_string()))
+            let payload = layer["digest"].as_str()?.parse::<Digest>().ok()?;
+            Some(SignatureLayer {
+                payload,
+                signature: signature.to_string(),
+                bundle: layer["annotations"][BUNDLE_ANNOTATION]
+                    .as_str()
+                    .map(str::to_string),
+            })
         })
         .collect()
 }
@@ -83,12 +101,16 @@ impl SignatureStore<'_> {
             return Ok(Vec::new());
         };
         let mut found = Vec::new();
-        for (blob, signature) in signature_layers(&manifest) {
+        for layer in signature_layers(&manifest) {
             let payload = self
                 .registry
-                .get_blob_bytes(self.repository, &blob, PAYLOAD_LIMIT)
+                .get_blob_bytes(self.repository, &layer.payload, PAYLOAD_LIMIT)
                 .await?;
-            found.push(Found { payload, signature });
+            found.push(Found {
+                payload,
+                signature: layer.signature,
+                bundle: layer.bundle,
+            });
         }
         Ok(found)
     }
@@ -369,6 +391,7 @@ mod tests {
                     .as_str()
                     .unwrap()
                     .to_string(),
+                bundle: None,
             }
         };
         let key = keys::public(

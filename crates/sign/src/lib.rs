@@ -7,6 +7,7 @@ pub mod cosign;
 pub mod keys;
 pub mod pkcs11;
 pub mod policy;
+pub mod rekor;
 pub mod report;
 pub mod signer;
 pub mod targets;

@@ -45,6 +45,8 @@ pub enum Requirement {
     SigstoreSigned {
         keys: Vec<VerifyingKey>,
         identity: SignedIdentity,
+        /// When given, a signature counts only with a Rekor bundle these keys verify.
+        rekor_keys: Vec<VerifyingKey>,
     },
     /// Known to containers, not evaluated here: refuses with this reason.
     Unsupported(String),
@@ -159,12 +161,14 @@ impl Policy {
                 Requirement::InsecureAcceptAnything => continue,
                 Requirement::Reject => "the policy rejects it (reject)".to_string(),
                 Requirement::Unsupported(why) => why.clone(),
-                Requirement::SigstoreSigned { keys, identity } => {
-                    match signed(keys, identity, reference, digest, signatures) {
-                        Ok(()) => continue,
-                        Err(why) => format!("sigstoreSigned: {why}"),
-                    }
-                }
+                Requirement::SigstoreSigned {
+                    keys,
+                    identity,
+                    rekor_keys,
+                } => match signed(keys, rekor_keys, identity, reference, digest, signatures) {
+                    Ok(()) => continue,
+                    Err(why) => format!("sigstoreSigned: {why}"),
+                },
             };
             return Err(format!(
                 "refused by {} (scope {scope:?}): {why}",
@@ -241,9 +245,26 @@ fn requirement(value: &Value, base: &Path) -> Result<Requirement, String> {
                 .iter()
                 .map(|t| keys::public(t, "sigstoreSigned key").map_err(|e| e.to_string()))
                 .collect::<Result<Vec<_>, _>>()?;
+            let mut rekor = Vec::new();
+            if let Some(path) = value["rekorPublicKeyPath"].as_str() {
+                rekor.push(read(path)?);
+            }
+            if let Some(data) = value["rekorPublicKeyData"].as_str() {
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(data)
+                    .map_err(|e| format!("rekorPublicKeyData: {e}"))?;
+                rekor.push(
+                    String::from_utf8(bytes).map_err(|e| format!("rekorPublicKeyData: {e}"))?,
+                );
+            }
+            let rekor_keys = rekor
+                .iter()
+                .map(|t| keys::public(t, "Rekor public key").map_err(|e| e.to_string()))
+                .collect::<Result<Vec<_>, _>>()?;
             Requirement::SigstoreSigned {
                 keys,
                 identity: signed_identity(&value["signedIdentity"])?,
+                rekor_keys,
             }
         }
         other => return Err(format!("unknown requirement type {other:?}")),
@@ -274,9 +295,11 @@ fn signed_identity(value: &Value) -> Result<SignedIdentity, String> {
     })
 }
 
-/// A signature by one of `keys` over a payload naming `digest`, whose identity matches.
+/// A signature by one of `keys` over a payload naming `digest`, whose identity matches and,
+/// when `rekor_keys` are given, whose Rekor bundle they verify.
 fn signed(
     keys: &[VerifyingKey],
+    rekor_keys: &[VerifyingKey],
     identity: &SignedIdentity,
     reference: &Reference,
     digest: &Digest,
@@ -286,21 +309,37 @@ fn signed(
         return Err(format!("no signature of {digest}"));
     }
     let mut why = String::from("no signature verifies with the policy's keys");
-    for key in keys {
-        match check(signatures, digest, key) {
-            Verdict::Valid { payload } => {
-                let signed = payload["critical"]["identity"]["docker-reference"]
-                    .as_str()
-                    .unwrap_or_default();
-                if identity_matches(identity, reference, signed) {
-                    return Ok(());
-                }
+    for found in signatures {
+        for key in keys {
+            let Verdict::Valid { payload } = check(std::slice::from_ref(found), digest, key) else {
+                continue;
+            };
+            let signed = payload["critical"]["identity"]["docker-reference"]
+                .as_str()
+                .unwrap_or_default();
+            if !identity_matches(identity, reference, signed) {
                 why = format!(
                     "signed for {signed:?}, which does not match {reference} ({identity:?})"
                 );
+                continue;
             }
-            Verdict::Invalid(reason) => why = reason,
-            Verdict::Unsigned => {}
+            if !rekor_keys.is_empty() {
+                let Some(bundle) = &found.bundle else {
+                    why = "the signature has no Rekor bundle, and the policy requires one".into();
+                    continue;
+                };
+                if let Err(e) = crate::rekor::verify_bundle(
+                    bundle,
+                    rekor_keys,
+                    &found.signature,
+                    &found.payload,
+                    key,
+                ) {
+                    why = e;
+                    continue;
+                }
+            }
+            return Ok(());
         }
     }
     Err(why)
@@ -497,5 +536,76 @@ mod tests {
             let e = Policy::parse(text, path).unwrap_err().to_string();
             assert!(e.contains(wanted), "{text}: {e}");
         }
+    }
+
+    /// containers/image's key + Rekor fixture through a policy file: admitted with the right
+    /// Rekor key, refused without the bundle or with another Rekor key.
+    #[test]
+    fn a_real_key_and_rekor_signature_passes_sigstore_signed() {
+        let fixtures =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/cosign");
+        if !fixtures.is_dir() {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "{} is absent in CI",
+                fixtures.display()
+            );
+            eprintln!("skipped: {} is absent", fixtures.display());
+            return;
+        }
+        let dir = fixtures.join("dir-img-cosign-key-rekor-valid");
+        let digest = Digest::sha256_of(&std::fs::read(dir.join("manifest.json")).unwrap());
+        let raw = std::fs::read(dir.join("signature-1")).unwrap();
+        let start = raw.iter().position(|b| *b == b'{').unwrap();
+        let doc: Value = serde_json::from_slice(&raw[start..]).unwrap();
+        let found = Found {
+            payload: base64::engine::general_purpose::STANDARD
+                .decode(doc["payload"].as_str().unwrap())
+                .unwrap()
+                .into(),
+            signature: doc["annotations"]["dev.cosignproject.cosign/signature"]
+                .as_str()
+                .unwrap()
+                .into(),
+            bundle: doc["annotations"]["dev.sigstore.cosign/bundle"]
+                .as_str()
+                .map(str::to_string),
+        };
+        let policy = |rekor: &str| {
+            Policy::parse(
+                &serde_json::json!({
+                    "default": [{
+                        "type": "sigstoreSigned",
+                        "keyPath": fixtures.join("cosign2.pub"),
+                        "rekorPublicKeyPath": fixtures.join(rekor),
+                        "signedIdentity": {"type": "matchRepository"}
+                    }]
+                })
+                .to_string(),
+                Path::new("/policy.json"),
+            )
+            .unwrap()
+        };
+        let image = reference("192.168.64.2:5000/cosign-signed/key-1:latest");
+        assert_eq!(
+            policy("rekor.pub").judge(&image, &digest, std::slice::from_ref(&found)),
+            Ok(())
+        );
+        let without = Found {
+            bundle: None,
+            ..found.clone()
+        };
+        assert!(
+            policy("rekor.pub")
+                .judge(&image, &digest, &[without])
+                .unwrap_err()
+                .contains("no Rekor bundle")
+        );
+        assert!(
+            policy("cosign.pub")
+                .judge(&image, &digest, &[found])
+                .unwrap_err()
+                .contains("not signed by the given Rekor key")
+        );
     }
 }

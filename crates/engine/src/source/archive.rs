@@ -254,7 +254,8 @@ impl Source for ArchiveSource<'_> {
                 let manifest: serde_json::Value =
                     serde_json::from_slice(&self.read(&digest)?.bytes)
                         .map_err(|e| malformed(&tag, e))?;
-                for (blob, signature) in hangar_sign::cosign::signature_layers(&manifest) {
+                for layer in hangar_sign::cosign::signature_layers(&manifest) {
+                    let blob = layer.payload;
                     let name = blob_name(&blob);
                     let payload = self
                         .archive
@@ -266,7 +267,11 @@ impl Source for ArchiveSource<'_> {
                             "the entry does not match its digest (corrupted archive)",
                         ));
                     }
-                    found.push(hangar_sign::cosign::Found { payload, signature });
+                    found.push(hangar_sign::cosign::Found {
+                        payload,
+                        signature: layer.signature,
+                        bundle: layer.bundle,
+                    });
                 }
             }
             Ok(found)
