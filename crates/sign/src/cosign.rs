@@ -355,45 +355,10 @@ mod tests {
     /// public key over the manifest they name; a modified manifest or another key fails.
     #[test]
     fn signatures_made_by_real_cosign_verify() {
-        let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/fixtures/cosign");
-        if !fixtures.is_dir() {
-            // CI always has the shared fixtures: missing there, the test must fail, not pass.
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "{} is absent in CI",
-                fixtures.display()
-            );
-            eprintln!(
-                "skipped: {} is absent (the shared fixtures are not on this machine)",
-                fixtures.display()
-            );
+        let Some(fixtures) = crate::fixtures::cosign() else {
             return;
-        }
-        let read_signature = |dir: &str, n: usize| -> Found {
-            let path = fixtures.join(dir).join(format!("signature-{n}"));
-            let mut raw = std::fs::read(&path).unwrap();
-            // git symlinks arrive as files holding the target path.
-            if !raw.starts_with(b"\0") {
-                let target = String::from_utf8(raw).unwrap();
-                raw = std::fs::read(path.parent().unwrap().join(target.trim())).unwrap();
-            }
-            let json_start = raw.iter().position(|b| *b == b'{').unwrap();
-            let v: Value = serde_json::from_slice(&raw[json_start..]).unwrap();
-            use base64::Engine as _;
-            Found {
-                payload: Bytes::from(
-                    base64::engine::general_purpose::STANDARD
-                        .decode(v["payload"].as_str().unwrap())
-                        .unwrap(),
-                ),
-                signature: v["annotations"][SIGNATURE_ANNOTATION]
-                    .as_str()
-                    .unwrap()
-                    .to_string(),
-                bundle: None,
-            }
         };
+        let read_signature = crate::fixtures::signature;
         let key = keys::public(
             &std::fs::read_to_string(fixtures.join("cosign.pub")).unwrap(),
             "cosign.pub",

@@ -11,3 +11,6 @@ pub mod rekor;
 pub mod report;
 pub mod signer;
 pub mod targets;
+
+#[cfg(test)]
+mod fixtures;

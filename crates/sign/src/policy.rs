@@ -542,35 +542,12 @@ mod tests {
     /// Rekor key, refused without the bundle or with another Rekor key.
     #[test]
     fn a_real_key_and_rekor_signature_passes_sigstore_signed() {
-        let fixtures =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/cosign");
-        if !fixtures.is_dir() {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "{} is absent in CI",
-                fixtures.display()
-            );
-            eprintln!("skipped: {} is absent", fixtures.display());
+        let Some(fixtures) = crate::fixtures::cosign() else {
             return;
-        }
+        };
         let dir = fixtures.join("dir-img-cosign-key-rekor-valid");
         let digest = Digest::sha256_of(&std::fs::read(dir.join("manifest.json")).unwrap());
-        let raw = std::fs::read(dir.join("signature-1")).unwrap();
-        let start = raw.iter().position(|b| *b == b'{').unwrap();
-        let doc: Value = serde_json::from_slice(&raw[start..]).unwrap();
-        let found = Found {
-            payload: base64::engine::general_purpose::STANDARD
-                .decode(doc["payload"].as_str().unwrap())
-                .unwrap()
-                .into(),
-            signature: doc["annotations"]["dev.cosignproject.cosign/signature"]
-                .as_str()
-                .unwrap()
-                .into(),
-            bundle: doc["annotations"]["dev.sigstore.cosign/bundle"]
-                .as_str()
-                .map(str::to_string),
-        };
+        let found = crate::fixtures::signature("dir-img-cosign-key-rekor-valid", 1);
         let policy = |rekor: &str| {
             Policy::parse(
                 &serde_json::json!({

@@ -108,35 +108,14 @@ mod tests {
     /// copies with one thing changed each: every change is refused with its reason.
     #[test]
     fn a_real_rekor_bundle_verifies_and_tampered_ones_do_not() {
-        let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/fixtures/cosign");
-        if !fixtures.is_dir() {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "{} is absent in CI",
-                fixtures.display()
-            );
-            eprintln!("skipped: {} is absent", fixtures.display());
+        if crate::fixtures::cosign().is_none() {
             return;
         }
-        let key = |name: &str| {
-            crate::keys::public(&std::fs::read_to_string(fixtures.join(name)).unwrap(), name)
-                .unwrap()
-        };
+        let key = crate::fixtures::key;
         let (rekor, signer, other) = (key("rekor.pub"), key("cosign2.pub"), key("cosign.pub"));
-        let raw =
-            std::fs::read(fixtures.join("dir-img-cosign-key-rekor-valid/signature-1")).unwrap();
-        let start = raw.iter().position(|b| *b == b'{').unwrap();
-        let doc: Value = serde_json::from_slice(&raw[start..]).unwrap();
-        let payload = b64(doc["payload"].as_str().unwrap()).unwrap();
-        let signature = doc["annotations"]["dev.cosignproject.cosign/signature"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        let bundle = doc["annotations"]["dev.sigstore.cosign/bundle"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let found = crate::fixtures::signature("dir-img-cosign-key-rekor-valid", 1);
+        let (payload, signature) = (found.payload.to_vec(), found.signature.clone());
+        let bundle = found.bundle.clone().unwrap();
         let logged = verify_bundle(&bundle, &[rekor], &signature, &payload, &signer).unwrap();
         assert!(logged.integrated_time > 1_600_000_000);
 
