@@ -179,6 +179,22 @@ impl Policy {
     }
 }
 
+/// The policy a run applies: none with `--insecure-policy`, else the file `explicit` names or
+/// the user's or the system's one; with no file at all, none, said once as an info line.
+pub fn in_effect(explicit: Option<&Path>, insecure: bool) -> Result<Option<Policy>, PolicyError> {
+    if insecure {
+        return Ok(None);
+    }
+    let policy = Policy::load(explicit)?;
+    match &policy {
+        Some(policy) => tracing::debug!("signature policy {}", policy.source.display()),
+        None => tracing::info!(
+            "no signature policy (/etc/containers/policy.json is absent): images are accepted as with --insecure-policy"
+        ),
+    }
+    Ok(policy)
+}
+
 /// The scopes of `reference` in the order containers/image tries them.
 fn scopes(reference: &Reference) -> Vec<String> {
     let name = reference.name();

@@ -225,26 +225,12 @@ pub struct Global {
 }
 
 impl Global {
-    /// The signature policy for commands that bring images in: `None` with
-    /// `--insecure-policy`, or when no policy file exists (said once, as an info line).
+    /// The signature policy for commands that bring images in (see `sign::policy::in_effect`).
     pub fn signature_policy(
         &self,
     ) -> anyhow::Result<Option<std::sync::Arc<crate::sign::policy::Policy>>> {
-        if self.insecure_policy {
-            return Ok(None);
-        }
-        match crate::sign::policy::Policy::load(self.policy.as_deref())? {
-            Some(policy) => {
-                tracing::debug!("signature policy {}", policy.source.display());
-                Ok(Some(std::sync::Arc::new(policy)))
-            }
-            None => {
-                tracing::info!(
-                    "no signature policy (/etc/containers/policy.json is absent): images are accepted as with --insecure-policy"
-                );
-                Ok(None)
-            }
-        }
+        let policy = crate::sign::policy::in_effect(self.policy.as_deref(), self.insecure_policy)?;
+        Ok(policy.map(std::sync::Arc::new))
     }
 
     /// Plugin settings: the config file, then the global plugin flags, then `overrides`.
