@@ -13,6 +13,38 @@
 //! shared libraries; `catalog`, `manifest`, `settings` and `oci` find, describe, configure and
 //! ship plugins. The first-party plugins are embedded by build.rs.
 
+/// What every world's plugin type says about itself, over its `plugin: Loaded<_>` field.
+macro_rules! plugin_identity {
+    () => {
+        pub fn name(&self) -> &str {
+            &self.plugin.info.name
+        }
+
+        pub fn version(&self) -> &str {
+            &self.plugin.info.version
+        }
+    };
+}
+
+/// The network side of the worlds whose plugins may reach hosts.
+macro_rules! plugin_network {
+    () => {
+        pub fn declared_hosts(&self) -> &[String] {
+            &self.plugin.info.hosts
+        }
+
+        /// Sends the plugin's HTTP requests to `transport` (recorded answers, in `plugin test`).
+        pub fn set_transport(&mut self, transport: crate::sandbox::Transport) {
+            self.plugin.http = transport;
+        }
+
+        /// Records every HTTP request the plugin makes from now on (`plugin test`).
+        pub fn record_requests(&mut self) -> std::sync::Arc<crate::fixtures::RequestLog> {
+            self.plugin.record_requests()
+        }
+    };
+}
+
 pub mod adapters;
 pub mod catalog;
 pub mod fixtures;

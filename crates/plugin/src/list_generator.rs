@@ -57,6 +57,9 @@ pub struct ListGenerator {
 }
 
 impl ListGenerator {
+    plugin_identity!();
+    plugin_network!();
+
     pub async fn load(
         runtime: Arc<Runtime>,
         name: &str,
@@ -90,28 +93,6 @@ impl ListGenerator {
         let http = loader::live(&runtime, name, true)?;
         let plugin = Loaded::native(runtime, name, bytes, "list-generator", http).await?;
         Ok(ListGenerator { plugin })
-    }
-
-    pub fn name(&self) -> &str {
-        &self.plugin.info.name
-    }
-
-    /// Sends the plugin's HTTP requests to `transport` (recorded answers, in `plugin test`).
-    pub fn set_transport(&mut self, transport: sandbox::Transport) {
-        self.plugin.http = transport;
-    }
-
-    /// Records every HTTP request the plugin makes from now on (`plugin test`).
-    pub fn record_requests(&mut self) -> Arc<super::fixtures::RequestLog> {
-        self.plugin.record_requests()
-    }
-
-    pub fn version(&self) -> &str {
-        &self.plugin.info.version
-    }
-
-    pub fn declared_hosts(&self) -> &[String] {
-        &self.plugin.info.hosts
     }
 
     /// Runs the generator over `options`; it may read `paths` and reach the declared hosts

@@ -33,6 +33,9 @@ pub struct RegistryAdapter {
 }
 
 impl RegistryAdapter {
+    plugin_identity!();
+    plugin_network!();
+
     /// Loads a component, checks it implements this world, and asks it to describe itself.
     pub async fn load(
         runtime: Arc<Runtime>,
@@ -91,28 +94,6 @@ impl RegistryAdapter {
             plugin,
             user_allowed,
         })
-    }
-
-    pub fn name(&self) -> &str {
-        &self.plugin.info.name
-    }
-
-    /// Sends the plugin's HTTP requests to `transport` (recorded answers, in `plugin test`).
-    pub fn set_transport(&mut self, transport: sandbox::Transport) {
-        self.plugin.http = transport;
-    }
-
-    /// Records every HTTP request the plugin makes from now on (`plugin test`).
-    pub fn record_requests(&mut self) -> Arc<super::fixtures::RequestLog> {
-        self.plugin.record_requests()
-    }
-
-    pub fn version(&self) -> &str {
-        &self.plugin.info.version
-    }
-
-    pub fn declared_hosts(&self) -> &[String] {
-        &self.plugin.info.hosts
     }
 
     pub fn is_native(&self) -> bool {

@@ -29,6 +29,8 @@ pub struct SbomGenerator {
 }
 
 impl SbomGenerator {
+    plugin_identity!();
+
     pub async fn load(
         runtime: Arc<Runtime>,
         name: &str,
@@ -60,14 +62,6 @@ impl SbomGenerator {
             })
             .await?;
         Ok(SbomGenerator { plugin, formats })
-    }
-
-    pub fn name(&self) -> &str {
-        &self.plugin.info.name
-    }
-
-    pub fn version(&self) -> &str {
-        &self.plugin.info.version
     }
 
     /// The formats the plugin writes.

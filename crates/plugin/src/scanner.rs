@@ -73,6 +73,8 @@ pub struct Scanner {
 }
 
 impl Scanner {
+    plugin_identity!();
+
     pub async fn load(
         runtime: Arc<Runtime>,
         name: &str,
@@ -94,14 +96,6 @@ impl Scanner {
         })
         .await?;
         Ok(Scanner { plugin })
-    }
-
-    pub fn name(&self) -> &str {
-        &self.plugin.info.name
-    }
-
-    pub fn version(&self) -> &str {
-        &self.plugin.info.version
     }
 
     /// Scans one image platform. `options` are the user's settings; `paths` what the scanner
