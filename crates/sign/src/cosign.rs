@@ -43,16 +43,24 @@ pub struct Found {
     pub signature: String,
     /// The Rekor bundle cosign attached (`dev.sigstore.cosign/bundle`), when it did.
     pub bundle: Option<String>,
+    /// A keyless signature's Fulcio certificate and chain (PEM), when it is one.
+    pub certificate: Option<String>,
+    pub chain: Option<String>,
 }
 
 /// cosign's annotation holding the Rekor bundle of a signature.
 pub const BUNDLE_ANNOTATION: &str = "dev.sigstore.cosign/bundle";
+/// cosign's annotations holding a keyless signature's certificate and its chain.
+pub const CERTIFICATE_ANNOTATION: &str = "dev.sigstore.cosign/certificate";
+pub const CHAIN_ANNOTATION: &str = "dev.sigstore.cosign/chain";
 
 /// One simple-signing layer of a `.sig` manifest.
 pub struct SignatureLayer {
     pub payload: Digest,
     pub signature: String,
     pub bundle: Option<String>,
+    pub certificate: Option<String>,
+    pub chain: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +86,12 @@ pub fn signature_layers(manifest: &Value) -> Vec<SignatureLayer> {
                 payload,
                 signature: signature.to_string(),
                 bundle: layer["annotations"][BUNDLE_ANNOTATION]
+                    .as_str()
+                    .map(str::to_string),
+                certificate: layer["annotations"][CERTIFICATE_ANNOTATION]
+                    .as_str()
+                    .map(str::to_string),
+                chain: layer["annotations"][CHAIN_ANNOTATION]
                     .as_str()
                     .map(str::to_string),
             })
@@ -110,6 +124,8 @@ impl SignatureStore<'_> {
                 payload,
                 signature: layer.signature,
                 bundle: layer.bundle,
+                certificate: layer.certificate,
+                chain: layer.chain,
             });
         }
         Ok(found)

@@ -1,7 +1,9 @@
 //! The real cosign signatures of containers/image's fixtures (`../shared/fixtures/cosign`),
 //! for this crate's tests: the folder, and one signature file read as a registry gives it.
 
-use crate::cosign::{BUNDLE_ANNOTATION, Found, SIGNATURE_ANNOTATION};
+use crate::cosign::{
+    BUNDLE_ANNOTATION, CERTIFICATE_ANNOTATION, CHAIN_ANNOTATION, Found, SIGNATURE_ANNOTATION,
+};
 use base64::Engine as _;
 use std::path::PathBuf;
 
@@ -50,6 +52,12 @@ pub fn signature(dir: &str, n: usize) -> Found {
             .unwrap()
             .to_string(),
         bundle: doc["annotations"][BUNDLE_ANNOTATION]
+            .as_str()
+            .map(str::to_string),
+        certificate: doc["annotations"][CERTIFICATE_ANNOTATION]
+            .as_str()
+            .map(str::to_string),
+        chain: doc["annotations"][CHAIN_ANNOTATION]
             .as_str()
             .map(str::to_string),
     }

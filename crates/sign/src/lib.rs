@@ -2,8 +2,11 @@
 //! (`pkcs11`), both behind `signer::Signer`, and signatures stored and checked the way cosign
 //! does in registries (`cosign`). `targets` decides which digests of an image are signed or
 //! checked and where their signatures live; `report` writes what `sign validate` found.
+//! `policy` judges images against containers-policy.json, with `rekor` (bundles) and
+//! `fulcio` (keyless certificates) verified offline.
 
 pub mod cosign;
+pub mod fulcio;
 pub mod keys;
 pub mod pkcs11;
 pub mod policy;

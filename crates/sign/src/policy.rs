@@ -2,10 +2,10 @@
 //! image is copied: per scope of the `docker` transport (most specific of `host/ns/repo:tag`,
 //! `host/ns/repo`, `host/ns`, `host`, `*.domain`, then the transport's `""`, then `default`),
 //! every requirement must accept the image. Requirements: `insecureAcceptAnything`, `reject`,
-//! and `sigstoreSigned` with public keys (`keyPath`, `keyPaths`, `keyData`) and a
-//! `signedIdentity`. A requirement hangar cannot evaluate (`signedBy`, GPG; `sigstoreSigned`
-//! with `fulcio`, keyless) refuses the image and says so: a gate that cannot be evaluated
-//! never opens.
+//! and `sigstoreSigned` with public keys (`keyPath`, `keyPaths`, `keyData`) or keyless
+//! (`fulcio`), Rekor keys, and a `signedIdentity`. A requirement hangar cannot evaluate
+//! (`signedBy`, GPG) refuses the image and says so: a gate that cannot be evaluated never
+//! opens.
 
 use crate::cosign::{Found, Verdict, check};
 use crate::keys;
@@ -47,6 +47,8 @@ pub enum Requirement {
         identity: SignedIdentity,
         /// When given, a signature counts only with a Rekor bundle these keys verify.
         rekor_keys: Vec<VerifyingKey>,
+        /// Keyless: the Fulcio roots and the identity the certificate must name.
+        fulcio: Option<Fulcio>,
     },
     /// Known to containers, not evaluated here: refuses with this reason.
     Unsupported(String),
@@ -56,6 +58,15 @@ impl Requirement {
     pub fn needs_signatures(&self) -> bool {
         matches!(self, Requirement::SigstoreSigned { .. })
     }
+}
+
+/// A `fulcio` block: keyless signatures are accepted from certificates chaining to these
+/// roots and issued to this subject by this OIDC issuer.
+#[derive(Clone, Debug)]
+pub struct Fulcio {
+    pub roots: Vec<x509_cert::Certificate>,
+    pub oidc_issuer: String,
+    pub subject_email: String,
 }
 
 /// The policy in effect.
@@ -165,10 +176,17 @@ impl Policy {
                     keys,
                     identity,
                     rekor_keys,
-                } => match signed(keys, rekor_keys, identity, reference, digest, signatures) {
-                    Ok(()) => continue,
-                    Err(why) => format!("sigstoreSigned: {why}"),
-                },
+                    fulcio,
+                } => {
+                    let signers = match fulcio {
+                        Some(fulcio) => Signers::Fulcio(fulcio),
+                        None => Signers::Keys(keys),
+                    };
+                    match signed(signers, rekor_keys, identity, reference, digest, signatures) {
+                        Ok(()) => continue,
+                        Err(why) => format!("sigstoreSigned: {why}"),
+                    }
+                }
             };
             return Err(format!(
                 "refused by {} (scope {scope:?}): {why}",
@@ -232,9 +250,6 @@ fn requirement(value: &Value, base: &Path) -> Result<Requirement, String> {
         "signedBy" => Requirement::Unsupported(
             "signedBy (GPG signatures) is not supported by hangar; use sigstoreSigned".into(),
         ),
-        "sigstoreSigned" if value.get("fulcio").is_some() => Requirement::Unsupported(
-            "sigstoreSigned with fulcio (keyless) is not supported by this hangar version".into(),
-        ),
         "sigstoreSigned" => {
             let read = |path: &str| -> Result<String, String> {
                 let path = base.join(path);
@@ -254,8 +269,12 @@ fn requirement(value: &Value, base: &Path) -> Result<Requirement, String> {
                     .map_err(|e| format!("keyData: {e}"))?;
                 texts.push(String::from_utf8(bytes).map_err(|e| format!("keyData: {e}"))?);
             }
-            if texts.is_empty() {
-                return Err("sigstoreSigned needs keyPath, keyPaths or keyData".into());
+            let fulcio = &value["fulcio"];
+            if texts.is_empty() && fulcio.is_null() {
+                return Err("sigstoreSigned needs keyPath, keyPaths, keyData or fulcio".into());
+            }
+            if !texts.is_empty() && !fulcio.is_null() {
+                return Err("sigstoreSigned takes keys or fulcio, not both".into());
             }
             let keys = texts
                 .iter()
@@ -277,10 +296,40 @@ fn requirement(value: &Value, base: &Path) -> Result<Requirement, String> {
                 .iter()
                 .map(|t| keys::public(t, "Rekor public key").map_err(|e| e.to_string()))
                 .collect::<Result<Vec<_>, _>>()?;
+            let fulcio = if fulcio.is_null() {
+                None
+            } else {
+                if rekor_keys.is_empty() {
+                    return Err("fulcio needs rekorPublicKeyPath or rekorPublicKeyData (the time a certificate is checked at comes from Rekor)".into());
+                }
+                let field = |name: &str| -> Result<String, String> {
+                    fulcio[name]
+                        .as_str()
+                        .map(str::to_string)
+                        .ok_or_else(|| format!("fulcio: {name} is required"))
+                };
+                let roots = match (fulcio["caPath"].as_str(), fulcio["caData"].as_str()) {
+                    (Some(path), None) => read(path)?,
+                    (None, Some(data)) => String::from_utf8(
+                        base64::engine::general_purpose::STANDARD
+                            .decode(data)
+                            .map_err(|e| format!("fulcio.caData: {e}"))?,
+                    )
+                    .map_err(|e| format!("fulcio.caData: {e}"))?,
+                    _ => return Err("fulcio needs one of caPath and caData".into()),
+                };
+                Some(Fulcio {
+                    roots: crate::fulcio::certificates(&roots)
+                        .map_err(|e| format!("fulcio CA: {e}"))?,
+                    oidc_issuer: field("oidcIssuer")?,
+                    subject_email: field("subjectEmail")?,
+                })
+            };
             Requirement::SigstoreSigned {
                 keys,
                 identity: signed_identity(&value["signedIdentity"])?,
                 rekor_keys,
+                fulcio,
             }
         }
         other => return Err(format!("unknown requirement type {other:?}")),
@@ -311,10 +360,18 @@ fn signed_identity(value: &Value) -> Result<SignedIdentity, String> {
     })
 }
 
-/// A signature by one of `keys` over a payload naming `digest`, whose identity matches and,
-/// when `rekor_keys` are given, whose Rekor bundle they verify.
+/// Who may have signed: the policy's public keys, or keyless signers Fulcio vouches for.
+#[derive(Clone, Copy)]
+enum Signers<'a> {
+    Keys(&'a [VerifyingKey]),
+    Fulcio(&'a Fulcio),
+}
+
+/// A signature over a payload naming `digest`, whose identity matches, by one of the policy's
+/// keys (with a Rekor bundle `rekor_keys` verify, when given) or, keyless, by a certificate
+/// chaining to the Fulcio roots, issued to the wanted identity, valid when Rekor logged it.
 fn signed(
-    keys: &[VerifyingKey],
+    signers: Signers<'_>,
     rekor_keys: &[VerifyingKey],
     identity: &SignedIdentity,
     reference: &Reference,
@@ -326,7 +383,17 @@ fn signed(
     }
     let mut why = String::from("no signature verifies with the policy's keys");
     for found in signatures {
-        for key in keys {
+        let keys: Vec<VerifyingKey> = match signers {
+            Signers::Keys(keys) => keys.to_vec(),
+            Signers::Fulcio(fulcio) => match keyless(fulcio, rekor_keys, found) {
+                Ok(key) => vec![key],
+                Err(e) => {
+                    why = e;
+                    continue;
+                }
+            },
+        };
+        for key in &keys {
             let Verdict::Valid { payload } = check(std::slice::from_ref(found), digest, key) else {
                 continue;
             };
@@ -339,7 +406,7 @@ fn signed(
                 );
                 continue;
             }
-            if !rekor_keys.is_empty() {
+            if matches!(signers, Signers::Keys(_)) && !rekor_keys.is_empty() {
                 let Some(bundle) = &found.bundle else {
                     why = "the signature has no Rekor bundle, and the policy requires one".into();
                     continue;
@@ -349,7 +416,7 @@ fn signed(
                     rekor_keys,
                     &found.signature,
                     &found.payload,
-                    key,
+                    crate::rekor::Recorded::Key(key),
                 ) {
                     why = e;
                     continue;
@@ -359,6 +426,49 @@ fn signed(
         }
     }
     Err(why)
+}
+
+/// The key of a keyless signature, once its Rekor bundle, its certificate chain, the
+/// certificate's validity when logged and its subject and issuer are all as the policy asks.
+fn keyless(
+    fulcio: &Fulcio,
+    rekor_keys: &[VerifyingKey],
+    found: &Found,
+) -> Result<VerifyingKey, String> {
+    let certificate = found
+        .certificate
+        .as_deref()
+        .ok_or("the signature has no Fulcio certificate (it is not keyless)")?;
+    let bundle = found
+        .bundle
+        .as_deref()
+        .ok_or("the keyless signature has no Rekor bundle")?;
+    let logged = crate::rekor::verify_bundle(
+        bundle,
+        rekor_keys,
+        &found.signature,
+        &found.payload,
+        crate::rekor::Recorded::Certificate(certificate),
+    )?;
+    let chain = match &found.chain {
+        Some(chain) => crate::fulcio::certificates(chain)?,
+        None => Vec::new(),
+    };
+    let signer = crate::fulcio::verify(certificate, &chain, &fulcio.roots, logged.integrated_time)?;
+    if signer.issuer.as_deref() != Some(fulcio.oidc_issuer.as_str()) {
+        return Err(format!(
+            "the certificate was issued through {:?}, not {:?}",
+            signer.issuer.as_deref().unwrap_or("no OIDC issuer"),
+            fulcio.oidc_issuer
+        ));
+    }
+    if !signer.subjects.contains(&fulcio.subject_email) {
+        return Err(format!(
+            "the certificate names {:?}, not {:?}",
+            signer.subjects, fulcio.subject_email
+        ));
+    }
+    Ok(signer.key)
 }
 
 /// containers/image's identity rules (policy_reference_match.go). A signature naming only a
@@ -599,6 +709,77 @@ mod tests {
                 .judge(&image, &digest, &[found])
                 .unwrap_err()
                 .contains("not signed by the given Rekor key")
+        );
+    }
+
+    /// containers/image's real keyless signature through a `fulcio` policy, verified offline
+    /// as its policy_eval_sigstore_test.go does: admitted with the right root, issuer, subject
+    /// and Rekor key; each wrong one, and a key-signed signature, refused with the reason.
+    #[test]
+    fn a_real_keyless_signature_passes_a_fulcio_policy() {
+        let Some(fixtures) = crate::fixtures::cosign() else {
+            return;
+        };
+        let dir = fixtures.join("dir-img-cosign-fulcio-rekor-valid");
+        let digest = Digest::sha256_of(&std::fs::read(dir.join("manifest.json")).unwrap());
+        let found = crate::fixtures::signature("dir-img-cosign-fulcio-rekor-valid", 1);
+        let image = reference("192.168.64.2:5000/cosign-signed/fulcio-rekor-1:latest");
+        let judge = |ca: &str, issuer: &str, email: &str, rekor: &str, found: &Found| {
+            Policy::parse(
+                &serde_json::json!({
+                    "default": [{
+                        "type": "sigstoreSigned",
+                        "fulcio": {
+                            "caPath": fixtures.join(ca),
+                            "oidcIssuer": issuer,
+                            "subjectEmail": email
+                        },
+                        "rekorPublicKeyPath": fixtures.join(rekor),
+                        "signedIdentity": {"type": "matchRepository"}
+                    }]
+                })
+                .to_string(),
+                Path::new("/policy.json"),
+            )
+            .unwrap()
+            .judge(&image, &digest, std::slice::from_ref(found))
+        };
+        let (ca, issuer, email) = (
+            "fulcio_v1.crt.pem",
+            "https://github.com/login/oauth",
+            "mitr@redhat.com",
+        );
+        assert_eq!(judge(ca, issuer, email, "rekor.pub", &found), Ok(()));
+        let refused = |result: Result<(), String>, why: &str| {
+            let e = result.unwrap_err();
+            assert!(e.contains(why), "{e}");
+        };
+        refused(
+            judge(ca, issuer, "someone@example.com", "rekor.pub", &found),
+            "not \"someone@example.com\"",
+        );
+        refused(
+            judge(
+                ca,
+                "https://accounts.google.com",
+                email,
+                "rekor.pub",
+                &found,
+            ),
+            "issued through",
+        );
+        refused(
+            judge(ca, issuer, email, "cosign.pub", &found),
+            "not signed by the given Rekor key",
+        );
+        refused(
+            judge("fulcio-cert", issuer, email, "rekor.pub", &found),
+            "does not chain",
+        );
+        let key_signed = crate::fixtures::signature("dir-img-cosign-key-rekor-valid", 1);
+        refused(
+            judge(ca, issuer, email, "rekor.pub", &key_signed),
+            "not keyless",
         );
     }
 }

@@ -23,14 +23,22 @@ pub struct Logged {
     pub integrated_time: i64,
 }
 
+/// Who the log entry must record as the signer: a public key, or a keyless signature's
+/// certificate (PEM).
+#[derive(Clone, Copy)]
+pub enum Recorded<'a> {
+    Key(&'a VerifyingKey),
+    Certificate(&'a str),
+}
+
 /// Verifies `bundle` (cosign's annotation) for a signature `signature_b64` over `payload`
-/// made by the key `signer` (the PEM the log entry must record), with Rekor's public keys.
+/// made by `signer`, with Rekor's public keys.
 pub fn verify_bundle(
     bundle: &str,
     rekor_keys: &[VerifyingKey],
     signature_b64: &str,
     payload: &[u8],
-    signer: &VerifyingKey,
+    signer: Recorded<'_>,
 ) -> Result<Logged, String> {
     let bundle: Value =
         serde_json::from_str(bundle).map_err(|e| format!("the Rekor bundle is not JSON: {e}"))?;
@@ -84,13 +92,19 @@ pub fn verify_bundle(
     if hash["algorithm"] != "sha256" || hash["value"].as_str() != Some(wanted.as_str()) {
         return Err("the Rekor entry records another payload".into());
     }
-    let key_pem = b64(spec["signature"]["publicKey"]["content"]
+    let recorded = b64(spec["signature"]["publicKey"]["content"]
         .as_str()
         .unwrap_or_default())?;
-    let key_pem = String::from_utf8(key_pem).map_err(|_| "the Rekor entry's key is not PEM")?;
-    let recorded_key =
-        crate::keys::public(&key_pem, "the Rekor entry's key").map_err(|e| e.to_string())?;
-    if &recorded_key != signer {
+    let recorded = String::from_utf8(recorded).map_err(|_| "the Rekor entry's key is not PEM")?;
+    let same = match signer {
+        Recorded::Key(key) => crate::keys::public(&recorded, "the Rekor entry's key")
+            .is_ok_and(|recorded| &recorded == key),
+        Recorded::Certificate(pem) => {
+            let first = |pem: &str| crate::fulcio::certificates(pem).ok()?.into_iter().next();
+            first(&recorded).is_some_and(|r| Some(r) == first(pem))
+        }
+    };
+    if !same {
         return Err("the Rekor entry records another public key".into());
     }
     Ok(Logged { integrated_time })
@@ -116,7 +130,14 @@ mod tests {
         let found = crate::fixtures::signature("dir-img-cosign-key-rekor-valid", 1);
         let (payload, signature) = (found.payload.to_vec(), found.signature.clone());
         let bundle = found.bundle.clone().unwrap();
-        let logged = verify_bundle(&bundle, &[rekor], &signature, &payload, &signer).unwrap();
+        let logged = verify_bundle(
+            &bundle,
+            &[rekor],
+            &signature,
+            &payload,
+            Recorded::Key(&signer),
+        )
+        .unwrap();
         assert!(logged.integrated_time > 1_600_000_000);
 
         let refused = |bundle: &str,
@@ -124,7 +145,7 @@ mod tests {
                        payload: &[u8],
                        signer: &VerifyingKey,
                        rekor: &VerifyingKey| {
-            verify_bundle(bundle, &[*rekor], signature, payload, signer).unwrap_err()
+            verify_bundle(bundle, &[*rekor], signature, payload, Recorded::Key(signer)).unwrap_err()
         };
         assert!(
             refused(&bundle, &signature, &payload, &signer, &signer)

@@ -271,6 +271,8 @@ impl Source for ArchiveSource<'_> {
                         payload,
                         signature: layer.signature,
                         bundle: layer.bundle,
+                        certificate: layer.certificate,
+                        chain: layer.chain,
                     });
                 }
             }
