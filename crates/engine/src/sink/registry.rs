@@ -66,20 +66,26 @@ impl RegistrySink<'_> {
         self.destination.repository()
     }
 
+    /// The destination registry, connected once; a destination registries.conf blocks is
+    /// refused before anything is asked of it.
     async fn client(&self) -> Result<&Arc<Registry>, CopyError> {
-        let conf = hangar_registry::registries_conf();
-        let named = format!("{}/{}", self.destination.registry(), self.repo());
-        if let Some(entry) = conf.blocked(&named) {
-            return Err(hangar_registry::RegistryError::Blocked {
-                reference: named,
-                prefix: entry.prefix.clone(),
-            }
-            .into());
-        }
-        Ok(self
-            .registry
-            .get_or_try_init(|| self.target.registries.get(self.destination.registry()))
-            .await?)
+        self.registry
+            .get_or_try_init(|| async {
+                let named = format!("{}/{}", self.destination.registry(), self.repo());
+                if let Some(entry) = hangar_registry::registries_conf().blocked(&named) {
+                    return Err(hangar_registry::RegistryError::Blocked {
+                        reference: named,
+                        prefix: entry.prefix.clone(),
+                    }
+                    .into());
+                }
+                Ok(self
+                    .target
+                    .registries
+                    .get(self.destination.registry())
+                    .await?)
+            })
+            .await
     }
 
     fn tag_key(&self, reference: &str) -> String {

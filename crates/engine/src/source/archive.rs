@@ -27,6 +27,9 @@ pub struct ArchiveSource<'a> {
     image: &'a Image,
     /// The archive's index, where the image's signatures are found (a policy asks).
     index: Option<&'a ArchiveIndex>,
+    /// The top, once resolved: planning and the copy both ask, and resolving reads and
+    /// hashes the image's manifests.
+    top: std::sync::OnceLock<Top>,
 }
 
 impl<'a> ArchiveSource<'a> {
@@ -35,6 +38,7 @@ impl<'a> ArchiveSource<'a> {
             archive,
             image,
             index: None,
+            top: std::sync::OnceLock::new(),
         }
     }
 
@@ -179,7 +183,13 @@ impl Source for ArchiveSource<'_> {
     }
 
     fn top(&self) -> Fut<'_, Top> {
-        Box::pin(async move { self.resolve_top() })
+        Box::pin(async move {
+            if let Some(top) = self.top.get() {
+                return Ok(top.clone());
+            }
+            let top = self.resolve_top()?;
+            Ok(self.top.get_or_init(|| top).clone())
+        })
     }
 
     fn manifest<'b>(&'b self, reference: &'b str) -> Fut<'b, Manifest> {

@@ -85,7 +85,7 @@ impl<'a> RegistrySource<'a> {
                 .map_err(|e| crate::outcome::malformed(format!("registries.conf: {at}"), e))?;
             if i == last {
                 let registry = self.registries.get(reference.registry()).await?;
-                return Ok((registry.clone(), reference));
+                return Ok((registry, reference));
             }
             let answer = async {
                 let registry = self.registries.get(reference.registry()).await?;
