@@ -186,6 +186,51 @@ async fn wrong_credentials_and_missing_credentials_say_so() {
     );
 }
 
+/// containers/image's choice of credentials: an auth-file entry for `host/namespace` serves
+/// that namespace ahead of the registry's own entry, which serves everything else.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_namespace_entry_wins_over_the_registry_entry_for_its_repositories() {
+    let reg = RegistryServer::token();
+    let src = RegistryServer::plain();
+    let (team, other) = (images::single(735, 1000), images::single(736, 1000));
+    let sp = Pusher::new(&src);
+    sp.push_image("p/app", Some("1"), &team).await;
+    sp.push_image("q/app", Some("1"), &other).await;
+    let env = Env::new();
+    use base64::Engine as _;
+    let encode =
+        |pass: &str| base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{pass}"));
+    let doc = serde_json::json!({"auths": {
+        format!("{}/team", reg.addr): {"auth": encode(PASSWORD)},
+        &reg.addr: {"auth": encode("wrong")},
+    }});
+    std::fs::write(env.path("auth.json"), doc.to_string()).unwrap();
+    env.write(
+        "list.txt",
+        &format!(
+            "{0}/p/app:1 {1}/team/app 1\n{0}/q/app:1 {1}/other/app 1\n",
+            src.addr, reg.addr
+        ),
+    );
+    let run = env.run(&["mirror", "-f", "list.txt", "--tls-verify=false"]);
+    assert_eq!(run.code, 1, "{}", run.output());
+    let out = run.output();
+    assert!(
+        out.contains("401") && out.contains("credentials") && out.contains("other/app"),
+        "{out}"
+    );
+    let rp = Pusher::new(&reg);
+    assert_eq!(
+        rp.manifest("team/app", "1").await.unwrap().digest,
+        team.manifest.digest
+    );
+    assert!(rp.manifest("other/app", "1").await.is_none());
+    assert_eq!(
+        std::fs::read_to_string(env.path("mirror-failed.txt")).unwrap(),
+        format!("{}/q/app:1 {}/other/app 1\n", src.addr, reg.addr)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn login_verifies_then_writes_the_auth_file_and_logout_removes_it() {
     let reg = RegistryServer::tls_basic();

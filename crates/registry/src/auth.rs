@@ -2,7 +2,7 @@
 //! from the token realm (with a password, an identity token, or anonymously), cached per scope
 //! set until shortly before they expire. Token failures are reported as such, never as a later 401.
 
-use super::credentials::Credential;
+use super::credentials::{Credential, HostCredentials};
 use super::error::{RegistryError, describe, error_detail};
 use base64::Engine as _;
 use reqwest::header::HeaderValue;
@@ -110,11 +110,32 @@ struct CachedToken {
     valid_until: Instant,
 }
 
+/// Where an authenticator's credentials come from.
+pub enum Credentials {
+    /// Given by the caller (what `login` checks): used for every repository.
+    Given(Option<Credential>),
+    /// The auth files, asked per repository (a `host/namespace` entry wins over the
+    /// registry's) once each.
+    Files {
+        files: HostCredentials,
+        by_repository: Mutex<HashMap<String, Option<Credential>>>,
+    },
+}
+
+impl Credentials {
+    pub fn from_files(files: HostCredentials) -> Credentials {
+        Credentials::Files {
+            files,
+            by_repository: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
 pub struct Authenticator {
     host: String,
     /// Learnt from `/v2/`, and again from any 401 that names another scheme.
     challenge: std::sync::RwLock<Challenge>,
-    credential: Option<Credential>,
+    credentials: Credentials,
     tokens: Mutex<HashMap<Vec<Scope>, CachedToken>>,
     /// One fetch at a time per scope set; other scopes are not held up behind it.
     fetching: Mutex<HashMap<Vec<Scope>, Arc<tokio::sync::Mutex<()>>>>,
@@ -131,11 +152,11 @@ struct TokenResponse {
 }
 
 impl Authenticator {
-    pub fn new(host: &str, challenge: Challenge, credential: Option<Credential>) -> Authenticator {
+    pub fn new(host: &str, challenge: Challenge, credentials: Credentials) -> Authenticator {
         Authenticator {
             host: host.to_string(),
             challenge: std::sync::RwLock::new(challenge),
-            credential,
+            credentials,
             tokens: Mutex::new(HashMap::new()),
             fetching: Mutex::new(HashMap::new()),
         }
@@ -170,7 +191,42 @@ impl Authenticator {
     }
 
     pub fn has_credential(&self) -> bool {
-        self.credential.is_some()
+        match &self.credentials {
+            Credentials::Given(c) => c.is_some(),
+            Credentials::Files { files, .. } => files.registry.is_some(),
+        }
+    }
+
+    /// The credential for a request needing `scopes`: the one of the repository written to
+    /// (a mount also reads another), else the one read.
+    fn credential(&self, scopes: &[Scope]) -> Result<Option<Credential>, RegistryError> {
+        let (files, by_repository) = match &self.credentials {
+            Credentials::Given(c) => return Ok(c.clone()),
+            Credentials::Files {
+                files,
+                by_repository,
+            } => (files, by_repository),
+        };
+        let Some(scope) = scopes
+            .iter()
+            .find(|s| s.actions.contains("push"))
+            .or_else(|| scopes.first())
+        else {
+            return Ok(files.registry.clone());
+        };
+        if let Some(found) = by_repository
+            .lock()
+            .expect("credentials lock")
+            .get(&scope.repository)
+        {
+            return Ok(found.clone());
+        }
+        let found = files.for_repository(&scope.repository)?;
+        by_repository
+            .lock()
+            .expect("credentials lock")
+            .insert(scope.repository.clone(), found.clone());
+        Ok(found)
     }
 
     /// The `Authorization` header for a request needing `scopes`, fetching a token if needed.
@@ -181,9 +237,9 @@ impl Authenticator {
     ) -> Result<Option<HeaderValue>, RegistryError> {
         match self.challenge() {
             Challenge::None => Ok(None),
-            Challenge::Basic => Ok(match &self.credential {
+            Challenge::Basic => Ok(match self.credential(scopes)? {
                 Some(Credential::Basic { username, password }) => {
-                    Some(basic_header(username, password))
+                    Some(basic_header(&username, &password))
                 }
                 _ => None,
             }),
@@ -242,7 +298,8 @@ impl Authenticator {
             retryable,
         };
         let scope_strings: Vec<String> = scopes.iter().map(Scope::to_string).collect();
-        let request = match &self.credential {
+        let credential = self.credential(scopes)?;
+        let request = match &credential {
             Some(Credential::IdentityToken(refresh)) => {
                 // OAuth2 refresh-token grant, as Docker does for identity tokens.
                 let mut form = vec![
@@ -295,7 +352,7 @@ impl Authenticator {
             .map_err(|e| err(e.to_string(), true))?;
         if !status.is_success() {
             let hint = if matches!(status.as_u16(), 401 | 403) {
-                match &self.credential {
+                match &credential {
                     Some(_) => format!("; the credentials for {} were refused", self.host),
                     None => format!(
                         "; no credentials for {} (hangar login {})",

@@ -2,8 +2,8 @@
 //! connected [`Registry`] per host.
 
 use super::MAX_MANIFEST_BYTES;
-use super::auth::{Authenticator, Challenge, Scope};
-use super::credentials::{Credential, lookup_credential};
+use super::auth::{Authenticator, Challenge, Credentials, Scope};
+use super::credentials::{Credential, HostCredentials};
 use super::error::{RegistryError, describe, error_detail};
 use super::retry::{RetryPolicy, parse_retry_after};
 use super::transport::{
@@ -100,16 +100,17 @@ fn api_host(name: &str) -> &str {
 impl Registry {
     /// Connects to a registry: builds its TLS client, probes `/v2/` (falling back to plain
     /// HTTP when TLS verification is off and HTTPS fails) and learns its auth challenge.
-    /// `credential` overrides the auth-file lookup (login verifies what it is given).
+    /// `credential` overrides the auth-file lookup (login verifies what it is given);
+    /// otherwise each repository gets its most specific auth-file entry.
     pub async fn connect(
         name: &str,
         opts: &RegistryOptions,
         credential: Option<Option<Credential>>,
     ) -> Result<Registry, RegistryError> {
         let host = api_host(name);
-        let credential = match credential {
-            Some(c) => c,
-            None => lookup_credential(name, None)?,
+        let credentials = match credential {
+            Some(c) => Credentials::Given(c),
+            None => Credentials::from_files(HostCredentials::load(name)?),
         };
         let verify = opts.tls_verify.unwrap_or(true);
         let mut certs_roots = opts.extra_certs_roots.clone();
@@ -146,7 +147,7 @@ impl Registry {
             recipe,
             uploads: OnceLock::new(),
             health: Health::default(),
-            auth: Authenticator::new(name, challenge, credential),
+            auth: Authenticator::new(name, challenge, credentials),
             retry: opts.retry,
             transfers: Arc::new(Semaphore::new(opts.max_transfers_per_host.max(1))),
             monolithic_ok: std::sync::atomic::AtomicBool::new(true),

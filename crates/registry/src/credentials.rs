@@ -126,14 +126,88 @@ pub fn lookup_credential(
     host: &str,
     repository: Option<&str>,
 ) -> Result<Option<Credential>, RegistryError> {
-    lookup_in(&auth_files(), host, repository)
+    Ok(lookup_in(&auth_files(), host, repository)?.map(|(credential, _)| credential))
 }
 
+/// A registry's credentials from the auth files, chosen per repository as containers/image
+/// does, asking the files (and their helper programs) only where the answer can differ from
+/// the registry's own entry.
+pub struct HostCredentials {
+    files: Vec<AuthFilePath>,
+    host: String,
+    /// The `host/namespace` entries the files hold.
+    namespaces: Vec<String>,
+    /// What requests for no repository use.
+    pub registry: Option<Credential>,
+    /// Whether `registry` is the registry's own entry (not a namespace entry standing in).
+    registry_is_own: bool,
+}
+
+impl HostCredentials {
+    pub fn load(host: &str) -> Result<HostCredentials, RegistryError> {
+        HostCredentials::load_from(auth_files(), host)
+    }
+
+    fn load_from(files: Vec<AuthFilePath>, host: &str) -> Result<HostCredentials, RegistryError> {
+        let prefix = format!("{host}/");
+        let mut namespaces = Vec::new();
+        for file in &files {
+            namespaces.extend(entries(file).into_iter().filter(|k| k.starts_with(&prefix)));
+        }
+        let found = lookup_in(&files, host, None)?;
+        let registry_is_own = match &found {
+            Some((_, key)) => !key.starts_with(&prefix),
+            None => namespaces.is_empty(),
+        };
+        Ok(HostCredentials {
+            files,
+            host: host.to_string(),
+            namespaces,
+            registry: found.map(|(credential, _)| credential),
+            registry_is_own,
+        })
+    }
+
+    pub fn for_repository(&self, repository: &str) -> Result<Option<Credential>, RegistryError> {
+        let under = |key: &String| {
+            let namespace = &key[self.host.len() + 1..];
+            repository == namespace
+                || repository
+                    .strip_prefix(namespace)
+                    .is_some_and(|rest| rest.starts_with('/'))
+        };
+        if self.registry_is_own && !self.namespaces.iter().any(under) {
+            return Ok(self.registry.clone());
+        }
+        Ok(lookup_in(&self.files, &self.host, Some(repository))?.map(|(credential, _)| credential))
+    }
+}
+
+/// The keys of a file's `auths` (reading them runs no helper).
+fn entries(file: &AuthFilePath) -> Vec<String> {
+    let Ok(bytes) = std::fs::read(&file.path) else {
+        return Vec::new();
+    };
+    let Ok(doc) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+        return Vec::new();
+    };
+    let auths = if file.legacy {
+        Some(&doc)
+    } else {
+        doc.get("auths")
+    };
+    auths
+        .and_then(|a| a.as_object())
+        .map(|a| a.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// The credential for `host` (and `repository`), with the auth-file key it was found under.
 fn lookup_in(
     files: &[AuthFilePath],
     host: &str,
     repository: Option<&str>,
-) -> Result<Option<Credential>, RegistryError> {
+) -> Result<Option<(Credential, String)>, RegistryError> {
     let keys = candidate_keys(host, repository);
     for AuthFilePath { path: file, legacy } in files {
         let legacy = *legacy;
@@ -149,22 +223,38 @@ fn lookup_in(
             bytes = serde_json::to_vec(&serde_json::json!({ "auths": entries }))
                 .expect("JSON serializes");
         }
-        // Entries saved for a namespace (`hangar login reg/ns`) serve the whole registry
-        // until credentials are chosen per repository: tried after the exact keys.
-        let mut keys = keys.clone();
-        if let Ok(doc) = serde_json::from_slice::<serde_json::Value>(&bytes)
-            && let Some(auths) = doc.get("auths").and_then(|a| a.as_object())
-        {
-            let prefix = format!("{host}/");
-            keys.extend(auths.keys().filter(|k| k.starts_with(&prefix)).cloned());
+        // For a repository, containers/image's order: its most specific `host/namespace`
+        // entry, then the registry's. Namespace keys are asked only where the file has them
+        // (a credential helper would otherwise be run once per namespace level). Asked for
+        // no repository (the `/v2/` probe, plugin downloads), a namespace entry serves when
+        // the registry has none of its own: it is all the user saved for that host.
+        let entries: Vec<String> = serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|doc| {
+                doc.get("auths")?
+                    .as_object()
+                    .map(|a| a.keys().cloned().collect())
+            })
+            .unwrap_or_default();
+        let prefix = format!("{host}/");
+        let mut keys: Vec<String> = keys
+            .iter()
+            .filter(|k| !k.starts_with(&prefix) || entries.contains(k))
+            .cloned()
+            .collect();
+        if repository.is_none() {
+            keys.extend(entries.iter().filter(|k| k.starts_with(&prefix)).cloned());
         }
         for key in &keys {
             match docker_credential::get_credential_from_reader(bytes.as_slice(), key) {
                 Ok(DockerCredential::UsernamePassword(username, password)) => {
-                    return Ok(Some(Credential::Basic { username, password }));
+                    return Ok(Some((
+                        Credential::Basic { username, password },
+                        key.clone(),
+                    )));
                 }
                 Ok(DockerCredential::IdentityToken(t)) => {
-                    return Ok(Some(Credential::IdentityToken(t)));
+                    return Ok(Some((Credential::IdentityToken(t), key.clone())));
                 }
                 Err(CredentialRetrievalError::NoCredentialConfigured) => continue,
                 // A helper (credsStore/credHelpers) that has nothing for this key, or is not
@@ -384,34 +474,84 @@ mod tests {
             })
         };
         assert_eq!(
-            lookup_in(&files, "old.example", None).unwrap(),
+            lookup_in(&files, "old.example", None)
+                .unwrap()
+                .map(|(c, _)| c),
             basic("old", "pw")
         );
         assert_eq!(
-            lookup_in(&files, "new.example", None).unwrap(),
+            lookup_in(&files, "new.example", None)
+                .unwrap()
+                .map(|(c, _)| c),
             basic("new", "pw")
         );
-        assert_eq!(lookup_in(&files, "none.example", None).unwrap(), None);
+        assert_eq!(
+            lookup_in(&files, "none.example", None)
+                .unwrap()
+                .map(|(c, _)| c),
+            None
+        );
     }
 
+    /// containers/image's choice: a repository gets its most specific `host/namespace` entry,
+    /// then the registry's; without a repository, a namespace entry serves a registry that
+    /// has no entry of its own.
     #[test]
-    fn namespace_entries_serve_their_registry() {
+    fn namespace_entries_win_for_their_repositories() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("auth.json");
         let mut f = AuthFile::load(&path).unwrap();
-        f.set("reg.example:5000/team", "u", "p");
+        f.set("reg.example:5000/team", "team", "p1");
+        f.set("reg.example:5000/team/app", "app", "p2");
+        f.set("reg.example:5000", "registry", "p3");
+        f.set("only-ns.example/team", "ns", "p4");
         f.save().unwrap();
-        // The only unit test that touches REGISTRY_AUTH_FILE, so it races with nothing.
-        unsafe { std::env::set_var("REGISTRY_AUTH_FILE", &path) };
-        let found = lookup_credential("reg.example:5000", None).unwrap();
-        unsafe { std::env::remove_var("REGISTRY_AUTH_FILE") };
+        let files = [AuthFilePath {
+            path,
+            legacy: false,
+        }];
+        let user = |host: &str, repo: Option<&str>| match lookup_in(&files, host, repo).unwrap() {
+            Some((Credential::Basic { username, .. }, _)) => username,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(user("reg.example:5000", Some("team/app")), "app");
+        assert_eq!(user("reg.example:5000", Some("team/app/sub")), "app");
+        assert_eq!(user("reg.example:5000", Some("team/other")), "team");
+        assert_eq!(user("reg.example:5000", Some("teams/x")), "registry");
+        assert_eq!(user("reg.example:5000", None), "registry");
+        assert_eq!(user("only-ns.example", None), "ns");
         assert_eq!(
-            found,
-            Some(Credential::Basic {
-                username: "u".into(),
-                password: "p".into()
-            })
+            lookup_in(&files, "only-ns.example", Some("elsewhere/app")).unwrap(),
+            None
         );
+
+        // The same answers through a registry's HostCredentials, which skips the files for
+        // repositories no namespace entry covers.
+        let names = |host: &str, repos: &[&str]| -> Vec<Option<String>> {
+            let creds = HostCredentials::load_from(files.to_vec(), host).unwrap();
+            repos
+                .iter()
+                .map(|r| match creds.for_repository(r).unwrap() {
+                    Some(Credential::Basic { username, .. }) => Some(username),
+                    _ => None,
+                })
+                .collect()
+        };
+        assert_eq!(
+            names("reg.example:5000", &["team/app", "team/x", "teams/x", "x"]),
+            [
+                Some("app"),
+                Some("team"),
+                Some("registry"),
+                Some("registry")
+            ]
+            .map(|n| n.map(String::from))
+        );
+        assert_eq!(
+            names("only-ns.example", &["team/app", "elsewhere/app"]),
+            vec![Some("ns".to_string()), None]
+        );
+        assert_eq!(names("absent.example", &["a/b"]), vec![None]);
     }
 
     #[test]

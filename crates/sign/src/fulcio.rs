@@ -7,7 +7,7 @@
 use p256::ecdsa::signature::hazmat::PrehashVerifier as _;
 use p256::pkcs8::DecodePublicKey as _;
 use sha2::Digest as _;
-use x509_cert::Certificate;
+pub use x509_cert::Certificate;
 use x509_cert::der::{self, Decode as _, Encode as _};
 use x509_cert::ext::pkix::SubjectAltName;
 use x509_cert::ext::pkix::name::GeneralName;
@@ -68,9 +68,14 @@ fn valid_at(cert: &Certificate, at: i64) -> Result<(), String> {
     let from = validity.not_before.to_unix_duration().as_secs() as i64;
     let until = validity.not_after.to_unix_duration().as_secs() as i64;
     if at < from || at > until {
+        let subject = cert.tbs_certificate.subject.to_string();
+        let what = if subject.is_empty() {
+            "the signing certificate".to_string()
+        } else {
+            format!("the certificate {subject}")
+        };
         return Err(format!(
-            "the certificate {} is not valid at the time the signature was logged ({at}; valid {from} to {until})",
-            cert.tbs_certificate.subject
+            "{what} is not valid at the time the signature was logged ({at}; valid {from} to {until})"
         ));
     }
     Ok(())

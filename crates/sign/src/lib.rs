@@ -3,7 +3,9 @@
 //! does in registries (`cosign`). `targets` decides which digests of an image are signed or
 //! checked and where their signatures live; `report` writes what `sign validate` found.
 //! `policy` judges images against containers-policy.json, with `rekor` (bundles) and
-//! `fulcio` (keyless certificates) verified offline.
+//! `fulcio` (keyless certificates) verified offline. `verifier` is the one check both
+//! `sign validate` and the policy make: keys or keyless signers (roots from PEM files or a
+//! Sigstore `trusted_root`), with or without Rekor.
 
 pub mod cosign;
 pub mod fulcio;
@@ -14,6 +16,8 @@ pub mod rekor;
 pub mod report;
 pub mod signer;
 pub mod targets;
+pub mod trusted_root;
+pub mod verifier;
 
 #[cfg(test)]
 mod fixtures;

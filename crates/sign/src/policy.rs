@@ -7,12 +7,12 @@
 //! (`signedBy`, GPG) refuses the image and says so: a gate that cannot be evaluated never
 //! opens.
 
-use crate::cosign::{Found, Verdict, check};
+use crate::cosign::{Found, Verdict};
 use crate::keys;
+use crate::verifier::{Authority, Keyless, Matcher, RekorKey, Signers, Verifier};
 use base64::Engine as _;
 use hangar_image::digest::Digest;
 use hangar_image::reference::Reference;
-use p256::ecdsa::VerifyingKey;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -43,12 +43,9 @@ pub enum Requirement {
     InsecureAcceptAnything,
     Reject,
     SigstoreSigned {
-        keys: Vec<VerifyingKey>,
+        /// The keys or Fulcio roots, and the Rekor keys, a signature must verify with.
+        verifier: Verifier,
         identity: SignedIdentity,
-        /// When given, a signature counts only with a Rekor bundle these keys verify.
-        rekor_keys: Vec<VerifyingKey>,
-        /// Keyless: the Fulcio roots and the identity the certificate must name.
-        fulcio: Option<Fulcio>,
     },
     /// Known to containers, not evaluated here: refuses with this reason.
     Unsupported(String),
@@ -58,15 +55,6 @@ impl Requirement {
     pub fn needs_signatures(&self) -> bool {
         matches!(self, Requirement::SigstoreSigned { .. })
     }
-}
-
-/// A `fulcio` block: keyless signatures are accepted from certificates chaining to these
-/// roots and issued to this subject by this OIDC issuer.
-#[derive(Clone, Debug)]
-pub struct Fulcio {
-    pub roots: Vec<x509_cert::Certificate>,
-    pub oidc_issuer: String,
-    pub subject_email: String,
 }
 
 /// The policy in effect.
@@ -172,19 +160,23 @@ impl Policy {
                 Requirement::InsecureAcceptAnything => continue,
                 Requirement::Reject => "the policy rejects it (reject)".to_string(),
                 Requirement::Unsupported(why) => why.clone(),
-                Requirement::SigstoreSigned {
-                    keys,
-                    identity,
-                    rekor_keys,
-                    fulcio,
-                } => {
-                    let signers = match fulcio {
-                        Some(fulcio) => Signers::Fulcio(fulcio),
-                        None => Signers::Keys(keys),
+                Requirement::SigstoreSigned { verifier, identity } => {
+                    let accept = |payload: &Value| {
+                        let signed = payload["critical"]["identity"]["docker-reference"]
+                            .as_str()
+                            .unwrap_or_default();
+                        if identity_matches(identity, reference, signed) {
+                            Ok(())
+                        } else {
+                            Err(format!(
+                                "signed for {signed:?}, which does not match {reference} ({identity:?})"
+                            ))
+                        }
                     };
-                    match signed(signers, rekor_keys, identity, reference, digest, signatures) {
-                        Ok(()) => continue,
-                        Err(why) => format!("sigstoreSigned: {why}"),
+                    match verifier.check(signatures, digest, accept) {
+                        Verdict::Valid { .. } => continue,
+                        Verdict::Unsigned => format!("sigstoreSigned: no signature of {digest}"),
+                        Verdict::Invalid(why) => format!("sigstoreSigned: {why}"),
                     }
                 }
             };
@@ -296,8 +288,8 @@ fn requirement(value: &Value, base: &Path) -> Result<Requirement, String> {
                 .iter()
                 .map(|t| keys::public(t, "Rekor public key").map_err(|e| e.to_string()))
                 .collect::<Result<Vec<_>, _>>()?;
-            let fulcio = if fulcio.is_null() {
-                None
+            let signers = if fulcio.is_null() {
+                Signers::Keys(keys)
             } else {
                 if rekor_keys.is_empty() {
                     return Err("fulcio needs rekorPublicKeyPath or rekorPublicKeyData (the time a certificate is checked at comes from Rekor)".into());
@@ -318,18 +310,20 @@ fn requirement(value: &Value, base: &Path) -> Result<Requirement, String> {
                     .map_err(|e| format!("fulcio.caData: {e}"))?,
                     _ => return Err("fulcio needs one of caPath and caData".into()),
                 };
-                Some(Fulcio {
-                    roots: crate::fulcio::certificates(&roots)
-                        .map_err(|e| format!("fulcio CA: {e}"))?,
-                    oidc_issuer: field("oidcIssuer")?,
-                    subject_email: field("subjectEmail")?,
+                let roots =
+                    crate::fulcio::certificates(&roots).map_err(|e| format!("fulcio CA: {e}"))?;
+                Signers::Keyless(Keyless {
+                    authorities: roots.into_iter().map(Authority::root).collect(),
+                    issuer: Matcher::Exact(field("oidcIssuer")?),
+                    subject: Matcher::Exact(field("subjectEmail")?),
                 })
             };
             Requirement::SigstoreSigned {
-                keys,
+                verifier: Verifier {
+                    signers,
+                    rekor: rekor_keys.into_iter().map(RekorKey::always).collect(),
+                },
                 identity: signed_identity(&value["signedIdentity"])?,
-                rekor_keys,
-                fulcio,
             }
         }
         other => return Err(format!("unknown requirement type {other:?}")),
@@ -358,117 +352,6 @@ fn signed_identity(value: &Value) -> Result<SignedIdentity, String> {
         },
         other => return Err(format!("signedIdentity: unknown type {other:?}")),
     })
-}
-
-/// Who may have signed: the policy's public keys, or keyless signers Fulcio vouches for.
-#[derive(Clone, Copy)]
-enum Signers<'a> {
-    Keys(&'a [VerifyingKey]),
-    Fulcio(&'a Fulcio),
-}
-
-/// A signature over a payload naming `digest`, whose identity matches, by one of the policy's
-/// keys (with a Rekor bundle `rekor_keys` verify, when given) or, keyless, by a certificate
-/// chaining to the Fulcio roots, issued to the wanted identity, valid when Rekor logged it.
-fn signed(
-    signers: Signers<'_>,
-    rekor_keys: &[VerifyingKey],
-    identity: &SignedIdentity,
-    reference: &Reference,
-    digest: &Digest,
-    signatures: &[Found],
-) -> Result<(), String> {
-    if signatures.is_empty() {
-        return Err(format!("no signature of {digest}"));
-    }
-    let mut why = String::from("no signature verifies with the policy's keys");
-    for found in signatures {
-        let keys: Vec<VerifyingKey> = match signers {
-            Signers::Keys(keys) => keys.to_vec(),
-            Signers::Fulcio(fulcio) => match keyless(fulcio, rekor_keys, found) {
-                Ok(key) => vec![key],
-                Err(e) => {
-                    why = e;
-                    continue;
-                }
-            },
-        };
-        for key in &keys {
-            let Verdict::Valid { payload } = check(std::slice::from_ref(found), digest, key) else {
-                continue;
-            };
-            let signed = payload["critical"]["identity"]["docker-reference"]
-                .as_str()
-                .unwrap_or_default();
-            if !identity_matches(identity, reference, signed) {
-                why = format!(
-                    "signed for {signed:?}, which does not match {reference} ({identity:?})"
-                );
-                continue;
-            }
-            if matches!(signers, Signers::Keys(_)) && !rekor_keys.is_empty() {
-                let Some(bundle) = &found.bundle else {
-                    why = "the signature has no Rekor bundle, and the policy requires one".into();
-                    continue;
-                };
-                if let Err(e) = crate::rekor::verify_bundle(
-                    bundle,
-                    rekor_keys,
-                    &found.signature,
-                    &found.payload,
-                    crate::rekor::Recorded::Key(key),
-                ) {
-                    why = e;
-                    continue;
-                }
-            }
-            return Ok(());
-        }
-    }
-    Err(why)
-}
-
-/// The key of a keyless signature, once its Rekor bundle, its certificate chain, the
-/// certificate's validity when logged and its subject and issuer are all as the policy asks.
-fn keyless(
-    fulcio: &Fulcio,
-    rekor_keys: &[VerifyingKey],
-    found: &Found,
-) -> Result<VerifyingKey, String> {
-    let certificate = found
-        .certificate
-        .as_deref()
-        .ok_or("the signature has no Fulcio certificate (it is not keyless)")?;
-    let bundle = found
-        .bundle
-        .as_deref()
-        .ok_or("the keyless signature has no Rekor bundle")?;
-    let logged = crate::rekor::verify_bundle(
-        bundle,
-        rekor_keys,
-        &found.signature,
-        &found.payload,
-        crate::rekor::Recorded::Certificate(certificate),
-    )?;
-    let chain = match &found.chain {
-        Some(chain) => crate::fulcio::certificates(chain)?,
-        None => Vec::new(),
-    };
-    let signer = crate::fulcio::verify(certificate, &chain, &fulcio.roots, logged.integrated_time)?;
-    if signer.issuer.as_deref() != Some(fulcio.oidc_issuer.as_str()) {
-        return Err(format!(
-            "the certificate was issued through {:?}, not {:?}",
-            signer.issuer.as_deref().unwrap_or("no OIDC issuer"),
-            fulcio.oidc_issuer
-        ));
-    }
-    if !signer.subjects.contains(&fulcio.subject_email) {
-        return Err(format!(
-            "the certificate names {:?}, not {:?}",
-            signer.subjects, fulcio.subject_email
-        ));
-    }
-    Ok(signer.key)
 }
 
 /// containers/image's identity rules (policy_reference_match.go). A signature naming only a

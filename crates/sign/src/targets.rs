@@ -3,15 +3,15 @@
 //! the signatures live (`COSIGN_REPOSITORY` or the image's repository) is decided here too, so
 //! `sign`, `sign validate` and `scan` walk an image the same way.
 
-use crate::cosign::{self, SignError, SignatureStore, Verdict};
+use crate::cosign::{SignError, SignatureStore, Verdict};
 use crate::signer::Signer;
+use crate::verifier::Verifier;
 use hangar_image::digest::Digest;
 use hangar_image::manifest::Index;
 use hangar_image::media;
 use hangar_image::platform::{Platform, PlatformFilter};
 use hangar_image::reference::Reference;
 use hangar_registry::{Registries, Registry, RegistryError};
-use p256::ecdsa::VerifyingKey;
 use std::sync::Arc;
 
 /// A digest to sign or check: the index itself or one platform image.
@@ -169,11 +169,12 @@ impl Walk<'_> {
         Ok(targets.len())
     }
 
-    /// Checks the signatures of every target of `reference` against `key`.
+    /// Checks the signatures of every target of `reference` with `verifier` (as `cosign
+    /// verify`, the payload's digest is checked, not its docker-reference).
     pub async fn check(
         &self,
         reference: &Reference,
-        key: &VerifyingKey,
+        verifier: &Verifier,
     ) -> Result<Checked, TargetError> {
         let registry = self.registries.get(reference.registry()).await?;
         let targets = targets(&registry, reference, self.filter, self.with_index).await?;
@@ -186,7 +187,7 @@ impl Walk<'_> {
         let mut checked = Vec::new();
         for target in targets {
             let found = store.read(&target.digest).await?;
-            let verdict = cosign::check(&found, &target.digest, key);
+            let verdict = verifier.check(&found, &target.digest, |_| Ok(()));
             checked.push((target, verdict));
         }
         Ok(Checked {

@@ -15,7 +15,7 @@ pub struct SignCommand {
 
 #[derive(Subcommand, Debug)]
 pub(super) enum SignAction {
-    /// Verify the signatures of every listed image with a public key and write a report
+    /// Verify the signatures of every listed image (a public key, or keyless signers) and write a report
     Validate(ValidateArgs),
 }
 
@@ -76,7 +76,7 @@ pub(super) enum ReportFormatArg {
 pub(super) struct ValidateArgs {
     #[command(flatten)]
     pub(super) list: ListArgs,
-    /// Public key (PEM) the signatures must verify with
+    /// Public key (PEM) the signatures must verify with; without it, signatures are keyless
     #[arg(short = 'k', long = "key", value_name = "FILE")]
     pub(super) key: Option<PathBuf>,
     /// Report file ([FORMAT] is replaced by the format)
@@ -92,20 +92,49 @@ pub(super) struct ValidateArgs {
     /// Check the index digest's signature too
     #[arg(long, num_args = 0..=1, require_equals = true, default_value_t = true, default_missing_value = "true", value_name = "BOOL", hide = true)]
     pub(super) validate_manifest_index: bool,
-    /// Transparency log (keyless verification needs network)
+    /// Rekor server (accepted for Hangar's scripts; bundles are checked offline)
     #[arg(long, hide_short_help = true)]
     pub(super) rekor_url: Option<String>,
-    /// Skip transparency-log checks (key-based signatures made offline have no entry)
-    #[arg(long, num_args = 0..=1, require_equals = true, default_value_t = true, default_missing_value = "true", value_name = "BOOL", hide_short_help = true)]
+    /// Do not check Rekor bundles of key-made signatures (keyless ones always need them)
+    #[arg(long, num_args = 0..=1, require_equals = true, default_value_t = false, default_missing_value = "true", value_name = "BOOL", hide_short_help = true)]
     pub(super) insecure_ignore_tlog: bool,
     #[arg(long, hide = true)]
     pub(super) offline: bool,
-    /// Keyless verification: expected certificate identity (needs network)
-    #[arg(long, hide_short_help = true)]
+    /// Keyless: the identity (SAN e-mail or URI) the signing certificate must name
+    #[arg(
+        long,
+        value_name = "IDENTITY",
+        conflicts_with = "certificate_identity_regexp"
+    )]
     pub(super) certificate_identity: Option<String>,
-    /// Keyless verification: expected OIDC issuer (needs network)
-    #[arg(long, hide_short_help = true)]
+    /// Keyless: a regular expression the certificate's identity must match (unanchored)
+    #[arg(long, value_name = "REGEXP")]
+    pub(super) certificate_identity_regexp: Option<String>,
+    /// Keyless: the OIDC issuer the certificate must name
+    #[arg(
+        long,
+        value_name = "ISSUER",
+        conflicts_with = "certificate_oidc_issuer_regexp"
+    )]
     pub(super) certificate_oidc_issuer: Option<String>,
+    /// Keyless: a regular expression the certificate's OIDC issuer must match (unanchored)
+    #[arg(long, value_name = "REGEXP")]
+    pub(super) certificate_oidc_issuer_regexp: Option<String>,
+    /// Keyless: PEM certificates from the signer's issuing CA up to the root, trusted as given
+    #[arg(long, value_name = "FILE")]
+    pub(super) certificate_chain: Option<PathBuf>,
+    /// Keyless: trusted root certificates, PEM (else SIGSTORE_ROOT_FILE)
+    #[arg(long, value_name = "FILE")]
+    pub(super) ca_roots: Option<PathBuf>,
+    /// Keyless: intermediate certificates, PEM, to build chains with
+    #[arg(long, value_name = "FILE")]
+    pub(super) ca_intermediates: Option<PathBuf>,
+    /// A Sigstore trusted_root.json: certificate authorities and Rekor keys, with their validity
+    #[arg(long, value_name = "FILE")]
+    pub(super) trusted_root: Option<PathBuf>,
+    /// Rekor public key, PEM, bundles must be signed with (else SIGSTORE_REKOR_PUBLIC_KEY)
+    #[arg(long, value_name = "FILE")]
+    pub(super) rekor_key: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

@@ -1,9 +1,10 @@
-//! `hangar sign` and `hangar sign validate`: cosign-compatible key-based signatures, made and
-//! checked offline. Each listed image's index digest and every platform digest the filter
+//! `hangar sign` and `hangar sign validate`: cosign-compatible signatures, made with a key and
+//! checked (key-made or keyless, with their Rekor bundles) offline. Each listed image's index digest and every platform digest the filter
 //! keeps are signed; signatures go to the `sha256-HEX.sig` tag of the image's repository (or
 //! `COSIGN_REPOSITORY`), added to the ones already there.
 
 mod args;
+mod trust;
 
 use super::bulk::finish_run;
 use super::list_run::{Job, ListRun, report_failures};
@@ -16,7 +17,6 @@ use crate::sign::targets::Walk;
 use anyhow::{Context as _, bail};
 pub use args::{GenerateKeyArgs, SignCommand};
 use args::{ReportFormatArg, SignAction, SignArgs, ValidateArgs};
-use p256::ecdsa::VerifyingKey;
 use std::path::{Path, PathBuf};
 
 pub async fn run(cmd: SignCommand, _global: &Global) -> anyhow::Result<Status> {
@@ -115,18 +115,7 @@ async fn sign(args: SignArgs) -> anyhow::Result<Status> {
 }
 
 async fn validate(args: ValidateArgs) -> anyhow::Result<Status> {
-    if args.certificate_identity.is_some() || args.certificate_oidc_issuer.is_some() {
-        bail!(
-            "keyless verification (--certificate-identity, --certificate-oidc-issuer) needs network access to the Fulcio and Rekor roots; hangar verifies offline with a public key (--key)"
-        );
-    }
-    let key_path = args
-        .key
-        .as_ref()
-        .context("public key not provided, use '--key' option to specify the public key")?;
-    let key_text = std::fs::read_to_string(key_path)
-        .with_context(|| format!("cannot read public key {}", key_path.display()))?;
-    let key: VerifyingKey = keys::public(&key_text, &key_path.display().to_string())?;
+    let verifier = trust::verifier(&args)?;
     let list = &args.list;
     let run = ListRun::start(list)?;
     let home = cosign_repository();
@@ -137,7 +126,7 @@ async fn validate(args: ValidateArgs) -> anyhow::Result<Status> {
         cosign_repository: home.as_deref(),
     };
     let results = run
-        .each(list, |_, job: &Job| walk.check(&job.reference, &key))
+        .each(list, |_, job: &Job| walk.check(&job.reference, &verifier))
         .await;
     let mut failed_lines = Vec::new();
     let mut checked = Vec::new();
