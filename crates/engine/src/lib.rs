@@ -4,7 +4,8 @@
 //! `walk` decides what to move for one image (platforms, index rules, schema1 conversion,
 //! attachments), `blob` moves one blob into a registry (skip / mount / stream, verified by
 //! `verify`), `run` runs a list of images (planning, largest first, workers, timeouts,
-//! cancellation, results in list order) and `events` is how the engine reports progress.
+//! cancellation, results in list order), `shard` splits a list across machines and `events` is
+//! how the engine reports progress.
 
 pub mod attachments;
 pub mod blob;
@@ -17,6 +18,7 @@ pub mod outcome;
 pub mod plan;
 pub mod run;
 pub mod runner;
+pub mod shard;
 pub mod sink;
 pub mod source;
 pub mod validate;

@@ -1,5 +1,6 @@
 //! Argument groups and value parsers shared by several commands.
 
+use crate::copy::shard::Shard;
 use crate::image::platform::PlatformFilter;
 use crate::image::reference::Reference;
 use crate::registry::{Registries, Registry, RegistryOptions, RetryPolicy};
@@ -84,13 +85,38 @@ pub struct RunArgs {
     /// Include BuildKit provenance/SBOM attestations (--provenance=false to drop them)
     #[arg(long, num_args = 0..=1, require_equals = true, default_value_t = true, default_missing_value = "true", value_name = "BOOL")]
     pub provenance: bool,
+    /// Handle only part I of N of the list (I from 0, as a Kubernetes Indexed Job's
+    /// $(JOB_COMPLETION_INDEX)); the images of a repository stay in one part
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<Shard>,
 }
 
 impl RunArgs {
+    /// The items of this run's part of the list (all of them without `--shard`);
+    /// `group` names an item's repository.
+    pub fn shard_of<T>(&self, items: Vec<T>, group: impl Fn(&T) -> String) -> Vec<T> {
+        select_shard(self.shard, items, group)
+    }
+
     /// The per-image limit, `None` for `--timeout 0`.
     pub fn time_limit(&self) -> Option<Duration> {
         (!self.timeout.is_zero()).then_some(self.timeout)
     }
+}
+
+/// The items of `shard` (all of them for `None`), logged.
+pub fn select_shard<T>(
+    shard: Option<Shard>,
+    items: Vec<T>,
+    group: impl Fn(&T) -> String,
+) -> Vec<T> {
+    let Some(shard) = shard else {
+        return items;
+    };
+    let total = items.len();
+    let mine = shard.select(items, group);
+    tracing::info!("Shard {shard}: {} of the list's {total} images", mine.len());
+    mine
 }
 
 /// Whether what is attached to an image (cosign signatures, attestations, SBOMs, OCI

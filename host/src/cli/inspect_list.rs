@@ -3,6 +3,7 @@
 //! YAML (without layers), or CSV with a row per platform manifest. Images that cannot be read
 //! go to the failed list and make the run exit 1; the report holds the rest.
 
+use super::args::select_shard;
 use super::args::{TlsArgs, parse_duration};
 use super::bulk::{finish_run, watch_interrupts, workers};
 use super::list_run::{Job, list_jobs};
@@ -47,6 +48,9 @@ pub struct InspectListArgs {
     /// Time limit for each image
     #[arg(long, default_value = "10m", value_parser = parse_duration, value_name = "DURATION")]
     timeout: Duration,
+    /// Handle only part I of N of the list (I from 0, as $(JOB_COMPLETION_INDEX))
+    #[arg(long, value_name = "I/N")]
+    shard: Option<crate::copy::shard::Shard>,
     #[command(flatten)]
     tls: TlsArgs,
     /// Overwrite the report without asking
@@ -65,6 +69,7 @@ pub async fn run(args: InspectListArgs) -> anyhow::Result<Status> {
         args.registry.as_deref(),
         args.project.as_deref(),
     )?;
+    let jobs = select_shard(args.shard, jobs, |job| job.reference.name());
     may_overwrite(&report, args.yes)?;
     let registries = Registries::new(args.tls.registry_options());
     let cancel = CancellationToken::new();

@@ -80,7 +80,7 @@ pub(super) struct ListRun {
 
 impl ListRun {
     pub(super) fn start(list: &ListArgs) -> anyhow::Result<ListRun> {
-        let jobs = jobs(list)?;
+        let jobs = list.run.shard_of(jobs(list)?, |job| job.reference.name());
         let filter = list.platform.filter();
         tracing::info!("Arch List: [{}]", filter.arch.join(","));
         tracing::info!("OS List: [{}]", filter.os.join(","));

@@ -108,6 +108,7 @@ fn load_jobs(args: &MirrorArgs) -> anyhow::Result<Vec<Pair>> {
         destination_project: args.destination_project.clone(),
     };
     let jobs = overrides.pairs(&text, Formats::DefaultAndMirror);
+    let jobs = args.run.shard_of(jobs, |pair| pair.source.name());
     if jobs.is_empty() {
         tracing::warn!("no images to mirror in {}", path.display());
     }

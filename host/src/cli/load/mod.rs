@@ -2,6 +2,7 @@
 
 mod args;
 
+use super::args::select_shard;
 use super::bulk::{
     BulkRun, finish_run, note_failure, prepare_destinations, watch_interrupts, workers,
 };
@@ -79,7 +80,13 @@ fn plan(args: &LoadArgs) -> anyhow::Result<(ArchiveBlobs, ArchiveIndex, Vec<Job>
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let not_found = picked.not_found;
+    let jobs = args.run.shard_of(jobs, |job| job.image.source.clone());
+    // Lines the archive lacks are reported by the part their repository falls in.
+    let not_found = select_shard(args.run.shard, picked.not_found, |line| {
+        Reference::parse(line)
+            .map(|r| r.name())
+            .unwrap_or_else(|_| line.clone())
+    });
     Ok((blobs, index, jobs, not_found))
 }
 

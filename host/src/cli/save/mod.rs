@@ -136,11 +136,17 @@ pub(super) fn read_jobs(job: &Job) -> anyhow::Result<Vec<(String, Reference)>> {
         source_registry: job.list.source.clone(),
         ..Default::default()
     };
-    Ok(overrides
+    let jobs = overrides
         .pairs(&text, Formats::DefaultOnly)
         .into_iter()
         .map(|p| (p.text, p.source))
-        .collect())
+        .collect();
+    Ok(job
+        .list
+        .run
+        .shard_of(jobs, |(_, reference): &(String, Reference)| {
+            reference.name()
+        }))
 }
 
 /// The archive a save or sync writes into.
