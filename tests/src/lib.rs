@@ -9,6 +9,7 @@ pub mod certs;
 pub mod fault_proxy;
 pub mod hangar;
 pub mod harbor;
+pub mod helm;
 pub mod http_files;
 pub mod images;
 pub mod plugins;
