@@ -114,15 +114,43 @@ impl RegistryServer {
     }
 
     pub fn start(flavour: Flavour) -> Self {
+        Self::launch(flavour, false)
+    }
+
+    /// A plain registry that logs every request it answers (`requests()` counts them): the
+    /// scale benchmark reports requests per image.
+    pub fn plain_counting() -> Self {
+        Self::launch(
+            Flavour {
+                mtls: false,
+                tls: false,
+                auth: Auth::None,
+                schema1: false,
+            },
+            true,
+        )
+    }
+
+    /// How many requests a `plain_counting` registry has answered so far.
+    pub fn requests(&self) -> usize {
+        std::fs::read_to_string(self.dir.path().join("registry.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains(" HTTP/1.1\" "))
+            .count()
+    }
+
+    fn launch(flavour: Flavour, access_log: bool) -> Self {
         let binary = registry_binary();
         let dir = tempfile::tempdir().expect("tempdir");
         let d = dir.path();
         let port = free_port();
         let addr = format!("127.0.0.1:{port}");
         let mut config = format!(
-            "version: 0.1\nlog: {{level: warn, accesslog: {{disabled: true}}}}\n\
+            "version: 0.1\nlog: {{level: warn, accesslog: {{disabled: {}}}}}\n\
              storage:\n  filesystem: {{rootdirectory: {}}}\n  delete: {{enabled: true}}\n  maintenance: {{uploadpurging: {{enabled: false}}}}\n\
              http:\n  addr: {addr}\n  secret: not-a-secret-just-for-tests\n",
+            !access_log,
             d.join("data").display()
         );
         if flavour.tls {

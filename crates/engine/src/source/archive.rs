@@ -18,6 +18,7 @@ use hangar_image::manifest::Descriptor;
 use hangar_image::media;
 use hangar_image::reference::{Reference, ReferenceError};
 use hangar_registry::Manifest;
+use std::collections::HashMap;
 
 /// Largest manifest read from an archive.
 const MANIFEST_LIMIT: u64 = 16 << 20;
@@ -327,6 +328,20 @@ pub fn pick<'i>(
     for w in &parsed.warnings {
         tracing::warn!("Ignore {w}");
     }
+    // Looked up once per listed line: maps keep `load -f` linear in the list and the archive.
+    // A name and tag saved twice resolves to the last one, as a rescan from the end would.
+    let mut by_name: HashMap<(&str, &str), &'i Image> = HashMap::new();
+    // Attachment images (positions in the archive) by repository and subject digest.
+    let mut attached_to: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
+    for (n, image) in index.list.iter().enumerate() {
+        by_name.insert((image.source.as_str(), image.tag.as_str()), image);
+        if let Some(subject) = attachment_subject(&image.tag) {
+            attached_to
+                .entry((image.source.as_str(), subject))
+                .or_default()
+                .push(n);
+        }
+    }
     for entry in parsed.entries {
         let Line::Default(mut wanted) = entry.line else {
             continue;
@@ -339,10 +354,9 @@ pub fn pick<'i>(
             .map(str::to_string)
             .or_else(|| wanted.digest().map(|d| d.to_string()))
             .unwrap_or_default();
-        let Some(image) = index
-            .list
-            .iter()
-            .rfind(|i| i.source == wanted.name() && i.tag == tag)
+        let Some(image) = by_name
+            .get(&(wanted.name().as_str(), tag.as_str()))
+            .copied()
         else {
             tracing::error!("image [{}] not found in archive", entry.text);
             picked.not_found.push(entry.text);
@@ -352,16 +366,22 @@ pub fn pick<'i>(
         if !attachments {
             continue;
         }
-        let digests: Vec<&str> = image
+        let mut attached: Vec<usize> = image
             .images
             .iter()
-            .map(|spec| spec.digest.trim_start_matches("sha256:"))
+            .filter_map(|spec| {
+                let digest = spec.digest.trim_start_matches("sha256:");
+                attached_to.get(&(image.source.as_str(), digest))
+            })
+            .flatten()
+            .copied()
             .collect();
-        for attached in index.list.iter().filter(|a| {
-            a.source == image.source
-                && attachment_subject(&a.tag).is_some_and(|d| digests.contains(&d))
-        }) {
-            add(attached);
+        // In archive order, each once, as a scan over the whole archive gave them.
+        attached.sort_unstable();
+        attached.dedup();
+        for n in attached {
+            let image = &index.list[n];
+            add(image);
         }
     }
     picked

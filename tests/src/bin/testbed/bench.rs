@@ -50,7 +50,9 @@ pub(super) fn reap(pid: u32) -> Option<(bool, Duration)> {
 pub(super) fn run_batch(commands: Vec<Command>, parallel: usize) -> Measured {
     let started = Instant::now();
     let mut pending: Vec<Command> = commands.into_iter().rev().collect();
-    let mut running: Vec<std::process::Child> = Vec::new();
+    // stderr goes to a file, not a pipe: a long run's log would fill a pipe nobody reads
+    // until the end, and the tool would stall on it.
+    let mut running: Vec<(std::process::Child, std::fs::File)> = Vec::new();
     let mut peak = 0i64;
     let mut cpu = Duration::ZERO;
     let mut ok = true;
@@ -58,14 +60,15 @@ pub(super) fn run_batch(commands: Vec<Command>, parallel: usize) -> Measured {
     while !pending.is_empty() || !running.is_empty() {
         while running.len() < parallel {
             let Some(mut c) = pending.pop() else { break };
-            running.push(
-                c.stdout(Stdio::null())
-                    .stderr(Stdio::piped())
-                    .spawn()
-                    .expect("spawn"),
-            );
+            let log = tempfile::tempfile().expect("temporary file");
+            let child = c
+                .stdout(Stdio::null())
+                .stderr(log.try_clone().expect("file handle"))
+                .spawn()
+                .expect("spawn");
+            running.push((child, log));
         }
-        for child in &running {
+        for (child, _) in &running {
             peak = peak.max(vm_hwm_kb(child.id()).unwrap_or(0));
             if let Some(w) = wchar(child.id()) {
                 written_by.insert(child.id(), w);
@@ -73,13 +76,15 @@ pub(super) fn run_batch(commands: Vec<Command>, parallel: usize) -> Measured {
         }
         let mut i = 0;
         while i < running.len() {
-            match reap(running[i].id()) {
+            match reap(running[i].0.id()) {
                 Some((success, used)) => {
                     cpu += used;
                     if !success {
                         let mut err = String::new();
-                        use std::io::Read as _;
-                        let _ = running[i].stderr.take().unwrap().read_to_string(&mut err);
+                        use std::io::{Read as _, Seek as _};
+                        let log = &mut running[i].1;
+                        let _ = log.rewind();
+                        let _ = log.read_to_string(&mut err);
                         eprintln!("command failed: {}", err.lines().last().unwrap_or(""));
                         ok = false;
                     }

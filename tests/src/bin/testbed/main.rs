@@ -10,6 +10,7 @@
 mod bench;
 mod bench_archive;
 mod bench_plugins;
+mod bench_scale;
 mod bench_scan;
 mod bench_sign;
 
@@ -38,9 +39,10 @@ async fn main() {
         "bench-plugins" => bench_plugins::run().await,
         "bench-scan" => bench_scan::run().await,
         "bench-sign" => bench_sign::run().await,
+        "bench-scale" => bench_scale::run().await,
         _ => {
             eprintln!(
-                "usage: hangar-testbed demo|bench|bench-archive|bench-plugins|bench-scan|bench-sign"
+                "usage: hangar-testbed demo|bench|bench-archive|bench-plugins|bench-scan|bench-sign|bench-scale"
             );
             std::process::exit(2);
         }
