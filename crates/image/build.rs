@@ -20,7 +20,10 @@ fn isal() {
     println!("cargo:rerun-if-changed={}", header.display());
     let linux_x86 = std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux")
         && std::env::var("CARGO_CFG_TARGET_ARCH").as_deref() == Ok("x86_64");
-    if !linux_x86 || !header.is_file() {
+    // A static (musl) binary cannot open libisal.so.2 at run time, and Debian ships no
+    // libisal.a to link instead: it inflates with zlib-rs, and `hangar version` says so.
+    let static_musl = std::env::var("CARGO_CFG_TARGET_ENV").as_deref() == Ok("musl");
+    if !linux_x86 || static_musl || !header.is_file() {
         return;
     }
     cc::Build::new()

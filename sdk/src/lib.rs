@@ -11,7 +11,7 @@
 //! Enable exactly one feature. Talk to the host only through this crate's helpers ([`log`],
 //! [`http`], [`files`]): they work in both builds below.
 //!
-//! Getting the SDK: it is not on crates.io; depend on the `sdk/` folder of hangar's repository
+//! Getting the SDK: it is not published to a package registry; depend on the `sdk/` folder of hangar's repository
 //! by path or git (it reads the contract from the `wit/` folder beside it):
 //! `hangar-plugin-sdk = { path = ".../hangar/sdk", features = ["registry-adapter"] }`, with
 //! `crate-type = ["cdylib"]`. Complete examples: a registry adapter in [`registry_adapter`], a

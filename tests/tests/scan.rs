@@ -248,6 +248,7 @@ async fn scan_writes_every_report_format_and_gates_ci() {
     let scan = |format: &str, extra: &[&str]| {
         let mut args = vec![
             "scan",
+            "-y",
             "-f",
             "list.txt",
             "--db",
@@ -414,6 +415,7 @@ async fn scan_writes_every_report_format_and_gates_ci() {
     );
     let passes = env.run(&[
         "scan",
+        "-y",
         "-f",
         "patched.txt",
         "--db",
@@ -433,6 +435,7 @@ async fn scan_writes_every_report_format_and_gates_ci() {
     );
     let broken = env.run(&[
         "scan",
+        "-y",
         "-f",
         "broken.txt",
         "--db",
@@ -525,6 +528,7 @@ async fn a_real_debian_rootfs_is_seen_as_dpkg_sees_it() {
     let scan = |format: &str| {
         let run = env.run(&[
             "scan",
+            "-y",
             "-f",
             "list.txt",
             "--db",
@@ -715,6 +719,7 @@ async fn rpm_databases_are_read_as_rpm_reads_them() {
     let scan = |format: &str| {
         let run = env.run(&[
             "scan",
+            "-y",
             "-f",
             "list.txt",
             "--db",
@@ -813,6 +818,7 @@ async fn scanner_and_sbom_plugins_are_swapped_by_config_or_flag() {
     let scan = |extra: &[&str]| {
         let mut args = vec![
             "scan",
+            "-y",
             "-f",
             "list.txt",
             "--tls-verify=false",
@@ -875,6 +881,7 @@ async fn scanner_and_sbom_plugins_are_swapped_by_config_or_flag() {
     // Refused up front, with the reason.
     env.run(&[
         "scan",
+        "-y",
         "-f",
         "list.txt",
         "--tls-verify=false",
@@ -884,6 +891,7 @@ async fn scanner_and_sbom_plugins_are_swapped_by_config_or_flag() {
     .fails_with("sbom plugin tally: tally 0.2.0 writes spdx-json, not cyclonedx");
     env.run(&[
         "scan",
+        "-y",
         "-f",
         "list.txt",
         "--tls-verify=false",

@@ -86,6 +86,7 @@ fn validate_list(env: &Env, list: &str, key: &str, extra: &[&str]) -> Run {
     let mut args = vec![
         "sign",
         "validate",
+        "-y",
         "-f",
         list,
         "-k",
@@ -263,6 +264,7 @@ async fn sign_then_validate_a_multi_arch_image() {
         let mut args = vec![
             "sign",
             "validate",
+            "-y",
             "-f",
             list,
             "--key",
@@ -572,6 +574,7 @@ async fn mirror_carries_signatures_attestations_and_referrers() {
         let run = env.run(&[
             "sign",
             "validate",
+            "-y",
             "-f",
             "dst.txt",
             "-k",
@@ -599,6 +602,7 @@ async fn mirror_carries_signatures_attestations_and_referrers() {
     let platforms_only = env.run(&[
         "sign",
         "validate",
+        "-y",
         "-f",
         "subset.txt",
         "-k",
@@ -806,6 +810,7 @@ async fn archives_carry_signatures_across_the_gap() {
     let valid = env.run(&[
         "sign",
         "validate",
+        "-y",
         "-f",
         "far.txt",
         "-k",

@@ -11,6 +11,20 @@ use std::path::Path;
 
 pub const INDEX_NAME: &str = "index.json";
 
+/// What a gzip file given as an archive is: Hangar wrote `tar.gz` archives (optionally split
+/// in `.partN` volumes) up to v1.6, and zip since v1.7.
+pub const PRE_ZIP: &str = "this is a Hangar archive from before v1.7 (tar.gz), which hangar \
+                           does not read: load it into a registry with Hangar v1.6, then save \
+                           the images again";
+
+/// Whether the file starts with gzip's magic bytes (1f 8b).
+fn gzip_file(path: &Path) -> bool {
+    let mut magic = [0u8; 2];
+    File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok_and(|()| magic == [0x1f, 0x8b])
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
     #[error("{path}: {message}")]
@@ -70,8 +84,13 @@ impl ArchiveReader {
         // directory is also walked here.
         let listed: Option<Vec<String>> = zipfmt::read_central_directory(&mut file)
             .map(|d| d.records.into_iter().map(|r| r.name).collect());
-        let mut zip = zip::ZipArchive::new(file)
-            .map_err(|e| open_err(format!("not a readable zip archive: {e}")))?;
+        let mut zip = zip::ZipArchive::new(file).map_err(|e| {
+            open_err(if gzip_file(path) {
+                PRE_ZIP.to_string()
+            } else {
+                format!("not a readable zip archive: {e}")
+            })
+        })?;
         if let Some(listed) = listed {
             let mut seen = std::collections::HashSet::new();
             if let Some(twice) = listed.iter().find(|n| !seen.insert(n.as_str())) {

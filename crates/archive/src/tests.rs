@@ -203,6 +203,17 @@ fn hostile_archives_are_refused_with_the_entry_named() {
         err.contains("cut.zip") && err.contains("not a readable zip archive"),
         "{err}"
     );
+    // A gzip file (Hangar's tar.gz archives before v1.7) is named as such.
+    let old = dir.path().join("old.tar.gz");
+    std::fs::write(&old, [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3]).unwrap();
+    let err = ArchiveReader::open(&old)
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        err.contains("old.tar.gz") && err.contains("from before v1.7 (tar.gz)"),
+        "{err}"
+    );
     // An archive without index.json says which file is missing.
     let err = ArchiveReader::open(&good)
         .unwrap()

@@ -559,6 +559,11 @@ pub async fn admit(
     source: &dyn Source,
     top: &Top,
 ) -> Result<(), CopyError> {
+    if let (None, Some((dir, name))) = (source.reference(), source.layout()) {
+        return policy
+            .judge_layout(dir, name)
+            .map_err(|why| CopyError::Refused(format!("{}: {why}", source.name())));
+    }
     let Some(reference) = source.reference() else {
         return Err(CopyError::Refused(format!(
             "{}: the signature policy cannot be evaluated (no image reference)",

@@ -42,7 +42,8 @@ pub fn resolve(path: &Path) -> io::Result<PathBuf> {
     )))
 }
 
-/// What is at a resolved path.
+/// What is at a resolved path (`given` is the path as named, which callers' errors name
+/// already).
 enum Target {
     Missing,
     Regular(std::fs::Metadata),
@@ -50,12 +51,13 @@ enum Target {
     Special,
 }
 
-fn target_at(path: &Path) -> io::Result<Target> {
+fn target_at(given: &Path, path: &Path) -> io::Result<Target> {
     match std::fs::metadata(path) {
-        Ok(meta) if meta.is_dir() => Err(io::Error::other(format!(
-            "{} is a directory",
-            path.display()
-        ))),
+        Ok(meta) if meta.is_dir() => Err(io::Error::other(if given == path {
+            "it is a directory".to_string()
+        } else {
+            format!("it leads to {}, a directory", path.display())
+        })),
         Ok(meta) if meta.is_file() => Ok(Target::Regular(meta)),
         Ok(_) => Ok(Target::Special),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Target::Missing),
@@ -104,7 +106,7 @@ impl Replacement {
 
     fn begin_with_mode(path: &Path, new_mode: u32) -> io::Result<Replacement> {
         let target = resolve(path)?;
-        let existing = match target_at(&target)? {
+        let existing = match target_at(path, &target)? {
             Target::Special => {
                 // O_TRUNC is harmless on devices and FIFOs and empties nothing there.
                 let file = OpenOptions::new()
@@ -210,7 +212,7 @@ fn temporary_beside(target: &Path, dir: &Path) -> io::Result<(PathBuf, File)> {
 /// removed, the link itself kept. True when something was removed.
 pub fn remove_stale(path: &Path) -> io::Result<bool> {
     let target = resolve(path)?;
-    match target_at(&target) {
+    match target_at(path, &target) {
         Ok(Target::Regular(_)) => match std::fs::remove_file(&target) {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),

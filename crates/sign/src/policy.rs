@@ -63,6 +63,8 @@ pub struct Policy {
     pub source: PathBuf,
     default: Vec<Requirement>,
     docker: BTreeMap<String, Vec<Requirement>>,
+    /// The `oci` transport's scopes (image layout directories).
+    oci: BTreeMap<String, Vec<Requirement>>,
 }
 
 impl Policy {
@@ -120,20 +122,57 @@ impl Policy {
                 .ok_or_else(|| fail("no \"default\" requirements".into()))?,
             "default",
         )?;
-        let mut docker = BTreeMap::new();
-        if let Some(scopes) = doc["transports"]["docker"].as_object() {
-            for (scope, value) in scopes {
-                docker.insert(
-                    scope.clone(),
-                    list(value, &format!("transports.docker.{scope:?}"))?,
-                );
+        let transport = |name: &str| -> Result<BTreeMap<String, Vec<Requirement>>, PolicyError> {
+            let mut scopes = BTreeMap::new();
+            if let Some(listed) = doc["transports"][name].as_object() {
+                for (scope, value) in listed {
+                    scopes.insert(
+                        scope.clone(),
+                        list(value, &format!("transports.{name}.{scope:?}"))?,
+                    );
+                }
             }
-        }
+            Ok(scopes)
+        };
         Ok(Policy {
             source: path.to_path_buf(),
             default,
-            docker,
+            docker: transport("docker")?,
+            oci: transport("oci")?,
         })
+    }
+
+    /// Whether the image `name` (a tag or reference) of the OCI layout at `dir` may be copied.
+    /// Scopes as containers/image's `oci` transport resolves them: `DIR:NAME`, `DIR`, each
+    /// parent directory, then the transport's `""` and `default`. A layout carries no
+    /// signatures hangar reads, so a requirement for them refuses it.
+    pub fn judge_layout(&self, dir: &Path, name: &str) -> Result<(), String> {
+        let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+        let mut scopes = vec![format!("{}:{name}", dir.display())];
+        scopes.extend(dir.ancestors().map(|a| a.display().to_string()));
+        scopes.push(String::new());
+        let (scope, requirements) = scopes
+            .iter()
+            .find_map(|scope| self.oci.get_key_value(scope))
+            .map(|(scope, r)| (scope.as_str(), r.as_slice()))
+            .unwrap_or(("default", &self.default));
+        for requirement in requirements {
+            let why = match requirement {
+                Requirement::InsecureAcceptAnything => continue,
+                Requirement::Reject => "the policy rejects it (reject)".to_string(),
+                Requirement::Unsupported(why) => why.clone(),
+                Requirement::SigstoreSigned { .. } => {
+                    "sigstoreSigned: signatures are not read from an OCI layout; push the image \
+                     with its signatures to a registry and copy it from there"
+                        .to_string()
+                }
+            };
+            return Err(format!(
+                "refused by {} (scope {scope:?}): {why}",
+                self.source.display()
+            ));
+        }
+        Ok(())
     }
 
     /// The requirements for `reference`, from the most specific scope that has some.
@@ -422,6 +461,34 @@ mod tests {
                 "*.com",
                 "",
             ]
+        );
+    }
+
+    #[test]
+    fn layouts_are_judged_by_the_oci_transport_scopes() {
+        let policy = Policy::parse(
+            r#"{"default": [{"type": "reject"}],
+                "transports": {"oci": {
+                    "/build/out": [{"type": "insecureAcceptAnything"}],
+                    "/build/out/signed:1": [{"type": "signedBy", "keyType": "GPGKeys", "keyPath": "/k"}]
+                }}}"#,
+            Path::new("/etc/containers/policy.json"),
+        )
+        .unwrap();
+        // A parent directory's scope admits the layouts below it.
+        policy
+            .judge_layout(Path::new("/build/out/image"), "0.1.0")
+            .unwrap();
+        // The directory and name scope is more specific.
+        let err = policy
+            .judge_layout(Path::new("/build/out/signed"), "1")
+            .unwrap_err();
+        assert!(err.contains("scope \"/build/out/signed:1\""), "{err}");
+        // Elsewhere the default decides.
+        let err = policy.judge_layout(Path::new("/tmp/x"), "1").unwrap_err();
+        assert!(
+            err.contains("scope \"default\"") && err.contains("rejects"),
+            "{err}"
         );
     }
 

@@ -13,16 +13,19 @@ use std::path::PathBuf;
 
 #[derive(Args, Debug)]
 pub struct StoreCommand {
+    /// Without one, the help is printed (exit 0, as Hangar does).
     #[command(subcommand)]
-    action: StoreAction,
+    action: Option<StoreAction>,
 }
 
 #[derive(Subcommand, Debug)]
 enum StoreAction {
     /// Store Helm charts: local .tgz, chart directory, https://…/x.tgz, a Helm repository
     /// (with --name), or oci://registry/path
+    #[command(visible_aliases = ["charts", "c"])]
     Chart(StoreChartArgs),
     /// Store files (local paths or http(s) URLs)
+    #[command(visible_aliases = ["files", "f"])]
     File(StoreFileArgs),
     /// Store plugins (names or .wasm files) as OCI artifacts, to install or load in the air gap
     Plugin(StorePluginArgs),
@@ -81,7 +84,11 @@ pub struct ExportFileArgs {
 }
 
 pub async fn run(cmd: StoreCommand, global: &super::Global) -> anyhow::Result<Status> {
-    let (archive, total) = match &cmd.action {
+    let Some(action) = cmd.action else {
+        super::print_help(&["archive", "store"])?;
+        return Ok(Status::Success);
+    };
+    let (archive, total) = match &action {
         StoreAction::Plugin(a) => (&a.file, a.plugins.len()),
         StoreAction::Chart(a) => (&a.file, a.sources.len()),
         StoreAction::File(a) => (&a.file, a.sources.len()),
@@ -94,7 +101,7 @@ pub async fn run(cmd: StoreCommand, global: &super::Global) -> anyhow::Result<St
             failed += 1;
         }
     };
-    match &cmd.action {
+    match &action {
         StoreAction::Plugin(a) => {
             let settings = global.plugin_settings(Default::default())?;
             let runtime = crate::plugin::Runtime::new(

@@ -79,7 +79,16 @@ pub async fn run(args: InspectArgs) -> anyhow::Result<Status> {
     let kind = ManifestKind::from_media_type(&top.media_type)
         .with_context(|| format!("{reference}: unsupported MIME type {:?}", top.media_type))?;
     if kind == ManifestKind::Schema1 {
-        bail!("{reference}: schema1 manifests have no config; use --raw");
+        if args.config {
+            bail!("{reference}: schema1 manifests have no config; use --raw");
+        }
+        let mut tags = registry.list_tags(repo).await.unwrap_or_default();
+        tags.sort();
+        let info = schema1_info(&reference.name(), &top, tags)
+            .with_context(|| format!("{reference}: malformed schema1 manifest"))?;
+        serde_json::to_writer_pretty(&mut out, &info)?;
+        writeln!(out)?;
+        return Ok(Status::Success);
     }
     let want = Platform::new(
         args.override_os.as_deref().unwrap_or("linux"),
@@ -137,4 +146,56 @@ pub async fn run(args: InspectArgs) -> anyhow::Result<Status> {
     serde_json::to_writer_pretty(&mut out, &info)?;
     writeln!(out)?;
     Ok(Status::Success)
+}
+
+/// What containers/image's inspect (Hangar's) reports of a schema1 image: the image's details
+/// from the newest history entry's v1Compatibility, the layers oldest first (empty ones
+/// included) with the size and media type schema1 does not record (-1, ""), and the tag the
+/// manifest names.
+fn schema1_info(
+    name: &str,
+    top: &crate::registry::Manifest,
+    tags: Vec<String>,
+) -> anyhow::Result<serde_json::Value> {
+    use serde_json::{Value, json};
+    let manifest: Value = serde_json::from_slice(&top.bytes)?;
+    let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).unwrap_or("").to_string();
+    let newest: Value = manifest
+        .pointer("/history/0/v1Compatibility")
+        .and_then(Value::as_str)
+        .map(serde_json::from_str)
+        .transpose()?
+        .context("no history")?;
+    let layers: Vec<String> = manifest
+        .get("fsLayers")
+        .and_then(Value::as_array)
+        .context("no fsLayers")?
+        .iter()
+        .rev()
+        .map(|l| text(l, "blobSum"))
+        .collect();
+    let architecture = match text(&newest, "architecture") {
+        a if a.is_empty() => text(&manifest, "architecture"),
+        a => a,
+    };
+    let config = newest.get("config").cloned().unwrap_or(Value::Null);
+    Ok(json!({
+        "Name": name,
+        "Tag": text(&manifest, "tag"),
+        "Digest": top.digest,
+        "RepoTags": tags,
+        "Created": newest.get("created"),
+        "DockerVersion": text(&newest, "docker_version"),
+        "Labels": config.get("Labels"),
+        "Architecture": architecture,
+        "Variant": text(&newest, "variant"),
+        "Os": text(&newest, "os"),
+        "Layers": layers,
+        "LayersData": layers.iter().map(|digest| json!({
+            "MIMEType": "", "Digest": digest, "Size": -1, "Annotations": null,
+        })).collect::<Vec<_>>(),
+        "Env": config.get("Env"),
+        "Author": text(&newest, "author"),
+        "MediaType": top.media_type,
+    }))
 }

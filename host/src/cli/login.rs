@@ -1,18 +1,22 @@
 //! `hangar login` / `hangar logout`: verified credentials in the containers auth file.
 
 use super::Status;
-use super::args::TlsArgs;
+use super::args::{TlsArgs, parse_duration};
 use crate::image::reference::DOCKER_HUB;
-use crate::registry::{AuthFile, Credential, Registry, auth_file_for_login};
+use crate::registry::{
+    AuthFile, Credential, Registry, RegistryError, RegistryOptions, auth_file_for_login,
+};
 use anyhow::{Context as _, bail};
 use clap::Args;
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 #[derive(Args, Debug)]
 pub struct LoginArgs {
     /// Registry (host[:port], optionally host/namespace)
     registry: Option<String>,
+    /// User name (asked on the terminal when not given)
     #[arg(short = 'u', long)]
     username: Option<String>,
     /// Password (prefer --password-stdin: arguments are visible to other users)
@@ -22,27 +26,85 @@ pub struct LoginArgs {
     #[arg(long)]
     password_stdin: bool,
     /// Auth file to write (default: $REGISTRY_AUTH_FILE or ${XDG_RUNTIME_DIR}/containers/auth.json)
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "compat_auth_file")]
     authfile: Option<PathBuf>,
-    /// Directory with ca.crt / client.cert / client.key for this registry
-    #[arg(long, value_name = "DIR")]
+    /// Docker-compatible config file (~/.docker/config.json) to write instead of the auth file
+    #[arg(long, value_name = "FILE")]
+    compat_auth_file: Option<PathBuf>,
+    /// Directory with the registry's certificates (ca.crt, client.cert, client.key), or a
+    /// certs.d-style root holding <host>/ with them
+    #[arg(long, value_name = "DIR", alias = "certs-dir")]
     cert_dir: Option<PathBuf>,
     /// Print the user name stored for the registry and exit
     #[arg(long)]
     get_login: bool,
-    #[command(flatten)]
-    tls: TlsArgs,
+    /// Debug logs, and the auth file written
+    #[arg(short = 'v', long)]
+    verbose: bool,
+    /// Time limit for the login (0: none)
+    #[arg(long, default_value = "0", value_parser = parse_duration, value_name = "DURATION")]
+    timeout: Duration,
+    /// How many times a login that failed on the way (network, 5xx, 429) is tried again
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    retry_times: u32,
+    /// Require HTTPS and verify certificates (--tls-verify=false accepts self-signed
+    /// certificates and falls back to plain HTTP)
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    tls_verify: Option<bool>,
 }
 
 #[derive(Args, Debug)]
 pub struct LogoutArgs {
-    /// Registry (host[:port])
+    /// Registry (host[:port], optionally host/namespace)
     registry: Option<String>,
     /// Remove the credentials of every registry
     #[arg(short = 'a', long)]
     all: bool,
-    #[arg(long, value_name = "FILE")]
+    /// Auth file to edit (default: $REGISTRY_AUTH_FILE or ${XDG_RUNTIME_DIR}/containers/auth.json)
+    #[arg(long, value_name = "FILE", conflicts_with = "compat_auth_file")]
     authfile: Option<PathBuf>,
+    /// Docker-compatible config file (~/.docker/config.json) to edit instead of the auth file
+    #[arg(long, value_name = "FILE")]
+    compat_auth_file: Option<PathBuf>,
+    /// Accepted for Hangar's scripts: logout only edits a file (no network)
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    timeout: Option<Duration>,
+    /// Accepted for Hangar's scripts: logout only edits a file (no network)
+    #[arg(long, value_name = "N")]
+    retry_times: Option<u32>,
+    /// Accepted for Hangar's scripts: logout only edits a file (no network)
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    tls_verify: Option<bool>,
+}
+
+/// The file login and logout edit: --compat-auth-file, else --authfile, else the default.
+fn auth_path(authfile: Option<&Path>, compat: Option<&Path>) -> PathBuf {
+    compat
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| auth_file_for_login(authfile))
+}
+
+/// Where credentials for `key` are stored: Docker keeps Docker Hub's under its v1 URL, which
+/// is what docker reads from a Docker-compatible file.
+fn stored_key(key: &str, compat: bool) -> String {
+    if compat && key == DOCKER_HUB {
+        DOCKER_HUB_V1.to_string()
+    } else {
+        key.to_string()
+    }
+}
+
+const DOCKER_HUB_V1: &str = "https://index.docker.io/v1/";
+
+/// An auth file, read; its own error names the file when it is malformed.
+fn load_auth_file(path: &Path) -> anyhow::Result<AuthFile> {
+    AuthFile::load(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::InvalidData {
+            anyhow::anyhow!("cannot read {e}")
+        } else {
+            anyhow::anyhow!("cannot read {}: {e}", path.display())
+        }
+    })
 }
 
 /// `https://index.docker.io/v1/` → `docker.io`, `reg:5000/ns` → (`reg:5000`, `reg:5000/ns`).
@@ -86,9 +148,14 @@ fn prompt(question: &str, secret: bool) -> anyhow::Result<String> {
 }
 
 pub async fn login(args: LoginArgs) -> anyhow::Result<Status> {
+    if args.verbose {
+        crate::progress::enable_debug();
+    }
     let registry = args.registry.as_deref().context("registry not provided")?;
     let (host, key) = normalize(registry);
-    let path = auth_file_for_login(args.authfile.as_deref());
+    let compat = args.compat_auth_file.is_some();
+    let path = auth_path(args.authfile.as_deref(), args.compat_auth_file.as_deref());
+    let key = stored_key(&key, compat);
     if args.get_login {
         let file =
             std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -118,47 +185,129 @@ pub async fn login(args: LoginArgs) -> anyhow::Result<Status> {
     if username.is_empty() || password.is_empty() {
         bail!("username and password must not be empty");
     }
-    let mut opts = args.tls.registry_options();
-    if let Some(dir) = &args.cert_dir {
-        // --cert-dir names the directory of this one registry: present it as a certs.d root.
-        let root = tempfile_root(dir, &host)?;
-        opts.extra_certs_roots.push(root);
+    let mut opts = TlsArgs {
+        tls_verify: args.tls_verify,
+        certs_dir: None,
     }
+    .registry_options();
+    // Hangar's --retry-times counts the tries after the first.
+    opts.retry.attempts = args.retry_times.saturating_add(1);
+    // HANGAR_CERTS_D is a certs.d-style root for every command, login included.
+    if let Some(root) = std::env::var_os("HANGAR_CERTS_D").filter(|r| !r.is_empty()) {
+        opts.extra_certs_roots.push(PathBuf::from(root));
+    }
+    let _certs = match &args.cert_dir {
+        Some(dir) => Some(cert_dir_root(dir, &host, &mut opts)?),
+        None => None,
+    };
     let credential = Credential::Basic {
         username: username.clone(),
         password: password.clone(),
     };
-    let connected = Registry::connect(&host, &opts, Some(Some(credential))).await?;
-    connected
-        .verify_credentials()
-        .await
-        .with_context(|| format!("login to {host} failed"))?;
-    let mut file =
-        AuthFile::load(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let attempt = check(&host, &opts, credential);
+    let checked = if args.timeout.is_zero() {
+        attempt.await
+    } else {
+        tokio::time::timeout(args.timeout, attempt)
+            .await
+            .unwrap_or_else(|_| {
+                Err(format!(
+                    "no answer within {} (--timeout)",
+                    humantime(args.timeout)
+                ))
+            })
+    };
+    if let Err(why) = checked {
+        bail!("login to {host} failed: {why}");
+    }
+    let mut file = load_auth_file(&path)?;
     file.set(&key, &username, &password);
     file.save()
         .with_context(|| format!("cannot write {}", path.display()))?;
+    if args.verbose {
+        outln!("Used: {}", path.display())?;
+    }
     outln!("Login Succeeded!")?;
     Ok(Status::Success)
 }
 
-/// Builds `<tmp>/<host>` pointing at `dir`, so a per-registry directory can serve as a root.
-fn tempfile_root(dir: &std::path::Path, host: &str) -> anyhow::Result<PathBuf> {
-    let root = std::env::temp_dir().join(format!("hangar-certs-{}", std::process::id()));
-    std::fs::create_dir_all(&root)?;
-    let link = root.join(host);
-    if !link.exists() {
-        #[cfg(unix)]
-        std::os::unix::fs::symlink(std::fs::canonicalize(dir)?, &link)
-            .with_context(|| format!("cannot use --cert-dir {}", dir.display()))?;
+/// Connects to `host` and has it accept `credential`, trying again (as often as
+/// `opts.retry` allows) while a failure may pass. The error reads once, after "login to HOST
+/// failed: ".
+async fn check(host: &str, opts: &RegistryOptions, credential: Credential) -> Result<(), String> {
+    let connected = Registry::connect(host, opts, Some(Some(credential)))
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut attempt = 1;
+    loop {
+        match connected.verify_credentials().await {
+            Ok(()) => return Ok(()),
+            Err(e) if e.is_retryable() && attempt < opts.retry.attempts => {
+                let wait = opts.retry.delay(attempt, &e);
+                tracing::warn!(
+                    "login to {host}: {e}; retrying in {wait:?} ({attempt}/{})",
+                    opts.retry.attempts - 1
+                );
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+            }
+            Err(e) => return Err(login_failure(host, e)),
+        }
     }
-    Ok(root)
+}
+
+/// The reason a login failed, without the "login to HOST" its error already starts with, and
+/// without the "(hangar login HOST)" advice an authentication error gives other commands.
+fn login_failure(host: &str, error: RegistryError) -> String {
+    if let RegistryError::Unauthorized { detail, .. } = &error {
+        return format!("the registry refused the user name and password ({detail})");
+    }
+    let text = error.to_string();
+    text.strip_prefix(&format!("login to {host}: "))
+        .map(str::to_string)
+        .unwrap_or(text)
+}
+
+fn humantime(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
+}
+
+/// Adds `dir` to the certificate roots: as it is when it holds `<host>/` (a certs.d-style
+/// root, as `--certs-dir` means elsewhere), else through a temporary root in which `<host>`
+/// points at it. The returned guard removes that root.
+fn cert_dir_root(
+    dir: &Path,
+    host: &str,
+    opts: &mut RegistryOptions,
+) -> anyhow::Result<Option<tempfile::TempDir>> {
+    if !dir.is_dir() {
+        bail!("--cert-dir {}: not a directory", dir.display());
+    }
+    if dir.join(host).is_dir() {
+        opts.extra_certs_roots.push(dir.to_path_buf());
+        return Ok(None);
+    }
+    let root = tempfile::Builder::new()
+        .prefix("hangar-certs-")
+        .tempdir()
+        .context("cannot make a temporary certificates root")?;
+    let canonical = std::fs::canonicalize(dir)
+        .with_context(|| format!("cannot use --cert-dir {}", dir.display()))?;
+    std::os::unix::fs::symlink(canonical, root.path().join(host))
+        .with_context(|| format!("cannot use --cert-dir {}", dir.display()))?;
+    opts.extra_certs_roots.push(root.path().to_path_buf());
+    Ok(Some(root))
 }
 
 pub fn logout(args: LogoutArgs) -> anyhow::Result<Status> {
-    let path = auth_file_for_login(args.authfile.as_deref());
-    let mut file =
-        AuthFile::load(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let _network = (args.timeout, args.retry_times, args.tls_verify);
+    let compat = args.compat_auth_file.is_some();
+    let path = auth_path(args.authfile.as_deref(), args.compat_auth_file.as_deref());
+    let mut file = load_auth_file(&path)?;
     if args.all {
         file.clear();
         file.save()
@@ -171,6 +320,7 @@ pub fn logout(args: LogoutArgs) -> anyhow::Result<Status> {
         .as_deref()
         .context("registry not provided (or use --all)")?;
     let (_, key) = normalize(registry);
+    let key = stored_key(&key, compat);
     if !file.remove(&key) {
         bail!("not logged into {key}");
     }

@@ -38,6 +38,7 @@ mod login;
 mod merge_manifest;
 mod mirror;
 mod plugin;
+mod removed;
 mod save;
 mod scan;
 mod serve;
@@ -45,6 +46,7 @@ mod sign;
 mod view;
 
 use crate::progress::{self, LogFormat};
+use anyhow::Context as _;
 pub use ask::{confirm, may_overwrite};
 use clap::{Parser, Subcommand};
 
@@ -108,8 +110,9 @@ pub struct Cli {
     /// Print version
     #[arg(short = 'v', long = "version", action = clap::ArgAction::Version)]
     version: Option<bool>,
+    /// Without one, the help is printed (exit 0, as Hangar does).
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -121,6 +124,7 @@ pub enum Command {
     #[command(visible_alias = "s")]
     Save(save::SaveCommand),
     /// Load images from an archive into a registry
+    #[command(visible_alias = "l")]
     Load(Box<load::LoadCommand>),
     /// Add images from registries to an existing archive (resumes an interrupted one)
     Sync(save::SyncCommand),
@@ -158,8 +162,19 @@ pub enum Command {
     GenerateList(Box<generate_list::GenerateListCommand>),
     /// Print the version
     Version,
+    /// Sign files (detached, cosign's sign-blob form): FILE.sig beside each
+    SignBlob(sign::blob::SignBlobArgs),
+    /// Verify files against their FILE.sig and a public key
+    VerifyBlob(sign::blob::VerifyBlobArgs),
     /// Generate shell completions
     Completion(completion::CompletionArgs),
+    /// Write man pages for every command into a directory
+    #[command(hide = true)]
+    Man(completion::ManArgs),
+    /// Hangar's deprecated sigstore signing (hidden there too): answered with what to use
+    /// instead
+    #[command(hide = true)]
+    Signv1(removed::Signv1Args),
 }
 
 /// How a command ended, mapped to the process exit code.
@@ -182,7 +197,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<Status> {
         policy: cli.policy,
         insecure_policy: cli.insecure_policy,
     };
-    match cli.command {
+    let Some(command) = cli.command else {
+        print_help(&[])?;
+        return Ok(Status::Success);
+    };
+    match command {
         Command::Mirror(cmd) => mirror::run(*cmd, &global).await,
         Command::Save(a) => save::run(a, &global).await,
         Command::Archive(a) => archive::run(a, &global).await,
@@ -203,16 +222,55 @@ pub async fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::ConvertList(a) => convert_list::run(a),
         Command::GenerateList(a) => generate_list::run(*a, &global).await,
         Command::Version => {
+            // The first line is Hangar's, for scripts that read it; the build's details follow.
             outln!(
                 "hangar version v{VERSION}{}",
                 option_env!("HANGAR_GIT_COMMIT")
                     .map(|c| format!(" - {c}"))
                     .unwrap_or_default()
             )?;
+            let linking = if cfg!(target_env = "musl") {
+                "static (musl)"
+            } else {
+                "dynamic (glibc)"
+            };
+            let plugins: Vec<&str> = crate::plugin::EMBEDDED.iter().map(|p| p.0).collect();
+            outln!(
+                "build: {}/{}, {linking}; gzip inflate: {}; embedded plugins: {}",
+                std::env::consts::OS,
+                std::env::consts::ARCH,
+                crate::image::gzip::inflater(),
+                if plugins.is_empty() {
+                    "none".to_string()
+                } else {
+                    plugins.join(", ")
+                }
+            )?;
             Ok(Status::Success)
         }
+        Command::SignBlob(a) => sign::blob::sign_blob(a),
+        Command::VerifyBlob(a) => sign::blob::verify_blob(a),
         Command::Completion(a) => completion::run(a),
+        Command::Man(a) => completion::man(a),
+        Command::Signv1(a) => Ok(removed::signv1(&a)),
     }
+}
+
+/// Prints the help of `hangar SUBCOMMAND...` on stdout: a command group given without one of
+/// its commands (`hangar`, `hangar archive`) shows its help and succeeds, as in Hangar.
+pub fn print_help(path: &[&str]) -> anyhow::Result<()> {
+    use clap::CommandFactory as _;
+    let mut command = Cli::command();
+    command.build();
+    let mut at = &mut command;
+    for name in path {
+        at = at
+            .find_subcommand_mut(name)
+            .with_context(|| format!("no command {name}"))?;
+    }
+    let help = at.render_help().to_string();
+    out!("{help}{}", if help.ends_with('\n') { "" } else { "\n" })?;
+    Ok(())
 }
 
 pub struct Global {

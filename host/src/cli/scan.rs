@@ -51,8 +51,8 @@ pub struct ScanArgs {
         value_delimiter = ','
     )]
     severity: Vec<String>,
-    /// Hangar's scanner kinds (vuln, misconfig, secret, license, none); hangar scans OS
-    /// packages for vulnerabilities
+    /// Hangar's scanner kinds (vuln, misconfig, secret, license, none); hangar scans for
+    /// vulnerabilities only, and says which kinds it ignores
     #[arg(
         long,
         value_delimiter = ',',
@@ -80,6 +80,21 @@ pub struct ScanArgs {
 }
 
 pub async fn run(args: ScanArgs, global: &Global) -> anyhow::Result<Status> {
+    // Hangar's overwrite question, asked before the scan rather than after it.
+    let path = PathBuf::from(args.report.replace("[FORMAT]", args.format.extension()));
+    super::may_overwrite(&path, args.list.yes)?;
+    let ignored: Vec<&str> = args
+        .scanner
+        .iter()
+        .map(String::as_str)
+        .filter(|kind| *kind != "vuln")
+        .collect();
+    if !ignored.is_empty() {
+        tracing::warn!(
+            "--scanner {}: ignored, hangar scans for vulnerabilities only (vuln)",
+            ignored.join(",")
+        );
+    }
     if args.server.is_some() || args.trivy_db_repo.is_some() || args.trivy_java_db_repo.is_some() {
         tracing::warn!(
             "Trivy server and database options are ignored: hangar scans offline with --db"
@@ -114,7 +129,8 @@ pub async fn run(args: ScanArgs, global: &Global) -> anyhow::Result<Status> {
     }
     let list = &args.list;
     let run = ListRun::start(list)?;
-    tracing::info!("Scanners: [{}]", args.scanner.join(","));
+    // What runs, whatever --scanner asked for (the warning above names what it ignored).
+    tracing::info!("Scanners: [vuln]");
     tracing::info!(
         "Output Format: [{}]",
         format!("{:?}", args.format).to_lowercase()
@@ -157,7 +173,6 @@ pub async fn run(args: ScanArgs, global: &Global) -> anyhow::Result<Status> {
             }
         }
     }
-    let path = PathBuf::from(args.report.replace("[FORMAT]", args.format.extension()));
     crate::outfile::write(&path, report::render(args.format, &all, &time).as_ref())
         .with_context(|| format!("cannot write {}", path.display()))?;
     tracing::info!("Report exported to {:?}", path.display().to_string());

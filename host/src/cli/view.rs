@@ -38,8 +38,8 @@ struct ViewArgs {
     override_os: Option<String>,
     #[command(flatten)]
     tls: TlsArgs,
-    /// Accepted for compatibility
-    #[arg(short = 'y', long = "auto-yes", hide = true)]
+    /// Overwrite the output file without asking
+    #[arg(short = 'y', long = "auto-yes")]
     yes: bool,
 }
 
@@ -48,6 +48,9 @@ pub async fn run(cmd: ViewCommand) -> anyhow::Result<Status> {
         ViewWhat::Provenance(a) => (Kind::Provenance, a),
         ViewWhat::Sbom(a) => (Kind::Sbom, a),
     };
+    if let Some(path) = &args.output {
+        super::may_overwrite(path, args.yes)?;
+    }
     let (reference, registry) = connect_image(args.image.as_deref(), &args.tls).await?;
     let arch = args
         .override_arch

@@ -60,25 +60,61 @@ pub fn init_logging<W>(debug: bool, format: LogFormat, hide_time: bool, writer: 
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("HANGAR_LOG").unwrap_or_else(|_| {
+    let (filter, chosen) = match tracing_subscriber::EnvFilter::try_from_env("HANGAR_LOG") {
+        Ok(filter) => (filter, true),
         // Our own debug output only: dependency internals stay at warn.
-        tracing_subscriber::EnvFilter::new(if debug {
-            "warn,hangar=debug"
-        } else {
-            "warn,hangar=info"
-        })
-    });
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(writer);
-    let _ = match format {
-        LogFormat::Json => builder
-            .json()
-            .with_current_span(false)
-            .with_target(false)
-            .try_init(),
-        LogFormat::Text => builder.event_format(HangarFormat { hide_time }).try_init(),
+        Err(_) => (
+            tracing_subscriber::EnvFilter::new(if debug { DEBUG } else { "warn,hangar=info" }),
+            false,
+        ),
     };
+    let builder = tracing_subscriber::fmt().with_writer(writer);
+    // A filter HANGAR_LOG chose is the user's; only the default one is raised by `-v`.
+    let keep = |raise: Box<dyn Fn() + Send + Sync>| {
+        if !chosen {
+            let _ = RAISE_TO_DEBUG.set(raise);
+        }
+    };
+    match format {
+        LogFormat::Json => {
+            let builder = builder
+                .json()
+                .with_current_span(false)
+                .with_target(false)
+                .with_env_filter(filter)
+                .with_filter_reloading();
+            let handle = builder.reload_handle();
+            keep(Box::new(move || {
+                let _ = handle.reload(tracing_subscriber::EnvFilter::new(DEBUG));
+            }));
+            let _ = builder.try_init();
+        }
+        LogFormat::Text => {
+            let builder = builder
+                .event_format(HangarFormat { hide_time })
+                .with_env_filter(filter)
+                .with_filter_reloading();
+            let handle = builder.reload_handle();
+            keep(Box::new(move || {
+                let _ = handle.reload(tracing_subscriber::EnvFilter::new(DEBUG));
+            }));
+            let _ = builder.try_init();
+        }
+    }
+}
+
+/// The filter of `--debug`.
+const DEBUG: &str = "warn,hangar=debug";
+
+static RAISE_TO_DEBUG: std::sync::OnceLock<Box<dyn Fn() + Send + Sync>> =
+    std::sync::OnceLock::new();
+
+/// Turns debug logs on after start-up, for a command's own verbose flag (`login -v`); a
+/// filter set with HANGAR_LOG is left as the user chose it.
+pub fn enable_debug() {
+    if let Some(raise) = RAISE_TO_DEBUG.get() {
+        raise();
+    }
 }
 
 static ACTIVE_BARS: std::sync::Mutex<Option<indicatif::MultiProgress>> =

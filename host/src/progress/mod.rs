@@ -6,5 +6,5 @@
 mod log;
 mod render;
 
-pub use log::{LogFormat, Stderr, init_logging, set_active_bars};
+pub use log::{LogFormat, Stderr, enable_debug, init_logging, set_active_bars};
 pub use render::{Mode, Progress};

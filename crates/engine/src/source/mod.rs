@@ -1,8 +1,10 @@
 //! Where an image comes from. The engine reads one image through this side, whatever holds
-//! it: a registry repository ([`registry::RegistrySource`]) or an image of an archive
-//! ([`archive::ArchiveSource`]); tests use in-memory ones.
+//! it: a registry repository ([`registry::RegistrySource`]), an image of an archive
+//! ([`archive::ArchiveSource`]) or of an OCI image layout directory
+//! ([`layout::LayoutSource`]); tests use in-memory ones.
 
 pub mod archive;
+pub mod layout;
 pub mod registry;
 
 use crate::outcome::CopyError;
@@ -70,6 +72,11 @@ pub trait Source: Send + Sync {
     }
     /// The image as its source names it (what a signature's identity is compared with).
     fn reference(&self) -> Option<hangar_image::reference::Reference> {
+        None
+    }
+    /// The OCI layout directory and image name it reads, when it is one (the signature
+    /// policy judges those by the `oci` transport's scopes).
+    fn layout(&self) -> Option<(&std::path::Path, &str)> {
         None
     }
     /// The cosign signatures of `digest` that come with the image (none by default).

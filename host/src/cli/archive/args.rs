@@ -5,23 +5,29 @@ use std::path::PathBuf;
 
 #[derive(Args, Debug)]
 pub struct ArchiveCommand {
+    /// Without one, the help is printed (exit 0, as Hangar does).
     #[command(subcommand)]
-    pub action: ArchiveAction,
+    pub action: Option<ArchiveAction>,
 }
 
 #[derive(Subcommand, Debug)]
 pub enum ArchiveAction {
     /// List the images of an archive
+    #[command(visible_alias = "list")]
     Ls(LsArgs),
     /// Re-hash every blob and check every reference of an archive
     Verify(VerifyArgs),
     /// Create empty archives (for sync or store to add to)
+    #[command(visible_alias = "i")]
     Init(InitArgs),
     /// Merge archives into a new one
+    #[command(visible_alias = "m")]
     Merge(MergeArgs),
     /// Copy the listed images of an archive into a new archive
+    #[command(visible_alias = "e")]
     Export(ExportCommand),
     /// Store Helm charts, files or plugins in an archive
+    #[command(visible_alias = "s")]
     Store(crate::cli::archive_store::StoreCommand),
 }
 
@@ -77,6 +83,7 @@ pub struct ExportCommand {
 #[derive(Subcommand, Debug)]
 pub enum ExportAction {
     /// Extract a file stored with `archive store file` to ./<name>
+    #[command(visible_alias = "f")]
     File(crate::cli::archive_store::ExportFileArgs),
 }
 

@@ -18,7 +18,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub async fn run(cmd: ArchiveCommand, global: &super::Global) -> anyhow::Result<Status> {
-    match cmd.action {
+    let Some(action) = cmd.action else {
+        super::print_help(&["archive"])?;
+        return Ok(Status::Success);
+    };
+    match action {
         ArchiveAction::Ls(a) => ls(a),
         ArchiveAction::Verify(a) => verify(a).await,
         ArchiveAction::Init(a) => init(a).await,

@@ -60,4 +60,6 @@ pub struct LoadArgs {
     pub adapter: AdapterArgs,
     #[command(flatten)]
     pub signatures: crate::cli::args::AttachmentArgs,
+    #[command(flatten)]
+    pub sigstore: crate::cli::removed::SigstoreV1Args,
 }

@@ -102,6 +102,9 @@ fn options(args: &LoadArgs) -> CopyOptions {
 }
 
 async fn run_load(args: LoadArgs, global: &Global) -> anyhow::Result<Status> {
+    if let Some(refused) = args.sigstore.refuse() {
+        return Ok(refused);
+    }
     let (archive, index, jobs, not_found) = plan(&args)?;
     let options = CopyOptions {
         policy: global.signature_policy()?,
@@ -162,6 +165,7 @@ async fn run_load(args: LoadArgs, global: &Global) -> anyhow::Result<Status> {
 /// Every archive platform that passes the filter must be in the destination: the tag is that
 /// manifest, or an index listing it.
 async fn run_validate(args: LoadArgs, global: &Global) -> anyhow::Result<Status> {
+    args.sigstore.warn_ignored("load validate");
     let (archive, index, jobs, not_found) = plan(&args)?;
     let policy = global.signature_policy()?;
     let options = options(&args);

@@ -4,6 +4,7 @@
 //! `COSIGN_REPOSITORY`), added to the ones already there.
 
 mod args;
+pub mod blob;
 mod trust;
 
 use super::bulk::finish_run;
@@ -67,9 +68,13 @@ fn signing_key(args: &SignArgs) -> anyhow::Result<Box<dyn Signer>> {
             "--key {key}: KMS and other remote keys need network access; give a cosign key file or a pkcs11: URI"
         );
     }
-    let file = args.passphrase_file.as_deref();
+    signing_key_file(key, args.passphrase_file.as_deref())
+}
+
+/// A cosign key file or a `pkcs11:` URI, opened with its passphrase or PIN.
+fn signing_key_file(key: &str, passphrase_file: Option<&Path>) -> anyhow::Result<Box<dyn Signer>> {
     Ok(signer::open(key, |prompt| {
-        passphrase(file, prompt).map_err(PassphraseError::from)
+        passphrase(passphrase_file, prompt).map_err(PassphraseError::from)
     })?)
 }
 
@@ -115,6 +120,14 @@ async fn sign(args: SignArgs) -> anyhow::Result<Status> {
 }
 
 async fn validate(args: ValidateArgs) -> anyhow::Result<Status> {
+    let format = match args.format {
+        ReportFormatArg::Json => ReportFormat::Json,
+        ReportFormatArg::Yaml => ReportFormat::Yaml,
+        ReportFormatArg::Csv => ReportFormat::Csv,
+    };
+    // Hangar's overwrite question, asked before the images are checked rather than after.
+    let path = PathBuf::from(args.report.replace("[FORMAT]", format.extension()));
+    super::may_overwrite(&path, args.list.yes)?;
     let verifier = trust::verifier(&args)?;
     let list = &args.list;
     let run = ListRun::start(list)?;
@@ -154,12 +167,6 @@ async fn validate(args: ValidateArgs) -> anyhow::Result<Status> {
         }
         checked.push(image);
     }
-    let format = match args.format {
-        ReportFormatArg::Json => ReportFormat::Json,
-        ReportFormatArg::Yaml => ReportFormat::Yaml,
-        ReportFormatArg::Csv => ReportFormat::Csv,
-    };
-    let path = PathBuf::from(args.report.replace("[FORMAT]", format.extension()));
     let bytes = report::render(format, &checked, &crate::archive::index::rfc3339_now())?;
     crate::outfile::write(&path, &bytes)
         .with_context(|| format!("cannot write {}", path.display()))?;

@@ -31,7 +31,7 @@ pub async fn run() {
     let syft_out = work.path().join("syft.json");
     let hangar_cmd = || {
         let mut c = Command::new(hangar_tests::hangar::bin());
-        c.args(["scan", "-f"])
+        c.args(["scan", "-y", "-f"])
             .arg(&list)
             .args([
                 "--format",

@@ -72,6 +72,7 @@ pub async fn run() {
                 c.args([
                     "sign",
                     "validate",
+                    "-y",
                     "-f",
                     "list.txt",
                     "-k",
