@@ -5,6 +5,7 @@
 //!
 //! Every server started here is stopped by PID when its handle drops, also when a test fails.
 
+pub mod artifactory;
 pub mod certs;
 pub mod fault_proxy;
 pub mod hangar;

@@ -20,3 +20,16 @@ pub fn built(relative: &str) -> PathBuf {
 pub fn wasm(name: &str) -> PathBuf {
     built(&format!("wasm32-wasip2/release/{name}.wasm"))
 }
+
+/// A first-party plugin written in another language (Python, JavaScript), which plugins/build
+/// writes to plugins/target/components/ (they are installed beside hangar, not embedded).
+pub fn component(name: &str) -> PathBuf {
+    built(&format!("components/{name}.wasm"))
+}
+
+/// A compilation cache shared by the tests that load the large Python and JavaScript
+/// components (each takes seconds to compile once; the file is rebuilt only when its sources
+/// change, so the cache stays valid from run to run).
+pub fn shared_cache() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/test-plugin-cache")
+}

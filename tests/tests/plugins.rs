@@ -158,7 +158,7 @@ async fn wrong_harbor_credentials_warn_and_the_push_explains() {
         "{out}"
     );
     assert!(
-        out.contains("Please create the projects manually."),
+        out.contains("Please create the Harbor Project manually."),
         "{out}"
     );
     // The push failure that follows is explained by the adapter (Hangar #44), once.

@@ -78,9 +78,22 @@ impl Adapters {
                         .expect("detected lock")
                         .insert(registry.to_string(), index);
                 }
-                Ok(false) => continue,
+                Ok(false) => {
+                    // A vendor testing an adapter against a registry it should recognise
+                    // needs to see that it did not; with several adapters (auto) that is
+                    // the normal case.
+                    if self.adapters.len() == 1 {
+                        tracing::info!(
+                            "{registry}: adapter {} did not recognise it; nothing prepared",
+                            adapter.name()
+                        );
+                    } else {
+                        tracing::debug!("{registry}: not {}", adapter.name());
+                    }
+                    continue;
+                }
                 Err(e) => {
-                    tracing::warn!("{e}");
+                    tracing::warn!("{registry}: adapter {} could not tell: {e}", adapter.name());
                     continue;
                 }
             }
@@ -104,7 +117,16 @@ impl Adapters {
                 }
                 Err(e) => {
                     tracing::warn!("Failed to prepare {registry}: {e}");
-                    tracing::warn!("Please create the projects manually.");
+                    if adapter.name() == "harbor" {
+                        // Hangar's words, which operators search for.
+                        tracing::warn!("Please create the Harbor Project manually.");
+                    } else {
+                        tracing::warn!(
+                            "Create what the push needs in {registry} by hand ({} could not), \
+                             then run again.",
+                            adapter.name()
+                        );
+                    }
                 }
             }
             return;

@@ -133,9 +133,36 @@ impl Catalog {
         if name.contains('/') || path.extension().is_some_and(|e| e == "wasm" || e == "so") {
             return self.given_plugin(runtime, path).await;
         }
-        for found in self.list(runtime).await.into_iter().flatten() {
-            if found.manifest.name == name {
+        // In shadowing order, and a built-in is described only when it is the one asked for:
+        // describing compiles it, and a large one (a Python or JavaScript component) takes
+        // seconds the first time.
+        for path in &self.given {
+            if let Ok(found) = self.given_plugin(runtime, path).await
+                && found.manifest.name == name
+            {
                 return Ok(found);
+            }
+        }
+        if let Some(dir) = &self.dir
+            && let Ok(entries) = std::fs::read_dir(dir)
+        {
+            let mut dirs: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+            dirs.sort();
+            for plugin_dir in dirs.into_iter().filter(|p| p.is_dir()) {
+                if let Ok(found) = read_installed(&plugin_dir)
+                    && found.manifest.name == name
+                {
+                    return Ok(found);
+                }
+            }
+        }
+        for (embedded, _, bytes) in super::EMBEDDED {
+            if *embedded == name {
+                let manifest = manifest::describe(runtime, embedded, bytes).await?;
+                return Ok(Found {
+                    manifest,
+                    origin: Origin::Embedded,
+                });
             }
         }
         Err(CatalogError::NotFound(name.to_string()))

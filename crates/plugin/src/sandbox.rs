@@ -190,10 +190,16 @@ pub fn trap(plugin: &str, error: wasmtime::Error, limits: Limits) -> PluginError
             limit_mib: limits.memory >> 20,
         };
     }
-    PluginError::Trapped {
-        plugin,
-        message: text.lines().next().unwrap_or_default().to_string(),
-    }
+    // The outermost context is wasmtime's "error while executing at wasm backtrace:"; what
+    // went wrong is the innermost cause (the trap: `unreachable` executed, a bad cast...).
+    let cause = error.root_cause().to_string();
+    let message = cause
+        .lines()
+        .chain(text.lines())
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or_default()
+        .to_string();
+    PluginError::Trapped { plugin, message }
 }
 
 impl super::interfaces::hangar::plugin::types::Host for State {}

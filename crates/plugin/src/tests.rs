@@ -672,3 +672,83 @@ async fn redirects_do_not_lead_past_the_allow_list() {
         ["302"]
     );
 }
+
+/// A first-party plugin written in another language (plugins/build writes them to
+/// plugins/target/components/).
+fn component_of(name: &str) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../plugins/target/components")
+        .join(format!("{name}.wasm"));
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; build the plugins first with plugins/build (tests/run does)",
+            path.display()
+        )
+    })
+}
+
+/// Costs of the same worlds in Rust, Python and JavaScript (bench/plugins.sh prints them):
+/// size, cold compile, loading the compiled form from the cache, cached load + instantiate +
+/// `describe` (what a command pays each run), and one call on a fresh instance.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "a benchmark: bench/plugins.sh runs it"]
+async fn language_overhead_numbers() {
+    use super::list_generator::ListGenerator;
+    let median = |mut v: Vec<std::time::Duration>| {
+        v.sort();
+        v[v.len() / 2].as_secs_f64() * 1e3
+    };
+    let mut rows = Vec::new();
+    for (name, language, bytes) in [
+        ("harbor", "Rust", plugin("harbor")),
+        ("artifactory", "JavaScript", component_of("artifactory")),
+        ("helm", "Rust", plugin("helm")),
+        ("k8s", "Python", component_of("k8s")),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let runtime = Runtime::new(Limits::default(), Some(dir.path().to_path_buf())).unwrap();
+        let cold = Instant::now();
+        runtime.component(name, &bytes).unwrap();
+        let cold = cold.elapsed();
+        let cached: Vec<_> = (0..5)
+            .map(|_| {
+                let t = Instant::now();
+                runtime.component(name, &bytes).unwrap();
+                t.elapsed()
+            })
+            .collect();
+        // What a new process pays: a fresh runtime (empty in-memory state) over the warm cache.
+        let mut warm = Vec::new();
+        let mut calls = Vec::new();
+        for _ in 0..5 {
+            let fresh = Runtime::new(Limits::default(), Some(dir.path().to_path_buf())).unwrap();
+            let t = Instant::now();
+            if name == "harbor" || name == "artifactory" {
+                let adapter = RegistryAdapter::load(fresh, name, &bytes, vec![], true)
+                    .await
+                    .unwrap();
+                warm.push(t.elapsed());
+                let t = Instant::now();
+                adapter.classify_error(500, "{}").await.unwrap();
+                calls.push(t.elapsed());
+            } else {
+                let generator = ListGenerator::load(fresh, name, &bytes).await.unwrap();
+                warm.push(t.elapsed());
+                // One call: the generator refuses an empty option list (its own validation).
+                let t = Instant::now();
+                let _ = generator.generate(&[], Vec::new(), &[]).await;
+                calls.push(t.elapsed());
+            }
+        }
+        rows.push(serde_json::json!({
+            "plugin": name,
+            "language": language,
+            "bytes": bytes.len(),
+            "cold_compile_ms": cold.as_secs_f64() * 1e3,
+            "cached_load_ms": median(cached),
+            "warm_start_ms": median(warm),
+            "call_ms": median(calls),
+        }));
+    }
+    println!("{}", serde_json::Value::Array(rows));
+}

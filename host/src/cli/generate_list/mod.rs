@@ -33,6 +33,9 @@ enum Generator {
     /// The images of a Rancher release: its charts, system charts and KDM (K3s, RKE2, RKE),
     /// from clones and files you give
     Rancher(Box<rancher::RancherArgs>),
+    /// The images of rendered Kubernetes manifests: YAML or JSON files, folders of them,
+    /// multi-document streams (`helm template`, `kustomize build` output; `-` reads stdin)
+    K8s(K8sArgs),
     /// Run any list-generator plugin (installed, built in, or a .wasm file)
     Plugin(PluginArgs),
 }
@@ -47,6 +50,20 @@ struct HelmArgs {
     newest: bool,
     /// The list generator to use instead of the built-in helm plugin
     #[arg(long = "helm-plugin", value_name = "PLUGIN", default_value = "helm")]
+    plugin: String,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(Args, Debug)]
+struct K8sArgs {
+    /// Manifest files or folders; `-` reads a stream from stdin
+    #[arg(value_name = "PATH", required = true)]
+    paths: Vec<String>,
+    /// The list generator to use: the k8s plugin (a Python component shipped beside hangar
+    /// as k8s.wasm; install it with `hangar plugin install k8s.wasm`), another plugin's name,
+    /// or a .wasm file
+    #[arg(long = "k8s-plugin", value_name = "PLUGIN", default_value = "k8s")]
     plugin: String,
     #[command(flatten)]
     common: CommonArgs,
@@ -103,6 +120,8 @@ struct Job {
 }
 
 pub async fn run(cmd: GenerateListCommand, global: &Global) -> anyhow::Result<Status> {
+    // A stream read from stdin, kept in a temporary file the generator may read.
+    let mut _stdin: Option<tempfile::TempDir> = None;
     let job = match cmd.generator {
         Some(Generator::Helm(args)) => {
             let mut options: Vec<(String, String)> = args
@@ -129,6 +148,21 @@ pub async fn run(cmd: GenerateListCommand, global: &Global) -> anyhow::Result<St
             }
         }
         Some(Generator::Rancher(args)) => rancher::job(*args)?,
+        Some(Generator::K8s(args)) => {
+            let (paths, stdin) = k8s_paths(&args.paths)?;
+            _stdin = stdin;
+            Job {
+                plugin: args.plugin,
+                options: paths
+                    .iter()
+                    .map(|p| ("path".to_string(), p.display().to_string()))
+                    .collect(),
+                paths,
+                output: args.common.output.clone().unwrap_or("images.txt".into()),
+                common: args.common,
+                rancher: None,
+            }
+        }
         Some(Generator::Plugin(args)) => Job {
             plugin: args.plugin,
             options: args.options,
@@ -139,8 +173,9 @@ pub async fn run(cmd: GenerateListCommand, global: &Global) -> anyhow::Result<St
         },
         None if cmd.rancher.rancher.is_some() => rancher::job(cmd.rancher)?,
         None => bail!(
-            "say which images to list: generate-list helm CHART..., generate-list rancher \
-             --rancher vX.Y.Z (or generate-list --rancher vX.Y.Z), generate-list plugin NAME"
+            "say which images to list: generate-list helm CHART..., generate-list k8s \
+             MANIFEST..., generate-list rancher --rancher vX.Y.Z (or generate-list --rancher \
+             vX.Y.Z), generate-list plugin NAME"
         ),
     };
     let Job {
@@ -169,7 +204,27 @@ pub async fn run(cmd: GenerateListCommand, global: &Global) -> anyhow::Result<St
         ..Overrides::default()
     })?;
     let runtime = Runtime::new(settings.limits, Runtime::default_cache())?;
-    let (generator, found) = lists::generator(&settings, runtime, &plugin).await?;
+    let (generator, found) = lists::generator(&settings, runtime, &plugin)
+        .await
+        .map_err(|e| {
+            if plugin == "k8s"
+                && matches!(
+                    &e,
+                    lists::ListsError::NoGenerator {
+                        source: crate::plugin::catalog::CatalogError::NotFound(_),
+                        ..
+                    }
+                )
+            {
+                anyhow::anyhow!(
+                    "no plugin named \"k8s\": the k8s generator is a Python component shipped \
+                     beside hangar (k8s.wasm among the release artifacts); install it with \
+                     `hangar plugin install k8s.wasm`, or pass --k8s-plugin FILE.wasm"
+                )
+            } else {
+                anyhow::Error::from(e)
+            }
+        })?;
     tracing::info!(
         "List generator: {} {} ({})",
         generator.name(),
@@ -223,4 +278,31 @@ fn write(
         .with_context(|| format!("cannot write {}", path.display()))?;
     tracing::info!("Wrote {:?}", path.display().to_string());
     Ok(())
+}
+
+/// The manifests `generate-list k8s` reads: the paths as given, and `-` as a file holding
+/// what stdin gave (in a temporary directory that lives as long as the returned guard).
+fn k8s_paths(given: &[String]) -> anyhow::Result<(Vec<PathBuf>, Option<tempfile::TempDir>)> {
+    let mut paths = Vec::with_capacity(given.len());
+    let mut stdin = None;
+    for path in given {
+        if path != "-" {
+            paths.push(PathBuf::from(path));
+            continue;
+        }
+        if stdin.is_some() {
+            bail!("`-` (stdin) given twice");
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("hangar-k8s-")
+            .tempdir()
+            .context("cannot make a temporary directory for stdin")?;
+        let file = dir.path().join("stdin.yaml");
+        let mut out = std::fs::File::create(&file)
+            .with_context(|| format!("cannot write {}", file.display()))?;
+        std::io::copy(&mut std::io::stdin().lock(), &mut out).context("cannot read stdin")?;
+        paths.push(file);
+        stdin = Some(dir);
+    }
+    Ok((paths, stdin))
 }
