@@ -250,7 +250,8 @@ async fn the_javascript_adapter_prepares_artifactory_for_mirror_and_load() {
     let run = env.mirror(&artifactory.addr, &["--registry-adapter", plugin]);
     run.ok();
     assert!(
-        run.output().contains("created Artifactory repository team"),
+        run.output()
+            .contains("[artifactory] created Artifactory repository team"),
         "{}",
         run.output()
     );
@@ -380,6 +381,26 @@ async fn python_and_javascript_plugins_are_tested_pushed_and_installed_like_rust
         run.output()
     );
 
+    // --strict: a request no recorded answer matches fails the run, naming it.
+    let strict = env.run(&[
+        "plugin",
+        "test",
+        adapter.to_str().unwrap(),
+        "detect",
+        "other.example.com",
+        "--http-fixtures",
+        fixtures.to_str().unwrap(),
+        "--strict",
+    ]);
+    assert_eq!(strict.code, 1, "{}", strict.output());
+    assert!(
+        strict.output().contains(
+            "--strict: no recorded answer for GET https://other.example.com/artifactory/api/system/ping"
+        ),
+        "{}",
+        strict.output()
+    );
+
     env.write("m/app.yaml", DEPLOYMENTS);
     let generated = env.run(&[
         "plugin",
@@ -419,6 +440,39 @@ async fn python_and_javascript_plugins_are_tested_pushed_and_installed_like_rust
         ])
         .ok();
     }
+    // Only hangar's own plugins claim hangar as their vendor.
+    let template = hangar_tests::plugins::wasm("template");
+    let third_party = format!("{}/plugins/template:0.1.0", registry.addr);
+    env.run(&[
+        "plugin",
+        "push",
+        template.to_str().unwrap(),
+        &third_party,
+        "--tls-verify=false",
+    ])
+    .ok();
+    let pusher = Pusher::new(&registry);
+    let vendor = |repo: &'static str| {
+        let pusher = &pusher;
+        async move {
+            let manifest = pusher.manifest(repo, "0.1.0").await.unwrap();
+            let value: serde_json::Value = serde_json::from_slice(&manifest.bytes).unwrap();
+            value["annotations"]["org.opencontainers.image.vendor"]
+                .as_str()
+                .map(str::to_string)
+        }
+    };
+    assert_eq!(
+        vendor("plugins/artifactory").await.as_deref(),
+        Some("hangar")
+    );
+    assert_eq!(vendor("plugins/template").await, None);
+
+    // A log written to a file (not a terminal) carries no colour escapes.
+    let debug = env.run(&["--debug", "plugin", "ls"]);
+    debug.ok();
+    assert!(!debug.stderr.contains('\x1b'), "{:?}", debug.stderr);
+
     let listed = env.run(&["plugin", "ls"]);
     listed.ok();
     assert!(
@@ -426,4 +480,91 @@ async fn python_and_javascript_plugins_are_tested_pushed_and_installed_like_rust
         "{}",
         listed.stdout
     );
+}
+
+/// `plugin new` writes a project per language and world that builds with its build script and
+/// passes its own `plugin test` script (strict: every request answered) as written. The
+/// toolchains hangar's own plugins were built with are reused (the componentize-py venv, the
+/// componentize-js packages; Rust builds in target/test-scaffold) so the test does not fetch
+/// them again.
+#[test]
+fn scaffolded_plugins_build_and_pass_their_tests_in_every_language() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let env = env();
+    let work = tempfile::tempdir().unwrap();
+    for (lang, world) in [
+        ("rust", "registry-adapter"),
+        ("rust", "list-generator"),
+        ("python", "registry-adapter"),
+        ("python", "list-generator"),
+        ("js", "registry-adapter"),
+        ("js", "list-generator"),
+    ] {
+        let name = format!("new-{lang}-{}", &world[..4]);
+        let dir = work.path().join(&name);
+        env.run(&[
+            "plugin",
+            "new",
+            &name,
+            "--world",
+            world,
+            "--lang",
+            lang,
+            "--dir",
+            dir.to_str().unwrap(),
+        ])
+        .ok();
+        assert_eq!(
+            std::fs::read_to_string(dir.join("wit/plugin.wit")).unwrap(),
+            std::fs::read_to_string(root.join("wit/plugin.wit")).unwrap()
+        );
+        if lang == "js" {
+            std::os::unix::fs::symlink(
+                root.join("target/plugin-js/node_modules"),
+                dir.join("node_modules"),
+            )
+            .unwrap();
+        }
+        let built = std::process::Command::new(dir.join("build"))
+            // Not plugins/target: the binary's freshness check watches the components there.
+            .env("CARGO_TARGET_DIR", root.join("target/test-scaffold"))
+            .env(
+                "COMPONENTIZE_PY",
+                root.join("target/plugin-python/venv/bin/componentize-py"),
+            )
+            .output()
+            .unwrap();
+        assert!(
+            built.status.success(),
+            "{name}: build failed:\n{}",
+            String::from_utf8_lossy(&built.stderr)
+        );
+        assert!(dir.join(format!("{name}.wasm")).is_file());
+        let tested = std::process::Command::new(dir.join("test"))
+            .env("HANGAR", hangar_tests::hangar::bin())
+            .env("HOME", work.path())
+            .env("XDG_CACHE_HOME", shared_cache())
+            .env_remove("XDG_DATA_HOME")
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&tested.stdout);
+        assert!(
+            tested.status.success(),
+            "{name}: test failed:\n{out}{}",
+            String::from_utf8_lossy(&tested.stderr)
+        );
+        assert!(out.contains(&format!("\"name\": \"{name}\"")), "{out}");
+        if world == "registry-adapter" {
+            assert!(out.contains("created namespace team"), "{name}: {out}");
+        } else {
+            assert!(
+                out.contains("registry.example.com:5000/team/app:1"),
+                "{name}: {out}"
+            );
+        }
+    }
+    // Worlds not scaffolded yet say so and write nothing.
+    let refused = env.run(&["plugin", "new", "scan", "--world", "scanner"]);
+    refused.fails_with("not scaffolded yet");
+    assert!(!env.path("scan").exists());
 }

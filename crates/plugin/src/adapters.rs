@@ -106,8 +106,9 @@ impl Adapters {
                 .await
             {
                 Ok(notes) => {
+                    // Prefixed as the plugin's own log lines are.
                     for note in notes {
-                        tracing::info!("{note}");
+                        tracing::info!("[{}] {note}", adapter.name());
                     }
                     tracing::info!(
                         "{registry}: prepared by {} in {:.0?}",

@@ -6,9 +6,12 @@
 //!   response: { status: 200, headers: { Content-Type: text/plain }, body: "Pong" }
 //! ```
 //!
-//! The first entry matching a request's method and URL answers it; a request nothing matches
-//! gets a 404 with a body saying so. `plugin test` records every request the plugin makes,
-//! answered from here or from the network ([`RequestLog`]).
+//! An entry matches a request with its method and URL and, when the entry has `body_contains`,
+//! a body holding that text. Entries that match the same request answer it in turn, the last
+//! one again once they are used up (a retry, then a success; a resource missing, then created),
+//! so a plugin's sequence of calls can be recorded. A request nothing matches gets a 404 with a
+//! body saying so (`plugin test --strict` then fails). `plugin test` records every request the
+//! plugin makes, answered from here or from the network ([`RequestLog`]).
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -26,6 +29,9 @@ pub struct Fixture {
 pub struct FixtureRequest {
     pub method: String,
     pub url: String,
+    /// Text the request's body must hold (e.g. a JSON field), when given.
+    #[serde(default)]
+    pub body_contains: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -76,28 +82,57 @@ impl RequestLog {
 #[derive(Debug, Default)]
 pub struct Fixtures {
     entries: Vec<Fixture>,
+    /// How many times each entry has answered.
+    used: Mutex<Vec<usize>>,
 }
 
 impl Fixtures {
     pub fn parse(text: &str) -> Result<Fixtures, String> {
         let entries: Vec<Fixture> = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
-        Ok(Fixtures { entries })
+        let used = Mutex::new(vec![0; entries.len()]);
+        Ok(Fixtures { entries, used })
     }
 
-    fn find(&self, method: &str, url: &str) -> Option<&Fixture> {
-        self.entries
-            .iter()
-            .find(|f| f.request.method.eq_ignore_ascii_case(method) && f.request.url == url)
+    /// The entries matching a request, in file order.
+    fn candidates(&self, method: &str, url: &str, body: Option<&[u8]>) -> Vec<usize> {
+        let body = body.map(String::from_utf8_lossy).unwrap_or_default();
+        (0..self.entries.len())
+            .filter(|&i| {
+                let r = &self.entries[i].request;
+                r.method.eq_ignore_ascii_case(method)
+                    && r.url == url
+                    && r.body_contains.as_deref().is_none_or(|t| body.contains(t))
+            })
+            .collect()
     }
 
     /// Whether a recorded answer matches the request.
-    pub fn matches(&self, method: &str, url: &str) -> bool {
-        self.find(method, url).is_some()
+    pub fn matches(&self, method: &str, url: &str, body: Option<&[u8]>) -> bool {
+        !self.candidates(method, url, body).is_empty()
     }
 
-    /// The answer to a request: (status, headers, body).
-    pub fn answer(&self, method: &str, url: &str) -> (u16, Vec<(String, String)>, Vec<u8>) {
-        match self.find(method, url) {
+    /// The answer to a request: (status, headers, body). The first matching entry not used
+    /// yet answers, else the last matching one.
+    pub fn answer(
+        &self,
+        method: &str,
+        url: &str,
+        body: Option<&[u8]>,
+    ) -> (u16, Vec<(String, String)>, Vec<u8>) {
+        let candidates = self.candidates(method, url, body);
+        let chosen = {
+            let mut used = self.used.lock().expect("fixture use counts");
+            let chosen = candidates
+                .iter()
+                .copied()
+                .find(|&i| used[i] == 0)
+                .or(candidates.last().copied());
+            if let Some(i) = chosen {
+                used[i] += 1;
+            }
+            chosen
+        };
+        match chosen.map(|i| &self.entries[i]) {
             Some(f) => (
                 f.response.status,
                 f.response

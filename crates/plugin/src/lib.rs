@@ -47,6 +47,18 @@ macro_rules! plugin_network {
 
 pub mod adapters;
 pub mod catalog;
+
+/// hangar's own plugins: the embedded ones, and those shipped beside the binary (written in
+/// Python and JavaScript).
+pub const FIRST_PARTY_NAMES: &[&str] = &[
+    "harbor",
+    "osv-scanner",
+    "sbom",
+    "helm",
+    "rancher",
+    "k8s",
+    "artifactory",
+];
 pub mod fixtures;
 pub mod image_fs;
 pub mod image_source;

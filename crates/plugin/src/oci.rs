@@ -29,7 +29,7 @@ pub fn layer_media_type(kind: Kind) -> &'static str {
 /// (`application/vnd.hangar.plugin.config.v1+json`) and the component as an `application/wasm`
 /// layer, so registries and archives carry plugins the way they carry images.
 pub fn artifact(manifest: &Manifest) -> Artifact {
-    let annotations = BTreeMap::from([
+    let mut annotations = BTreeMap::from([
         (
             "org.opencontainers.image.title".to_string(),
             manifest.name.clone(),
@@ -42,11 +42,15 @@ pub fn artifact(manifest: &Manifest) -> Artifact {
             "org.opencontainers.image.description".to_string(),
             format!("hangar {} plugin ({})", manifest.world, manifest.contract),
         ),
-        (
+    ]);
+    // Who made the plugin is not known here (its manifest does not say): only hangar's own
+    // plugins claim hangar as their vendor.
+    if super::FIRST_PARTY_NAMES.contains(&manifest.name.as_str()) {
+        annotations.insert(
             "org.opencontainers.image.vendor".to_string(),
             "hangar".to_string(),
-        ),
-    ]);
+        );
+    }
     let layer: Digest = format!("sha256:{}", manifest.sha256)
         .parse()
         .expect("a manifest's sha256 is 64 hex digits");

@@ -245,7 +245,9 @@ pub async fn send(
         .map(String::from)
         .unwrap_or_else(|_| request.url.clone());
     let matched = match inner.as_ref() {
-        Transport::Fixtures(fixtures) => Some(fixtures.matches(&request.method, &url)),
+        Transport::Fixtures(fixtures) => {
+            Some(fixtures.matches(&request.method, &url, request.body.as_deref()))
+        }
         _ => None,
     };
     let mut exchange = super::fixtures::Exchange {
@@ -306,7 +308,8 @@ async fn route(
             return Box::pin(route(inner, allowed, request, with_credentials)).await;
         }
         Transport::Fixtures(fixtures) => {
-            let (status, headers, body) = fixtures.answer(method.as_str(), url.as_str());
+            let (status, headers, body) =
+                fixtures.answer(method.as_str(), url.as_str(), request.body.as_deref());
             return Ok(Response {
                 status,
                 headers: headers

@@ -752,3 +752,42 @@ async fn language_overhead_numbers() {
     }
     println!("{}", serde_json::Value::Array(rows));
 }
+
+/// Recorded answers: method and URL, then `body_contains`; entries matching the same request
+/// answer in turn and the last one repeats.
+#[test]
+fn fixtures_match_bodies_and_answer_in_sequence() {
+    use super::fixtures::Fixtures;
+    let fixtures = Fixtures::parse(
+        r#"
+- request: { method: GET, url: "https://r.example.com/api/ns/team" }
+  response: { status: 404 }
+- request: { method: GET, url: "https://r.example.com/api/ns/team" }
+  response: { status: 200, body: "team" }
+- request: { method: POST, url: "https://r.example.com/api/ns", body_contains: '"name":"team"' }
+  response: { status: 201 }
+- request: { method: POST, url: "https://r.example.com/api/ns" }
+  response: { status: 400, body: "unexpected body" }
+"#,
+    )
+    .unwrap();
+    let get = |f: &Fixtures| f.answer("GET", "https://r.example.com/api/ns/team", None).0;
+    assert_eq!(get(&fixtures), 404);
+    assert_eq!(get(&fixtures), 200);
+    assert_eq!(get(&fixtures), 200, "the last answer repeats");
+    let post = |body: &str| {
+        fixtures
+            .answer(
+                "POST",
+                "https://r.example.com/api/ns",
+                Some(body.as_bytes()),
+            )
+            .0
+    };
+    assert_eq!(post(r#"{"name":"team"}"#), 201);
+    assert_eq!(post(r#"{"name":"other"}"#), 400);
+    assert!(!fixtures.matches("DELETE", "https://r.example.com/api/ns", None));
+    let (status, _, body) = fixtures.answer("DELETE", "https://r.example.com/api/ns", None);
+    assert_eq!(status, 404);
+    assert!(String::from_utf8_lossy(&body).contains("no fixture for DELETE"));
+}

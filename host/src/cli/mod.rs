@@ -38,6 +38,7 @@ mod login;
 mod merge_manifest;
 mod mirror;
 mod plugin;
+mod plugin_new;
 mod removed;
 mod save;
 mod scan;

@@ -35,6 +35,9 @@ enum PluginAction {
     /// Run one plugin function without a registry (recorded HTTP answers, a rootfs dir) and
     /// print the result and the requests it made as JSON
     Test(TestArgs),
+    /// Write a new plugin project (Rust, Python or JavaScript) that builds and passes
+    /// `plugin test` as written
+    New(super::plugin_new::NewArgs),
 }
 
 #[derive(Args, Debug)]
@@ -92,6 +95,7 @@ pub async fn run(cmd: PluginCommand, global: &super::Global) -> anyhow::Result<S
     let runtime = Runtime::new(settings.limits, Runtime::default_cache())?;
     let catalog = &settings.catalog;
     match cmd.action {
+        PluginAction::New(a) => super::plugin_new::run(a),
         PluginAction::Ls(a) => list(catalog, &runtime, a.json).await,
         PluginAction::Inspect(a) => {
             let found = catalog.find(&runtime, &a.plugin).await?;
@@ -164,6 +168,16 @@ pub async fn run(cmd: PluginCommand, global: &super::Global) -> anyhow::Result<S
             let outcome = trial::run(catalog, &runtime, &a.plugin, &call).await?;
             let report = outcome.to_json(&call.function);
             outln!("{}", serde_json::to_string_pretty(&report)?)?;
+            let unmatched: Vec<String> = outcome
+                .requests
+                .iter()
+                .filter(|e| e.matched == Some(false))
+                .map(|e| format!("{} {}", e.method, e.url))
+                .collect();
+            if a.strict && !unmatched.is_empty() {
+                tracing::error!("--strict: no recorded answer for {}", unmatched.join(", "));
+                return Ok(Status::SomeFailed);
+            }
             Ok(status(outcome.result.is_err()))
         }
     }
@@ -217,6 +231,9 @@ pub struct TestArgs {
     /// Answer the plugin's HTTP requests from this YAML file instead of the network
     #[arg(long = "http-fixtures", value_name = "FILE")]
     http_fixtures: Option<PathBuf>,
+    /// Exit 1 when the plugin made a request no recorded answer matched (for vendors' CI)
+    #[arg(long, requires = "http_fixtures")]
+    strict: bool,
     /// An option for prepare-push or generate (repeatable)
     #[arg(long = "option", value_name = "KEY=VALUE", value_parser = super::args::parse_key_value)]
     options: Vec<(String, String)>,

@@ -68,7 +68,12 @@ where
             false,
         ),
     };
-    let builder = tracing_subscriber::fmt().with_writer(writer);
+    // Colour (field names in italics) only on a terminal: a log written to a file or a
+    // pipeline's output stays plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_ansi(ansi)
+        .with_writer(writer);
     // A filter HANGAR_LOG chose is the user's; only the default one is raised by `-v`.
     let keep = |raise: Box<dyn Fn() + Send + Sync>| {
         if !chosen {
