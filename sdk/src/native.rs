@@ -290,7 +290,7 @@ pub(crate) fn host_files_list(dir: &str) -> Result<Vec<String>, String> {
     )?))
 }
 
-fn info_json(info: crate::bindings::world::hangar::plugin::types::Info) -> Vec<u8> {
+fn info_json(info: crate::bindings::common::hangar::plugin::types::Info) -> Vec<u8> {
     answer::<serde_json::Value>(Ok(serde_json::json!({
         "name": info.name,
         "version": info.version,

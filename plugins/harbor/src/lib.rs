@@ -3,7 +3,7 @@
 //! Harbor's API (swagger v2.0): `GET /api/v2.0/ping`, `GET /api/v2.0/systeminfo`,
 //! `HEAD /api/v2.0/projects?project_name=`, `POST /api/v2.0/projects`.
 
-use hangar_plugin_sdk::registry_adapter::{Guest, Info};
+use hangar_plugin_sdk::registry_adapter::Guest;
 use hangar_plugin_sdk::{http, log};
 use std::collections::BTreeSet;
 
@@ -50,13 +50,8 @@ fn harbor_message(body: &str) -> Option<(String, String)> {
 }
 
 impl Guest for Harbor {
-    fn describe() -> Info {
-        Info {
-            name: "harbor".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            hosts: vec!["$registry".into()],
-        }
-    }
+    // `describe`: this crate's name and version, and these hosts.
+    const HOSTS: &'static [&'static str] = &["$registry"];
 
     fn detect(registry: String) -> Result<bool, String> {
         match api_base(&registry) {

@@ -8,20 +8,15 @@
 //! writing the rest); a values file that is not YAML is a warning.
 
 use chart_images::{Host, Versions};
-use hangar_plugin_sdk::list_generator::{Guest, ImageEntry, Info};
+use hangar_plugin_sdk::list_generator::{Guest, ImageEntry};
 use hangar_plugin_sdk::log;
 
 struct Helm;
 
 impl Guest for Helm {
-    fn describe() -> Info {
-        Info {
-            name: "helm".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            // Only the hosts of chart URLs the user passes.
-            hosts: vec!["$options".into()],
-        }
-    }
+    // `describe`: this crate's name and version, and only the hosts of chart URLs the user
+    // passes.
+    const HOSTS: &'static [&'static str] = &["$options"];
 
     fn generate(options: Vec<(String, String)>) -> Result<Vec<ImageEntry>, String> {
         let mut inputs = Vec::new();

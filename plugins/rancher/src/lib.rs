@@ -308,7 +308,7 @@ impl Out for EntRewrite<'_> {
 mod plugin {
     use super::*;
     use chart_images::Host;
-    use hangar_plugin_sdk::list_generator::{Guest, ImageEntry, Info};
+    use hangar_plugin_sdk::list_generator::{Guest, ImageEntry};
     use hangar_plugin_sdk::log;
 
     struct RancherGenerator;
@@ -332,14 +332,9 @@ mod plugin {
     }
 
     impl Guest for RancherGenerator {
-        fn describe() -> Info {
-            Info {
-                name: "rancher".into(),
-                version: env!("CARGO_PKG_VERSION").into(),
-                // Only the hosts of the URLs the user passes.
-                hosts: vec!["$options".into()],
-            }
-        }
+        // `describe`: this crate's name and version, and only the hosts of the URLs the user
+        // passes.
+        const HOSTS: &'static [&'static str] = &["$options"];
 
         fn generate(options: Vec<(String, String)>) -> Result<Vec<ImageEntry>, String> {
             let settings = Settings::parse(&options)?;

@@ -5,7 +5,7 @@
 
 mod licenses;
 
-use hangar_plugin_sdk::sbom::{Guest, Info, InstalledPackage, Report, Subject};
+use hangar_plugin_sdk::sbom::{Guest, InstalledPackage, Report, Subject};
 use licenses::Spdx;
 use serde_json::{Value, json};
 
@@ -14,15 +14,8 @@ struct Sbom;
 const SPDX: &str = "spdx-json";
 const CYCLONEDX: &str = "cyclonedx";
 
+// `describe`: this crate's name and version (the SDK's default).
 impl Guest for Sbom {
-    fn describe() -> Info {
-        Info {
-            name: "sbom".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            hosts: Vec::new(),
-        }
-    }
-
     fn formats() -> Vec<String> {
         vec![SPDX.into(), CYCLONEDX.into()]
     }

@@ -6,21 +6,17 @@
 //! Try it without a registry: `hangar plugin test target/wasm32-wasip2/release/template.wasm
 //! prepare-push registry.example.com team/app --http-fixtures fixtures/http.yaml`.
 
-use hangar_plugin_sdk::registry_adapter::{Guest, Info};
+use hangar_plugin_sdk::registry_adapter::Guest;
 use hangar_plugin_sdk::{http, log};
 use std::collections::BTreeSet;
 
 struct Template;
 
+// `describe` answers this crate's name and version (Cargo.toml) and `HOSTS`; `prepare_push`
+// and `classify_error` may be left out (nothing to prepare, no better message).
 impl Guest for Template {
-    fn describe() -> Info {
-        Info {
-            name: "template".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            // Only the registry being worked on; add exact hosts your API lives on.
-            hosts: vec!["$registry".into()],
-        }
-    }
+    // Only the registry being worked on; add exact hosts your API lives on.
+    const HOSTS: &'static [&'static str] = &["$registry"];
 
     fn detect(registry: String) -> Result<bool, String> {
         Ok(
