@@ -401,6 +401,48 @@ async fn python_and_javascript_plugins_are_tested_pushed_and_installed_like_rust
         strict.output()
     );
 
+    // Recorded answers refuse what a live run would: credentials over plain http, unless
+    // --tls-verify=false.
+    env.write(
+        "plain.yaml",
+        r#"
+- request: { method: GET, url: "http://plain.example.com/artifactory/api/system/ping" }
+  response: { status: 200, body: "OK" }
+- request: { method: GET, url: "http://plain.example.com/artifactory/api/repositories/team" }
+  response: { status: 200, body: '{"key":"team","packageType":"docker","rclass":"local"}' }
+"#,
+    );
+    let plain = |extra: &[&str]| {
+        let mut args = vec![
+            "plugin",
+            "test",
+            adapter.to_str().unwrap(),
+            "prepare-push",
+            "plain.example.com",
+            "team/app",
+            "--http-fixtures",
+            "plain.yaml",
+        ];
+        args.extend_from_slice(extra);
+        env.run(&args)
+    };
+    let refused = plain(&[]);
+    assert_eq!(refused.code, 1, "{}", refused.output());
+    assert!(
+        refused
+            .output()
+            .contains("credentials are only sent over https"),
+        "{}",
+        refused.output()
+    );
+    let allowed = plain(&["--tls-verify=false"]);
+    allowed.ok();
+    assert!(
+        allowed.stdout.contains("repository team exists"),
+        "{}",
+        allowed.output()
+    );
+
     env.write("m/app.yaml", DEPLOYMENTS);
     let generated = env.run(&[
         "plugin",
@@ -482,7 +524,7 @@ async fn python_and_javascript_plugins_are_tested_pushed_and_installed_like_rust
     );
 }
 
-/// `plugin new` writes a project per language and world that builds with its build script and
+/// `plugin new` writes a project for every language and world that builds with its build script and
 /// passes its own `plugin test` script (strict: every request answered) as written. The
 /// toolchains hangar's own plugins were built with are reused (the componentize-py venv, the
 /// componentize-js packages; Rust builds in target/test-scaffold) so the test does not fetch
@@ -492,14 +534,16 @@ fn scaffolded_plugins_build_and_pass_their_tests_in_every_language() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let env = env();
     let work = tempfile::tempdir().unwrap();
-    for (lang, world) in [
-        ("rust", "registry-adapter"),
-        ("rust", "list-generator"),
-        ("python", "registry-adapter"),
-        ("python", "list-generator"),
-        ("js", "registry-adapter"),
-        ("js", "list-generator"),
-    ] {
+    let worlds = [
+        "registry-adapter",
+        "list-generator",
+        "scanner",
+        "sbom-generator",
+    ];
+    for (lang, world) in ["rust", "python", "js"]
+        .into_iter()
+        .flat_map(|lang| worlds.map(|world| (lang, world)))
+    {
         let name = format!("new-{lang}-{}", &world[..4]);
         let dir = work.path().join(&name);
         env.run(&[
@@ -554,17 +598,18 @@ fn scaffolded_plugins_build_and_pass_their_tests_in_every_language() {
             String::from_utf8_lossy(&tested.stderr)
         );
         assert!(out.contains(&format!("\"name\": \"{name}\"")), "{out}");
-        if world == "registry-adapter" {
-            assert!(out.contains("created namespace team"), "{name}: {out}");
-        } else {
-            assert!(
-                out.contains("registry.example.com:5000/team/app:1"),
-                "{name}: {out}"
-            );
-        }
+        let shows = match world {
+            "registry-adapter" => "created namespace team",
+            "list-generator" => "registry.example.com:5000/team/app:1",
+            // The OS read from the fixture rootfs through the image-fs resource.
+            "scanner" => "\"os\": \"Example Linux 1.0\"",
+            // The document written from the fixture report.
+            _ => "busybox 1.36.1-r0",
+        };
+        assert!(out.contains(shows), "{name}: {out}");
     }
-    // Worlds not scaffolded yet say so and write nothing.
-    let refused = env.run(&["plugin", "new", "scan", "--world", "scanner"]);
-    refused.fails_with("not scaffolded yet");
-    assert!(!env.path("scan").exists());
+    // A name that cannot be a package is refused before anything is written.
+    env.run(&["plugin", "new", "Bad_Name", "--world", "scanner"])
+        .fails_with("use lower case letters, digits and '-'");
+    assert!(!env.path("Bad_Name").exists());
 }

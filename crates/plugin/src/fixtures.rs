@@ -84,13 +84,20 @@ pub struct Fixtures {
     entries: Vec<Fixture>,
     /// How many times each entry has answered.
     used: Mutex<Vec<usize>>,
+    /// Whether credentials may go over plain http (`--tls-verify=false`), as a live run
+    /// decides: a recorded run refuses what the live one would.
+    pub plain_credentials: bool,
 }
 
 impl Fixtures {
     pub fn parse(text: &str) -> Result<Fixtures, String> {
         let entries: Vec<Fixture> = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
         let used = Mutex::new(vec![0; entries.len()]);
-        Ok(Fixtures { entries, used })
+        Ok(Fixtures {
+            entries,
+            used,
+            plain_credentials: false,
+        })
     }
 
     /// The entries matching a request, in file order.

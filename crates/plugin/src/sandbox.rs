@@ -308,6 +308,9 @@ async fn route(
             return Box::pin(route(inner, allowed, request, with_credentials)).await;
         }
         Transport::Fixtures(fixtures) => {
+            if with_credentials && url.scheme() == "http" && !fixtures.plain_credentials {
+                return Err(plain_credentials_refused(&request.url));
+            }
             let (status, headers, body) =
                 fixtures.answer(method.as_str(), url.as_str(), request.body.as_deref());
             return Ok(Response {
@@ -325,10 +328,7 @@ async fn route(
         builder = builder.header(name, value);
     }
     if with_credentials && url.scheme() == "http" && !plain_credentials {
-        return Err(format!(
-            "{}: credentials are only sent over https (use --tls-verify=false to allow plain http for this registry)",
-            request.url
-        ));
+        return Err(plain_credentials_refused(&request.url));
     }
     if with_credentials
         && let Ok(Some(Credential::Basic { username, password })) = lookup_credential(&host, None)
@@ -415,4 +415,10 @@ fn resolve_granted(granted: &[PathBuf], path: &str) -> Result<PathBuf, String> {
             "{path}: not one of the paths given to this plugin on the command line"
         ))
     }
+}
+
+fn plain_credentials_refused(url: &str) -> String {
+    format!(
+        "{url}: credentials are only sent over https (use --tls-verify=false to allow plain http for this registry)"
+    )
 }

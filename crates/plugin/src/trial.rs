@@ -101,8 +101,9 @@ pub async fn run(
                 path: path.display().to_string(),
                 source,
             })?;
-            let parsed = Fixtures::parse(&text)
+            let mut parsed = Fixtures::parse(&text)
                 .map_err(|e| TrialError::Fixtures(format!("{}: {e}", path.display())))?;
+            parsed.plain_credentials = !call.tls_verify;
             Some(Arc::new(parsed))
         }
         None => None,

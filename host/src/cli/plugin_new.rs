@@ -55,16 +55,6 @@ pub fn run(args: NewArgs) -> anyhow::Result<Status> {
     {
         bail!("plugin name {name:?}: use lower case letters, digits and '-'");
     }
-    if matches!(args.world, World::Scanner | World::SbomGenerator) {
-        bail!(
-            "--world {}: not scaffolded yet (registry-adapter and list-generator are); copy \
-             plugins/osv-scanner or plugins/sbom from hangar's repository instead",
-            match args.world {
-                World::Scanner => "scanner",
-                _ => "sbom-generator",
-            }
-        );
-    }
     let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from(name));
     if dir.exists() {
         bail!("{}: already exists", dir.display());
@@ -116,57 +106,55 @@ fn project(name: &str, world: World, lang: Lang) -> Vec<(&'static str, String, b
     let fill = |text: &str| {
         text.replace("@NAME@", name)
             .replace("@CRATE@", &name.replace('-', "_"))
-            .replace("@WORLD@", &format!("{}-plugin", world_name(world)))
+            .replace(
+                "@WORLD@",
+                match world {
+                    // The contract's world names (the SBOM world is `sbom-plugin`).
+                    World::RegistryAdapter => "registry-adapter-plugin",
+                    World::ListGenerator => "list-generator-plugin",
+                    World::Scanner => "scanner-plugin",
+                    World::SbomGenerator => "sbom-plugin",
+                },
+            )
     };
-    let adapter = world == World::RegistryAdapter;
-    let mut files = vec![
-        (
-            "test",
-            fill(if adapter {
-                TEST_ADAPTER
-            } else {
-                TEST_GENERATOR
-            }),
-            true,
+    // (test script, Rust source, Python source, JavaScript source) of the world.
+    let (test, rust, python, js) = match world {
+        World::RegistryAdapter => (TEST_ADAPTER, RUST_ADAPTER, PYTHON_ADAPTER, JS_ADAPTER),
+        World::ListGenerator => (
+            TEST_GENERATOR,
+            RUST_GENERATOR,
+            PYTHON_GENERATOR,
+            JS_GENERATOR,
         ),
-        ("fixtures/http.yaml", fill(FIXTURES), false),
+        World::Scanner => (TEST_SCANNER, RUST_SCANNER, PYTHON_SCANNER, JS_SCANNER),
+        World::SbomGenerator => (TEST_SBOM, RUST_SBOM, PYTHON_SBOM, JS_SBOM),
+    };
+    let mut files = vec![
+        ("test", fill(test), true),
         ("README.md", fill(README), false),
     ];
-    if !adapter {
-        files.push(("fixtures/images.txt", IMAGES.to_string(), false));
+    match world {
+        World::RegistryAdapter => files.push(("fixtures/http.yaml", fill(FIXTURES), false)),
+        World::ListGenerator => files.push(("fixtures/images.txt", IMAGES.to_string(), false)),
+        World::Scanner => files.push((
+            "fixtures/rootfs/etc/os-release",
+            OS_RELEASE.to_string(),
+            false,
+        )),
+        World::SbomGenerator => files.push(("fixtures/report.json", REPORT.to_string(), false)),
     }
     match lang {
         Lang::Rust => {
             files.push(("Cargo.toml", fill(RUST_CARGO), false));
-            files.push((
-                "src/lib.rs",
-                fill(if adapter {
-                    RUST_ADAPTER
-                } else {
-                    RUST_GENERATOR
-                }),
-                false,
-            ));
+            files.push(("src/lib.rs", fill(rust), false));
             files.push(("build", fill(RUST_BUILD), true));
         }
         Lang::Python => {
-            files.push((
-                "app.py",
-                fill(if adapter {
-                    PYTHON_ADAPTER
-                } else {
-                    PYTHON_GENERATOR
-                }),
-                false,
-            ));
+            files.push(("app.py", fill(python), false));
             files.push(("build", fill(PYTHON_BUILD), true));
         }
         Lang::Js => {
-            files.push((
-                "plugin.js",
-                fill(if adapter { JS_ADAPTER } else { JS_GENERATOR }),
-                false,
-            ));
+            files.push(("plugin.js", fill(js), false));
             files.push(("package.json", fill(JS_PACKAGE), false));
             files.push(("componentize.mjs", JS_COMPONENTIZE.to_string(), false));
             files.push(("build", fill(JS_BUILD), true));
@@ -549,6 +537,192 @@ export const listGenerator = {
       }
     }
     return images;
+  },
+};
+"##;
+
+const OS_RELEASE: &str = "PRETTY_NAME=\"Example Linux 1.0\"\nID=example\nVERSION_ID=1.0\n";
+
+const REPORT: &str = r##"{
+  "os": "example 1.0",
+  "packages": [
+    {"name": "busybox", "version": "1.36.1-r0", "ecosystem": "Alpine:v3.20", "licenses": ["GPL-2.0-only"]}
+  ],
+  "findings": []
+}
+"##;
+
+const TEST_SCANNER: &str = r##"#!/usr/bin/env bash
+# Scans fixtures/rootfs (an unpacked image filesystem) as hangar scan would hand it over.
+set -euo pipefail
+cd "$(dirname "$0")"
+hangar=${HANGAR:-hangar}
+"$hangar" plugin test @NAME@.wasm describe
+"$hangar" plugin test @NAME@.wasm scan --rootfs fixtures/rootfs
+"##;
+
+const TEST_SBOM: &str = r##"#!/usr/bin/env bash
+# Writes a document of fixtures/report.json (a scanner report) in each format the plugin lists.
+set -euo pipefail
+cd "$(dirname "$0")"
+hangar=${HANGAR:-hangar}
+"$hangar" plugin test @NAME@.wasm describe
+"$hangar" plugin test @NAME@.wasm formats
+"$hangar" plugin test @NAME@.wasm generate names fixtures/report.json
+"##;
+
+const RUST_SCANNER: &str = r##"//! A scanner: reads the image's merged filesystem through `fs`, only the files it needs, and
+//! reports the operating system (add packages and findings from here).
+
+wit_bindgen::generate!({ path: "wit", world: "@WORLD@" });
+
+use exports::hangar::plugin::scanner::Guest;
+use hangar::plugin::image_fs::Filesystem;
+use hangar::plugin::types::{Info, Platform, Report};
+
+struct Plugin;
+
+impl Guest for Plugin {
+    fn describe() -> Info {
+        Info { name: "@NAME@".into(), version: "0.1.0".into(), hosts: Vec::new() }
+    }
+
+    fn scan(
+        _image: String,
+        _platform: Platform,
+        fs: &Filesystem,
+        _options: Vec<(String, String)>,
+    ) -> Result<Report, String> {
+        let os = fs.read("/etc/os-release", 0, 64 << 10).ok().and_then(|bytes| {
+            String::from_utf8_lossy(&bytes).lines().find_map(|line| {
+                line.strip_prefix("PRETTY_NAME=").map(|v| v.trim_matches('"').to_string())
+            })
+        });
+        Ok(Report { os, packages: Vec::new(), findings: Vec::new() })
+    }
+}
+
+export!(Plugin);
+"##;
+
+const RUST_SBOM: &str = r##"//! An SBOM generator: turns one scanner report into a document ("names": one package a line).
+
+wit_bindgen::generate!({ path: "wit", world: "@WORLD@" });
+
+use exports::hangar::plugin::sbom_generator::{Guest, Subject};
+use hangar::plugin::types::{Info, Report};
+
+struct Plugin;
+
+impl Guest for Plugin {
+    fn describe() -> Info {
+        Info { name: "@NAME@".into(), version: "0.1.0".into(), hosts: Vec::new() }
+    }
+
+    fn formats() -> Vec<String> {
+        vec!["names".into()]
+    }
+
+    fn generate(format: String, subject: Subject, report: Report, created: String) -> Result<String, String> {
+        if format != "names" {
+            return Err(format!("cannot write {format} (names only)"));
+        }
+        let mut document = format!("# {} {} {created}\n", subject.image, subject.digest);
+        for package in &report.packages {
+            document.push_str(&format!("{} {}\n", package.name, package.version));
+        }
+        Ok(document)
+    }
+}
+
+export!(Plugin);
+"##;
+
+const PYTHON_SCANNER: &str = r##""""A scanner: reads the image's merged filesystem through `fs`, only the files it needs, and
+reports the operating system (add packages and findings from here)."""
+
+from componentize_py_types import Err
+from wit_world import exports
+from wit_world.imports.types import Info, Report
+
+
+class Scanner(exports.Scanner):
+    def describe(self) -> Info:
+        return Info(name="@NAME@", version="0.1.0", hosts=[])
+
+    def scan(self, image, platform, fs, options) -> Report:
+        os = None
+        try:
+            text = fs.read("/etc/os-release", 0, 64 * 1024).decode("utf-8", "replace")
+        except Err:
+            text = ""
+        for line in text.splitlines():
+            if line.startswith("PRETTY_NAME="):
+                os = line[len("PRETTY_NAME="):].strip('"')
+        return Report(os=os, packages=[], findings=[])
+"##;
+
+const PYTHON_SBOM: &str = r##""""An SBOM generator: turns one scanner report into a document ("names": one package a
+line). An export returning result<T, string> returns T or raises Err(message)."""
+
+from componentize_py_types import Err
+from wit_world import exports
+from wit_world.imports.types import Info
+
+
+class SbomGenerator(exports.SbomGenerator):
+    def describe(self) -> Info:
+        return Info(name="@NAME@", version="0.1.0", hosts=[])
+
+    def formats(self):
+        return ["names"]
+
+    def generate(self, format, subject, report, created) -> str:
+        if format != "names":
+            raise Err(f"cannot write {format} (names only)")
+        lines = [f"# {subject.image} {subject.digest} {created}"]
+        lines += [f"{p.name} {p.version}" for p in report.packages]
+        return "\n".join(lines) + "\n"
+"##;
+
+const JS_SCANNER: &str = r##"// A scanner: reads the image's merged filesystem through `fs`, only the files it needs, and
+// reports the operating system (add packages and findings from here).
+
+export const scanner = {
+  describe() {
+    return { name: '@NAME@', version: '0.1.0', hosts: [] };
+  },
+  scan(image, platform, fs, options) {
+    let os;
+    let text = '';
+    try {
+      text = new TextDecoder().decode(fs.read('/etc/os-release', 0n, 64 * 1024));
+    } catch {
+      // no os-release: the OS stays unknown
+    }
+    for (const line of text.split('\n')) {
+      if (line.startsWith('PRETTY_NAME=')) os = line.slice('PRETTY_NAME='.length).replace(/^"|"$/g, '');
+    }
+    return { os, packages: [], findings: [] };
+  },
+};
+"##;
+
+const JS_SBOM: &str = r##"// An SBOM generator: turns one scanner report into a document ("names": one package a line).
+// An export returning result<T, string> returns T and throws a string for the error.
+
+export const sbomGenerator = {
+  describe() {
+    return { name: '@NAME@', version: '0.1.0', hosts: [] };
+  },
+  formats() {
+    return ['names'];
+  },
+  generate(format, subject, report, created) {
+    if (format !== 'names') throw `cannot write ${format} (names only)`;
+    const lines = [`# ${subject.image} ${subject.digest} ${created}`];
+    for (const p of report.packages) lines.push(`${p.name} ${p.version}`);
+    return lines.join('\n') + '\n';
   },
 };
 "##;
