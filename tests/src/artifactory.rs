@@ -9,7 +9,7 @@
 //! registry error Artifactory gives (404 NAME_UNKNOWN), so the copy after creation really
 //! happens.
 
-use crate::fault_proxy::{BoxBody, ProxyServer, forward};
+use crate::fault_proxy::{BoxBody, ProxyServer, forward, reply, write_basic_auth_file};
 use http_body_util::BodyExt as _;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
@@ -31,16 +31,6 @@ pub struct ArtifactoryServer {
     pub addr: String,
     shared: Arc<Shared>,
     _server: ProxyServer,
-}
-
-fn reply(status: u16, content_type: &str, body: String) -> Response<BoxBody> {
-    let full = http_body_util::Full::new(bytes::Bytes::from(body))
-        .map_err(|never: std::convert::Infallible| match never {});
-    Response::builder()
-        .status(status)
-        .header("content-type", content_type)
-        .body(BoxBody::new(full))
-        .unwrap()
 }
 
 fn api_error(status: u16, message: &str) -> Response<BoxBody> {
@@ -99,11 +89,7 @@ impl ArtifactoryServer {
 
     /// Writes an auth file with `user`'s credentials for hangar to use.
     pub fn write_auth_file(&self, path: &std::path::Path, user: (&str, &str)) {
-        use base64::Engine as _;
-        let auth =
-            base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", user.0, user.1));
-        let json = serde_json::json!({"auths": {self.addr.clone(): {"auth": auth}}});
-        std::fs::write(path, json.to_string()).unwrap();
+        write_basic_auth_file(path, &self.addr, user);
     }
 }
 

@@ -15,6 +15,25 @@ use std::sync::{Arc, Mutex};
 
 pub type BoxBody = http_body_util::combinators::BoxBody<Bytes, std::io::Error>;
 
+/// A whole response with `body`, as the API stand-ins in front of registries answer.
+pub fn reply(status: u16, content_type: &str, body: String) -> Response<BoxBody> {
+    let full = http_body_util::Full::new(Bytes::from(body))
+        .map_err(|never: std::convert::Infallible| match never {});
+    Response::builder()
+        .status(status)
+        .header("content-type", content_type)
+        .body(BoxBody::new(full))
+        .unwrap()
+}
+
+/// Writes a containers auth file holding `user`'s basic credentials for `registry`.
+pub fn write_basic_auth_file(path: &std::path::Path, registry: &str, user: (&str, &str)) {
+    use base64::Engine as _;
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", user.0, user.1));
+    let json = serde_json::json!({"auths": {registry: {"auth": auth}}});
+    std::fs::write(path, json.to_string()).unwrap();
+}
+
 /// The pieces a throttled body is cut into.
 const THROTTLE_PIECE: usize = 8 * 1024;
 

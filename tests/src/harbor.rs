@@ -6,7 +6,7 @@
 //! that do not exist the way Harbor does (401 "authentication required", Hangar #44), so the
 //! copy after project creation really happens.
 
-use crate::fault_proxy::{BoxBody, ProxyServer, forward};
+use crate::fault_proxy::{BoxBody, ProxyServer, forward, reply, write_basic_auth_file};
 use http_body_util::BodyExt as _;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
@@ -28,16 +28,6 @@ pub struct HarborServer {
 
 const USER: &str = "admin";
 const PASSWORD: &str = "Harbor12345";
-
-fn reply(status: u16, content_type: &str, body: String) -> Response<BoxBody> {
-    let full = http_body_util::Full::new(bytes::Bytes::from(body))
-        .map_err(|never: std::convert::Infallible| match never {});
-    Response::builder()
-        .status(status)
-        .header("content-type", content_type)
-        .body(BoxBody::new(full))
-        .unwrap()
-}
 
 fn harbor_error(status: u16, code: &str, message: &str) -> Response<BoxBody> {
     reply(
@@ -94,10 +84,7 @@ impl HarborServer {
 
     /// Writes an auth file with the server's credentials for hangar to use.
     pub fn write_auth_file(&self, path: &std::path::Path) {
-        use base64::Engine as _;
-        let auth = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"));
-        let json = serde_json::json!({"auths": {self.addr.clone(): {"auth": auth}}});
-        std::fs::write(path, json.to_string()).unwrap();
+        write_basic_auth_file(path, &self.addr, (USER, PASSWORD));
     }
 }
 

@@ -280,3 +280,44 @@ impl Pusher {
         tags
     }
 }
+
+/// A schema1 image as only a peer client writes one today: a Docker image of `layers`
+/// (linux/amd64) is pushed to `plain` as `legacy/app:v1`, and skopeo copies it as a signed
+/// schema1 manifest to `legacy/app:s1` in `s1` (a registry that keeps schema1). Returns what
+/// `s1` serves for that tag.
+pub async fn seed_schema1(
+    plain: &RegistryServer,
+    s1: &RegistryServer,
+    layers: &[crate::images::Layer],
+) -> Fetched {
+    use crate::images::{Format, Platform, image};
+    let img = image(
+        Format::Docker,
+        Platform::new("linux", "amd64", None),
+        layers,
+    );
+    Pusher::new(plain)
+        .push_image("legacy/app", Some("v1"), &img)
+        .await;
+    let out = std::process::Command::new("skopeo")
+        .args([
+            "copy",
+            "--format",
+            "v2s1",
+            "--src-tls-verify=false",
+            "--dest-tls-verify=false",
+        ])
+        .arg(format!("docker://{}/legacy/app:v1", plain.addr))
+        .arg(format!("docker://{}/legacy/app:s1", s1.addr))
+        .output()
+        .expect("skopeo must be installed (apt-get install skopeo)");
+    assert!(
+        out.status.success(),
+        "skopeo: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Pusher::new(s1)
+        .manifest("legacy/app", "s1")
+        .await
+        .expect("skopeo wrote legacy/app:s1")
+}

@@ -252,10 +252,7 @@ impl RegistryServer {
 
     /// Writes a containers auth file holding this registry's credentials.
     pub fn write_auth_file(&self, path: &std::path::Path) {
-        use base64::Engine as _;
-        let auth = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"));
-        let doc = serde_json::json!({"auths": {&self.addr: {"auth": auth}}});
-        std::fs::write(path, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
+        crate::fault_proxy::write_basic_auth_file(path, &self.addr, (USER, PASSWORD));
     }
 }
 

@@ -4,7 +4,7 @@
 use hangar_tests::fault_proxy::{Fault, FaultProxy, Rule};
 use hangar_tests::hangar::Env;
 use hangar_tests::images::{self, Format, MultiArch, Platform, sha256};
-use hangar_tests::pusher::Pusher;
+use hangar_tests::pusher::{Pusher, seed_schema1};
 use hangar_tests::registry::RegistryServer;
 use std::collections::HashMap;
 use std::io::Read as _;
@@ -536,31 +536,8 @@ async fn schema1_images_are_converted_when_saved() {
         images::layer(Format::Docker, 910, 20_000),
         images::layer(Format::Docker, 911, 30_000),
     ];
-    let img = images::image(
-        Format::Docker,
-        Platform::new("linux", "amd64", None),
-        &layers,
-    );
-    Pusher::new(&plain)
-        .push_image("legacy/app", Some("v1"), &img)
-        .await;
-    let out = Command::new("skopeo")
-        .args([
-            "copy",
-            "--format",
-            "v2s1",
-            "--src-tls-verify=false",
-            "--dest-tls-verify=false",
-        ])
-        .arg(format!("docker://{}/legacy/app:v1", plain.addr))
-        .arg(format!("docker://{}/legacy/app:s1", s1.addr))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    // skopeo (the peer client) writes a signed schema1 manifest into the schema1 registry.
+    seed_schema1(&plain, &s1, &layers).await;
     let env = Env::new();
     env.write("list.txt", &format!("{}/legacy/app:s1\n", s1.addr));
     env.run(&[

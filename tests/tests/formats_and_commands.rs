@@ -3,9 +3,8 @@
 
 use hangar_tests::hangar::Env;
 use hangar_tests::images::{self, Format, MultiArch, Platform};
-use hangar_tests::pusher::Pusher;
+use hangar_tests::pusher::{Pusher, seed_schema1};
 use hangar_tests::registry::RegistryServer;
-use std::process::Command;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn schema1_is_converted_to_schema2_with_real_diff_ids() {
@@ -18,33 +17,8 @@ async fn schema1_is_converted_to_schema2_with_real_diff_ids() {
         images::layer(Format::Docker, 900, 20_000),
         images::layer(Format::Docker, 901, 30_000),
     ];
-    let img = images::image(
-        Format::Docker,
-        Platform::new("linux", "amd64", None),
-        &layers,
-    );
-    Pusher::new(&plain)
-        .push_image("legacy/app", Some("v1"), &img)
-        .await;
     // skopeo (the peer client) writes a signed schema1 manifest into the schema1 registry.
-    let out = Command::new("skopeo")
-        .args([
-            "copy",
-            "--format",
-            "v2s1",
-            "--src-tls-verify=false",
-            "--dest-tls-verify=false",
-        ])
-        .arg(format!("docker://{}/legacy/app:v1", plain.addr))
-        .arg(format!("docker://{}/legacy/app:s1", s1.addr))
-        .output()
-        .expect("skopeo must be installed (apt-get install skopeo)");
-    assert!(
-        out.status.success(),
-        "skopeo: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let served = Pusher::new(&s1).manifest("legacy/app", "s1").await.unwrap();
+    let served = seed_schema1(&plain, &s1, &layers).await;
     assert_eq!(
         served.media_type,
         "application/vnd.docker.distribution.manifest.v1+prettyjws"

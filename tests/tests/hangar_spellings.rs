@@ -3,11 +3,10 @@
 //! help for command groups, and error lines that read once.
 
 use hangar_tests::hangar::{Env, Run};
-use hangar_tests::images::{self, Format, Platform};
-use hangar_tests::pusher::Pusher;
+use hangar_tests::images::{self, Format};
+use hangar_tests::pusher::{Pusher, seed_schema1};
 use hangar_tests::registry::{PASSWORD, RegistryServer, USER};
 use serde_json::Value;
-use std::process::Command;
 
 /// A packaged Helm chart `<name>-<version>.tgz`.
 fn chart_tgz(name: &str, version: &str) -> Vec<u8> {
@@ -776,32 +775,8 @@ async fn inspect_of_a_schema1_image_prints_its_details() {
         images::layer(Format::Docker, 1804, 5_000),
         images::layer(Format::Docker, 1805, 6_000),
     ];
-    let img = images::image(
-        Format::Docker,
-        Platform::new("linux", "amd64", None),
-        &layers,
-    );
-    Pusher::new(&plain)
-        .push_image("legacy/app", Some("v1"), &img)
-        .await;
-    let out = Command::new("skopeo")
-        .args([
-            "copy",
-            "--format",
-            "v2s1",
-            "--src-tls-verify=false",
-            "--dest-tls-verify=false",
-        ])
-        .arg(format!("docker://{}/legacy/app:v1", plain.addr))
-        .arg(format!("docker://{}/legacy/app:s1", s1.addr))
-        .output()
-        .expect("skopeo must be installed (apt-get install skopeo)");
-    assert!(
-        out.status.success(),
-        "skopeo: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let served = Pusher::new(&s1).manifest("legacy/app", "s1").await.unwrap();
+    // skopeo (the peer client) writes a signed schema1 manifest into the schema1 registry.
+    let served = seed_schema1(&plain, &s1, &layers).await;
     let env = Env::new();
     let image = format!("{}/legacy/app:s1", s1.addr);
     let run = env.run(&["inspect", "--tls-verify=false", &image]);
