@@ -3,16 +3,16 @@
 //!
 //! | world | feature | implement | export with |
 //! |---|---|---|---|
-//! | registry adapter (Harbor projects, vendor errors) | `registry-adapter` | [`registry_adapter::Guest`] | [`export_registry_adapter!`] |
-//! | image-list generator (charts, release files) | `list-generator` | [`list_generator::Guest`] | [`export_list_generator!`] |
-//! | scanner (packages, vulnerabilities) | `scanner` | [`scanner::Guest`] | [`export_scanner!`] |
-//! | SBOM generator (SPDX, CycloneDX documents) | `sbom` | [`sbom::Guest`] | [`export_sbom!`] |
+//! | registry adapter (Harbor projects, vendor errors) | `registry-adapter` | `registry_adapter::Guest` | `export_registry_adapter!` |
+//! | image-list generator (charts, release files) | `list-generator` | `list_generator::Guest` | `export_list_generator!` |
+//! | scanner (packages, vulnerabilities) | `scanner` | `scanner::Guest` | `export_scanner!` |
+//! | SBOM generator (SPDX, CycloneDX documents) | `sbom` | `sbom::Guest` | `export_sbom!` |
 //!
 //! Enable the feature of the world the plugin implements. The features add up: plugins of
 //! different worlds build together (one `cargo build --workspace`), and each one's component
 //! still imports and exports only its own world: the export macro names the world, and a
 //! component imports only the host interfaces the plugin calls. Talk to the host only through
-//! this crate's helpers ([`log`], [`http`], [`files`]): they work in both builds below. Use only
+//! this crate's helpers ([`log`], `http`, `files`): they work in both builds below. Use only
 //! those of your world (`http`: registry adapters and list generators; `files`: list generators
 //! and scanners): where features add up, another world's helper compiles, but the component
 //! then imports an interface its world lacks and hangar refuses it.
@@ -27,8 +27,9 @@
 //! Getting the SDK: it is not published to a package registry; depend on the `sdk/` folder of hangar's repository
 //! by path or git (it reads the contract from the `wit/` folder beside it):
 //! `hangar-plugin-sdk = { path = ".../hangar/sdk", features = ["registry-adapter"] }`, with
-//! `crate-type = ["cdylib"]`. Complete examples: a registry adapter in [`registry_adapter`], a
-//! list generator in [`list_generator`] (each documented when its feature is on).
+//! `crate-type = ["cdylib"]`. Complete examples: a registry adapter in `registry_adapter`, a
+//! list generator in `list_generator` (each module, and its export macro, is documented when
+//! its feature is on: `cargo doc --features registry-adapter,list-generator,scanner,sbom`).
 //!
 //! **WebAssembly (the default, sandboxed):** `cargo build --release --target wasm32-wasip2`;
 //! the `.wasm` in `target/wasm32-wasip2/release/` is the component hangar loads
