@@ -209,6 +209,25 @@ impl Env {
         self.run(&args)
     }
 
+    /// Writes `script` as `name` here and runs it with the system's python3 (where
+    /// tests/install-deps puts python3-cryptography and python3-nacl) in this directory;
+    /// returns its stdout, failing the test with its stderr when it fails.
+    pub fn python(&self, name: &str, script: &str, args: &[&str]) -> String {
+        let script = self.write(name, script);
+        let out = Command::new("/usr/bin/python3")
+            .arg(&script)
+            .args(args)
+            .current_dir(self.path(""))
+            .output()
+            .expect("/usr/bin/python3 (tests/install-deps installs it with its modules)");
+        assert!(
+            out.status.success(),
+            "python {name} {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
     pub fn run(&self, args: &[&str]) -> Run {
         self.run_with_stdin(args, None)
     }

@@ -126,19 +126,7 @@ elif cmd == "key":              # PATH: a plain P-256 key pair, PATH.key and PAT
 "#;
 
 fn python(env: &Env, args: &[&str]) -> String {
-    let script = env.write("sigstore.py", SIGSTORE_PY);
-    let out = std::process::Command::new("/usr/bin/python3")
-        .arg(&script)
-        .args(args)
-        .current_dir(env.path(""))
-        .output()
-        .expect("/usr/bin/python3 with python3-cryptography (tests/install-deps installs it)");
-    assert!(
-        out.status.success(),
-        "python {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    env.python("sigstore.py", SIGSTORE_PY, args)
 }
 
 /// cosign's simple-signing payload for `digest` signed as `repository`.

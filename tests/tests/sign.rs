@@ -52,19 +52,7 @@ elif cmd == "verify":           # PUB PAYLOAD-FILE SIGNATURE-B64
 "#;
 
 fn python(env: &Env, args: &[&str]) -> String {
-    let script = env.write("cosign.py", COSIGN_PY);
-    let out = std::process::Command::new("/usr/bin/python3")
-        .arg(&script)
-        .args(args)
-        .current_dir(env.path(""))
-        .output()
-        .expect("/usr/bin/python3 with python3-nacl and python3-cryptography (tests/install-deps installs them)");
-    assert!(
-        out.status.success(),
-        "python {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    env.python("cosign.py", COSIGN_PY, args)
 }
 
 /// `hangar sign -f LIST -p KEY --passphrase-file pass.txt` against the plain-HTTP test registry.
