@@ -1,5 +1,5 @@
 // JFrog Artifactory registry adapter, in JavaScript (componentized with componentize-js; see
-// ./build). World `registry-adapter-plugin` of hangar:plugin@0.1.0 (../../wit/plugin.wit).
+// ./build). World `registry-adapter-plugin` of hangar:plugin@0.1.1 (../../wit/plugin.wit).
 //
 // Artifactory serves Docker registries with the "repository path" method here: images are
 // pushed as REGISTRY/<repo-key>/<image path>, so a repository's first path segment is an
@@ -15,8 +15,9 @@
 // string for the error (a thrown Error object would trap); an import returning a result
 // throws on error, with the error string in `e.payload`.
 
-import { send } from 'hangar:plugin/http@0.1.0';
-import { log } from 'hangar:plugin/log@0.1.0';
+import { registryUrl } from 'hangar:plugin/endpoints@0.1.1';
+import { send } from 'hangar:plugin/http@0.1.1';
+import { log } from 'hangar:plugin/log@0.1.1';
 
 const NAME = 'artifactory';
 const VERSION = '0.1.0';
@@ -57,28 +58,26 @@ function isPong(response) {
 }
 
 /**
- * The REST API base of `registry` (`https://HOST/artifactory/api`): https first, plain http
- * when the registry only speaks that. The ping is anonymous; when anonymous access is off
- * (401/403) it is asked again with the registry's credentials (the host adds them, over https
- * only unless TLS verification is off).
+ * The REST API base of `registry` (`https://HOST/artifactory/api`), at the scheme hangar
+ * reaches the registry with (plain http only when the user allowed it and the registry speaks
+ * nothing else). The ping is anonymous; when anonymous access is off (401/403) it is asked
+ * again with the registry's credentials (the host adds them, over https only unless TLS
+ * verification is off).
  */
 function apiBase(registry) {
-  const tried = [];
-  for (const scheme of ['https', 'http']) {
-    const base = `${scheme}://${registry}/artifactory/api`;
-    const ping = `${base}/system/ping`;
-    try {
-      let response = request('GET', ping, false);
-      if (response.status === 401 || response.status === 403) {
-        response = request('GET', ping, true);
-      }
-      if (isPong(response)) return base;
-      tried.push(`${scheme}: ping answered ${response.status}`);
-    } catch (e) {
-      tried.push(`${scheme}: ${e}`);
-    }
+  let base;
+  try {
+    base = `${registryUrl(registry)}/artifactory/api`;
+  } catch (e) {
+    throw errorText(e);
   }
-  throw tried.join('; ');
+  const ping = `${base}/system/ping`;
+  let response = request('GET', ping, false);
+  if (response.status === 401 || response.status === 403) {
+    response = request('GET', ping, true);
+  }
+  if (isPong(response)) return base;
+  throw `ping answered ${response.status}`;
 }
 
 /** The message of an Artifactory (or Docker API) error body, if it has one. */

@@ -1,5 +1,5 @@
 """The component glue of the `k8s` list generator (world `list-generator-plugin` of
-hangar:plugin@0.1.0): the host's `files` and `log` imports in, `image-entry` records out. The
+hangar:plugin@0.1.1): the host's `files` and `log` imports in, `image-entry` records out. The
 logic is in `k8s_images`, which knows nothing of the component. `wit_world` and
 `componentize_py_types` are the bindings componentize-py generates while it builds."""
 

@@ -1,4 +1,4 @@
-//! Write hangar plugins in Rust. A plugin implements one world of the `hangar:plugin@0.1.0`
+//! Write hangar plugins in Rust. A plugin implements one world of the `hangar:plugin@0.1.1`
 //! contract (`wit/plugin.wit`, explained in `wit/README.md`):
 //!
 //! | world | feature | implement | export with |
@@ -85,11 +85,11 @@ pub mod bindings {
             inline: "
                 package hangar:plugin-sdk;
                 world common {
-                    import hangar:plugin/types@0.1.0;
-                    import hangar:plugin/log@0.1.0;
-                    import hangar:plugin/http@0.1.0;
-                    import hangar:plugin/files@0.1.0;
-                    import hangar:plugin/image-fs@0.1.0;
+                    import hangar:plugin/types@0.1.1;
+                    import hangar:plugin/log@0.1.1;
+                    import hangar:plugin/http@0.1.1;
+                    import hangar:plugin/files@0.1.1;
+                    import hangar:plugin/image-fs@0.1.1;
                 }
             ",
             world: "hangar:plugin-sdk/common",
@@ -103,9 +103,9 @@ pub mod bindings {
             path: "../wit",
             world: "registry-adapter-plugin",
             with: {
-                "hangar:plugin/types@0.1.0": hangar_plugin_sdk::bindings::common::hangar::plugin::types,
-                "hangar:plugin/log@0.1.0": hangar_plugin_sdk::bindings::common::hangar::plugin::log,
-                "hangar:plugin/http@0.1.0": hangar_plugin_sdk::bindings::common::hangar::plugin::http,
+                "hangar:plugin/types@0.1.1": hangar_plugin_sdk::bindings::common::hangar::plugin::types,
+                "hangar:plugin/log@0.1.1": hangar_plugin_sdk::bindings::common::hangar::plugin::log,
+                "hangar:plugin/http@0.1.1": hangar_plugin_sdk::bindings::common::hangar::plugin::http,
             },
             pub_export_macro: true,
             disable_custom_section_link_helpers: true,
@@ -119,10 +119,10 @@ pub mod bindings {
             path: "../wit",
             world: "list-generator-plugin",
             with: {
-                "hangar:plugin/types@0.1.0": hangar_plugin_sdk::bindings::common::hangar::plugin::types,
-                "hangar:plugin/log@0.1.0": hangar_plugin_sdk::bindings::common::hangar::plugin::log,
-                "hangar:plugin/http@0.1.0": hangar_plugin_sdk::bindings::common::hangar::plugin::http,
-                "hangar:plugin/files@0.1.0": hangar_plugin_sdk::bindings::common::hangar::plugin::files,
+                "hangar:plugin/types@0.1.1": hangar_plugin_sdk::bindings::common::hangar::plugin::types,
+                "hangar:plugin/log@0.1.1": hangar_plugin_sdk::bindings::common::hangar::plugin::log,
+                "hangar:plugin/http@0.1.1": hangar_plugin_sdk::bindings::common::hangar::plugin::http,
+                "hangar:plugin/files@0.1.1": hangar_plugin_sdk::bindings::common::hangar::plugin::files,
             },
             pub_export_macro: true,
             disable_custom_section_link_helpers: true,
@@ -136,10 +136,10 @@ pub mod bindings {
             path: "../wit",
             world: "scanner-plugin",
             with: {
-                "hangar:plugin/types@0.1.0": hangar_plugin_sdk::bindings::common::hangar::plugin::types,
-                "hangar:plugin/log@0.1.0": hangar_plugin_sdk::bindings::common::hangar::plugin::log,
-                "hangar:plugin/files@0.1.0": hangar_plugin_sdk::bindings::common::hangar::plugin::files,
-                "hangar:plugin/image-fs@0.1.0": hangar_plugin_sdk::bindings::common::hangar::plugin::image_fs,
+                "hangar:plugin/types@0.1.1": hangar_plugin_sdk::bindings::common::hangar::plugin::types,
+                "hangar:plugin/log@0.1.1": hangar_plugin_sdk::bindings::common::hangar::plugin::log,
+                "hangar:plugin/files@0.1.1": hangar_plugin_sdk::bindings::common::hangar::plugin::files,
+                "hangar:plugin/image-fs@0.1.1": hangar_plugin_sdk::bindings::common::hangar::plugin::image_fs,
             },
             pub_export_macro: true,
             disable_custom_section_link_helpers: true,
@@ -153,8 +153,8 @@ pub mod bindings {
             path: "../wit",
             world: "sbom-plugin",
             with: {
-                "hangar:plugin/types@0.1.0": hangar_plugin_sdk::bindings::common::hangar::plugin::types,
-                "hangar:plugin/log@0.1.0": hangar_plugin_sdk::bindings::common::hangar::plugin::log,
+                "hangar:plugin/types@0.1.1": hangar_plugin_sdk::bindings::common::hangar::plugin::types,
+                "hangar:plugin/log@0.1.1": hangar_plugin_sdk::bindings::common::hangar::plugin::log,
             },
             pub_export_macro: true,
             disable_custom_section_link_helpers: true,
@@ -559,6 +559,21 @@ pub mod http {
         pub fn text(&self) -> String {
             String::from_utf8_lossy(&self.body).into_owned()
         }
+    }
+}
+
+/// Where hangar reaches a registry (contract 0.1.1): ask instead of trying https, then http.
+#[cfg(feature = "registry-adapter")]
+pub mod endpoints {
+    /// The base URL hangar uses for `registry` (`https://HOST` or, when the user allowed plain
+    /// HTTP and the registry speaks only that, `http://HOST`), without a trailing `/`.
+    pub fn registry_url(registry: &str) -> Result<String, String> {
+        #[cfg(target_arch = "wasm32")]
+        return crate::bindings::registry_adapter_world::hangar::plugin::endpoints::registry_url(
+            registry,
+        );
+        #[cfg(not(target_arch = "wasm32"))]
+        return crate::native::host_registry_url(registry);
     }
 }
 

@@ -20,7 +20,7 @@ use std::sync::OnceLock;
 
 pub const ABI_VERSION: u32 = 1;
 /// The contract the world functions follow, answered to `contract` with the world's name.
-pub const CONTRACT: &str = "hangar:plugin@0.1.0";
+pub const CONTRACT: &str = "hangar:plugin@0.1.1";
 
 fn contract(world: &str) -> Vec<u8> {
     answer::<serde_json::Value>(Ok(
@@ -275,6 +275,14 @@ pub(crate) fn host_http(
             .unwrap_or_default(),
         body: decode(&answer["body"])?,
     })
+}
+
+#[cfg(feature = "registry-adapter")]
+pub(crate) fn host_registry_url(registry: &str) -> Result<String, String> {
+    Ok(text(&host_call(
+        "endpoints.registry-url",
+        serde_json::json!({"registry": registry}),
+    )?))
 }
 
 #[cfg(any(feature = "list-generator", feature = "scanner"))]

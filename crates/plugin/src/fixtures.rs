@@ -113,6 +113,21 @@ impl Fixtures {
             .collect()
     }
 
+    /// The base URL recorded for `registry`: `http://` when the recorded answers reach it over
+    /// plain HTTP, else `https://` (what a live run would find for such a registry).
+    pub fn registry_url(&self, registry: &str) -> String {
+        let plain = format!("http://{registry}/");
+        if self
+            .entries
+            .iter()
+            .any(|f| f.request.url.starts_with(&plain))
+        {
+            format!("http://{registry}")
+        } else {
+            format!("https://{registry}")
+        }
+    }
+
     /// Whether a recorded answer matches the request.
     pub fn matches(&self, method: &str, url: &str, body: Option<&[u8]>) -> bool {
         !self.candidates(method, url, body).is_empty()

@@ -9,10 +9,10 @@ wasmtime::component::bindgen!({
         package hangar:host;
 
         world shared {
-            import hangar:plugin/types@0.1.0;
-            import hangar:plugin/log@0.1.0;
-            import hangar:plugin/http@0.1.0;
-            import hangar:plugin/files@0.1.0;
+            import hangar:plugin/types@0.1.1;
+            import hangar:plugin/log@0.1.1;
+            import hangar:plugin/http@0.1.1;
+            import hangar:plugin/files@0.1.1;
         }
     ",
     world: "hangar:host/shared",

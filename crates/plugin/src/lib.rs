@@ -1,4 +1,4 @@
-//! The plugin runtime: WebAssembly components implementing the `hangar:plugin@0.1.0` worlds
+//! The plugin runtime: WebAssembly components implementing the `hangar:plugin@0.1.1` worlds
 //! (`wit/plugin.wit`), run by wasmtime 48 in a sandbox. Plugins make control-plane decisions
 //! (create a Harbor project, explain an error, list images); layer bytes never pass through
 //! them. Each call has a wall-clock deadline (epoch interruption) and a memory limit; WASI is

@@ -13,9 +13,12 @@ use sha2::{Digest as _, Sha256};
 use std::sync::Arc;
 
 /// The contract this host speaks.
-pub const CONTRACT: &str = "hangar:plugin@0.1.0";
+pub const CONTRACT: &str = "hangar:plugin@0.1.1";
 const PACKAGE: &str = "hangar:plugin";
-const VERSION: &str = "0.1.0";
+/// Every contract version this host loads: 0.1.x releases only add imports a plugin may use
+/// (0.1.1: `endpoints`), and wasmtime links a 0.1.0 plugin's imports and exports to the 0.1.1
+/// definitions by semver. A later 0.1.x could need imports this host lacks, so it is refused.
+const SPOKEN: [&str; 2] = ["0.1.0", "0.1.1"];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
 #[serde(rename_all = "kebab-case")]
@@ -88,7 +91,7 @@ pub fn world_of(
     runtime: &Runtime,
     name: &str,
     bytes: &[u8],
-) -> Result<(World, Vec<String>), PluginError> {
+) -> Result<(World, Vec<String>, String), PluginError> {
     let fail = |message: String| PluginError::Load {
         plugin: name.to_string(),
         message,
@@ -96,6 +99,7 @@ pub fn world_of(
     let component = runtime.component(name, bytes)?;
     let ty = component.component_type();
     let mut world = None;
+    let mut contract = CONTRACT.to_string();
     for (export, _) in ty.exports(&runtime.engine) {
         let Some(rest) = export.strip_prefix(&format!("{PACKAGE}/")) else {
             continue;
@@ -104,12 +108,13 @@ pub fn world_of(
         let Some(found) = World::ALL.iter().find(|w| w.interface() == interface) else {
             continue;
         };
-        if version != VERSION {
+        if !SPOKEN.contains(&version) {
             return Err(fail(format!(
                 "built for {PACKAGE}@{version}, but this hangar speaks {CONTRACT}; rebuild it with a matching hangar-plugin-sdk"
             )));
         }
         world = Some(*found);
+        contract = format!("{PACKAGE}@{version}");
     }
     let world = world.ok_or_else(|| {
         fail(format!(
@@ -120,7 +125,7 @@ pub fn world_of(
     for (import, _) in ty.imports(&runtime.engine) {
         if let Some(rest) = import.strip_prefix(&format!("{PACKAGE}/")) {
             let (interface, version) = rest.split_once('@').unwrap_or((rest, "?"));
-            if version != VERSION {
+            if !SPOKEN.contains(&version) {
                 return Err(fail(format!(
                     "imports {PACKAGE}/{interface}@{version}, but this hangar speaks {CONTRACT}"
                 )));
@@ -131,7 +136,7 @@ pub fn world_of(
         }
     }
     capabilities.sort();
-    Ok((world, capabilities))
+    Ok((world, capabilities, contract))
 }
 
 /// The manifest of a WebAssembly plugin: its world and imports from the component, its name,
@@ -141,7 +146,7 @@ pub async fn describe(
     name: &str,
     bytes: &[u8],
 ) -> Result<Manifest, PluginError> {
-    let (world, capabilities) = world_of(runtime, name, bytes)?;
+    let (world, capabilities, contract) = world_of(runtime, name, bytes)?;
     let (name, version, hosts) = match world {
         World::RegistryAdapter => {
             let p = RegistryAdapter::load(runtime.clone(), name, bytes, Vec::new(), true).await?;
@@ -176,7 +181,7 @@ pub async fn describe(
         name,
         version,
         world,
-        contract: CONTRACT.to_string(),
+        contract,
         kind: Kind::Wasm,
         hosts,
         capabilities,

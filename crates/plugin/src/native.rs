@@ -417,6 +417,11 @@ fn host_function(context: &CallContext, name: &str, input: &Value) -> Value {
                 json!({"status": r.status, "headers": headers, "body": base64().encode(&r.body)})
             }))
         }
+        "endpoints.registry-url" => ok_or_err(context.runtime.block_on(sandbox::registry_url(
+            &context.http,
+            &context.grants.hosts,
+            &text(&input["registry"]),
+        ))),
         "files.read" => ok_or_err(
             sandbox::read_granted(&context.grants.paths, &text(&input["path"]))
                 .map(|b| base64().encode(b)),

@@ -4,6 +4,7 @@
 
 use super::interfaces::hangar::plugin::http::{self, Header, Request, Response};
 use super::interfaces::hangar::plugin::log::{self, Level};
+use super::manifest::CONTRACT;
 use super::runtime::{Limits, PluginError, Runtime, TICK};
 use hangar_registry::{Credential, lookup_credential};
 use std::path::{Path, PathBuf};
@@ -47,6 +48,9 @@ pub enum Transport {
         /// Credentials may go over plain HTTP: the user accepted insecure registries
         /// (`--tls-verify=false`).
         plain_credentials: bool,
+        /// Registries' base URLs found so far (`endpoints.registry-url`), shared by every call
+        /// of the plugin so each registry is probed once per run.
+        endpoints: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>,
     },
     Fixtures(std::sync::Arc<super::fixtures::Fixtures>),
     /// No network at all (scanners, SBOM generators): nothing to set up, every request
@@ -118,10 +122,10 @@ pub fn link<P>(
     add_world(&mut linker).map_err(|e| fail(e.to_string()))?;
     let instance_pre = linker.instantiate_pre(&component).map_err(|e| {
         fail(format!(
-            "does not fit the hangar:plugin@0.1.0 {world} world this hangar speaks: {e}"
+            "does not fit the {CONTRACT} {world} world this hangar speaks: {e}"
         ))
     })?;
-    pre(instance_pre).map_err(|e| fail(format!("does not export hangar:plugin/{world}@0.1.0: {e}")))
+    pre(instance_pre).map_err(|e| fail(format!("does not export the {world} of {CONTRACT}: {e}")))
 }
 
 /// The HTTP client plugins' requests go through.
@@ -133,6 +137,7 @@ pub fn http_client(runtime: &Runtime, tls_verify: bool) -> Result<Transport, Str
             client: Default::default(),
         },
         plain_credentials: !tls_verify,
+        endpoints: Default::default(),
     })
 }
 
@@ -161,6 +166,56 @@ impl LazyClient {
             .map_err(|e| e.to_string())?;
         Ok(self.client.get_or_init(|| client))
     }
+}
+
+/// The base URL of `registry` for `endpoints.registry-url`: https when it answers `/v2/`
+/// there (any status: 401 is a registry asking for credentials), else plain http when the
+/// user allowed it (`--tls-verify=false`), as hangar's own registry client decides. Only for
+/// hosts the plugin may reach, so a plugin cannot make the host probe anywhere else.
+pub async fn registry_url(
+    transport: &Transport,
+    allowed: &[String],
+    registry: &str,
+) -> Result<String, String> {
+    if !allowed.iter().any(|a| a == registry) {
+        return Err(format!("{registry} is not a host this plugin may reach"));
+    }
+    let (client, cache) = match transport {
+        Transport::Live {
+            client, endpoints, ..
+        } => (client, endpoints),
+        Transport::Fixtures(fixtures) => return Ok(fixtures.registry_url(registry)),
+        Transport::Recorded(inner, _) => {
+            return Box::pin(registry_url(inner, allowed, registry)).await;
+        }
+        Transport::Offline => return Err("this plugin has no network access".into()),
+    };
+    if let Some(known) = cache.lock().expect("endpoint cache").get(registry) {
+        return Ok(known.clone());
+    }
+    let http = client.get()?;
+    let answers = |base: String| async move {
+        match http.get(format!("{base}/v2/")).send().await {
+            Ok(_) => Ok(base),
+            Err(e) => Err(e.to_string()),
+        }
+    };
+    let found =
+        match answers(format!("https://{registry}")).await {
+            Ok(base) => base,
+            Err(https) if !client.tls_verify => answers(format!("http://{registry}"))
+                .await
+                .map_err(|http| {
+                    format!("{registry} answers neither https ({https}) nor http ({http})")
+                })?,
+            Err(https) => return Err(format!("{registry}: {https}")),
+        };
+    tracing::debug!("{registry}: plugins reach it at {found}");
+    cache
+        .lock()
+        .expect("endpoint cache")
+        .insert(registry.to_string(), found.clone());
+    Ok(found)
 }
 
 /// A trap or host error as the user should read it.
@@ -227,6 +282,13 @@ pub fn emit_log(plugin: &str, grants: &Grants, level: Level, message: &str) {
 impl http::Host for State {
     async fn send(&mut self, request: Request, with_credentials: bool) -> Result<Response, String> {
         send(&self.http, &self.grants.hosts, request, with_credentials).await
+    }
+}
+
+/// Only registry adapters import `endpoints` (bindings generated with their world).
+impl super::registry_adapter::hangar::plugin::endpoints::Host for State {
+    async fn registry_url(&mut self, registry: String) -> Result<String, String> {
+        registry_url(&self.http, &self.grants.hosts, &registry).await
     }
 }
 
@@ -302,6 +364,7 @@ async fn route(
         Transport::Live {
             client,
             plain_credentials,
+            ..
         } => (client.get()?, *plain_credentials),
         Transport::Offline => return Err("this plugin has no network access".into()),
         Transport::Recorded(inner, _) => {

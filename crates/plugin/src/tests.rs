@@ -220,8 +220,8 @@ async fn manifests_come_from_the_component_and_its_own_description() {
         (m.name.as_str(), m.world, m.kind),
         ("harbor", World::RegistryAdapter, Kind::Wasm)
     );
-    assert_eq!(m.contract, "hangar:plugin@0.1.0");
-    assert_eq!(m.capabilities, ["http", "log"]);
+    assert_eq!(m.contract, "hangar:plugin@0.1.1");
+    assert_eq!(m.capabilities, ["endpoints", "http", "log"]);
     assert_eq!(m.hosts, ["$registry"]);
     assert_eq!(m.sha256, super::manifest::sha256_hex(&harbor));
     assert_eq!(m.size, harbor.len() as u64);
@@ -247,7 +247,7 @@ async fn a_plugin_for_another_contract_is_refused_before_it_runs() {
         .to_string();
     assert_eq!(
         refused,
-        "plugin future.wasm: built for hangar:plugin@0.2.0, but this hangar speaks hangar:plugin@0.1.0; rebuild it with a matching hangar-plugin-sdk"
+        "plugin future.wasm: built for hangar:plugin@0.2.0, but this hangar speaks hangar:plugin@0.1.1; rebuild it with a matching hangar-plugin-sdk"
     );
     // Loading it as an adapter directly fails at the world check, also before it runs.
     let direct = RegistryAdapter::load(runtime, "future", &plugin("future"), vec![], true)
@@ -257,7 +257,153 @@ async fn a_plugin_for_another_contract_is_refused_before_it_runs() {
         .to_string();
     assert_eq!(
         direct,
-        "plugin future: does not export hangar:plugin/registry-adapter@0.1.0: no exported instance named `hangar:plugin/registry-adapter@0.1.0`"
+        "plugin future: does not export the registry-adapter of hangar:plugin@0.1.1: no exported instance named `hangar:plugin/registry-adapter@0.1.1`"
+    );
+}
+
+/// A plugin built against the first contract (plugins/testing/legacy, its WIT frozen at
+/// 0.1.0) loads on this 0.1.1 host and every call works: 0.1.x only adds imports.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plugin_built_for_contract_0_1_0_still_loads_and_runs() {
+    let runtime = Runtime::new(Limits::default(), None).unwrap();
+    let bytes = plugin("legacy");
+    let m = super::manifest::describe(&runtime, "legacy.wasm", &bytes)
+        .await
+        .unwrap();
+    assert_eq!(
+        (m.name.as_str(), m.contract.as_str()),
+        ("legacy", "hangar:plugin@0.1.0")
+    );
+    assert_eq!(m.capabilities, ["log"]);
+    let adapter = RegistryAdapter::load(runtime, "legacy", &bytes, vec![], true)
+        .await
+        .unwrap();
+    assert!(adapter.detect("legacy.test").await.unwrap());
+    assert!(!adapter.detect("other.test").await.unwrap());
+    assert_eq!(
+        adapter
+            .prepare_push("legacy.test", &["a/b".into(), "c/d".into()], &[])
+            .await
+            .unwrap(),
+        ["legacy.test: a/b, c/d ready"]
+    );
+    assert_eq!(
+        adapter.classify_error(418, "").await.unwrap().as_deref(),
+        Some("a teapot answered")
+    );
+}
+
+/// `endpoints.registry-url`: against a registry that speaks only plain HTTP, with TLS
+/// verification off, the host finds `http://` once per run and the adapter (Harbor) reaches it
+/// there directly: every request the plugin makes is plain http, none is tried over https, and
+/// the host's own https probe happens once for two calls. With verification on, the registry
+/// is not reached at all, and a host the plugin may not reach is not probed.
+#[tokio::test(flavor = "multi_thread")]
+async fn adapters_are_told_the_scheme_and_ping_once() {
+    use super::sandbox::{self, Transport};
+    use std::sync::{Arc, Mutex};
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let server_seen = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut buf = [0u8; 4096];
+            let n = socket.read(&mut buf).await.unwrap_or(0);
+            if n > 0 && buf[0] == 0x16 {
+                // A TLS ClientHello on a plain port.
+                server_seen.lock().unwrap().push("TLS".into());
+                continue;
+            }
+            let head = String::from_utf8_lossy(&buf[..n]).into_owned();
+            let line = head.lines().next().unwrap_or_default().to_string();
+            let path = line.split(' ').nth(1).unwrap_or_default().to_string();
+            server_seen.lock().unwrap().push(line.clone());
+            let (status, body) = match path.as_str() {
+                "/v2/" => ("401 Unauthorized", "{}"),
+                "/api/v2.0/ping" => ("200 OK", "Pong"),
+                "/api/v2.0/systeminfo" => ("200 OK", r#"{"harbor_version":"v2.9.0"}"#),
+                p if p.starts_with("/api/v2.0/projects?project_name=") => ("200 OK", ""),
+                _ => ("404 Not Found", ""),
+            };
+            let _ = socket
+                .write_all(
+                    format!(
+                        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    )
+                    .as_bytes(),
+                )
+                .await;
+        }
+    });
+    let runtime = Runtime::new(Limits::default(), None).unwrap();
+    let mut adapter =
+        RegistryAdapter::load(runtime.clone(), "harbor", &plugin("harbor"), vec![], false)
+            .await
+            .unwrap();
+    let (transport, log) = sandbox::http_client(&runtime, false).unwrap().recorded();
+    adapter.set_transport(transport);
+    assert!(adapter.detect(&addr).await.unwrap());
+    let notes = adapter
+        .prepare_push(&addr, &["library/a".into()], &[])
+        .await
+        .unwrap();
+    assert_eq!(notes, [r#"Project "library" already exists"#]);
+    let urls: Vec<String> = log.exchanges().into_iter().map(|e| e.url).collect();
+    let base = format!("http://{addr}/api/v2.0");
+    assert_eq!(
+        urls,
+        [
+            format!("{base}/ping"),
+            format!("{base}/systeminfo"),
+            format!("{base}/ping"),
+            format!("{base}/projects?project_name=library"),
+        ]
+    );
+    let probes = seen.lock().unwrap().clone();
+    assert_eq!(
+        probes.iter().filter(|l| *l == "TLS").count(),
+        1,
+        "{probes:?}"
+    );
+    assert_eq!(
+        probes.iter().filter(|l| l.starts_with("GET /v2/ ")).count(),
+        1,
+        "{probes:?}"
+    );
+
+    // Verification on: https only, so the plain-HTTP registry is not reached.
+    let verifying = sandbox::http_client(&runtime, true).unwrap();
+    let refused = sandbox::registry_url(&verifying, std::slice::from_ref(&addr), &addr)
+        .await
+        .unwrap_err();
+    assert!(refused.starts_with(&format!("{addr}: ")), "{refused}");
+    // Only hosts the plugin may reach are probed.
+    let before = seen.lock().unwrap().len();
+    let elsewhere = sandbox::registry_url(&verifying, &[], &addr)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        elsewhere,
+        format!("{addr} is not a host this plugin may reach")
+    );
+    assert_eq!(seen.lock().unwrap().len(), before);
+    // Recorded answers decide from their URLs.
+    let fixtures = super::fixtures::Fixtures::parse(&format!(
+        "- request: {{ method: GET, url: \"http://{addr}/api/v2.0/ping\" }}\n  response: {{ status: 200 }}\n"
+    ))
+    .unwrap();
+    let recorded = Transport::Fixtures(Arc::new(fixtures));
+    assert_eq!(
+        sandbox::registry_url(&recorded, std::slice::from_ref(&addr), &addr).await,
+        Ok(format!("http://{addr}"))
+    );
+    let other = "registry.example.com".to_string();
+    assert_eq!(
+        sandbox::registry_url(&recorded, std::slice::from_ref(&other), &other).await,
+        Ok("https://registry.example.com".to_string())
     );
 }
 

@@ -243,6 +243,7 @@ const RUST_ADAPTER: &str = r##"//! A registry adapter: recognises its registry, 
 wit_bindgen::generate!({ path: "wit", world: "@WORLD@" });
 
 use exports::hangar::plugin::registry_adapter::Guest;
+use hangar::plugin::endpoints::registry_url;
 use hangar::plugin::http::{Request, send};
 use hangar::plugin::log::{Level, log};
 use hangar::plugin::types::Info;
@@ -262,7 +263,9 @@ impl Guest for Plugin {
     }
 
     fn detect(registry: String) -> Result<bool, String> {
-        Ok(get(&format!("https://{registry}/api/ping"), false)? == 200)
+        // The host says how it reaches the registry (https, or plain http when the user
+        // allowed it): no need to try both.
+        Ok(get(&format!("{}/api/ping", registry_url(&registry)?), false)? == 200)
     }
 
     fn prepare_push(
@@ -270,18 +273,19 @@ impl Guest for Plugin {
         repositories: Vec<String>,
         _options: Vec<(String, String)>,
     ) -> Result<Vec<String>, String> {
+        let base = registry_url(&registry)?;
         let mut notes = Vec::new();
         let mut namespaces: Vec<&str> = repositories.iter().filter_map(|r| r.split('/').next()).collect();
         namespaces.sort();
         namespaces.dedup();
         for namespace in namespaces {
-            let url = format!("https://{registry}/api/namespaces/{namespace}");
+            let url = format!("{base}/api/namespaces/{namespace}");
             if get(&url, true)? == 200 {
                 continue;
             }
             let request = Request {
                 method: "POST".into(),
-                url: format!("https://{registry}/api/namespaces"),
+                url: format!("{base}/api/namespaces"),
                 headers: vec![hangar::plugin::http::Header { name: "content-type".into(), value: "application/json".into() }],
                 body: Some(format!("{{\"name\":\"{namespace}\"}}").into_bytes()),
             };
@@ -359,7 +363,7 @@ import json
 
 from componentize_py_types import Err
 from wit_world import exports
-from wit_world.imports import http, log
+from wit_world.imports import endpoints, http, log
 from wit_world.imports.types import Info
 
 
@@ -376,16 +380,19 @@ class RegistryAdapter(exports.RegistryAdapter):
         return Info(name="@NAME@", version="0.1.0", hosts=["$registry"])
 
     def detect(self, registry: str) -> bool:
-        return get(f"https://{registry}/api/ping", False) == 200
+        # The host says how it reaches the registry (https, or plain http when the user
+        # allowed it): no need to try both.
+        return get(f"{endpoints.registry_url(registry)}/api/ping", False) == 200
 
     def prepare_push(self, registry, repositories, options):
+        base = endpoints.registry_url(registry)
         notes = []
         for namespace in sorted({r.split("/")[0] for r in repositories}):
-            if get(f"https://{registry}/api/namespaces/{namespace}", True) == 200:
+            if get(f"{base}/api/namespaces/{namespace}", True) == 200:
                 continue
             request = http.Request(
                 method="POST",
-                url=f"https://{registry}/api/namespaces",
+                url=f"{base}/api/namespaces",
                 headers=[http.Header(name="content-type", value="application/json")],
                 body=json.dumps({"name": namespace}).encode(),
             )
@@ -475,8 +482,9 @@ await writeFile(out, component);
 const JS_ADAPTER: &str = r##"// A registry adapter: recognises its registry, creates the namespaces a push needs, and
 // explains the registry's errors. An export returning result<T, string> returns T and throws
 // a string for the error (a thrown Error object traps); an import returning a result throws.
-import { send } from 'hangar:plugin/http@0.1.0';
-import { log } from 'hangar:plugin/log@0.1.0';
+import { registryUrl } from 'hangar:plugin/endpoints@0.1.1';
+import { send } from 'hangar:plugin/http@0.1.1';
+import { log } from 'hangar:plugin/log@0.1.1';
 
 function get(url, withCredentials) {
   return send({ method: 'GET', url, headers: [], body: undefined }, withCredentials).status;
@@ -487,17 +495,20 @@ export const registryAdapter = {
     return { name: '@NAME@', version: '0.1.0', hosts: ['$registry'] };
   },
   detect(registry) {
-    return get(`https://${registry}/api/ping`, false) === 200;
+    // The host says how it reaches the registry (https, or plain http when the user allowed
+    // it): no need to try both.
+    return get(`${registryUrl(registry)}/api/ping`, false) === 200;
   },
   preparePush(registry, repositories, options) {
+    const base = registryUrl(registry);
     const notes = [];
     const namespaces = [...new Set(repositories.map((r) => r.split('/')[0]))].sort();
     for (const namespace of namespaces) {
-      if (get(`https://${registry}/api/namespaces/${namespace}`, true) === 200) continue;
+      if (get(`${base}/api/namespaces/${namespace}`, true) === 200) continue;
       const response = send(
         {
           method: 'POST',
-          url: `https://${registry}/api/namespaces`,
+          url: `${base}/api/namespaces`,
           headers: [{ name: 'content-type', value: 'application/json' }],
           body: new TextEncoder().encode(JSON.stringify({ name: namespace })),
         },
@@ -519,7 +530,7 @@ export const registryAdapter = {
 
 const JS_GENERATOR: &str = r##"// A list generator: one image per line of the files named by `file=PATH` options. An export
 // returning result<T, string> returns T and throws a string for the error.
-import { read } from 'hangar:plugin/files@0.1.0';
+import { read } from 'hangar:plugin/files@0.1.1';
 
 export const listGenerator = {
   describe() {

@@ -4,24 +4,19 @@
 //! `HEAD /api/v2.0/projects?project_name=`, `POST /api/v2.0/projects`.
 
 use hangar_plugin_sdk::registry_adapter::Guest;
-use hangar_plugin_sdk::{http, log};
+use hangar_plugin_sdk::{endpoints, http, log};
 use std::collections::BTreeSet;
 
 struct Harbor;
 
-/// Harbor's API base for a registry: https first, plain http when the registry only speaks it
-/// (the host still refuses hosts the user did not allow).
+/// Harbor's API base for a registry, at the scheme hangar reaches it with (plain http only when
+/// the user allowed it and the registry speaks nothing else), if `/api/v2.0/ping` answers there.
 fn api_base(registry: &str) -> Result<String, String> {
-    let mut last = String::new();
-    for scheme in ["https", "http"] {
-        let base = format!("{scheme}://{registry}/api/v2.0");
-        match http::get(&format!("{base}/ping"), false) {
-            Ok(r) if r.status == 200 => return Ok(base),
-            Ok(r) => last = format!("ping answered {}", r.status),
-            Err(e) => last = e,
-        }
+    let base = format!("{}/api/v2.0", endpoints::registry_url(registry)?);
+    match http::get(&format!("{base}/ping"), false)? {
+        r if r.status == 200 => Ok(base),
+        r => Err(format!("ping answered {}", r.status)),
     }
-    Err(last)
 }
 
 /// Harbor's version from `/api/v2.0/systeminfo` (readable without logging in), for the log.
