@@ -140,7 +140,27 @@ impl RegistryServer {
             .count()
     }
 
+    /// A plain registry answering at most `entries` names per catalog or tag-list page
+    /// (`catalog.maxentries`), so clients must follow its `Link` headers.
+    pub fn plain_paging(entries: usize) -> Self {
+        let flavour = Flavour {
+            mtls: false,
+            tls: false,
+            auth: Auth::None,
+            schema1: false,
+        };
+        Self::launch_with(
+            flavour,
+            false,
+            &format!("catalog: {{maxentries: {entries}}}\n"),
+        )
+    }
+
     fn launch(flavour: Flavour, access_log: bool) -> Self {
+        Self::launch_with(flavour, access_log, "")
+    }
+
+    fn launch_with(flavour: Flavour, access_log: bool, extra_config: &str) -> Self {
         let binary = registry_binary();
         let dir = tempfile::tempdir().expect("tempdir");
         let d = dir.path();
@@ -204,6 +224,7 @@ impl RegistryServer {
         if flavour.schema1 {
             config.push_str("compatibility: {schema1: {enabled: true}}\n");
         }
+        config.push_str(extra_config);
         let config_path = d.join("config.yml");
         std::fs::write(&config_path, config).unwrap();
         let log = std::fs::File::create(d.join("registry.log")).unwrap();

@@ -23,6 +23,11 @@ pub struct ArchiveIndex {
     /// When a sync last added images (not in Hangar's format; its reader ignores it).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub updated: String,
+    /// Set on a delta archive: its bases and the blobs it relies on them for (not in Hangar's
+    /// format; its reader ignores it, and loads such an archive only into a registry that
+    /// already has those blobs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delta: Option<super::delta::Delta>,
 }
 
 /// One list line's image: every platform copied from `source:tag`.
@@ -138,6 +143,7 @@ impl ArchiveIndex {
             version: INDEX_VERSION.to_string(),
             time: rfc3339_now(),
             updated: String::new(),
+            delta: None,
         }
     }
 
@@ -268,6 +274,7 @@ mod tests {
             version: INDEX_VERSION.into(),
             time: "t".into(),
             updated: String::new(),
+            delta: None,
         };
         assert_eq!(
             String::from_utf8(empty.to_bytes()).unwrap(),

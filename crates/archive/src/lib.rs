@@ -16,6 +16,7 @@
 pub mod append;
 pub mod artifact;
 pub mod blobs;
+pub mod delta;
 pub mod entries;
 pub mod index;
 pub mod journal;

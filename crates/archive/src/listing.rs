@@ -35,6 +35,12 @@ fn artifact_kind(blobs: &ArchiveBlobs, image: &Image) -> Option<&'static str> {
 /// Hangar's `archive ls` lines, in index order.
 pub fn lines(index: &ArchiveIndex, blobs: &ArchiveBlobs) -> Vec<String> {
     let mut lines = Vec::with_capacity(index.list.len());
+    let relied: std::collections::HashSet<&str> = index
+        .delta
+        .iter()
+        .flat_map(|d| &d.relies)
+        .map(|r| r.digest.as_str())
+        .collect();
     for (n, image) in index.list.iter().enumerate() {
         let mut layers = BTreeSet::new();
         for spec in &image.images {
@@ -69,6 +75,10 @@ pub fn lines(index: &ArchiveIndex, blobs: &ArchiveBlobs) -> Vec<String> {
                 human_size(size)
             )
         };
+        let in_base = layers.iter().filter(|l| relied.contains(*l)).count();
+        if in_base > 0 {
+            line.push_str(&format!(" | (delta: {in_base} layers from the base)"));
+        }
         if image.arch_list.iter().any(|a| a == "unknown") {
             line.push_str(" | (with attestation)");
         } else if arch.is_empty()

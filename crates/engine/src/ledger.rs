@@ -59,6 +59,17 @@ impl BlobLedger {
         }
     }
 
+    /// Whether the blob is known to exist on `registry` (not merely being copied).
+    pub fn knows(&self, registry: &str, digest: &Digest) -> bool {
+        matches!(
+            self.entries
+                .lock()
+                .expect("ledger lock")
+                .get(&(registry.to_string(), digest.clone())),
+            Some(Entry::At(_))
+        )
+    }
+
     /// Records a blob seen in a repository (e.g. found by HEAD), unless something is known.
     pub fn remember(&self, registry: &str, digest: &Digest, repo: &str) {
         let mut entries = self.entries.lock().expect("ledger lock");

@@ -852,58 +852,96 @@ impl Registry {
 
     /// All tags of a repository, following `Link` pagination.
     pub async fn list_tags(&self, repo: &str) -> Result<Vec<String>, RegistryError> {
-        #[derive(serde::Deserialize)]
-        struct Page {
-            #[serde(default)]
-            tags: Option<Vec<String>>,
-        }
         let what = format!("tags of {}/{repo}", self.name);
-        let mut next = Some(self.url(&format!("/v2/{repo}/tags/list?n=1000")));
-        let mut tags = Vec::new();
+        let first = self.url(&format!("/v2/{repo}/tags/list?n=1000"));
+        self.paged(&what, first, Scope::pull(repo), "tags").await
+    }
+
+    /// Every repository of the registry (`/v2/_catalog`), following `Link` pagination, a
+    /// thousand names per page.
+    pub async fn catalog(&self) -> Result<Vec<String>, RegistryError> {
+        let what = format!("the catalog of {}", self.name);
+        let first = self.url("/v2/_catalog?n=1000");
+        self.paged(&what, first, Scope::catalog(), "repositories")
+            .await
+    }
+
+    /// A list spread over pages (`field` of each page's JSON), following `Link` headers to
+    /// this registry only.
+    async fn paged(
+        &self,
+        what: &str,
+        first: Url,
+        scope: Scope,
+        field: &str,
+    ) -> Result<Vec<String>, RegistryError> {
+        let mut next = Some(first);
+        let mut items = Vec::new();
         let mut pages = 0;
         while let Some(url) = next.take() {
             pages += 1;
             if pages > MAX_TAG_PAGES {
                 return Err(RegistryError::Protocol {
-                    what: what.clone(),
+                    what: what.to_string(),
                     message: format!(
-                        "more than {MAX_TAG_PAGES} pages of tags; the registry's Link headers loop"
+                        "more than {MAX_TAG_PAGES} pages; the registry's Link headers loop"
                     ),
                 });
             }
-            let (page, link) = self
+            let answer = self
                 .retry
-                .run(&what, || async {
+                .run(what, || async {
                     let response = self
-                        .send(&what, &[Scope::pull(repo)], |c| c.get(url.clone()))
+                        .send(what, std::slice::from_ref(&scope), |c| c.get(url.clone()))
                         .await?;
+                    if response.status() == StatusCode::BAD_REQUEST && url.query().is_some() {
+                        let error = self.fail(what, response).await;
+                        // A registry whose page limit is below the size asked for refuses
+                        // the request (distribution's catalog.maxentries): it is asked
+                        // again with its own page size.
+                        if error.to_string().contains("PAGINATION_NUMBER_INVALID") {
+                            return Ok(None);
+                        }
+                        return Err(error);
+                    }
                     if !response.status().is_success() {
-                        return Err(self.fail(&what, response).await);
+                        return Err(self.fail(what, response).await);
                     }
                     let link = response
                         .headers()
                         .get(reqwest::header::LINK)
                         .and_then(|v| v.to_str().ok())
                         .and_then(next_link);
-                    let bytes = read_limited(response, 64 * 1024 * 1024, &what).await?;
-                    let page: Page =
+                    let bytes = read_limited(response, 64 * 1024 * 1024, what).await?;
+                    let mut page: serde_json::Value =
                         serde_json::from_slice(&bytes).map_err(|e| RegistryError::Protocol {
-                            what: what.clone(),
-                            message: format!("unreadable tag list: {e}"),
+                            what: what.to_string(),
+                            message: format!("unreadable list: {e}"),
                         })?;
-                    Ok((page, link))
+                    let names: Option<Vec<String>> = serde_json::from_value(page[field].take())
+                        .map_err(|e| RegistryError::Protocol {
+                            what: what.to_string(),
+                            message: format!("unreadable list: {field}: {e}"),
+                        })?;
+                    Ok(Some((names.unwrap_or_default(), link)))
                 })
                 .await?;
-            tags.extend(page.tags.unwrap_or_default());
+            let Some((page, link)) = answer else {
+                let mut smaller = url.clone();
+                smaller.set_query(None);
+                next = Some(smaller);
+                continue;
+            };
+            items.extend(page);
             if let Some(link) = link {
                 let url = self.base.join(&link).map_err(|e| RegistryError::Protocol {
-                    what: what.clone(),
+                    what: what.to_string(),
                     message: format!("bad Link header: {e}"),
                 })?;
                 // Our credentials go to the registry only, never to a host a header names.
                 if url.origin() != self.base.origin() {
                     return Err(RegistryError::Protocol {
-                        what: what.clone(),
+                        what: what.to_string(),
                         message: format!(
                             "Link header points at another host ({url}); not following it"
                         ),
@@ -912,7 +950,7 @@ impl Registry {
                 next = Some(url);
             }
         }
-        Ok(tags)
+        Ok(items)
     }
 
     /// Checks that the credentials this registry was connected with are accepted

@@ -31,6 +31,7 @@ mod delete;
 mod generate_list;
 mod inspect;
 mod inspect_list;
+mod inventory;
 mod list_run;
 mod list_tags;
 mod load;
@@ -149,6 +150,8 @@ pub enum Command {
     Inspect(inspect::InspectArgs),
     /// List the tags of a repository
     ListTags(list_tags::ListTagsArgs),
+    /// Describe what a registry holds (tags, manifests, blobs) for `save --base-inventory`
+    Inventory(inventory::InventoryArgs),
     /// Delete an image (its manifest, and so every tag pointing at it)
     Delete(delete::DeleteArgs),
     /// Combine images into one multi-platform OCI index: merge-manifest TARGET IMAGE...
@@ -216,6 +219,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::View(a) => view::run(a).await,
         Command::Inspect(a) => inspect::run(a).await,
         Command::ListTags(a) => list_tags::run(a).await,
+        Command::Inventory(a) => inventory::run(a).await,
         Command::Delete(a) => delete::run(a).await,
         Command::MergeManifest(a) => merge_manifest::run(a).await,
         Command::Login(a) => login::login(a).await,

@@ -182,6 +182,7 @@ pub fn render(format: Format, inspected: &[Inspected]) -> Result<Vec<u8>, Inspec
         version: INDEX_VERSION.to_string(),
         time: rfc3339_now(),
         updated: String::new(),
+        delta: None,
     };
     Ok(match format {
         Format::Txt => {

@@ -14,6 +14,7 @@ use crate::outcome::{CopyError, malformed};
 use crate::source::{Fut, Source};
 use crate::verify::VerifyingStream;
 use bytes::Bytes;
+use hangar_archive::delta::{BaseBlobs, Delta, Relied};
 use hangar_archive::index::{ArchiveIndex, Image, ImageSpec, SourceManifest};
 use hangar_archive::writer::{ArchiveWriter, WriteError};
 use hangar_image::digest::Digest;
@@ -22,9 +23,9 @@ use hangar_image::media::ManifestKind;
 use hangar_image::platform::Platform;
 use hangar_image::reference::Reference;
 use hangar_registry::{Manifest, RegistryError};
-use std::collections::BTreeSet;
-use std::sync::Mutex;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// The ledger's name for "the archive", where every blob lives in one place.
 const ARCHIVE: &str = "archive";
@@ -37,6 +38,9 @@ pub struct ArchiveTarget<'a> {
     events: Events,
     ledger: BlobLedger,
     saved: Mutex<Vec<(usize, Image)>>,
+    /// A delta's bases: layers they hold are not written, only recorded in `relied`.
+    bases: Arc<BaseBlobs>,
+    relied: Mutex<BTreeMap<Digest, Relied>>,
 }
 
 impl<'a> ArchiveTarget<'a> {
@@ -46,6 +50,8 @@ impl<'a> ArchiveTarget<'a> {
             events,
             ledger: BlobLedger::default(),
             saved: Mutex::default(),
+            bases: Arc::default(),
+            relied: Mutex::default(),
         };
         target.skip_existing(writer.existing());
         target
@@ -63,6 +69,17 @@ impl<'a> ArchiveTarget<'a> {
                 self.ledger.remember(ARCHIVE, &digest, ARCHIVE);
             }
         }
+    }
+
+    /// Makes this a delta of `bases`: the layers they hold are left out.
+    pub fn leave_out(&mut self, bases: Arc<BaseBlobs>) {
+        self.bases = bases;
+    }
+
+    /// Blobs left out so far, and their bytes.
+    pub fn left_out(&self) -> (usize, u64) {
+        let relied = self.relied.lock().expect("relied lock");
+        (relied.len(), relied.values().map(|r| r.size).sum())
     }
 
     /// The images written, in list order, for the archive's `index.json`.
@@ -85,6 +102,20 @@ impl<'a> ArchiveTarget<'a> {
         for image in self.images() {
             index.upsert(image);
         }
+        // What the archive relies on, less what it now holds (a sync can add a blob a
+        // delta relied on).
+        let relied: Vec<Relied> = std::mem::take(&mut *self.relied.lock().expect("relied lock"))
+            .into_values()
+            .collect();
+        let existing = index.delta.take().map(|mut delta| {
+            delta.relies.retain(|r| {
+                r.digest
+                    .parse::<Digest>()
+                    .map_or(true, |d| !self.ledger.knows(ARCHIVE, &d))
+            });
+            delta
+        });
+        index.delta = Delta::merge(existing, &self.bases.bases, relied);
         let bytes = index.to_bytes();
         let size = bytes.len();
         let closed = async {
@@ -230,6 +261,34 @@ impl<'a> ArchiveTarget<'a> {
                 Claim::Mine(guard) => break guard,
             }
         };
+        if let Some((base, repository)) = self.bases.find(digest) {
+            // A base has it: recorded, not written (the guard goes unsettled, so another
+            // image asking for it comes here too).
+            let copied = if want_diff_id {
+                diff_id_of(source, digest).await?
+            } else {
+                Copied {
+                    how: BlobHow::AlreadyThere,
+                    size: match size {
+                        Some(n) => n,
+                        None => source.blob_size(digest).await?.unwrap_or(0),
+                    },
+                    diff_id: None,
+                }
+            };
+            self.relied
+                .lock()
+                .expect("relied lock")
+                .entry(digest.clone())
+                .or_insert_with(|| Relied {
+                    digest: digest.to_string(),
+                    size: copied.size,
+                    base,
+                    repository: repository.to_string(),
+                });
+            drop(guard);
+            return Ok(copied);
+        }
         // Schema1 lists no sizes; the size decides the zip64 marking.
         let size_hint = match size {
             Some(n) => n,

@@ -71,11 +71,26 @@ fn ls(args: LsArgs) -> anyhow::Result<Status> {
         index.time.get(..10).unwrap_or(&index.time)
     );
     tracing::info!("Index version: {}", index.version);
+    if let Some(delta) = &index.delta {
+        tracing::info!("{}", delta_summary(delta));
+    }
     tracing::info!("Images:");
     for line in crate::archive::listing::lines(&index, &blobs) {
         outln!("{line}")?;
     }
     Ok(Status::Success)
+}
+
+/// One line on what a delta archive relies on.
+fn delta_summary(delta: &crate::archive::delta::Delta) -> String {
+    let bases: Vec<String> = delta.bases.iter().map(|b| b.describe()).collect();
+    format!(
+        "Delta archive: relies on {} blobs ({}) it does not hold, from {}; load it only into a \
+         registry that has them",
+        delta.relies.len(),
+        human_size(delta.relied_bytes()),
+        bases.join(", ")
+    )
 }
 
 async fn verify(args: VerifyArgs) -> anyhow::Result<Status> {
@@ -87,6 +102,19 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<Status> {
     let report = crate::archive::verify::verify(&blobs, &names, &index).await;
     for problem in &report.problems {
         tracing::error!("{problem}");
+    }
+    if let Some(delta) = &index.delta {
+        tracing::info!("{}", delta_summary(delta));
+        for relied in &delta.relies {
+            let base = delta.bases.get(relied.base).map(|b| b.describe());
+            tracing::info!(
+                "Relies on {} ({}): in {} of {}",
+                relied.digest,
+                human_size(relied.size),
+                relied.repository,
+                base.as_deref().unwrap_or("an unnamed base")
+            );
+        }
     }
     tracing::info!(
         "Checked {} blobs ({}) and {} images: {} problems",

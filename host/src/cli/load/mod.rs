@@ -1,6 +1,7 @@
 //! `hangar load` (archive → registry) and `load validate`.
 
 mod args;
+mod delta;
 
 use super::args::select_shard;
 use super::bulk::{
@@ -113,6 +114,31 @@ async fn run_load(args: LoadArgs, global: &Global) -> anyhow::Result<Status> {
     tracing::info!("Arch List: [{}]", options.filter.arch.join(","));
     tracing::info!("OS List: [{}]", options.filter.os.join(","));
     let registries = Registries::new(args.tls.registry_options());
+    let registry_name = jobs
+        .first()
+        .map(|j| j.destination.registry().to_string())
+        .unwrap_or_default();
+    let checked = delta::check(
+        &index,
+        &archive,
+        &jobs,
+        &options.filter,
+        &registries,
+        &registry_name,
+        args.project.as_deref(),
+    )
+    .await?;
+    if !checked.refusals.is_empty() {
+        for refusal in &checked.refusals {
+            tracing::error!("{refusal}");
+        }
+        anyhow::bail!(
+            "not loading the delta archive: {} of {} images need blobs {registry_name} does not \
+             have; load their base first (nothing was pushed)",
+            checked.refusals.len(),
+            jobs.len()
+        );
+    }
     // The registry adapter (Harbor...) prepares the destination first, as Hangar's load does.
     let adapters = prepare_destinations(
         &args.adapter,
@@ -125,6 +151,9 @@ async fn run_load(args: LoadArgs, global: &Global) -> anyhow::Result<Status> {
     let run = BulkRun::start(global, jobs.len(), Duration::from_secs(5));
     let started = Instant::now();
     let target = RegistryTarget::new(&registries, run.events.clone());
+    for (registry, digest, repository) in &checked.elsewhere {
+        target.ledger.remember(registry, digest, repository);
+    }
     let work = jobs
         .iter()
         .map(|job| copy_run::Job {

@@ -93,4 +93,19 @@ pub struct SaveList {
     pub tls: TlsArgs,
     #[command(flatten)]
     pub signatures: AttachmentArgs,
+    #[command(flatten)]
+    pub delta: DeltaArgs,
+}
+
+/// What makes a save a delta: the layers the other side already has are left out.
+#[derive(Args, Debug, Default)]
+pub struct DeltaArgs {
+    /// Leave out the layers this older archive holds (it, or what it was loaded into, must be
+    /// at the destination); repeatable
+    #[arg(long = "base", value_name = "ARCHIVE")]
+    pub base: Vec<PathBuf>,
+    /// Leave out the layers this inventory (`hangar inventory` of the destination) lists;
+    /// repeatable
+    #[arg(long = "base-inventory", value_name = "FILE")]
+    pub base_inventory: Vec<PathBuf>,
 }

@@ -6,6 +6,7 @@ mod args;
 
 use super::bulk::{BulkRun, finish_run};
 use super::{Global, Status};
+use crate::archive::delta::{BaseBlobs, Inventory};
 use crate::archive::index::{ArchiveIndex, rfc3339_now};
 use crate::archive::reader::ArchiveReader;
 use crate::archive::writer::ArchiveWriter;
@@ -49,6 +50,8 @@ pub async fn run(cmd: SaveCommand, global: &Global) -> anyhow::Result<Status> {
     let args = &cmd.args;
     let job = args.job();
     let jobs = read_jobs(&job)?;
+    // Before the archive exists: an unreadable base leaves nothing behind.
+    let bases = read_bases(&args.list.delta)?;
     let registries = Registries::new(args.list.tls.registry_options());
     let (writer, index, continued) =
         if let Some(resumed) = resume(&args.destination, &registries).await? {
@@ -71,6 +74,7 @@ pub async fn run(cmd: SaveCommand, global: &Global) -> anyhow::Result<Status> {
         index,
         continued,
         registries,
+        bases,
     };
     save_into(&job, jobs, target, global, ("Save", "save", "saved")).await
 }
@@ -99,6 +103,7 @@ pub async fn run_sync(cmd: SyncCommand, global: &Global) -> anyhow::Result<Statu
         failed: &args.failed,
     };
     let jobs = read_jobs(&job)?;
+    let bases = read_bases(&args.list.delta)?;
     let registries = Registries::new(args.list.tls.registry_options());
     let resumed = resume(archive, &registries).await?;
     let mut index = read_index(archive)?;
@@ -112,6 +117,7 @@ pub async fn run_sync(cmd: SyncCommand, global: &Global) -> anyhow::Result<Statu
         index,
         continued,
         registries,
+        bases,
     };
     save_into(&job, jobs, target, global, ("Sync", "sync", "synced")).await
 }
@@ -121,6 +127,47 @@ fn read_index(archive: &Path) -> anyhow::Result<ArchiveIndex> {
     reader
         .index()
         .with_context(|| format!("archive {}", archive.display()))
+}
+
+/// The layers of `--base` archives and `--base-inventory` inventories, checked before any
+/// image is read: an unreadable base is an error, not a full archive by surprise.
+fn read_bases(args: &DeltaArgs) -> anyhow::Result<BaseBlobs> {
+    let mut bases = BaseBlobs::default();
+    for path in &args.base {
+        let mut reader = ArchiveReader::open(path)
+            .with_context(|| format!("base archive {}", path.display()))?;
+        let bytes = reader
+            .read(crate::archive::reader::INDEX_NAME, 256 << 20)
+            .with_context(|| format!("base archive {}", path.display()))?;
+        let index = ArchiveIndex::parse(&bytes)
+            .with_context(|| format!("base archive {}", path.display()))?;
+        bases.add_archive(&file_name(path), &bytes, &index);
+    }
+    for path in &args.base_inventory {
+        let bytes = std::fs::read(path)
+            .with_context(|| format!("cannot read inventory {}", path.display()))?;
+        let inventory = Inventory::parse(&path.display().to_string(), &bytes)?;
+        bases.add_inventory(&file_name(path), &inventory);
+    }
+    if !bases.is_empty() {
+        tracing::info!(
+            "Delta of {}: the {} layers known there are left out",
+            bases
+                .bases
+                .iter()
+                .map(|b| b.describe())
+                .collect::<Vec<_>>()
+                .join(", "),
+            bases.len()
+        );
+    }
+    Ok(bases)
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
 }
 
 /// The list's default-format lines, with the source registry override applied.
@@ -156,6 +203,8 @@ struct Target {
     /// An entry completed while reopening (the one a kill interrupted).
     continued: Option<String>,
     registries: Registries,
+    /// A delta's bases (empty for a full archive).
+    bases: BaseBlobs,
 }
 
 async fn save_into(
@@ -182,12 +231,16 @@ async fn save_into(
         index,
         continued,
         registries,
+        bases,
     } = target;
     let run = BulkRun::start(global, jobs.len(), Duration::from_secs(5));
     let started = Instant::now();
     let attached = Attached::default();
-    let target = ArchiveTarget::new(&writer, run.events.clone());
+    let mut target = ArchiveTarget::new(&writer, run.events.clone());
     target.skip_existing(continued.iter());
+    if !bases.is_empty() {
+        target.leave_out(std::sync::Arc::new(bases));
+    }
     let work = jobs
         .iter()
         .enumerate()
@@ -209,6 +262,13 @@ async fn save_into(
             .iter()
             .any(|f| matches!(f.result, Err(JobError::Interrupted)));
     let archive = job.archive.display().to_string();
+    let (left_out, left_out_bytes) = target.left_out();
+    if left_out > 0 {
+        tracing::info!(
+            "Delta: {left_out} layers ({}) left out, the bases have them",
+            crate::outfile::human_size(left_out_bytes)
+        );
+    }
     let completed = target.close(index, stopped, &archive).await;
     let mut tally = Tally::of(&finished, verb);
     if completed.is_err() {
