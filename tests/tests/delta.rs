@@ -224,6 +224,73 @@ async fn a_delta_over_an_older_archive_carries_only_what_changed() {
         verify.output()
     );
 
+    // The delta merged onto its base is the full archive of both months: the same images
+    // (source, tag, manifests) and the same blobs as a full save of them.
+    env.write(
+        "both.txt",
+        &format!(
+            "{0}/team/one:1\n{0}/team/two:1\n{0}/team/two:2\n{0}/team/three:1\n",
+            src.addr
+        ),
+    );
+    save(&env, "both.txt", "both.zip", &[]);
+    let merged = env.run(&[
+        "archive",
+        "merge",
+        "full.zip",
+        "delta.zip",
+        "-o",
+        "merged.zip",
+    ]);
+    assert_eq!(merged.code, 0, "{}", merged.output());
+    assert_eq!(
+        archive_blobs(&env.path("merged.zip")).0,
+        archive_blobs(&env.path("both.zip")).0
+    );
+    let images_of = |name: &str| -> BTreeSet<String> {
+        let index = index_of(&env.path(name));
+        assert!(index.get("delta").is_none(), "{name} is a full archive");
+        index["list"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                let digests: Vec<&str> = i["images"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|s| s["digest"].as_str().unwrap())
+                    .collect();
+                format!("{}:{} {digests:?}", i["source"], i["tag"])
+            })
+            .collect()
+    };
+    assert_eq!(images_of("merged.zip"), images_of("both.zip"));
+    let verify = env.run(&["archive", "verify", "merged.zip"]);
+    assert!(
+        verify.output().contains("0 problems"),
+        "{}",
+        verify.output()
+    );
+    // Without its base, a delta cannot become whole: the merge says which base it needs.
+    let unrelated = images::single(2011, 1000);
+    Pusher::new(&src)
+        .push_image("lone/x", Some("1"), &unrelated)
+        .await;
+    env.write("lone.txt", &format!("{}/lone/x:1\n", src.addr));
+    save(&env, "lone.txt", "lone.zip", &[]);
+    let refused = env.run(&["archive", "merge", "delta.zip", "lone.zip", "-o", "no2.zip"]);
+    assert_eq!(refused.code, 1, "{}", refused.output());
+    assert!(
+        refused
+            .output()
+            .contains("delta.zip is a delta: 3 of the blobs it relies on")
+            && refused.output().contains("archive full.zip"),
+        "{}",
+        refused.output()
+    );
+    assert!(!env.path("no2.zip").exists());
+
     // Into an empty registry: refused before anything is pushed, one line per image.
     let empty = RegistryServer::plain();
     let refused = load(&env, "delta.zip", &empty);

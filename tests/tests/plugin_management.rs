@@ -129,6 +129,28 @@ async fn plugins_travel_through_registries_and_archives() {
         sha256_file(&gap.path("home/.local/share/hangar/plugins/template/plugin.wasm")),
         template_digest
     );
+    // The same archive split in parts installs from its first part.
+    let parted = Env::new();
+    std::fs::copy(dev.path("carry.zip"), parted.path("carry.zip")).unwrap();
+    assert_eq!(parted.run(&["archive", "init", "empty.zip"]).code, 0);
+    let split = parted.run(&[
+        "archive",
+        "merge",
+        "carry.zip",
+        "empty.zip",
+        "-o",
+        "parts.zip",
+        "--split-size",
+        "1M",
+    ]);
+    assert_eq!(split.code, 0, "{}", split.output());
+    assert!(parted.path("parts.zip.000").exists() && !parted.path("parts.zip").exists());
+    let from_parts = parted.run(&["plugin", "install", "parts.zip.000", "--name", "template"]);
+    assert_eq!(from_parts.code, 0, "{}", from_parts.output());
+    assert_eq!(
+        sha256_file(&parted.path("home/.local/share/hangar/plugins/template/plugin.wasm")),
+        template_digest
+    );
     let inner = RegistryServer::plain();
     let loaded = gap.run(&[
         "load",

@@ -205,3 +205,34 @@ async fn plugin_test_records_live_requests() {
     assert!(report["requests"][0].get("matched").is_none());
     assert!(harbor.projects().contains_key("team-x"));
 }
+
+/// An adapter the user named says when it does not recognise the destination (a vendor
+/// testing it needs to know); with `auto`, where every adapter is asked, that is not news.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_chosen_adapter_says_when_it_does_not_recognise_the_registry() {
+    let src = RegistryServer::plain();
+    let image = hangar_tests::images::single(4101, 2000);
+    hangar_tests::pusher::Pusher::new(&src)
+        .push_image("team/app", Some("1"), &image)
+        .await;
+    let dst = RegistryServer::plain();
+    let env = Env::new();
+    env.write(
+        "list.txt",
+        &format!("{}/team/app:1 {}/team/app 1\n", src.addr, dst.addr),
+    );
+    let notice = format!(
+        "{}: adapter harbor did not recognise it; nothing prepared",
+        dst.addr
+    );
+    let chosen = env.mirror(&dst.addr, &["--registry-adapter", "harbor"]);
+    assert_eq!(chosen.code, 0, "{}", chosen.output());
+    assert!(chosen.output().contains(&notice), "{}", chosen.output());
+    let auto = env.mirror(&dst.addr, &[]);
+    assert_eq!(auto.code, 0, "{}", auto.output());
+    assert!(
+        !auto.output().contains("did not recognise"),
+        "{}",
+        auto.output()
+    );
+}

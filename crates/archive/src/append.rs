@@ -75,7 +75,7 @@ impl Appender {
             );
         }
         let (_, index) = open(path)?;
-        let writer = ArchiveWriter::append(path)?;
+        let writer = ArchiveWriter::append(path, None)?;
         let written = writer.existing().clone();
         Ok(Appender {
             path: path.to_path_buf(),

@@ -4,15 +4,18 @@
 //! blob against its name), so a corrupted entry is never pushed.
 
 use super::reader::{ArchiveReader, ReadError};
+use super::volume::ArchiveFile;
 use bytes::Bytes;
 use futures_util::Stream;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 const CHUNK: usize = 256 << 10;
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct Range {
+    file: Arc<ArchiveFile>,
     start: u64,
     size: u64,
 }
@@ -27,9 +30,14 @@ impl ArchiveBlobs {
     /// The byte ranges of every Stored entry. Compressed entries (which Hangar never writes)
     /// are refused when asked for, with the entry named.
     pub fn new(path: &Path, reader: &mut ArchiveReader) -> Result<ArchiveBlobs, ReadError> {
+        let file = Arc::new(ArchiveFile::open(path).map_err(|e| ReadError::Open {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?);
         let mut ranges = HashMap::new();
         for (name, start, size) in reader.stored_ranges()? {
-            ranges.insert(name, Range { start, size });
+            let file = file.clone();
+            ranges.insert(name, Range { file, start, size });
         }
         Ok(ArchiveBlobs {
             path: path.to_path_buf(),
@@ -38,12 +46,29 @@ impl ArchiveBlobs {
         })
     }
 
+    /// Entries this archive lacks are read from `other` (a delta over its base: `archive
+    /// merge`).
+    pub fn or_from(mut self, other: &ArchiveBlobs) -> ArchiveBlobs {
+        for (name, range) in &other.ranges {
+            self.ranges
+                .entry(name.clone())
+                .or_insert_with(|| range.clone());
+        }
+        self
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
 
     pub fn size(&self, name: &str) -> Option<u64> {
         self.ranges.get(name).map(|r| r.size)
+    }
+
+    /// The file (whole, or the part of a split archive) an entry starts in, for messages.
+    pub fn part_of(&self, name: &str) -> Option<PathBuf> {
+        let range = self.ranges.get(name)?;
+        Some(range.file.part_of(range.start).to_path_buf())
     }
 
     /// The entry's bytes as a stream of chunks read on the blocking pool.
@@ -63,18 +88,11 @@ impl ArchiveBlobs {
         len: u64,
     ) -> Result<impl Stream<Item = Result<Bytes, std::io::Error>> + Unpin + Send + 'static, ReadError>
     {
-        let entry = *self.ranges.get(name).ok_or_else(|| self.absent(name))?;
+        let entry = self.ranges.get(name).ok_or_else(|| self.absent(name))?;
         let offset = offset.min(entry.size);
-        let range = Range {
-            start: entry.start + offset,
-            size: len.min(entry.size - offset),
-        };
-        let file = std::fs::File::open(&self.path).map_err(|e| ReadError::Open {
-            path: self.path.display().to_string(),
-            message: e.to_string(),
-        })?;
-        let file = std::sync::Arc::new(file);
-        let state = (file, range.start, range.start + range.size);
+        let start = entry.start + offset;
+        let end = start + len.min(entry.size - offset);
+        let state = (entry.file.clone(), start, end);
         Ok(Box::pin(futures_util::stream::unfold(
             state,
             |(file, at, end)| async move {
@@ -84,7 +102,6 @@ impl ArchiveBlobs {
                 let len = (end - at).min(CHUNK as u64) as usize;
                 let reader = file.clone();
                 let read = tokio::task::spawn_blocking(move || {
-                    use std::os::unix::fs::FileExt as _;
                     let mut buf = vec![0u8; len];
                     reader.read_exact_at(&mut buf, at).map(|_| Bytes::from(buf))
                 })
@@ -114,20 +131,17 @@ impl ArchiveBlobs {
 
     /// A small entry whole (a manifest), up to `limit` bytes.
     pub fn read_small(&self, name: &str, limit: u64) -> Result<Bytes, ReadError> {
-        use std::os::unix::fs::FileExt as _;
-        let range = *self.ranges.get(name).ok_or_else(|| self.absent(name))?;
+        let range = self.ranges.get(name).ok_or_else(|| self.absent(name))?;
         if range.size > limit {
             return Err(ReadError::Entry {
                 name: name.into(),
                 message: format!("{} bytes, more than the {limit} expected", range.size),
             });
         }
-        let file = std::fs::File::open(&self.path).map_err(|e| ReadError::Open {
-            path: self.path.display().to_string(),
-            message: e.to_string(),
-        })?;
         let mut buf = vec![0u8; range.size as usize];
-        file.read_exact_at(&mut buf, range.start)
+        range
+            .file
+            .read_exact_at(&mut buf, range.start)
             .map_err(|e| ReadError::Entry {
                 name: name.into(),
                 message: e.to_string(),

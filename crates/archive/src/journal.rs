@@ -100,6 +100,8 @@ pub struct Journal {
 
 /// `<archive>.journal`.
 pub fn path_for(archive: &Path) -> PathBuf {
+    // A split archive's journal sits beside its parts, named after the whole (`NAME.zip`).
+    let archive = super::volume::archive_path(archive);
     let mut name = archive.as_os_str().to_owned();
     name.push(".journal");
     PathBuf::from(name)
@@ -248,7 +250,7 @@ pub fn recover(archive: &Path) -> Result<Option<Recovered>, JournalError> {
     for hex_text in &base.records {
         records.push(parse_record(hex_text).ok_or_else(|| unreadable("a base record".into()))?);
     }
-    let mut file = match OpenOptions::new().read(true).write(true).open(archive) {
+    let mut file = match super::volume::ArchiveFile::open_rw(archive, None) {
         Ok(file) => file,
         // Killed between writing the journal and creating the archive: nothing to keep.
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -257,7 +259,7 @@ pub fn recover(archive: &Path) -> Result<Option<Recovered>, JournalError> {
         }
         Err(e) => return Err(io_error(archive, e)),
     };
-    let len = file.metadata().map_err(|e| io_error(archive, e))?.len();
+    let len = file.len();
     let mut end = base.base;
     let mut entries = 0;
     // A line cut short by the kill, or an entry the file does not really hold, ends the run of

@@ -24,6 +24,7 @@ pub mod listing;
 pub mod original;
 pub mod reader;
 pub mod verify;
+pub mod volume;
 pub mod writer;
 pub mod zipfmt;
 

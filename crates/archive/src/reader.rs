@@ -3,9 +3,9 @@
 //! Hangar's `index.json` is parsed with its version rule.
 
 use super::index::{ArchiveIndex, IndexError};
+use super::volume::ArchiveFile;
 use super::zipfmt;
 use std::collections::HashMap;
-use std::fs::File;
 use std::io::Read as _;
 use std::path::Path;
 
@@ -18,10 +18,9 @@ pub const PRE_ZIP: &str = "this is a Hangar archive from before v1.7 (tar.gz), w
                            the images again";
 
 /// Whether the file starts with gzip's magic bytes (1f 8b).
-fn gzip_file(path: &Path) -> bool {
+fn gzip_file(file: &ArchiveFile) -> bool {
     let mut magic = [0u8; 2];
-    File::open(path)
-        .and_then(|mut f| f.read_exact(&mut magic))
+    file.read_exact_at(&mut magic, 0)
         .is_ok_and(|()| magic == [0x1f, 0x8b])
 }
 
@@ -38,7 +37,7 @@ pub enum ReadError {
 }
 
 pub struct ArchiveReader {
-    zip: zip::ZipArchive<File>,
+    zip: zip::ZipArchive<ArchiveFile>,
     by_name: HashMap<String, usize>,
     file_len: u64,
     /// Entries that are not Stored (seen by `stored_ranges`).
@@ -77,20 +76,31 @@ impl ArchiveReader {
                 ));
             }
         }
-        let mut file = File::open(path).map_err(|e| open_err(e.to_string()))?;
-        let file_len = file.metadata().map_err(|e| open_err(e.to_string()))?.len();
+        let mut file = ArchiveFile::open(path).map_err(|e| open_err(e.to_string()))?;
+        let file_len = file.len();
+        let (split, parts) = (file.is_split(), file.parts());
+        let magic_gzip = gzip_file(&file);
         // The zip crate folds entries with the same name into one, which would hide a
         // duplicate (e.g. a second `index.json` one reader sees and another does not), so the
         // directory is also walked here.
         let listed: Option<Vec<String>> = zipfmt::read_central_directory(&mut file)
             .map(|d| d.records.into_iter().map(|r| r.name).collect());
-        let mut zip = zip::ZipArchive::new(file).map_err(|e| {
-            open_err(if gzip_file(path) {
+        let last_part =
+            super::volume::part_path(&super::volume::archive_path(path), parts.max(1) - 1);
+        let unreadable = |e: zip::result::ZipError| {
+            if magic_gzip {
                 PRE_ZIP.to_string()
+            } else if split && listed.is_none() {
+                format!(
+                    "split in parts, but the zip directory is not at the end of the last one \
+                     found ({}, {parts} parts): a later part is missing or that one was cut short",
+                    last_part.display()
+                )
             } else {
                 format!("not a readable zip archive: {e}")
-            })
-        })?;
+            }
+        };
+        let mut zip = zip::ZipArchive::new(file).map_err(|e| open_err(unreadable(e)))?;
         if let Some(listed) = listed {
             let mut seen = std::collections::HashSet::new();
             if let Some(twice) = listed.iter().find(|n| !seen.insert(n.as_str())) {

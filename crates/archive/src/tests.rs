@@ -319,7 +319,7 @@ async fn an_interrupted_archive_recovers_every_finished_entry_and_appends() {
     // Recover the real one and append: old entries stay where they are, the index replaces.
     super::journal::recover(&path).unwrap().unwrap();
     for round in 0..2 {
-        let writer = ArchiveWriter::append(&path).unwrap();
+        let writer = ArchiveWriter::append(&path, None).unwrap();
         assert_eq!(writer.existing().len(), 3 + round);
         writer
             .write_bytes(INDEX_NAME, Bytes::from(format!("{{\"round\":{round}}}")))
@@ -426,7 +426,7 @@ async fn an_entry_cut_by_a_kill_is_continued_in_place() {
         "valid meanwhile, without it"
     );
 
-    let (writer, prefix) = ArchiveWriter::resume(&path, &partial).unwrap();
+    let (writer, prefix) = ArchiveWriter::resume(&path, &partial, None).unwrap();
     use sha2::Digest as _;
     assert_eq!(
         prefix.finalize().to_vec(),

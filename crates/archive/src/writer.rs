@@ -11,11 +11,11 @@
 //! resumable one ([`ArchiveWriter::finish_interrupted`]).
 
 use super::journal::{self, Journal, Partial, Started};
+use super::volume::ArchiveFile;
 use super::zipfmt::{self, CentralRecord, DosTime, NewEntry};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt as _};
 use std::collections::HashSet;
-use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Seek as _, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -73,19 +73,24 @@ pub struct ArchiveWriter {
 impl ArchiveWriter {
     /// Creates (truncates) `path` and starts the writer thread.
     pub fn create(path: &Path) -> Result<ArchiveWriter, WriteError> {
+        Self::create_split(path, None)
+    }
+
+    /// Creates `path`, split in parts of `part_size` bytes (`NAME.zip.000`, …) when given.
+    pub fn create_split(path: &Path, part_size: Option<u64>) -> Result<ArchiveWriter, WriteError> {
         let io = |e: std::io::Error| io_error(path, e);
         // The journal comes first: from the first byte on, a kill leaves a resumable archive.
         let journal = Journal::begin(path, 0, &[])?;
-        let file = File::create(path).map_err(io)?;
+        let file = ArchiveFile::create(path, part_size).map_err(io)?;
         Self::start(path, file, journal, 0, Vec::new())
     }
 
     /// Opens a complete archive to add entries after the existing ones (nothing is moved or
     /// rewritten; an entry written again under an existing name replaces it in the directory).
     /// An interrupted archive must go through `journal::recover` first.
-    pub fn append(path: &Path) -> Result<ArchiveWriter, WriteError> {
+    pub fn append(path: &Path, part_size: Option<u64>) -> Result<ArchiveWriter, WriteError> {
         let io = |e: std::io::Error| io_error(path, e);
-        let (mut file, directory) = open_complete(path)?;
+        let (mut file, directory) = open_complete(path, part_size)?;
         let journal = Journal::begin(path, directory.offset, &directory.records)?;
         // The old directory is overwritten by new entries; the journal now holds its records.
         file.set_len(directory.offset).map_err(io)?;
@@ -100,11 +105,11 @@ impl ArchiveWriter {
     pub fn resume(
         path: &Path,
         partial: &Partial,
+        part_size: Option<u64>,
     ) -> Result<(ArchiveWriter, sha2::Sha256), WriteError> {
         use sha2::Digest as _;
-        use std::os::unix::fs::FileExt as _;
         let io = |e: std::io::Error| io_error(path, e);
-        let (mut file, directory) = open_complete(path)?;
+        let (mut file, directory) = open_complete(path, part_size)?;
         let started = &partial.started;
         let end = started.data + partial.len;
         if directory.offset != end {
@@ -148,7 +153,7 @@ impl ArchiveWriter {
 
     fn start(
         path: &Path,
-        file: File,
+        file: ArchiveFile,
         journal: Journal,
         position: u64,
         records: Vec<CentralRecord>,
@@ -312,12 +317,11 @@ impl ArchiveWriter {
 }
 
 /// Opens a complete archive for writing, with its central directory.
-fn open_complete(path: &Path) -> Result<(File, zipfmt::CentralDirectory), WriteError> {
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(path)
-        .map_err(|e| io_error(path, e))?;
+fn open_complete(
+    path: &Path,
+    part_size: Option<u64>,
+) -> Result<(ArchiveFile, zipfmt::CentralDirectory), WriteError> {
+    let mut file = ArchiveFile::open_rw(path, part_size).map_err(|e| io_error(path, e))?;
     let directory = zipfmt::read_central_directory(&mut file).ok_or_else(|| WriteError::Io {
         path: path.display().to_string(),
         message: "not a complete zip archive (no readable central directory)".into(),
@@ -342,7 +346,7 @@ struct Current {
 
 struct State {
     path: PathBuf,
-    out: BufWriter<File>,
+    out: BufWriter<ArchiveFile>,
     /// Where the next byte goes (the file's logical end).
     position: u64,
     records: Vec<CentralRecord>,
@@ -531,7 +535,7 @@ impl State {
         self.out.write_all(&tail).map_err(io)?;
         self.out.flush().map_err(io)?;
         let end = self.position + tail.len() as u64;
-        let file = self.out.get_ref();
+        let file = self.out.get_mut();
         file.set_len(end)
             .and_then(|_| file.sync_all())
             .map_err(io)?;

@@ -9,8 +9,8 @@
 //! bytes are in the file, and lets an append carry the old directory records over untouched.
 //! Reading still goes through the zip crate.
 
-use std::fs::File;
-use std::io::{Read as _, Seek as _, SeekFrom};
+use super::volume::ArchiveFile;
+use std::io::{Read, Seek, SeekFrom};
 
 const LOCAL_SIG: [u8; 4] = [0x50, 0x4b, 0x03, 0x04];
 const DESCRIPTOR_SIG: [u8; 4] = [0x50, 0x4b, 0x07, 0x08];
@@ -270,7 +270,7 @@ pub struct CentralDirectory {
 
 /// Reads the central directory through the end records (zip64 aware). `None` when the file
 /// has no valid end record (not a zip, or one whose writing was interrupted).
-pub fn read_central_directory(file: &mut File) -> Option<CentralDirectory> {
+pub fn read_central_directory<F: Read + Seek>(file: &mut F) -> Option<CentralDirectory> {
     let len = file.seek(SeekFrom::End(0)).ok()?;
     let tail_len = len.min(22 + 65_535 + 20);
     file.seek(SeekFrom::Start(len - tail_len)).ok()?;
@@ -354,8 +354,7 @@ pub fn directory_and_end(records: &[&CentralRecord], offset: u64) -> Vec<u8> {
 }
 
 /// Does the local header at `offset` carry `name`?
-pub fn local_header_names(file: &File, offset: u64, name: &str) -> bool {
-    use std::os::unix::fs::FileExt as _;
+pub fn local_header_names(file: &ArchiveFile, offset: u64, name: &str) -> bool {
     let mut header = vec![0u8; LOCAL_HEADER_LEN as usize + name.len()];
     file.read_exact_at(&mut header, offset).is_ok()
         && header[..4] == LOCAL_SIG
@@ -365,8 +364,7 @@ pub fn local_header_names(file: &File, offset: u64, name: &str) -> bool {
 
 /// Checks that a journaled entry is really in the file: its local header carries its name at
 /// its offset, and its data descriptor sits where its size says the data ends.
-pub fn entry_is_intact(file: &File, record: &CentralRecord, end: u64) -> bool {
-    use std::os::unix::fs::FileExt as _;
+pub fn entry_is_intact(file: &ArchiveFile, record: &CentralRecord, end: u64) -> bool {
     let mut header = vec![0u8; LOCAL_HEADER_LEN as usize + record.name.len()];
     if file
         .read_exact_at(&mut header, record.header_offset)

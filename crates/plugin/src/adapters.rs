@@ -16,6 +16,8 @@ use std::sync::{Arc, Mutex};
 /// file.
 pub struct Adapters {
     adapters: Vec<RegistryAdapter>,
+    /// The user named the adapter (not `auto`): its not recognising a registry is news.
+    chosen: bool,
     options: Vec<(String, String)>,
     /// Which adapter recognised each registry.
     detected: Mutex<HashMap<String, usize>>,
@@ -61,6 +63,7 @@ impl Adapters {
         }
         Ok(Adapters {
             adapters,
+            chosen: !(choice == "auto" || choice.is_empty() || choice == "none"),
             options: settings.adapter_options.clone(),
             detected: Mutex::default(),
             failures: Mutex::default(),
@@ -80,9 +83,9 @@ impl Adapters {
                 }
                 Ok(false) => {
                     // A vendor testing an adapter against a registry it should recognise
-                    // needs to see that it did not; with several adapters (auto) that is
-                    // the normal case.
-                    if self.adapters.len() == 1 {
+                    // needs to see that it did not; with `auto` (every adapter asked) that
+                    // is the normal case.
+                    if self.chosen {
                         tracing::info!(
                             "{registry}: adapter {} did not recognise it; nothing prepared",
                             adapter.name()

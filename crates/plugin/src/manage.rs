@@ -112,7 +112,11 @@ pub async fn install(
         let m = install_checked(catalog, runtime, &recorded, &bytes, from).await?;
         return Ok(vec![m]);
     }
-    if from.source.ends_with(".zip") {
+    // An archive, whole or split (`NAME.zip`, `NAME.zip.000`, or the name of its parts).
+    let archive = hangar_archive::volume::archive_path(Path::new(from.source));
+    let is_archive =
+        archive.to_string_lossy().ends_with(".zip") && hangar_archive::volume::exists(&archive);
+    if from.source.ends_with(".zip") || is_archive {
         let mut installed = Vec::new();
         for (recorded, bytes) in plugins_in_archive(Path::new(from.source), from.name)? {
             installed.push(install_checked(catalog, runtime, &recorded, &bytes, from).await?);

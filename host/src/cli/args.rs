@@ -12,6 +12,51 @@ use std::time::Duration;
 
 pub use crate::plugin::settings::parse_duration;
 
+/// A size for `--split-size`: bytes, or with a K, M, G or T suffix (powers of 1024; `KiB`,
+/// `MB`... read the same), at least 1 MiB so a part holds more than zip headers.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let trimmed = text.trim();
+    let digits = trimmed
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(digits);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size (e.g. 4G, 700M, 1048576)"))?;
+    let shift = match unit
+        .trim()
+        .to_ascii_uppercase()
+        .trim_end_matches(['B', 'I'])
+    {
+        "" => 0,
+        "K" => 10,
+        "M" => 20,
+        "G" => 30,
+        "T" => 40,
+        _ => {
+            return Err(format!(
+                "{text:?}: unknown size unit {unit:?} (K, M, G or T)"
+            ));
+        }
+    };
+    let bytes = number
+        .checked_mul(1 << shift)
+        .ok_or_else(|| format!("{text:?} is too large"))?;
+    if bytes < 1 << 20 {
+        return Err(format!("{text:?}: parts must be at least 1M"));
+    }
+    Ok(bytes)
+}
+
+/// `--split-size`: write the archive as parts `NAME.zip.000`, `.001`, … of this size.
+#[derive(Args, Clone, Debug, Default)]
+pub struct SplitArgs {
+    /// Write the archive as NAME.zip.000, .001, … of this size (e.g. 4G); `cat` of the parts
+    /// is the zip
+    #[arg(long = "split-size", value_parser = parse_size, value_name = "SIZE")]
+    pub split_size: Option<u64>,
+}
+
 /// Comma-separated lists (`-a amd64,arm64`), also accepted as repeated flags.
 fn split_list(values: &[String]) -> Vec<String> {
     values
@@ -160,6 +205,17 @@ impl PlatformArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("4G"), Ok(4 << 30));
+        assert_eq!(parse_size("100MiB"), Ok(100 << 20));
+        assert_eq!(parse_size("700mb"), Ok(700 << 20));
+        assert_eq!(parse_size("1048576"), Ok(1 << 20));
+        for bad in ["", "G", "4X", "12", "1K", "99999999999T"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn durations() {

@@ -29,9 +29,12 @@ pub struct Resumed {
 }
 
 /// Reopens `archive` if its writing was interrupted; `None` when there is nothing to resume.
+/// A split archive goes on in parts of `part_size` bytes (by default the size of its first
+/// part).
 pub async fn resume(
     archive: &Path,
     registries: &Registries,
+    part_size: Option<u64>,
 ) -> Result<Option<Resumed>, ResumeError> {
     let Some(recovered) = journal::recover(archive)? else {
         return Ok(None);
@@ -39,11 +42,11 @@ pub async fn resume(
     log_recovery(archive, &recovered);
     let Some(partial) = &recovered.partial else {
         return Ok(Some(Resumed {
-            writer: ArchiveWriter::append(archive)?,
+            writer: ArchiveWriter::append(archive, part_size)?,
             continued: None,
         }));
     };
-    let (writer, prefix) = ArchiveWriter::resume(archive, partial)?;
+    let (writer, prefix) = ArchiveWriter::resume(archive, partial, part_size)?;
     let name = partial.started.name.clone();
     match continue_entry(&writer, partial, prefix, registries).await {
         Ok(fetched) => {

@@ -60,15 +60,21 @@ pub struct InitArgs {
 
 #[derive(Args, Debug)]
 pub struct MergeArgs {
-    /// An archive to merge (at least two)
+    /// An archive to merge (at least two); a delta takes the blobs it relies on from the
+    /// others (its base), so OLD.zip DELTA.zip gives a full archive
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub files: Vec<PathBuf>,
+    /// More archives to merge, after the -f ones
+    #[arg(value_name = "ARCHIVE")]
+    pub positional: Vec<PathBuf>,
     /// The new archive
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Overwrite the output without asking
     #[arg(short = 'y', long = "auto-yes")]
     pub yes: bool,
+    #[command(flatten)]
+    pub split: crate::cli::args::SplitArgs,
 }
 
 #[derive(Args, Debug)]
@@ -111,4 +117,6 @@ pub struct ExportArgs {
     /// Overwrite the destination without asking
     #[arg(short = 'y', long = "auto-yes")]
     pub yes: bool,
+    #[command(flatten)]
+    pub split: crate::cli::args::SplitArgs,
 }

@@ -160,21 +160,60 @@ async fn init(args: InitArgs) -> anyhow::Result<Status> {
 }
 
 async fn merge(args: MergeArgs) -> anyhow::Result<Status> {
-    if args.files.len() < 2 {
+    let files: Vec<std::path::PathBuf> =
+        args.files.iter().chain(&args.positional).cloned().collect();
+    if files.len() < 2 {
         bail!("use '--file' option to specify at least 2 archive files");
     }
     let output = args
         .output
         .context("output file not provided, use '--output' to specify the output file")?;
+    // Every input is read before the output exists.
+    let mut inputs = Vec::with_capacity(files.len());
+    for path in &files {
+        let (mut reader, index) = open(path)?;
+        let blobs = ArchiveBlobs::new(path, &mut reader)?;
+        inputs.push((path, index, blobs));
+    }
+    // A delta's relied-on blobs come from the other inputs; one none of them holds is named
+    // with the base that has it.
+    for (path, index, _) in &inputs {
+        let Some(delta) = &index.delta else { continue };
+        let unheld: Vec<_> = delta
+            .relies
+            .iter()
+            .filter(|r| {
+                let name = format!("share/sha256/{}", r.digest.trim_start_matches("sha256:"));
+                !inputs.iter().any(|(_, _, b)| b.size(&name).is_some())
+            })
+            .collect();
+        if let Some(first) = unheld.first() {
+            let base = delta.bases.get(first.base).map(|b| b.describe());
+            bail!(
+                "{} is a delta: {} of the blobs it relies on are in none of the archives merged \
+                 (e.g. {}, from {}); add its base to the merge",
+                path.display(),
+                unheld.len(),
+                first.digest,
+                base.as_deref().unwrap_or("an unnamed base")
+            );
+        }
+    }
     super::may_overwrite(&output, args.yes)?;
-    let writer = ArchiveWriter::create(&output)?;
+    let writer = ArchiveWriter::create_split(&output, args.split.split_size)?;
     let mut index = ArchiveIndex::new();
     {
         let carrier = ArchiveTarget::new(&writer, Arc::new(Silent));
         let mut id = 0;
-        for path in &args.files {
-            let (mut reader, input) = open(path)?;
-            let blobs = ArchiveBlobs::new(path, &mut reader)?;
+        for (n, (_, input, _)) in inputs.iter().enumerate() {
+            // This archive's entries first, then whatever another input holds.
+            let mut blobs =
+                ArchiveBlobs::new(files[n].as_path(), &mut ArchiveReader::open(&files[n])?)?;
+            for (m, (_, _, other)) in inputs.iter().enumerate() {
+                if m != n {
+                    blobs = blobs.or_from(other);
+                }
+            }
             for image in &input.list {
                 id += 1;
                 carrier.carry(id, &blobs, image).await?;
@@ -185,7 +224,7 @@ async fn merge(args: MergeArgs) -> anyhow::Result<Status> {
         }
     }
     write_index(writer, &index, &output).await?;
-    let names: Vec<String> = args.files.iter().map(|p| p.display().to_string()).collect();
+    let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
     tracing::info!(
         "Merged archive files [{}] to {:?}",
         names.join(","),
@@ -209,7 +248,7 @@ async fn export(args: ExportArgs) -> anyhow::Result<Status> {
     let (mut reader, input) = open(&source)?;
     let blobs = ArchiveBlobs::new(&source, &mut reader)?;
     super::may_overwrite(&destination, args.yes)?;
-    let writer = ArchiveWriter::create(&destination)?;
+    let writer = ArchiveWriter::create_split(&destination, args.split.split_size)?;
     let mut index = ArchiveIndex::new();
     let carrier = ArchiveTarget::new(&writer, Arc::new(Silent));
     let picked = pick(&input, Some(&text), args.source_registry.as_deref(), true);

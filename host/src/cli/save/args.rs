@@ -95,6 +95,8 @@ pub struct SaveList {
     pub signatures: AttachmentArgs,
     #[command(flatten)]
     pub delta: DeltaArgs,
+    #[command(flatten)]
+    pub split: SplitArgs,
 }
 
 /// What makes a save a delta: the layers the other side already has are left out.

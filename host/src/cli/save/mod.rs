@@ -52,9 +52,10 @@ pub async fn run(cmd: SaveCommand, global: &Global) -> anyhow::Result<Status> {
     let jobs = read_jobs(&job)?;
     // Before the archive exists: an unreadable base leaves nothing behind.
     let bases = read_bases(&args.list.delta)?;
+    let split = args.list.split.split_size;
     let registries = Registries::new(args.list.tls.registry_options());
     let (writer, index, continued) =
-        if let Some(resumed) = resume(&args.destination, &registries).await? {
+        if let Some(resumed) = resume(&args.destination, &registries, split).await? {
             // The interrupted run may already have written an index (killed at the very end):
             // its creation time is kept, its list is rebuilt by this run.
             let mut index = ArchiveIndex::new();
@@ -65,8 +66,8 @@ pub async fn run(cmd: SaveCommand, global: &Global) -> anyhow::Result<Status> {
             }
             (resumed.writer, index, resumed.continued)
         } else {
-            super::may_overwrite(&args.destination, args.yes)?;
-            let writer = ArchiveWriter::create(&args.destination)?;
+            super::may_overwrite(&existing_file(&args.destination), args.yes)?;
+            let writer = ArchiveWriter::create_split(&args.destination, split)?;
             (writer, ArchiveIndex::new(), None)
         };
     let target = Target {
@@ -95,8 +96,9 @@ pub async fn run_sync(cmd: SyncCommand, global: &Global) -> anyhow::Result<Statu
         .as_deref()
         .filter(|p| !p.as_os_str().is_empty())
         .context("destination archive not provided, use '--destination' to specify the archive")?;
-    std::fs::metadata(archive)
+    std::fs::metadata(existing_file(archive))
         .with_context(|| format!("failed to stat {:?}", archive.display().to_string()))?;
+    let split = args.list.split.split_size;
     let job = Job {
         list: &args.list,
         archive,
@@ -105,12 +107,12 @@ pub async fn run_sync(cmd: SyncCommand, global: &Global) -> anyhow::Result<Statu
     let jobs = read_jobs(&job)?;
     let bases = read_bases(&args.list.delta)?;
     let registries = Registries::new(args.list.tls.registry_options());
-    let resumed = resume(archive, &registries).await?;
+    let resumed = resume(archive, &registries, split).await?;
     let mut index = read_index(archive)?;
     index.updated = rfc3339_now();
     let (writer, continued) = match resumed {
         Some(r) => (r.writer, r.continued),
-        None => (ArchiveWriter::append(archive)?, None),
+        None => (ArchiveWriter::append(archive, split)?, None),
     };
     let target = Target {
         writer,
@@ -162,6 +164,18 @@ fn read_bases(args: &DeltaArgs) -> anyhow::Result<BaseBlobs> {
         );
     }
     Ok(bases)
+}
+
+/// The file that holds an archive's first bytes: itself, or its first part when split.
+pub(super) fn existing_file(archive: &Path) -> std::path::PathBuf {
+    let archive = crate::archive::volume::archive_path(archive);
+    match archive.exists() {
+        true => archive,
+        false if crate::archive::volume::exists(&archive) => {
+            crate::archive::volume::part_path(&archive, 0)
+        }
+        false => archive,
+    }
 }
 
 fn file_name(path: &Path) -> String {
