@@ -224,6 +224,46 @@ async fn a_delta_over_an_older_archive_carries_only_what_changed() {
         verify.output()
     );
 
+    // sync takes bases too: into an empty archive it writes the same delta.
+    assert_eq!(env.run(&["archive", "init", "synced.zip"]).code, 0);
+    let synced = env.run(&[
+        "sync",
+        "-f",
+        "month2.txt",
+        "-d",
+        "synced.zip",
+        "--base",
+        "full.zip",
+        "--tls-verify=false",
+    ]);
+    assert_eq!(synced.code, 0, "{}", synced.output());
+    assert_eq!(
+        archive_blobs(&env.path("synced.zip")).0,
+        months.delta_blobs()
+    );
+    assert_eq!(
+        index_of(&env.path("synced.zip"))["delta"]["relies"],
+        delta["relies"]
+    );
+
+    // save validate counts what the delta relies on as held: its base has it.
+    let validate = env.run(&[
+        "save",
+        "validate",
+        "-f",
+        "month2.txt",
+        "-d",
+        "delta.zip",
+        "--tls-verify=false",
+    ]);
+    assert_eq!(validate.code, 0, "{}", validate.output());
+    assert_eq!(
+        validate.output().matches("PASS").count(),
+        3,
+        "{}",
+        validate.output()
+    );
+
     // The delta merged onto its base is the full archive of both months: the same images
     // (source, tag, manifests) and the same blobs as a full save of them.
     env.write(

@@ -145,6 +145,13 @@ pub async fn validate_saved(
         return Ok(Verdict::Pass);
     };
     let blob = |digest: &str| format!("share/sha256/{}", digest.trim_start_matches("sha256:"));
+    // A delta holds what it relies on by reference: its bases have those blobs.
+    let relied: std::collections::HashSet<String> = index
+        .delta
+        .iter()
+        .flat_map(|d| &d.relies)
+        .map(|r| blob(&r.digest))
+        .collect();
     let mut missing = Vec::new();
     for (digest, platform) in &chosen {
         let Some(spec) = image.images.iter().find(|s| s.digest == digest.as_str()) else {
@@ -158,7 +165,7 @@ pub async fn validate_saved(
             .chain(std::iter::once(format!("{}/index.json", digest.hex())));
         missing.extend(
             needed
-                .filter(|name| !entries.contains(name))
+                .filter(|name| !entries.contains(name) && !relied.contains(name))
                 .map(|n| format!("entry {n}")),
         );
     }
