@@ -155,17 +155,23 @@ async fn assert_month2_loaded(months: &Months, dst: &RegistryServer) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_delta_over_an_older_archive_carries_only_what_changed() {
+/// Month 1 saved to `full.zip` and loaded into `dst`: the source, the images, the workspace.
+async fn month1_at(dst: &RegistryServer) -> (RegistryServer, Months, Env) {
     let src = RegistryServer::plain();
     let months = Months::build();
     months.push(&src).await;
     let env = Env::new();
     lists(&env, &src);
     save(&env, "month1.txt", "full.zip", &[]);
-    let dst = RegistryServer::plain();
-    let run = load(&env, "full.zip", &dst);
+    let run = load(&env, "full.zip", dst);
     assert_eq!(run.code, 0, "{}", run.output());
+    (src, months, env)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_delta_over_an_older_archive_carries_only_what_changed() {
+    let dst = RegistryServer::plain();
+    let (src, months, env) = month1_at(&dst).await;
 
     save(&env, "month2.txt", "delta.zip", &["--base", "full.zip"]);
     let (blobs, names) = archive_blobs(&env.path("delta.zip"));
@@ -361,16 +367,9 @@ async fn a_delta_over_an_older_archive_carries_only_what_changed() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_delta_over_an_inventory_of_the_destination() {
-    let src = RegistryServer::plain();
-    let months = Months::build();
-    months.push(&src).await;
-    let env = Env::new();
-    lists(&env, &src);
-    save(&env, "month1.txt", "full.zip", &[]);
     // Two names per catalog page: the inventory must follow the registry's Link headers.
     let dst = RegistryServer::plain_paging(2);
-    let run = load(&env, "full.zip", &dst);
-    assert_eq!(run.code, 0, "{}", run.output());
+    let (src, months, env) = month1_at(&dst).await;
     let other = images::single(2010, 1000);
     Pusher::new(&dst)
         .push_image("other/x", Some("1"), &other)
