@@ -209,6 +209,38 @@ impl Env {
         self.run(&args)
     }
 
+    /// `hangar save -f LIST -d ARCHIVE --tls-verify=false -j 2 EXTRA...`.
+    pub fn save(&self, list: &str, archive: &str, extra: &[&str]) -> Run {
+        let mut args = vec![
+            "save",
+            "-f",
+            list,
+            "-d",
+            archive,
+            "--tls-verify=false",
+            "-j",
+            "2",
+        ];
+        args.extend_from_slice(extra);
+        self.run(&args)
+    }
+
+    /// `hangar load -s ARCHIVE -d REGISTRY --tls-verify=false -j 2 EXTRA...`.
+    pub fn load(&self, archive: &str, registry: &str, extra: &[&str]) -> Run {
+        let mut args = vec![
+            "load",
+            "-s",
+            archive,
+            "-d",
+            registry,
+            "--tls-verify=false",
+            "-j",
+            "2",
+        ];
+        args.extend_from_slice(extra);
+        self.run(&args)
+    }
+
     /// Writes `script` as `name` here and runs it with the system's python3 (where
     /// tests/install-deps puts python3-cryptography and python3-nacl) in this directory;
     /// returns its stdout, failing the test with its stderr when it fails.

@@ -84,32 +84,12 @@ fn lists(env: &Env, src: &RegistryServer) {
 }
 
 fn save(env: &Env, list: &str, archive: &str, extra: &[&str]) {
-    let mut args = vec![
-        "save",
-        "-f",
-        list,
-        "-d",
-        archive,
-        "--tls-verify=false",
-        "-j",
-        "2",
-    ];
-    args.extend_from_slice(extra);
-    let run = env.run(&args);
+    let run = env.save(list, archive, extra);
     assert_eq!(run.code, 0, "{}", run.output());
 }
 
 fn load(env: &Env, archive: &str, dst: &RegistryServer) -> hangar_tests::hangar::Run {
-    env.run(&[
-        "load",
-        "-s",
-        archive,
-        "-d",
-        &dst.addr,
-        "--tls-verify=false",
-        "-j",
-        "2",
-    ])
+    env.load(archive, &dst.addr, &[])
 }
 
 /// The `share/sha256/` blobs of an archive, and every entry name.

@@ -92,19 +92,9 @@ async fn a_split_save_is_its_zip_in_parts_and_every_reader_takes_them() {
         .collect();
     env.write("list.txt", &list);
     let save = |archive: &str, extra: &[&str]| {
-        let mut args = vec![
-            "save",
-            "-f",
-            "list.txt",
-            "-d",
-            archive,
-            "--tls-verify=false",
-            "-j",
-            "2",
-            "-y",
-        ];
-        args.extend_from_slice(extra);
-        let run = env.run(&args);
+        let mut extra = extra.to_vec();
+        extra.push("-y");
+        let run = env.save("list.txt", archive, &extra);
         assert_eq!(run.code, 0, "{}", run.output());
     };
     save("whole.zip", &[]);
@@ -161,16 +151,7 @@ async fn a_split_save_is_its_zip_in_parts_and_every_reader_takes_them() {
         ("split.zip.000", RegistryServer::plain()),
         ("whole.zip", RegistryServer::plain()),
     ] {
-        let run = env.run(&[
-            "load",
-            "-s",
-            archive,
-            "-d",
-            &dst.addr,
-            "--tls-verify=false",
-            "-j",
-            "2",
-        ]);
+        let run = env.load(archive, &dst.addr, &[]);
         assert_eq!(run.code, 0, "{}", run.output());
         assert_loaded(&dst, &images).await;
     }
