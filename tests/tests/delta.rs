@@ -232,6 +232,26 @@ async fn a_delta_over_an_older_archive_carries_only_what_changed() {
         delta["relies"]
     );
 
+    // Exported from the delta, the images are a delta of the same base.
+    let export = env.run(&[
+        "archive",
+        "export",
+        "-f",
+        "month2.txt",
+        "-s",
+        "delta.zip",
+        "-d",
+        "exported.zip",
+    ]);
+    assert_eq!(export.code, 0, "{}", export.output());
+    assert_eq!(
+        archive_blobs(&env.path("exported.zip")).0,
+        months.delta_blobs()
+    );
+    let exported = index_of(&env.path("exported.zip"));
+    assert_eq!(exported["delta"]["relies"], delta["relies"]);
+    assert_eq!(exported["delta"]["bases"], delta["bases"]);
+
     // save validate counts what the delta relies on as held: its base has it.
     let validate = env.run(&[
         "save",

@@ -200,11 +200,17 @@ impl BaseBlobs {
             }
         }
         if let Some(delta) = &index.delta {
-            for relied in &delta.relies {
-                if let Some(base) = delta.bases.get(relied.base) {
-                    let n = self.base_number(base.clone());
-                    self.add(&relied.digest, n, &relied.repository);
-                }
+            self.add_delta(delta);
+        }
+    }
+
+    /// What a delta relies on, with its own bases: copying from a delta (`archive export`)
+    /// leaves out the same blobs, so the copy is a delta of the same bases.
+    pub fn add_delta(&mut self, delta: &Delta) {
+        for relied in &delta.relies {
+            if let Some(base) = delta.bases.get(relied.base) {
+                let n = self.base_number(base.clone());
+                self.add(&relied.digest, n, &relied.repository);
             }
         }
     }

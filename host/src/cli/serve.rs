@@ -22,6 +22,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<Status> {
     let (mut reader, index) = super::archive::open(&args.archive)?;
     let blobs = ArchiveBlobs::new(&args.archive, &mut reader)?;
     drop(reader);
+    if let Some(delta) = &index.delta {
+        // Manifests are all there; pulling a layer left out for the base gets 404.
+        tracing::warn!(
+            "{} is a delta archive: the {} layers it relies on are not in it, and pulls that \
+             need them fail (serve the merged archive: archive merge BASE DELTA -o FULL)",
+            args.archive.display(),
+            delta.relies.len()
+        );
+    }
     let (catalog, problems) = Catalog::build(blobs, &index);
     for problem in &problems {
         tracing::warn!("Not served: {problem}");

@@ -82,6 +82,23 @@ impl<'a> ArchiveTarget<'a> {
         (relied.len(), relied.values().map(|r| r.size).sum())
     }
 
+    /// What the archive relies on: `existing` (a sync into a delta) and what this run left
+    /// out, less what the archive now holds (a sync can add a blob a delta relied on).
+    pub fn delta(&self, existing: Option<Delta>) -> Option<Delta> {
+        let relied: Vec<Relied> = std::mem::take(&mut *self.relied.lock().expect("relied lock"))
+            .into_values()
+            .collect();
+        let existing = existing.map(|mut delta| {
+            delta.relies.retain(|r| {
+                r.digest
+                    .parse::<Digest>()
+                    .map_or(true, |d| !self.ledger.knows(ARCHIVE, &d))
+            });
+            delta
+        });
+        Delta::merge(existing, &self.bases.bases, relied)
+    }
+
     /// The images written, in list order, for the archive's `index.json`.
     pub fn images(&self) -> Vec<Image> {
         let mut saved = self.saved.lock().expect("saved lock").clone();
@@ -102,20 +119,7 @@ impl<'a> ArchiveTarget<'a> {
         for image in self.images() {
             index.upsert(image);
         }
-        // What the archive relies on, less what it now holds (a sync can add a blob a
-        // delta relied on).
-        let relied: Vec<Relied> = std::mem::take(&mut *self.relied.lock().expect("relied lock"))
-            .into_values()
-            .collect();
-        let existing = index.delta.take().map(|mut delta| {
-            delta.relies.retain(|r| {
-                r.digest
-                    .parse::<Digest>()
-                    .map_or(true, |d| !self.ledger.knows(ARCHIVE, &d))
-            });
-            delta
-        });
-        index.delta = Delta::merge(existing, &self.bases.bases, relied);
+        index.delta = self.delta(index.delta.take());
         let bytes = index.to_bytes();
         let size = bytes.len();
         let closed = async {

@@ -250,7 +250,13 @@ async fn export(args: ExportArgs) -> anyhow::Result<Status> {
     super::may_overwrite(&destination, args.yes)?;
     let writer = ArchiveWriter::create_split(&destination, args.split.split_size)?;
     let mut index = ArchiveIndex::new();
-    let carrier = ArchiveTarget::new(&writer, Arc::new(Silent));
+    let mut carrier = ArchiveTarget::new(&writer, Arc::new(Silent));
+    // Exported from a delta, the images are a delta of the same bases.
+    if let Some(delta) = &input.delta {
+        let mut bases = crate::archive::delta::BaseBlobs::default();
+        bases.add_delta(delta);
+        carrier.leave_out(Arc::new(bases));
+    }
     let picked = pick(&input, Some(&text), args.source_registry.as_deref(), true);
     let mut failed = picked.not_found;
     for (id, (text, image)) in picked.images.into_iter().enumerate() {
@@ -262,6 +268,7 @@ async fn export(args: ExportArgs) -> anyhow::Result<Status> {
     for image in carrier.images() {
         index.upsert(image);
     }
+    index.delta = carrier.delta(None);
     drop(carrier);
     write_index(writer, &index, &destination).await?;
     let lines: Vec<&str> = failed.iter().map(String::as_str).collect();
