@@ -144,17 +144,4 @@ grep -H -E 'WARN|ERROR' save1.log load1.log save2.log delta_base.log inventory.l
 
 report=$(python3 "$helper" report "$work")
 echo "$report"
-out="$root/docs/benchmarks.md"
-mkdir -p "$root/docs"
-if [ ! -f "$out" ]; then
-  printf '# Benchmarks\n\nEach benchmark is a script under `bench/`; numbers are measured side by side with a peer in one run.\n\n' > "$out"
-fi
-python3 - "$out" "$report" <<'PY'
-import sys, re
-path, report = sys.argv[1], sys.argv[2].strip() + "\n"
-text = open(path).read()
-section = re.compile(r"## Delta archives: carrying only what changed\n.*?(?=\n## |\Z)", re.S)
-text = section.sub(lambda _: report, text) if section.search(text) else text.rstrip("\n") + "\n\n" + report
-open(path, "w").write(text)
-PY
-echo "written to $out" >&2
+"$root/bench/write-section" "$report"

@@ -16,12 +16,5 @@ report=$(HANGAR_BIN=target/release/hangar HANGAR_SCALE_JSON="$json" target/relea
 echo "$report"
 "$venv/bin/python" bench/scale_plot.py "$json" docs/scale.png
 report="$report"$'\n\n'"![time and memory against list size](scale.png)"
-python3 - docs/benchmarks.md "$report" <<'PY'
-import sys, re
-path, report = sys.argv[1], sys.argv[2].strip() + "\n"
-text = open(path).read()
-section = re.compile(r"## Scale: .*?(?=\n## |\Z)", re.S)
-text = section.sub(lambda _: report, text) if section.search(text) else text.rstrip("\n") + "\n\n" + report
-open(path, "w").write(text)
-PY
-echo "written to docs/benchmarks.md and docs/scale.png" >&2
+bench/write-section "$report"
+echo "drawn: docs/scale.png" >&2

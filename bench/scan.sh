@@ -34,11 +34,4 @@ hangar reads the layer once: a task downloads and hashes it while another thread
 PY
 )
 echo "$report"
-python3 - docs/benchmarks.md "$report" <<'PY'
-import sys, re
-path, report = sys.argv[1], sys.argv[2].strip() + "\n"
-text = open(path).read()
-section = re.compile(r"## Scan\n.*?(?=\n## |\Z)", re.S)
-text = section.sub(lambda _: report, text) if section.search(text) else text.rstrip("\n") + "\n\n" + report
-open(path, "w").write(text)
-PY
+bench/write-section "$report"

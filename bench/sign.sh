@@ -21,11 +21,4 @@ There is no peer in this table: cosign is not packaged for Debian or PyPI, and D
 PY
 )
 echo "$report"
-python3 - docs/benchmarks.md "$report" <<'PY'
-import sys, re
-path, report = sys.argv[1], sys.argv[2].strip() + "\n"
-text = open(path).read()
-section = re.compile(r"## Signing\n.*?(?=\n## |\Z)", re.S)
-text = section.sub(lambda _: report, text) if section.search(text) else text.rstrip("\n") + "\n\n" + report
-open(path, "w").write(text)
-PY
+bench/write-section "$report"
