@@ -46,15 +46,25 @@ impl ArchiveBlobs {
         })
     }
 
-    /// Entries this archive lacks are read from `other` (a delta over its base: `archive
-    /// merge`).
-    pub fn or_from(mut self, other: &ArchiveBlobs) -> ArchiveBlobs {
-        for (name, range) in &other.ranges {
-            self.ranges
-                .entry(name.clone())
-                .or_insert_with(|| range.clone());
+    /// This archive's entries, and those it lacks read from `others` (a delta over its base:
+    /// `archive merge`).
+    pub fn with_fallbacks<'a>(
+        &self,
+        others: impl IntoIterator<Item = &'a ArchiveBlobs>,
+    ) -> ArchiveBlobs {
+        let mut ranges = self.ranges.clone();
+        let mut compressed = self.compressed.clone();
+        for other in others {
+            for (name, range) in &other.ranges {
+                ranges.entry(name.clone()).or_insert_with(|| range.clone());
+            }
+            compressed.extend(other.compressed.iter().cloned());
         }
-        self
+        ArchiveBlobs {
+            path: self.path.clone(),
+            ranges,
+            compressed,
+        }
     }
 
     pub fn path(&self) -> &Path {

@@ -164,7 +164,7 @@ impl ArchiveFile {
                 .open(p)
                 .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", p.display())))
         };
-        remove_parts(&path, 0)?;
+        remove_parts(&path)?;
         let first = match part_size {
             Some(_) => {
                 if path.is_file() {
@@ -362,10 +362,9 @@ impl ArchiveFile {
     }
 }
 
-/// Removes parts `from` and up of the split archive `path` (a new archive of that name, or a
-/// cut).
-fn remove_parts(path: &Path, from: usize) -> io::Result<()> {
-    let mut n = from;
+/// Removes the parts of an earlier split archive named `path` (a new archive of that name).
+fn remove_parts(path: &Path) -> io::Result<()> {
+    let mut n = 0;
     while part_path(path, n).exists() {
         std::fs::remove_file(part_path(path, n))?;
         n += 1;

@@ -205,15 +205,14 @@ async fn merge(args: MergeArgs) -> anyhow::Result<Status> {
     {
         let carrier = ArchiveTarget::new(&writer, Arc::new(Silent));
         let mut id = 0;
-        for (n, (_, input, _)) in inputs.iter().enumerate() {
+        for (n, (_, input, own)) in inputs.iter().enumerate() {
             // This archive's entries first, then whatever another input holds.
-            let mut blobs =
-                ArchiveBlobs::new(files[n].as_path(), &mut ArchiveReader::open(&files[n])?)?;
-            for (m, (_, _, other)) in inputs.iter().enumerate() {
-                if m != n {
-                    blobs = blobs.or_from(other);
-                }
-            }
+            let others = inputs
+                .iter()
+                .enumerate()
+                .filter(|(m, _)| *m != n)
+                .map(|(_, (_, _, blobs))| blobs);
+            let blobs = own.with_fallbacks(others);
             for image in &input.list {
                 id += 1;
                 carrier.carry(id, &blobs, image).await?;
