@@ -24,53 +24,11 @@
 # Needs docker-registry (distribution 2.8), skopeo and python3 (standard library only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$PWD
+# shellcheck source=bench/registry-bench.sh
+. bench/registry-bench.sh
+# Registries, archives and skopeo's output all live on tmpfs (bench_setup's $work).
+bench_setup delta skopeo
 helper="$root/bench/delta_images.py"
-
-hangar=${HANGAR_BIN:-target/release/hangar}
-case "$hangar" in /*) ;; *) hangar="$root/$hangar" ;; esac
-[ -x "$hangar" ] || { echo "no hangar binary at $hangar (set HANGAR_BIN)" >&2; exit 1; }
-build=${HANGAR_BENCH_BUILD:-}
-if [ -z "$build" ]; then
-  case "$hangar" in */debug/*) build=debug ;; *) build=release ;; esac
-fi
-for tool in docker-registry skopeo python3; do
-  command -v "$tool" >/dev/null || { echo "$tool is not installed" >&2; exit 1; }
-done
-
-# Registries, archives and skopeo's output all live on tmpfs: this VM's disk flushes
-# (distribution fsyncs every blob) add noise that has nothing to do with either tool.
-work=$(mktemp -d /dev/shm/hangar-delta.XXXXXX)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  if [ "${HANGAR_BENCH_KEEP:-0}" = 1 ]; then
-    echo "work directory kept: $work" >&2
-  else
-    rm -rf "$work"
-  fi
-}
-trap cleanup EXIT
-cd "$work"
-measures="$work/measures.env"
-: > "$measures"
-
-start_registry() { # NAME VAR: starts a registry, sets VAR to its host:port
-  local name=$1 port
-  port=$(python3 "$helper" free-port)
-  mkdir -p "$work/$name"
-  cat > "$work/$name.yml" <<EOF
-version: 0.1
-log: {level: warn}
-storage: {filesystem: {rootdirectory: $work/$name}, delete: {enabled: true}}
-http: {addr: 127.0.0.1:$port, secret: x}
-EOF
-  docker-registry serve "$work/$name.yml" > "$work/$name.log" 2>&1 &
-  pids+=($!)
-  python3 "$helper" wait-registry "127.0.0.1:$port"
-  printf -v "$2" '%s' "127.0.0.1:$port"
-}
 
 # timed NAME CMD...: runs CMD (output in NAME.log), records NAME_wall in seconds.
 timed() {
@@ -88,7 +46,6 @@ timed() {
   echo "$name: $(tail -n1 "$measures" | cut -d= -f2) s" >&2
 }
 
-record() { echo "$1=$2" >> "$measures"; }
 size() { stat -c %s "$1"; }
 
 start_registry src src

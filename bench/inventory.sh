@@ -33,64 +33,26 @@
 # Needs docker-registry (distribution 2.8), /usr/bin/time and python3 (standard library only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$PWD
-delta_helper="$root/bench/delta_images.py"
+# shellcheck source=bench/registry-bench.sh
+. bench/registry-bench.sh
+# The registry's storage and every output live on tmpfs (bench_setup's $work).
+bench_setup inventory /usr/bin/time
 helper="$root/bench/inventory_seed.py"
-
-hangar=${HANGAR_BIN:-target/release/hangar}
-case "$hangar" in /*) ;; *) hangar="$root/$hangar" ;; esac
-[ -x "$hangar" ] || { echo "no hangar binary at $hangar (set HANGAR_BIN)" >&2; exit 1; }
-build=${HANGAR_BENCH_BUILD:-}
-if [ -z "$build" ]; then
-  case "$hangar" in */debug/*) build=debug ;; *) build=release ;; esac
-fi
-for tool in docker-registry python3 /usr/bin/time; do
-  command -v "$tool" >/dev/null || { echo "$tool is not installed" >&2; exit 1; }
-done
 sizes=${INVENTORY_SIZES:-500 1500 3000}
 runs=${INVENTORY_RUNS:-5}
 jobs=${INVENTORY_JOBS:-8}
 par_size=${INVENTORY_PAR_SIZE-1500}
 
-# The registry's storage and every output live on tmpfs: disk flushes would measure the VM.
-work=$(mktemp -d /dev/shm/hangar-inventory.XXXXXX)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  if [ "${HANGAR_BENCH_KEEP:-0}" = 1 ]; then
-    echo "work directory kept: $work" >&2
-  else
-    rm -rf "$work"
-  fi
-}
-trap cleanup EXIT
-cd "$work"
-measures="$work/measures.env"
-: > "$measures"
-record() { echo "$1=$2" >> "$measures"; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 
-port=$(python3 "$delta_helper" free-port)
-reg="127.0.0.1:$port"
-mkdir -p "$work/registry"
-cat > "$work/registry.yml" <<EOF
-version: 0.1
-log: {level: warn}
-storage: {filesystem: {rootdirectory: $work/registry}, delete: {enabled: true}}
-http: {addr: $reg, secret: x}
-catalog: {maxentries: 1000}
-EOF
+# docker-registry's default page, written out: the catalog comes in pages of 1,000 names.
 # Its access log (one line per request) goes to registry.log with its warnings.
-docker-registry serve "$work/registry.yml" > "$work/registry.log" 2>&1 &
-registry_pid=$!
-pids+=("$registry_pid")
-python3 "$delta_helper" wait-registry "$reg"
+start_registry registry reg "catalog: {maxentries: 1000}"
 echo "registry $reg, work directory $work" >&2
 
 # registry_cpu: the registry's user + system CPU seconds so far.
 registry_cpu() {
-  awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$registry_pid/stat"
+  awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$reg_pid/stat"
 }
 
 # requests [PATH]: hangar's requests so far in the registry's access log (its user agent), all
