@@ -210,6 +210,24 @@ async fn a_split_save_is_its_zip_in_parts_and_every_reader_takes_them() {
     want.remove("index.json");
     assert_eq!(got, want);
 
+    // A damaged entry names its parts: one byte flipped in part 5, inside the third 256 MiB
+    // layer (from 512 MiB on), which spans parts 5 to 7.
+    let part = env.path("split.zip.005");
+    let pristine = std::fs::read(&part).unwrap();
+    let mut damaged = pristine.clone();
+    damaged[(50 * MIB) as usize] ^= 0xff;
+    std::fs::write(&part, &damaged).unwrap();
+    let verify = env.run(&["archive", "verify", "split.zip"]);
+    assert_eq!(verify.code, 1, "{}", verify.output());
+    assert!(
+        verify
+            .output()
+            .contains("(in split.zip.005 to split.zip.007): content hashes to"),
+        "{}",
+        verify.output()
+    );
+    std::fs::write(&part, &pristine).unwrap();
+
     // A missing part is named.
     std::fs::rename(env.path("split.zip.004"), env.path("aside")).unwrap();
     let missing = env.run(&["archive", "ls", "split.zip"]);

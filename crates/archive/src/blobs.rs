@@ -75,10 +75,21 @@ impl ArchiveBlobs {
         self.ranges.get(name).map(|r| r.size)
     }
 
-    /// The file (whole, or the part of a split archive) an entry starts in, for messages.
-    pub fn part_of(&self, name: &str) -> Option<PathBuf> {
-        let range = self.ranges.get(name)?;
-        Some(range.file.part_of(range.start).to_path_buf())
+    /// The parts of a split archive an entry lies in (none for a whole archive), for
+    /// messages about a damaged entry.
+    pub fn parts_of(&self, name: &str) -> Vec<PathBuf> {
+        let Some(range) = self.ranges.get(name) else {
+            return Vec::new();
+        };
+        if !range.file.is_split() {
+            return Vec::new();
+        }
+        range
+            .file
+            .files_holding(range.start, range.size)
+            .into_iter()
+            .map(Path::to_path_buf)
+            .collect()
     }
 
     /// The entry's bytes as a stream of chunks read on the blocking pool.

@@ -69,18 +69,6 @@ impl Inventory {
         }
         Ok(inventory)
     }
-
-    /// How many distinct blobs (configs and layers) it names.
-    pub fn blob_count(&self) -> usize {
-        let mut blobs = std::collections::HashSet::new();
-        for repository in &self.repositories {
-            for manifest in repository.manifests.values() {
-                blobs.extend(manifest.config.iter());
-                blobs.extend(manifest.layers.iter());
-            }
-        }
-        blobs.len()
-    }
 }
 
 /// The `delta` field of a delta archive's `index.json`.

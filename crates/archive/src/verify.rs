@@ -60,12 +60,18 @@ pub async fn verify(blobs: &ArchiveBlobs, names: &[String], index: &ArchiveIndex
         }
         report.blobs_checked += 1;
         let actual = hex::encode(hasher.finalize());
+        // In a split archive, the parts to look at.
+        let place = match blobs.parts_of(name).as_slice() {
+            [] => String::new(),
+            [one] => format!(" (in {})", one.display()),
+            [first, .., last] => format!(" (in {} to {})", first.display(), last.display()),
+        };
         match failed {
             Some(e) => report
                 .problems
-                .push(format!("entry {name}: unreadable: {e}")),
+                .push(format!("entry {name}{place}: unreadable: {e}")),
             None if actual != hex => report.problems.push(format!(
-                "entry {name}: content hashes to sha256:{actual}, not the digest it is named by"
+                "entry {name}{place}: content hashes to sha256:{actual}, not the digest it is named by"
             )),
             None => {}
         }

@@ -99,6 +99,17 @@ pub fn split_parts(path: &Path) -> io::Result<Option<Vec<PathBuf>>> {
     Ok(Some(parts))
 }
 
+/// The file holding an archive's first bytes: `path` itself, or its first part when it is
+/// split (what an overwrite question or a `stat` is about).
+pub fn first_file(path: &Path) -> PathBuf {
+    let archive = archive_path(path);
+    if !archive.exists() && part_path(&archive, 0).exists() {
+        part_path(&archive, 0)
+    } else {
+        archive
+    }
+}
+
 /// Whether an archive exists at `path`, whole or split.
 pub fn exists(path: &Path) -> bool {
     path.exists() || part_path(path, 0).exists()
@@ -188,11 +199,6 @@ impl ArchiveFile {
         })
     }
 
-    /// The archive's name (`NAME.zip`), whole or split.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     pub fn is_split(&self) -> bool {
         self.part_size.is_some()
     }
@@ -221,12 +227,16 @@ impl ArchiveFile {
         None
     }
 
-    /// The file a byte lives in, for messages about damaged entries.
-    pub fn part_of(&self, at: u64) -> &Path {
-        match self.locate(at) {
-            Some((i, _)) => &self.parts[i].path,
-            None => &self.path,
-        }
+    /// The files `len` bytes from `at` live in, for messages about a damaged entry.
+    pub fn files_holding(&self, at: u64, len: u64) -> Vec<&Path> {
+        let first = self.locate(at).map_or(0, |(i, _)| i);
+        let last = self
+            .locate(at + len.max(1) - 1)
+            .map_or(self.parts.len() - 1, |(i, _)| i);
+        self.parts[first..=last.max(first)]
+            .iter()
+            .map(|p| p.path.as_path())
+            .collect()
     }
 
     /// Reads exactly `buf.len()` bytes at `at`, across parts.

@@ -199,7 +199,7 @@ async fn merge(args: MergeArgs) -> anyhow::Result<Status> {
             );
         }
     }
-    super::may_overwrite(&output, args.yes)?;
+    super::may_overwrite(&crate::archive::volume::first_file(&output), args.yes)?;
     let writer = ArchiveWriter::create_split(&output, args.split.split_size)?;
     let mut index = ArchiveIndex::new();
     {
@@ -246,7 +246,7 @@ async fn export(args: ExportArgs) -> anyhow::Result<Status> {
         .with_context(|| format!("cannot read image list {}", list_path.display()))?;
     let (mut reader, input) = open(&source)?;
     let blobs = ArchiveBlobs::new(&source, &mut reader)?;
-    super::may_overwrite(&destination, args.yes)?;
+    super::may_overwrite(&crate::archive::volume::first_file(&destination), args.yes)?;
     let writer = ArchiveWriter::create_split(&destination, args.split.split_size)?;
     let mut index = ArchiveIndex::new();
     let mut carrier = ArchiveTarget::new(&writer, Arc::new(Silent));

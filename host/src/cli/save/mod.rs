@@ -9,6 +9,7 @@ use super::{Global, Status};
 use crate::archive::delta::{BaseBlobs, Inventory};
 use crate::archive::index::{ArchiveIndex, rfc3339_now};
 use crate::archive::reader::ArchiveReader;
+use crate::archive::volume::first_file;
 use crate::archive::writer::ArchiveWriter;
 use crate::copy::CopyOptions;
 use crate::copy::attachments::Attached;
@@ -66,7 +67,7 @@ pub async fn run(cmd: SaveCommand, global: &Global) -> anyhow::Result<Status> {
             }
             (resumed.writer, index, resumed.continued)
         } else {
-            super::may_overwrite(&existing_file(&args.destination), args.yes)?;
+            super::may_overwrite(&first_file(&args.destination), args.yes)?;
             let writer = ArchiveWriter::create_split(&args.destination, split)?;
             (writer, ArchiveIndex::new(), None)
         };
@@ -96,7 +97,7 @@ pub async fn run_sync(cmd: SyncCommand, global: &Global) -> anyhow::Result<Statu
         .as_deref()
         .filter(|p| !p.as_os_str().is_empty())
         .context("destination archive not provided, use '--destination' to specify the archive")?;
-    std::fs::metadata(existing_file(archive))
+    std::fs::metadata(first_file(archive))
         .with_context(|| format!("failed to stat {:?}", archive.display().to_string()))?;
     let split = args.list.split.split_size;
     let job = Job {
@@ -136,8 +137,8 @@ fn read_index(archive: &Path) -> anyhow::Result<ArchiveIndex> {
 fn read_bases(args: &DeltaArgs) -> anyhow::Result<BaseBlobs> {
     let mut bases = BaseBlobs::default();
     for path in &args.base {
-        let mut reader = ArchiveReader::open(path)
-            .with_context(|| format!("base archive {}", path.display()))?;
+        // Its errors name the file already.
+        let mut reader = ArchiveReader::open(path)?;
         let bytes = reader
             .read(crate::archive::reader::INDEX_NAME, 256 << 20)
             .with_context(|| format!("base archive {}", path.display()))?;
@@ -164,18 +165,6 @@ fn read_bases(args: &DeltaArgs) -> anyhow::Result<BaseBlobs> {
         );
     }
     Ok(bases)
-}
-
-/// The file that holds an archive's first bytes: itself, or its first part when split.
-pub(super) fn existing_file(archive: &Path) -> std::path::PathBuf {
-    let archive = crate::archive::volume::archive_path(archive);
-    match archive.exists() {
-        true => archive,
-        false if crate::archive::volume::exists(&archive) => {
-            crate::archive::volume::part_path(&archive, 0)
-        }
-        false => archive,
-    }
 }
 
 fn file_name(path: &Path) -> String {
